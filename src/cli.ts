@@ -1,0 +1,147 @@
+import { Command, Option } from 'commander';
+import { type Config, type ConfigOverrides, loadConfig } from './config.ts';
+import { type Database, openDatabase } from './db/connect.ts';
+import { MordomoError, type ErrorCode } from './db/errors.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
+
+/** sysexits-style codes, so scripts can tell a bad setting from a server that is down. */
+const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
+  invalid_input: 64,
+  not_found: 66,
+  unavailable: 69,
+  migration: 70,
+  config: 78,
+};
+
+interface GlobalOptions {
+  dataDir?: string;
+  pgPort?: string;
+  modules?: string;
+  logLevel?: string;
+}
+
+function configFrom(command: Command): Config {
+  const o = command.optsWithGlobals<GlobalOptions>();
+  const overrides: ConfigOverrides = {
+    MORDOMO_DATA_DIR: o.dataDir,
+    MORDOMO_PG_PORT: o.pgPort,
+    MORDOMO_MODULES: o.modules,
+    MORDOMO_LOG_LEVEL: o.logLevel,
+  };
+  return loadConfig(overrides);
+}
+
+/**
+ * Opens the database for one command and always closes it, also on Ctrl-C or SIGTERM, so an embedded server this
+ * command started is stopped rather than left behind.
+ */
+async function withDatabase(config: Config, logger: Logger, work: (database: Database) => Promise<void>): Promise<void> {
+  const database = await openDatabase(config, logger);
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= database.close());
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'stopping');
+    close().then(
+      () => process.exit(130),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await work(database);
+  } finally {
+    await close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function printStatus(rows: MigrationStatus[]): void {
+  const lines = rows.map((r) => {
+    const when = r.appliedAt ? r.appliedAt.toISOString() : '';
+    return `${r.module.padEnd(6)} ${String(r.version).padStart(3, '0')}  ${r.name.padEnd(32)} ${r.state.padEnd(8)} ${when}`;
+  });
+  process.stdout.write(`module version name                             state    applied at\n${lines.join('\n')}\n`);
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGHUP', () => resolve('SIGHUP'));
+  });
+}
+
+const program = new Command('mordomo-db')
+  .description('PostgreSQL data layer for the Mordomo voice assistant and the Voice AI IVR')
+  .addOption(new Option('--data-dir <dir>', 'where the embedded server keeps its data').env('MORDOMO_DATA_DIR'))
+  .addOption(new Option('--pg-port <port>', 'port of the embedded PostgreSQL').env('MORDOMO_PG_PORT'))
+  .addOption(new Option('--modules <list>', 'schema modules to migrate: core, ivr (comma-separated)').env('MORDOMO_MODULES'))
+  .addOption(
+    new Option('--log-level <level>', 'log verbosity')
+      .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .env('MORDOMO_LOG_LEVEL'),
+  )
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    '\nWithout DATABASE_URL the embedded PostgreSQL 16 under --data-dir is used: started for the command and\n' +
+      'stopped after it, or shared when `mordomo-db start` is already running on it.',
+  );
+
+program
+  .command('start')
+  .description('start (or adopt) PostgreSQL, migrate, and run until Ctrl-C or SIGTERM')
+  .action(async (_options, command: Command) => {
+    const config = configFrom(command);
+    const logger = createLogger(config.logLevel);
+    const database = await openDatabase(config, logger);
+    try {
+      await migrate(database.pool, config.modules, logger);
+      const password = config.databaseUrl
+        ? 'as given in DATABASE_URL'
+        : config.postgresPassword
+          ? 'from POSTGRES_PASSWORD'
+          : `in ${config.dataDir}/postgres-password`;
+      process.stdout.write(
+        `mordomo-db is ready.\n` +
+          `  PostgreSQL: ${database.displayUrl}\n` +
+          `  password:   ${password}\n` +
+          `  modules:    ${config.modules.join(', ')}\n` +
+          `Press Ctrl-C to stop.\n`,
+      );
+      const signal = await waitForSignal();
+      logger.info({ signal }, 'shutting down');
+    } finally {
+      await database.close();
+    }
+    process.stdout.write('mordomo-db stopped.\n');
+  });
+
+const migrateCommand = program
+  .command('migrate')
+  .description('apply pending migrations of the configured modules')
+  .action(async (_options, command: Command) => {
+    const config = configFrom(command);
+    const logger = createLogger(config.logLevel);
+    await withDatabase(config, logger, async (database) => printStatus(await migrate(database.pool, config.modules, logger)));
+  });
+
+migrateCommand
+  .command('status')
+  .description('list applied, pending and edited migrations without changing anything')
+  .action(async (_options, command: Command) => {
+    const config = configFrom(command);
+    const logger = createLogger(config.logLevel);
+    await withDatabase(config, logger, async (database) => printStatus(await migrationStatus(database.pool, config.modules)));
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const known = error instanceof MordomoError;
+  process.stderr.write(`mordomo-db: ${known ? error.message : 'unexpected error: ' + String((error as Error).message)}\n`);
+  process.exitCode = known ? (EXIT_CODES[error.code] ?? 1) : 1;
+}

@@ -1,0 +1,97 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './db/errors.ts';
+
+/**
+ * Every setting of mordomo-db, parsed and validated in one place. Nothing else reads `process.env`:
+ * commands pass their flags in `overrides`, which win over the environment.
+ */
+export interface Config {
+  /** A server to manage instead of the embedded one. */
+  databaseUrl: string | undefined;
+  /** Password of the `mordomo` role; when absent on first start one is generated and kept in `passwordFile`. */
+  postgresPassword: string | undefined;
+  /** Root of everything the package keeps on disk (`pg/` data directory, password file). */
+  dataDir: string;
+  /** Port of the embedded server. */
+  pgPort: number;
+  /** OS user the embedded server runs as when this process is root (PostgreSQL refuses root). */
+  pgOsUser: string;
+  modules: Module[];
+  pool: PoolSettings;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export type Module = 'core' | 'ivr';
+
+export interface PoolSettings {
+  min: number;
+  max: number;
+  connectionTimeoutMs: number;
+  statementTimeoutMs: number;
+  idleTimeoutMs: number;
+  applicationName: string;
+}
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  DATABASE_URL: z
+    .string()
+    .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must start with postgres:// or postgresql://')
+    .optional(),
+  POSTGRES_PASSWORD: z.string().min(1).optional(),
+  MORDOMO_DATA_DIR: z.string().min(1).default('./data'),
+  MORDOMO_PG_PORT: integer(1, 65535).default(5432),
+  MORDOMO_PG_OS_USER: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a plain user name').default('postgres'),
+  MORDOMO_MODULES: z
+    .string()
+    .default('core')
+    .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['core', 'ivr'])).min(1, 'name at least one module')),
+  MORDOMO_POOL_MIN: integer(0, 100).default(0),
+  MORDOMO_POOL_MAX: integer(1, 100).default(20),
+  MORDOMO_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(10_000),
+  MORDOMO_STATEMENT_TIMEOUT_MS: integer(0, 86_400_000).default(30_000),
+  MORDOMO_IDLE_TIMEOUT_MS: integer(0, 86_400_000).default(300_000),
+  MORDOMO_APPLICATION_NAME: z.string().min(1).max(63).default('mordomo-db'),
+  MORDOMO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type ConfigOverrides = Partial<Record<keyof z.input<typeof schema>, string | number | undefined>>;
+
+/** Reads the configuration from `env` (default `process.env`) with `overrides` (CLI flags) taking precedence. */
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = overrides[key as keyof ConfigOverrides] ?? env[key];
+    // An exported-but-empty variable means "not set", as in most shells' scripts.
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const v = parsed.data;
+  if (v.MORDOMO_POOL_MIN > v.MORDOMO_POOL_MAX) {
+    throw new ConfigError('invalid configuration: MORDOMO_POOL_MIN must not exceed MORDOMO_POOL_MAX');
+  }
+  return {
+    databaseUrl: v.DATABASE_URL,
+    postgresPassword: v.POSTGRES_PASSWORD,
+    dataDir: path.resolve(v.MORDOMO_DATA_DIR),
+    pgPort: v.MORDOMO_PG_PORT,
+    pgOsUser: v.MORDOMO_PG_OS_USER,
+    modules: [...new Set(v.MORDOMO_MODULES)],
+    pool: {
+      min: v.MORDOMO_POOL_MIN,
+      max: v.MORDOMO_POOL_MAX,
+      connectionTimeoutMs: v.MORDOMO_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: v.MORDOMO_STATEMENT_TIMEOUT_MS,
+      idleTimeoutMs: v.MORDOMO_IDLE_TIMEOUT_MS,
+      applicationName: v.MORDOMO_APPLICATION_NAME,
+    },
+    logLevel: v.MORDOMO_LOG_LEVEL,
+  };
+}

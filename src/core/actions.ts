@@ -1,0 +1,100 @@
+import { type Kysely, type Selectable, sql } from 'kysely';
+import { z } from 'zod';
+import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
+import type { Actions, DB } from '../db/schema.ts';
+import { id, json, parse, requiredText, text } from './validation.ts';
+
+export type Action = Selectable<Actions>;
+export type ActionStatus = 'pending' | 'executing' | 'success' | 'failed';
+
+const newAction = z.strictObject({
+  message_id: id,
+  action_type: requiredText(100),
+  action_name: requiredText(255),
+  parameters: json,
+});
+export type NewAction = z.input<typeof newAction>;
+
+/** Records an action requested by a message; its conversation is taken from the message. */
+export async function recordAction(db: Kysely<DB>, input: NewAction): Promise<Action> {
+  const values = parse(newAction, input, 'action');
+  const inserted = await mapErrors(() =>
+    db
+      .insertInto('actions')
+      .columns(['message_id', 'conversation_id', 'action_type', 'action_name', 'parameters'])
+      .expression((eb) =>
+        eb
+          .selectFrom('messages')
+          .select([
+            'id',
+            'conversation_id',
+            sql.val(values.action_type).as('action_type'),
+            sql.val(values.action_name).as('action_name'),
+            sql`${JSON.stringify(values.parameters)}::jsonb`.as('parameters'),
+          ])
+          .where('id', '=', values.message_id),
+      )
+      .returningAll()
+      .executeTakeFirst(),
+  );
+  if (!inserted) throw new NotFoundError(`message ${values.message_id} not found`);
+  return inserted;
+}
+
+const NEXT: Record<ActionStatus, ActionStatus[]> = {
+  pending: ['executing'],
+  executing: ['success', 'failed'],
+  success: [],
+  failed: [],
+};
+
+const outcome = z.strictObject({
+  result: json.nullish(),
+  error_message: text(10_000).nullish(),
+});
+export type ActionOutcome = z.input<typeof outcome>;
+
+/**
+ * Moves an action forward: pending → executing → success | failed. Any other move is a `ConflictError` that names
+ * the current state; the database refuses it too (trigger), whoever the client is.
+ */
+export async function transitionAction(
+  db: Kysely<DB>,
+  actionId: string,
+  to: ActionStatus,
+  details: ActionOutcome = {},
+): Promise<Action> {
+  const key = parse(id, actionId, 'action id');
+  const target = parse(z.enum(['pending', 'executing', 'success', 'failed']), to, 'action status');
+  const { result, error_message } = parse(outcome, details, 'action outcome');
+  const from = (Object.keys(NEXT) as ActionStatus[]).find((state) => NEXT[state].includes(target));
+  if (from) {
+    const updated = await mapErrors(() =>
+      db
+        .updateTable('actions')
+        .set({
+          status: target,
+          ...(result !== undefined ? { result: result === null ? null : sql`${JSON.stringify(result)}::jsonb` } : {}),
+          ...(error_message !== undefined ? { error_message } : {}),
+        })
+        .where('id', '=', key)
+        .where('status', '=', from)
+        .returningAll()
+        .executeTakeFirst(),
+    );
+    if (updated) return updated;
+  }
+  const current = await mapErrors(() => db.selectFrom('actions').select('status').where('id', '=', key).executeTakeFirst());
+  if (!current) throw new NotFoundError(`action ${key} not found`);
+  throw new ConflictError(
+    `action ${key} cannot go from ${current.status} to ${target} (allowed: pending -> executing -> success | failed)`,
+  );
+}
+
+/** The action with this id, or `NotFoundError`. */
+export async function getAction(db: Kysely<DB>, actionId: string): Promise<Action> {
+  const key = parse(id, actionId, 'action id');
+  const action = await mapErrors(() => db.selectFrom('actions').selectAll().where('id', '=', key).executeTakeFirst());
+  if (!action) throw new NotFoundError(`action ${key} not found`);
+  return action;
+}

@@ -1,0 +1,84 @@
+import type { Kysely, Selectable } from 'kysely';
+import { z } from 'zod';
+import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
+import type { Conversations, DB } from '../db/schema.ts';
+import { appendMessages, type Message, type NewMessage } from './messages.ts';
+import { id, jsonObject, parse } from './validation.ts';
+
+export type Conversation = Selectable<Conversations>;
+export type ConversationWithMessages = Conversation & { messages: Message[] };
+
+const newConversation = z.strictObject({
+  user_id: id.nullish(),
+  metadata: jsonObject.optional(),
+});
+export type NewConversation = z.input<typeof newConversation>;
+
+const ending = z.strictObject({
+  satisfaction_score: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').nullish(),
+});
+export type Ending = z.input<typeof ending>;
+
+/** Starts a conversation, for a known user or (no `user_id`) a speaker the assistant did not recognise. */
+export async function startConversation(db: Kysely<DB>, input: NewConversation = {}): Promise<Conversation> {
+  const values = parse(newConversation, input, 'conversation');
+  return mapErrors(() => db.insertInto('conversations').values(values).returningAll().executeTakeFirstOrThrow());
+}
+
+/** Appends a user utterance and the assistant's answer as one turn (both written or neither). */
+export async function appendTurn(
+  db: Kysely<DB>,
+  conversationId: string,
+  user: Omit<NewMessage, 'role'>,
+  assistant: Omit<NewMessage, 'role'>,
+): Promise<Message[]> {
+  return appendMessages(db, conversationId, [
+    { ...user, role: 'user' },
+    { ...assistant, role: 'assistant' },
+  ]);
+}
+
+/** Ends an open conversation; `duration_seconds` is computed by the database. Ending twice is a `ConflictError`. */
+export async function endConversation(db: Kysely<DB>, conversationId: string, input: Ending = {}): Promise<Conversation> {
+  const key = parse(id, conversationId, 'conversation id');
+  const { satisfaction_score } = parse(ending, input, 'conversation ending');
+  const ended = await mapErrors(() =>
+    db
+      .updateTable('conversations')
+      .set((eb) => ({ ended_at: eb.fn<Date>('now'), satisfaction_score: satisfaction_score ?? null }))
+      .where('id', '=', key)
+      .where('ended_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst(),
+  );
+  if (ended) return ended;
+  await getConversationRow(db, key);
+  throw new ConflictError(`conversation ${key} has already ended`);
+}
+
+async function getConversationRow(db: Kysely<DB>, key: string): Promise<Conversation> {
+  const row = await mapErrors(() => db.selectFrom('conversations').selectAll().where('id', '=', key).executeTakeFirst());
+  if (!row) throw new NotFoundError(`conversation ${key} not found`);
+  return row;
+}
+
+/** A conversation with all its messages in order, read in one snapshot. */
+export async function getConversation(db: Kysely<DB>, conversationId: string): Promise<ConversationWithMessages> {
+  const key = parse(id, conversationId, 'conversation id');
+  return mapErrors(() =>
+    db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (trx) => {
+        const conversation = await getConversationRow(trx, key);
+        const messages = await trx
+          .selectFrom('messages')
+          .selectAll()
+          .where('conversation_id', '=', key)
+          .orderBy('timestamp')
+          .orderBy('id')
+          .execute();
+        return { ...conversation, messages };
+      }),
+  );
+}

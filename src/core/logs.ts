@@ -1,0 +1,61 @@
+import { type Kysely, type Selectable, sql } from 'kysely';
+import { z } from 'zod';
+import { mapErrors } from '../db/errors.ts';
+import type { DB, SystemLogs } from '../db/schema.ts';
+import { instant, jsonObject, limit, parse, requiredText } from './validation.ts';
+
+export type LogLine = Selectable<SystemLogs>;
+export const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+const newLog = z.strictObject({
+  level: z.enum(LEVELS, { message: 'must be DEBUG, INFO, WARN or ERROR' }),
+  source: requiredText(100),
+  message: requiredText(100_000),
+  metadata: jsonObject.optional(),
+});
+export type NewLogLine = z.input<typeof newLog>;
+
+const batch = z.array(newLog).min(1, 'at least one log line').max(10_000, 'at most 10000 log lines per call');
+
+/**
+ * Writes log lines in one statement (all or none); the rows travel as one jsonb parameter, so a batch of
+ * thousands costs one round trip and no parameter-count limit applies.
+ */
+export async function writeLogs(db: Kysely<DB>, lines: NewLogLine[]): Promise<number> {
+  const rows = parse(batch, lines, 'log lines');
+  return mapErrors(async () => {
+    const result = await sql`
+      INSERT INTO system_logs (level, source, message, metadata)
+      SELECT level, source, message, COALESCE(metadata, '{}')
+        FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          AS l(level text, source text, message text, metadata jsonb)`.execute(db);
+    return Number(result.numAffectedRows ?? 0n);
+  });
+}
+
+/** Writes one log line. */
+export async function writeLog(db: Kysely<DB>, line: NewLogLine): Promise<void> {
+  await writeLogs(db, [line]);
+}
+
+const logQuery = z.strictObject({
+  level: z.enum(LEVELS).optional(),
+  source: requiredText(100).optional(),
+  from: instant.optional(),
+  to: instant.optional(),
+  limit: limit(10_000, 100),
+});
+export type LogQuery = z.input<typeof logQuery>;
+
+/** Log lines matching the filters, newest first; the time range lets PostgreSQL skip whole day partitions. */
+export async function queryLogs(db: Kysely<DB>, query: LogQuery = {}): Promise<LogLine[]> {
+  const q = parse(logQuery, query, 'log query');
+  return mapErrors(() => {
+    let select = db.selectFrom('system_logs').selectAll();
+    if (q.level) select = select.where('level', '=', q.level);
+    if (q.source) select = select.where('source', '=', q.source);
+    if (q.from) select = select.where('timestamp', '>=', q.from);
+    if (q.to) select = select.where('timestamp', '<', q.to);
+    return select.orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+  });
+}

@@ -1,0 +1,114 @@
+import { type Kysely, type Selectable, sql } from 'kysely';
+import { z } from 'zod';
+import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
+import type { DB, Messages } from '../db/schema.ts';
+import { id, instant, json, jsonObject, limit, parse, requiredText, text } from './validation.ts';
+
+export type Message = Selectable<Messages>;
+
+export const ROLES = ['user', 'assistant', 'system'] as const;
+
+const newMessage = z.strictObject({
+  role: z.enum(ROLES, { message: 'must be user, assistant or system' }),
+  content: requiredText(1_000_000),
+  latency_ms: z.number().int().min(0).max(2_147_483_647).nullish(),
+  intent: text(100).nullish(),
+  confidence: z.number().min(0).max(1).nullish(),
+  rag_context: json.nullish(),
+  audio_duration_ms: z.number().int().min(0).max(2_147_483_647).nullish(),
+  transcription_model: text(50).nullish(),
+  metadata: jsonObject.optional(),
+});
+export type NewMessage = z.input<typeof newMessage>;
+
+const newMessages = z.array(newMessage).min(1, 'at least one message').max(1000, 'at most 1000 messages per call');
+
+/**
+ * One statement appends the whole batch: the rows arrive as one jsonb parameter, and joining the conversation
+ * both checks it exists and refuses an ended one without a second round trip. Rows of one call get timestamps
+ * a microsecond apart, so a turn reads back in the order it was given even though it shares one `now()`.
+ */
+function appendStatement(conversationId: string, rows: unknown[]) {
+  return sql<Message>`
+    INSERT INTO messages (conversation_id, role, content, timestamp, latency_ms, intent, confidence,
+                          rag_context, audio_duration_ms, transcription_model, metadata)
+    SELECT c.id, m.role, m.content, now() + (m.ord - 1) * interval '1 microsecond', m.latency_ms, m.intent,
+           m.confidence, m.rag_context, m.audio_duration_ms, m.transcription_model, COALESCE(m.metadata, '{}')
+      FROM conversations c
+     CROSS JOIN ROWS FROM (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+               AS (role text, content text, latency_ms integer, intent text, confidence float8, rag_context jsonb,
+                   audio_duration_ms integer, transcription_model text, metadata jsonb))
+           WITH ORDINALITY AS m(role, content, latency_ms, intent, confidence, rag_context, audio_duration_ms,
+                                transcription_model, metadata, ord)
+     WHERE c.id = ${conversationId}::uuid AND c.ended_at IS NULL
+    RETURNING *`;
+}
+
+/** The SQL text and parameters of an append, for benchmarks that replay it through pgbench. */
+export function compileAppend(db: Kysely<DB>, conversationId: string, messages: NewMessage[]) {
+  return appendStatement(conversationId, parse(newMessages, messages, 'messages')).compile(db);
+}
+
+/**
+ * Appends messages to an open conversation in one statement (so all or none are written). `message_count` and
+ * the user's `last_interaction_at` follow by trigger. Unknown conversation: `NotFoundError`; ended: `ConflictError`.
+ */
+export async function appendMessages(db: Kysely<DB>, conversationId: string, messages: NewMessage[]): Promise<Message[]> {
+  const key = parse(id, conversationId, 'conversation id');
+  const rows = parse(newMessages, messages, 'messages');
+  const result = await mapErrors(() => appendStatement(key, rows).execute(db));
+  if (result.rows.length === 0) {
+    const conversation = await mapErrors(() =>
+      db.selectFrom('conversations').select('ended_at').where('id', '=', key).executeTakeFirst(),
+    );
+    if (!conversation) throw new NotFoundError(`conversation ${key} not found`);
+    throw new ConflictError(`conversation ${key} has ended; start a new one to add messages`);
+  }
+  return result.rows.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime());
+}
+
+const historyOptions = z.strictObject({
+  limit: limit(1000, 50),
+  before: instant.optional(),
+});
+export type HistoryOptions = z.input<typeof historyOptions>;
+
+/** The last `limit` messages of a conversation (before `before`, when given), oldest first, as an LLM reads them. */
+export async function conversationHistory(
+  db: Kysely<DB>,
+  conversationId: string,
+  options: HistoryOptions = {},
+): Promise<Message[]> {
+  const key = parse(id, conversationId, 'conversation id');
+  const { limit: count, before } = parse(historyOptions, options, 'history options');
+  const newestFirst = await mapErrors(() => {
+    let query = db.selectFrom('messages').selectAll().where('conversation_id', '=', key);
+    if (before) query = query.where('timestamp', '<', before);
+    return query.orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(count).execute();
+  });
+  return newestFirst.reverse();
+}
+
+const userHistoryOptions = z.strictObject({
+  days: z.number().int().min(1).max(3650).default(7),
+  limit: limit(1000, 50),
+});
+export type UserHistoryOptions = z.input<typeof userHistoryOptions>;
+
+/** The seed's Prisma query: a user's messages of the last `days` days, newest first, at most `limit`. */
+export async function userHistory(db: Kysely<DB>, userId: string, options: UserHistoryOptions = {}): Promise<Message[]> {
+  const key = parse(id, userId, 'user id');
+  const { days, limit: count } = parse(userHistoryOptions, options, 'history options');
+  return mapErrors(() =>
+    db
+      .selectFrom('messages as m')
+      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+      .selectAll('m')
+      .where('c.user_id', '=', key)
+      .where('m.timestamp', '>=', sql<Date>`now() - make_interval(days => ${days})`)
+      .orderBy('m.timestamp', 'desc')
+      .orderBy('m.id', 'desc')
+      .limit(count)
+      .execute(),
+  );
+}

