@@ -4,7 +4,9 @@ CREATE TABLE IF NOT EXISTS messages (
     conversation_id UUID NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     role VARCHAR(20) NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
     content TEXT NOT NULL,
-    timestamp TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- Millisecond precision: what JavaScript's Date holds, so a timestamp read back is exactly the stored one
+    -- and can serve as a pagination cursor.
+    timestamp TIMESTAMPTZ(3) NOT NULL DEFAULT now(),
 
     -- Métricas
     latency_ms INTEGER CHECK (latency_ms >= 0),

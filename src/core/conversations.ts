@@ -22,7 +22,9 @@ export type Ending = z.input<typeof ending>;
 /** Starts a conversation, for a known user or (no `user_id`) a speaker the assistant did not recognise. */
 export async function startConversation(db: Kysely<DB>, input: NewConversation = {}): Promise<Conversation> {
   const values = parse(newConversation, input, 'conversation');
-  return mapErrors(() => db.insertInto('conversations').values(values).returningAll().executeTakeFirstOrThrow());
+  const insert = db.insertInto('conversations');
+  const withValues = Object.keys(values).length ? insert.values(values) : insert.defaultValues();
+  return mapErrors(() => withValues.returningAll().executeTakeFirstOrThrow());
 }
 
 /** Appends a user utterance and the assistant's answer as one turn (both written or neither). */

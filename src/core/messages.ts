@@ -26,13 +26,13 @@ const newMessages = z.array(newMessage).min(1, 'at least one message').max(1000,
 /**
  * One statement appends the whole batch: the rows arrive as one jsonb parameter, and joining the conversation
  * both checks it exists and refuses an ended one without a second round trip. Rows of one call get timestamps
- * a microsecond apart, so a turn reads back in the order it was given even though it shares one `now()`.
+ * a millisecond apart (the column's precision), so a turn reads back in the order it was given even though it shares one `now()`.
  */
 function appendStatement(conversationId: string, rows: unknown[]) {
   return sql<Message>`
     INSERT INTO messages (conversation_id, role, content, timestamp, latency_ms, intent, confidence,
                           rag_context, audio_duration_ms, transcription_model, metadata)
-    SELECT c.id, m.role, m.content, now() + (m.ord - 1) * interval '1 microsecond', m.latency_ms, m.intent,
+    SELECT c.id, m.role, m.content, now() + (m.ord - 1) * interval '1 millisecond', m.latency_ms, m.intent,
            m.confidence, m.rag_context, m.audio_duration_ms, m.transcription_model, COALESCE(m.metadata, '{}')
       FROM conversations c
      CROSS JOIN ROWS FROM (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)

@@ -39,10 +39,11 @@ export const jsonObject = json.refine(
 ) as z.ZodType<{ [key: string]: JsonValue | undefined }>;
 
 /** A timestamp given as a Date or an ISO 8601 string with a zone; returned as a Date. */
-export const instant = z.union([
-  z.date(),
-  z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp with a time zone' }).transform((value) => new Date(value)),
-]).refine((value) => !Number.isNaN(value.getTime()), 'must be a valid date');
+export const instant = z
+  .union([z.date(), z.iso.datetime({ offset: true }).transform((value) => new Date(value))], {
+    error: 'must be a Date or an ISO 8601 timestamp with a time zone, like 2026-11-23T14:05:00-03:00',
+  })
+  .refine((value) => !Number.isNaN(value.getTime()), 'must be a valid date');
 
 export const limit = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
 
