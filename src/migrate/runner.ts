@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Module } from '../config.ts';
 import { mapDatabaseError, MigrationError } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
-import { type MigrationFile, readMigrations } from './files.ts';
+import { MIGRATIONS_ROOT, type MigrationFile, readMigrations } from './files.ts';
 
 const CREATE_LEDGER = `
 CREATE TABLE IF NOT EXISTS mordomo_migrations (
@@ -67,8 +67,8 @@ function refuseEdited(files: MigrationFile[], rows: LedgerRow[]): void {
 }
 
 /** Applied, pending and edited migrations of `modules`, without changing anything. */
-export async function migrationStatus(pool: pg.Pool, modules: Module[]): Promise<MigrationStatus[]> {
-  const files = modules.flatMap((module) => readMigrations(module));
+export async function migrationStatus(pool: pg.Pool, modules: Module[], root = MIGRATIONS_ROOT): Promise<MigrationStatus[]> {
+  const files = modules.flatMap((module) => readMigrations(module, root));
   return compare(files, await ledger(pool));
 }
 
@@ -76,8 +76,13 @@ export async function migrationStatus(pool: pg.Pool, modules: Module[]): Promise
  * Applies the pending migrations of `modules` in order, each in its own transaction together with its ledger row.
  * Concurrent runners serialise on a session advisory lock; the second finds the work done.
  */
-export async function migrate(pool: pg.Pool, modules: Module[], logger: Logger): Promise<MigrationStatus[]> {
-  const files = modules.flatMap((module) => readMigrations(module));
+export async function migrate(
+  pool: pg.Pool,
+  modules: Module[],
+  logger: Logger,
+  root = MIGRATIONS_ROOT,
+): Promise<MigrationStatus[]> {
+  const files = modules.flatMap((module) => readMigrations(module, root));
   const client = await pool.connect();
   try {
     await client.query(LOCK);

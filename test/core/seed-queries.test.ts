@@ -1,0 +1,130 @@
+// The seed's "Useful Queries" and monitoring queries must run unchanged against the migrated schema.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sql } from 'kysely';
+import { recordAction } from '../../src/core/actions.ts';
+import { appendTurn, startConversation } from '../../src/core/conversations.ts';
+import { createUser } from '../../src/core/users.ts';
+import { testDatabase } from '../harness/database.ts';
+
+const { db, pool } = await testDatabase('seed_queries');
+
+const MOST_ACTIVE_USERS = `
+SELECT
+    u.name,
+    COUNT(DISTINCT c.id) as conversations,
+    COUNT(m.id) as messages
+FROM users u
+LEFT JOIN conversations c ON u.id = c.user_id
+LEFT JOIN messages m ON c.id = m.conversation_id
+WHERE c.started_at > NOW() - INTERVAL '7 days'
+GROUP BY u.id, u.name
+ORDER BY messages DESC
+LIMIT 10;`;
+
+const COMMON_INTENTS = `
+SELECT
+    intent,
+    COUNT(*) as count,
+    AVG(confidence) as avg_confidence
+FROM messages
+WHERE intent IS NOT NULL
+    AND timestamp > NOW() - INTERVAL '30 days'
+GROUP BY intent
+ORDER BY count DESC;`;
+
+const LATENCY_BY_CONTAINER = `
+SELECT
+    metadata->>'source' as container,
+    AVG(latency_ms) as avg_latency,
+    MAX(latency_ms) as max_latency
+FROM messages
+WHERE latency_ms IS NOT NULL
+GROUP BY metadata->>'source'
+ORDER BY avg_latency DESC;`;
+
+const SLOWEST = `
+SELECT query, mean_exec_time, calls
+FROM pg_stat_statements
+ORDER BY mean_exec_time DESC
+LIMIT 10;`;
+
+const LARGEST_TABLES = `
+SELECT
+    schemaname,
+    tablename,
+    pg_size_pretty(pg_total_relation_size(schemaname||'.'||tablename)) AS size
+FROM pg_tables
+WHERE schemaname = 'public'
+ORDER BY pg_total_relation_size(schemaname||'.'||tablename) DESC;`;
+
+const RUNNING = `
+SELECT pid, now() - query_start as duration, query
+FROM pg_stat_activity
+WHERE state = 'active'
+ORDER BY duration DESC;`;
+
+test('the seed data set answers the three useful queries as computed by hand', async () => {
+  const ana = await createUser(db, { name: 'Ana' });
+  const rui = await createUser(db, { name: 'Rui' });
+  const a1 = await startConversation(db, { user_id: ana.id });
+  await appendTurn(db, a1.id, { content: 'Liga a luz', intent: 'iot_control', confidence: 0.9, latency_ms: 100, metadata: { source: 'stt' } },
+    { content: 'Ligada', latency_ms: 300, metadata: { source: 'brain' } });
+  const [userMessage] = await appendTurn(db, a1.id, { content: 'Desliga a luz', intent: 'iot_control', confidence: 0.7, latency_ms: 200, metadata: { source: 'stt' } },
+    { content: 'Desligada', latency_ms: 500, metadata: { source: 'brain' } });
+  const r1 = await startConversation(db, { user_id: rui.id });
+  await appendTurn(db, r1.id, { content: 'Que horas são?', intent: 'query', confidence: 0.8 }, { content: 'Dez horas.' });
+  await recordAction(db, { message_id: userMessage!.id, action_type: 'iot_control', action_name: 'turn_off', parameters: {} });
+
+  const active = await pool.query(MOST_ACTIVE_USERS);
+  assert.deepEqual(active.rows.map((r) => [r.name, Number(r.conversations), Number(r.messages)]), [['Ana', 1, 4], ['Rui', 1, 2]]);
+  const intents = await pool.query(COMMON_INTENTS);
+  assert.deepEqual(intents.rows.map((r) => [r.intent, Number(r.count), Number(r.avg_confidence).toFixed(2)]), [['iot_control', 2, '0.80'], ['query', 1, '0.80']]);
+  const latency = await pool.query(LATENCY_BY_CONTAINER);
+  assert.deepEqual(latency.rows.map((r) => [r.container, Number(r.avg_latency), r.max_latency]), [['brain', 400, 500], ['stt', 150, 200]]);
+});
+
+test('the seed monitoring queries run unchanged (slowest statements, largest tables, running queries)', async () => {
+  const slowest = await pool.query(SLOWEST);
+  assert.ok(slowest.rows.length > 0);
+  const tables = await pool.query(LARGEST_TABLES);
+  const names = tables.rows.map((r) => r.tablename);
+  for (const table of ['users', 'conversations', 'messages', 'actions', 'reminders', 'config', 'system_logs_default']) assert.ok(names.includes(table), table);
+  const running = await pool.query(RUNNING);
+  assert.ok(running.rows.some((r) => r.query.includes('pg_stat_activity')));
+});
+
+test('the schema has the seed tables, timestamps with time zone, and every seed index', async () => {
+  const { rows: columns } = await sql<{ table_name: string; column_name: string; data_type: string }>`
+    SELECT table_name, column_name, data_type FROM information_schema.columns
+     WHERE table_schema = 'public' AND column_name IN ('created_at', 'updated_at', 'timestamp', 'started_at', 'ended_at', 'scheduled_at', 'triggered_at', 'executed_at', 'last_interaction_at')
+       AND table_name IN ('users', 'conversations', 'messages', 'actions', 'reminders', 'system_logs', 'config')`.execute(db);
+  assert.equal(columns.length, 13);
+  assert.ok(columns.every((c) => c.data_type === 'timestamp with time zone'), JSON.stringify(columns.filter((c) => c.data_type !== 'timestamp with time zone')));
+  const { rows: indexes } = await sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE schemaname = 'public'`.execute(db);
+  const seedIndexes = ['idx_users_email', 'idx_users_voice', 'idx_users_metadata', 'idx_conversations_user', 'idx_conversations_started',
+    'idx_conversations_metadata', 'idx_messages_conversation', 'idx_messages_role', 'idx_messages_intent', 'idx_messages_timestamp',
+    'idx_actions_conversation', 'idx_actions_type', 'idx_actions_status', 'idx_reminders_user', 'idx_reminders_scheduled',
+    'idx_reminders_status', 'idx_logs_timestamp', 'idx_logs_level', 'idx_logs_source'];
+  const present = new Set(indexes.map((i) => i.indexname));
+  assert.deepEqual(seedIndexes.filter((name) => !present.has(name)), []);
+  const { rows: extensions } = await sql<{ extname: string }>`SELECT extname FROM pg_extension ORDER BY 1`.execute(db);
+  assert.deepEqual(extensions.map((e) => e.extname), ['pg_stat_statements', 'pg_trgm', 'pgcrypto', 'plpgsql', 'unaccent', 'uuid-ossp']);
+});
+
+test('the server runs with the settings of deploy/postgresql.conf', async () => {
+  const { rows } = await pool.query(`SELECT name, setting, unit FROM pg_settings WHERE name IN
+    ('max_connections', 'shared_buffers', 'work_mem', 'wal_level', 'log_min_duration_statement', 'autovacuum',
+     'default_text_search_config', 'shared_preload_libraries', 'log_statement') ORDER BY name`);
+  assert.deepEqual(Object.fromEntries(rows.map((r) => [r.name, r.setting])), {
+    autovacuum: 'on',
+    default_text_search_config: 'pg_catalog.portuguese',
+    log_min_duration_statement: '1000',
+    log_statement: 'mod',
+    max_connections: '100',
+    shared_buffers: '32768',
+    shared_preload_libraries: 'pg_stat_statements',
+    wal_level: 'replica',
+    work_mem: '4096',
+  });
+});
