@@ -25,7 +25,7 @@ test('lists upcoming pending reminders soonest first, per user, without the canc
 });
 
 test('two workers claiming at once never take the same due reminder', async () => {
-  const due = [];
+  const due: Awaited<ReturnType<typeof createReminder>>[] = [];
   for (let i = 0; i < 40; i++) due.push(await createReminder(db, { title: `due ${i}`, scheduled_at: minutes(-1 - i) }));
   await createReminder(db, { title: 'not yet', scheduled_at: minutes(30) });
   const second = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }) });
