@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { PoolSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -5,6 +6,32 @@ import type { Logger } from '../logger.ts';
 // Return int8 (count(*), bigserial ids) as JS numbers: every int8 here is a row count or a log id that stays far
 // below 2^53, and callers expect `number`.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/** Distinct statements a connection keeps prepared; past this, new shapes run unprepared (no unbounded growth). */
+const MAX_PREPARED_PER_CONNECTION = 256;
+const prepared = new WeakMap<pg.Client, Set<string>>();
+
+/**
+ * Parameterised statements run as named prepared statements, parsed and planned once per connection instead of
+ * on every call, as postgres.js does by default. The library's queries come in a few fixed shapes (Kysely output),
+ * so the set per connection stays small; statements without parameters (BEGIN, migrations) are left alone.
+ */
+function autoPrepare(client: pg.PoolClient): void {
+  if (prepared.has(client)) return;
+  const names = new Set<string>();
+  prepared.set(client, names);
+  const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && typeof callback !== 'function') {
+      const name = `mdb_${createHash('sha1').update(config).digest('base64url').slice(0, 20)}`;
+      if (names.has(name) || names.size < MAX_PREPARED_PER_CONNECTION) {
+        names.add(name);
+        return original({ name, text: config, values });
+      }
+    }
+    return original(config, values, callback);
+  };
+}
 
 /**
  * A `pg.Pool` with the seed's sizing and timeouts. An idle client that breaks (server restart) is dropped by
@@ -20,6 +47,7 @@ export function createPool(connectionString: string, settings: PoolSettings, log
     statement_timeout: settings.statementTimeoutMs,
     application_name: settings.applicationName,
   });
+  pool.on('connect', autoPrepare);
   pool.on('error', (error) => logger.warn({ err: { message: error.message } }, 'idle database connection lost'));
   return pool;
 }

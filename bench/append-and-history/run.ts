@@ -1,0 +1,73 @@
+// bench/append-and-history: appending a turn and reading the last 50 messages at 16 concurrent clients, through
+// the library and through pgbench running the same SQL on the same server and data (1M messages).
+// Usage: npm run bench:append [-- --seconds 15 --messages 1000000]
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
+import { compileAppend, conversationHistory } from '../../src/core/messages.ts';
+import { appendTurn } from '../../src/core/conversations.ts';
+import { tempDir } from '../../test/harness/temp-dir.ts';
+import { benchDatabase, machine, throughput } from '../harness.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, messages: { type: 'string', default: '1000000' }, clients: { type: 'string', default: '16' } } });
+const seconds = Number(values.seconds);
+const clients = Number(values.clients);
+const totalMessages = Number(values.messages);
+const CONVERSATIONS = 10_000;
+
+// Conversation n has a predictable id so pgbench (whose \set only makes numbers) can address the same rows.
+const idOf = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const ID_SQL = `('00000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid`;
+
+const { database, port, password, cleanup } = await benchDatabase(clients);
+const { db } = database;
+try {
+  process.stderr.write(`loading ${totalMessages} messages in ${CONVERSATIONS} conversations...\n`);
+  await sql`INSERT INTO conversations (id) SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid FROM generate_series(1, ${CONVERSATIONS}) n`.execute(db);
+  await sql`INSERT INTO messages (conversation_id, role, content, timestamp)
+            SELECT ('00000000-0000-4000-8000-' || lpad((1 + i % ${CONVERSATIONS})::text, 12, '0'))::uuid,
+                   (ARRAY['user', 'assistant'])[1 + i % 2], 'mensagem de teste número ' || i, now() - (${totalMessages} - i) * interval '1 second'
+              FROM generate_series(1, ${totalMessages}) i`.execute(db);
+  await sql`VACUUM ANALYZE`.execute(db);
+
+  const random = () => 1 + Math.floor(Math.random() * CONVERSATIONS);
+  const user = { content: 'Liga a luz da sala, por favor', intent: 'iot_control', confidence: 0.93 };
+  const assistant = { content: 'Pronto, a luz da sala está ligada.', latency_ms: 820 };
+
+  const libraryAppend = await throughput(clients, seconds, () => appendTurn(db, idOf(random()), user, assistant));
+  const libraryHistory = await throughput(clients, seconds, () => conversationHistory(db, idOf(random()), { limit: 50 }));
+
+  // The library's own SQL text, with its parameters replaced by pgbench variables.
+  const append = compileAppend(db, idOf(1), [{ ...user, role: 'user' }, { ...assistant, role: 'assistant' }]);
+  const appendSql = append.sql.replace('$1::jsonb', `'${String(append.parameters[0]).replace(/'/g, "''")}'::jsonb`).replace('$2::uuid', ID_SQL);
+  const history = db.selectFrom('messages').selectAll().where('conversation_id', '=', idOf(1)).orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(50).compile();
+  const historySql = history.sql.replace('$1', ID_SQL).replace('$2', '50');
+
+  const dir = tempDir('pgbench');
+  const pgbench = (name: string, statement: string): number => {
+    const file = path.join(dir, `${name}.sql`);
+    writeFileSync(file, `\\set n random(1, ${CONVERSATIONS})\n${statement.replace(/\s+/g, ' ').trim()};\n`);
+    const run = spawnSync('pgbench', ['-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds), '-f', file, '-h', '127.0.0.1', '-p', String(port), '-U', 'mordomo', 'mordomo'], {
+      encoding: 'utf8',
+      env: { ...process.env, PGPASSWORD: password },
+    });
+    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout);
+    if (!tps) throw new Error(`pgbench failed: ${run.stdout}\n${run.stderr}`);
+    return Number(tps[1]);
+  };
+  const pgbenchAppend = pgbench('append', appendSql);
+  const pgbenchHistory = pgbench('history', historySql);
+
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM messages`.execute(db);
+  const row = (name: string, lib: number, ref: number) =>
+    `| ${name.padEnd(26)} | ${lib.toFixed(0).padStart(8)} | ${ref.toFixed(0).padStart(8)} | ${((lib / ref) * 100).toFixed(0).padStart(5)}% | ≥ 90% |`;
+  process.stdout.write(
+    `\nappend-and-history: ${clients} clients, ${seconds} s per run, ${rows[0]!.n} messages at the end; ${machine()}\n\n` +
+      `| operation                  | library tx/s | pgbench tx/s | ratio | target |\n|---|---:|---:|---:|---|\n` +
+      `${row('append a turn (2 messages)', libraryAppend, pgbenchAppend)}\n${row('last 50 messages', libraryHistory, pgbenchHistory)}\n`,
+  );
+} finally {
+  await cleanup();
+}
