@@ -13,7 +13,7 @@ export async function benchDatabase(poolMax: number): Promise<{ database: Databa
   const port = await freePort();
   const logger = createLogger('warn');
   const database = await openDatabase(
-    loadConfig({ MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: port, MORDOMO_POOL_MAX: poolMax, POSTGRES_PASSWORD: 'bench' }),
+    loadConfig({ MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: port, MORDOMO_POOL_MAX: poolMax, POSTGRES_PASSWORD: 'bench', MORDOMO_STATEMENT_TIMEOUT_MS: 0 }),
     logger,
   );
   await migrate(database.pool, ['core'], logger);
