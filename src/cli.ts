@@ -120,23 +120,24 @@ program
     process.stdout.write('mordomo-db stopped.\n');
   });
 
+/** A command action that runs `work` against the configured database, opened and closed around it. */
+function databaseAction(work: (database: Database, config: Config, logger: Logger) => Promise<void>) {
+  return async (_options: unknown, command: Command) => {
+    const config = configFrom(command);
+    const logger = createLogger(config.logLevel);
+    await withDatabase(config, logger, (database) => work(database, config, logger));
+  };
+}
+
 const migrateCommand = program
   .command('migrate')
   .description('apply pending migrations of the configured modules')
-  .action(async (_options, command: Command) => {
-    const config = configFrom(command);
-    const logger = createLogger(config.logLevel);
-    await withDatabase(config, logger, async (database) => printStatus(await migrate(database.pool, config.modules, logger)));
-  });
+  .action(databaseAction(async (database, config, logger) => printStatus(await migrate(database.pool, config.modules, logger))));
 
 migrateCommand
   .command('status')
   .description('list applied, pending and edited migrations without changing anything')
-  .action(async (_options, command: Command) => {
-    const config = configFrom(command);
-    const logger = createLogger(config.logLevel);
-    await withDatabase(config, logger, async (database) => printStatus(await migrationStatus(database.pool, config.modules)));
-  });
+  .action(databaseAction(async (database, config) => printStatus(await migrationStatus(database.pool, config.modules))));
 
 try {
   await program.parseAsync(process.argv);

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
-import { compileAppend, conversationHistory } from '../../src/core/messages.ts';
+import { compileAppend, conversationHistory, HISTORY_SQL } from '../../src/core/messages.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
 import { benchDatabase, machine, throughput } from '../harness.ts';
@@ -38,12 +38,18 @@ try {
 
   const libraryAppend = await throughput(clients, seconds, () => appendTurn(db, idOf(random()), user, assistant));
   const libraryHistory = await throughput(clients, seconds, () => conversationHistory(db, idOf(random()), { limit: 50 }));
+  // The driver alone on the same statements (prepared, as the pool does): how much of the gap is the client's
+  // own cost of receiving and decoding rows in one Node process, which pgbench does not pay.
+  const append0 = compileAppend(db, idOf(1), [{ ...user, role: 'user' }, { ...assistant, role: 'assistant' }]);
+  const driverAppend = await throughput(clients, seconds, () =>
+    database.pool.query({ name: 'bench_append', text: append0.sql, values: [append0.parameters[0], idOf(random())] }));
+  const driverHistory = await throughput(clients, seconds, () =>
+    database.pool.query({ name: 'bench_history', text: HISTORY_SQL, values: [idOf(random()), 50] }));
 
   // The library's own SQL text, with its parameters replaced by pgbench variables.
   const append = compileAppend(db, idOf(1), [{ ...user, role: 'user' }, { ...assistant, role: 'assistant' }]);
   const appendSql = append.sql.replace('$1::jsonb', `'${String(append.parameters[0]).replace(/'/g, "''")}'::jsonb`).replace('$2::uuid', ID_SQL);
-  const history = db.selectFrom('messages').selectAll().where('conversation_id', '=', idOf(1)).orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(50).compile();
-  const historySql = history.sql.replace('$1', ID_SQL).replace('$2', '50');
+  const historySql = HISTORY_SQL.replace('$1', ID_SQL).replace('$2', '50');
 
   const dir = tempDir('pgbench');
   const pgbench = (name: string, statement: string): number => {
@@ -61,12 +67,12 @@ try {
   const pgbenchHistory = pgbench('history', historySql);
 
   const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM messages`.execute(db);
-  const row = (name: string, lib: number, ref: number) =>
-    `| ${name.padEnd(26)} | ${lib.toFixed(0).padStart(8)} | ${ref.toFixed(0).padStart(8)} | ${((lib / ref) * 100).toFixed(0).padStart(5)}% | ≥ 90% |`;
+  const row = (name: string, lib: number, ref: number, driver: number) =>
+    `| ${name.padEnd(26)} | ${lib.toFixed(0).padStart(8)} | ${ref.toFixed(0).padStart(8)} | ${((lib / ref) * 100).toFixed(0).padStart(5)}% | ≥ 90% | ${driver.toFixed(0).padStart(8)} | ${((lib / driver) * 100).toFixed(0).padStart(4)}% |`;
   process.stdout.write(
     `\nappend-and-history: ${clients} clients, ${seconds} s per run, ${rows[0]!.n} messages at the end; ${machine()}\n\n` +
-      `| operation                  | library tx/s | pgbench tx/s | ratio | target |\n|---|---:|---:|---:|---|\n` +
-      `${row('append a turn (2 messages)', libraryAppend, pgbenchAppend)}\n${row('last 50 messages', libraryHistory, pgbenchHistory)}\n`,
+      `| operation                  | library tx/s | pgbench tx/s | library/pgbench | target | pg driver alone tx/s | library/driver |\n|---|---:|---:|---:|---|---:|---:|\n` +
+      `${row('append a turn (2 messages)', libraryAppend, pgbenchAppend, driverAppend)}\n${row('last 50 messages', libraryHistory, pgbenchHistory, driverHistory)}\n`,
   );
 } finally {
   await cleanup();

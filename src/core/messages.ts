@@ -1,4 +1,4 @@
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
 import type { DB, Messages } from '../db/schema.ts';
@@ -73,6 +73,19 @@ const historyOptions = z.strictObject({
 });
 export type HistoryOptions = z.input<typeof historyOptions>;
 
+// The hot read of every turn: fixed texts (prepared once per connection by the pool) rather than a query built
+// per call. `id` breaks ties so that paging is deterministic.
+const LAST_MESSAGES = `
+  SELECT * FROM messages
+   WHERE conversation_id = $1
+   ORDER BY timestamp DESC, id DESC
+   LIMIT $2`;
+const LAST_MESSAGES_BEFORE = `
+  SELECT * FROM messages
+   WHERE conversation_id = $1 AND timestamp < $3
+   ORDER BY timestamp DESC, id DESC
+   LIMIT $2`;
+
 /** The last `limit` messages of a conversation (before `before`, when given), oldest first, as an LLM reads them. */
 export async function conversationHistory(
   db: Kysely<DB>,
@@ -81,13 +94,15 @@ export async function conversationHistory(
 ): Promise<Message[]> {
   const key = parse(id, conversationId, 'conversation id');
   const { limit: count, before } = parse(historyOptions, options, 'history options');
-  const newestFirst = await mapErrors(() => {
-    let query = db.selectFrom('messages').selectAll().where('conversation_id', '=', key);
-    if (before) query = query.where('timestamp', '<', before);
-    return query.orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(count).execute();
-  });
-  return newestFirst.reverse();
+  const query = before
+    ? CompiledQuery.raw(LAST_MESSAGES_BEFORE, [key, count, before])
+    : CompiledQuery.raw(LAST_MESSAGES, [key, count]);
+  const { rows } = await mapErrors(() => db.executeQuery<Message>(query));
+  return rows.reverse();
 }
+
+/** The SQL of `conversationHistory`, for benchmarks that replay it through pgbench. */
+export const HISTORY_SQL = LAST_MESSAGES;
 
 const userHistoryOptions = z.strictObject({
   days: z.number().int().min(1).max(3650).default(7),

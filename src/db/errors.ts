@@ -22,53 +22,23 @@ export class MordomoError extends Error {
   }
 }
 
-export class NotFoundError extends MordomoError {
-  constructor(message: string) {
-    super('not_found', message);
-  }
+/** A subclass of `MordomoError` fixed to one code, so callers can use `instanceof NotFoundError` and the like. */
+function withCode(code: ErrorCode) {
+  return class extends MordomoError {
+    constructor(message: string, options?: { cause?: unknown }) {
+      super(code, message, options);
+    }
+  };
 }
 
-export class ConflictError extends MordomoError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('conflict', message, options);
-  }
-}
-
-export class InvalidInputError extends MordomoError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('invalid_input', message, options);
-  }
-}
-
-export class ForeignKeyError extends MordomoError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('foreign_key', message, options);
-  }
-}
-
-export class TimeoutError extends MordomoError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('timeout', message, options);
-  }
-}
-
-export class UnavailableError extends MordomoError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('unavailable', message, options);
-  }
-}
-
-export class ConfigError extends MordomoError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('config', message, options);
-  }
-}
-
-export class MigrationError extends MordomoError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('migration', message, options);
-  }
-}
+export class NotFoundError extends withCode('not_found') {}
+export class ConflictError extends withCode('conflict') {}
+export class InvalidInputError extends withCode('invalid_input') {}
+export class ForeignKeyError extends withCode('foreign_key') {}
+export class TimeoutError extends withCode('timeout') {}
+export class UnavailableError extends withCode('unavailable') {}
+export class ConfigError extends withCode('config') {}
+export class MigrationError extends withCode('migration') {}
 
 /** The fields of node-postgres' `DatabaseError` that error mapping reads. */
 interface PgErrorLike {

@@ -48,6 +48,10 @@ export function createPool(connectionString: string, settings: PoolSettings, log
     application_name: settings.applicationName,
   });
   pool.on('connect', autoPrepare);
-  pool.on('error', (error) => logger.warn({ err: { message: error.message } }, 'idle database connection lost'));
+  pool.on('error', (error) => {
+    // pool.end() resolves before its sockets have closed; a server stopped right after terminates them. Expected.
+    if (pool.ending) return;
+    logger.warn({ err: { message: error.message } }, 'idle database connection lost');
+  });
   return pool;
 }
