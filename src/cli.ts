@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { type Config, type ConfigOverrides, loadConfig } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
-import { MordomoError, type ErrorCode } from './db/errors.ts';
+import { ConfigError, MordomoError, type ErrorCode } from './db/errors.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { insertDefaultProviders, rotateEncryptionKey } from './ivr/ivr.ts';
 import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
 
 /** sysexits-style codes, so scripts can tell a bad setting from a server that is down. */
@@ -138,6 +139,28 @@ migrateCommand
   .command('status')
   .description('list applied, pending and edited migrations without changing anything')
   .action(databaseAction(async (database, config) => printStatus(await migrationStatus(database.pool, config.modules))));
+
+const ivrCommand = program
+  .command('ivr')
+  .description('Voice AI IVR module (migrate it with --modules core,ivr or MORDOMO_MODULES=core,ivr)');
+
+ivrCommand
+  .command('defaults')
+  .description('give every domain that lacks them the disabled default providers (run after adding FusionPBX domains)')
+  .action(databaseAction(async (database) => {
+    process.stdout.write(`${await insertDefaultProviders(database.db)} default providers added\n`);
+  }));
+
+ivrCommand
+  .command('rotate-key')
+  .description('re-encrypt every provider config from MORDOMO_ENCRYPTION_KEY(_FILE) to MORDOMO_NEW_ENCRYPTION_KEY(_FILE), all or nothing')
+  .action(databaseAction(async (database, config) => {
+    if (!config.encryptionKey || !config.newEncryptionKey) {
+      throw new ConfigError('rotate-key needs the current key (MORDOMO_ENCRYPTION_KEY or _FILE) and the new one (MORDOMO_NEW_ENCRYPTION_KEY or _FILE)');
+    }
+    const rotated = await rotateEncryptionKey(database.db, config.encryptionKey, config.newEncryptionKey);
+    process.stdout.write(`${rotated} provider configs re-encrypted; now use the new key as MORDOMO_ENCRYPTION_KEY\n`);
+  }));
 
 try {
   await program.parseAsync(process.argv);

@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './db/errors.ts';
@@ -18,6 +19,10 @@ export interface Config {
   /** OS user the embedded server runs as when this process is root (PostgreSQL refuses root). */
   pgOsUser: string;
   modules: Module[];
+  /** Key of the IVR providers' encrypted config; from MORDOMO_ENCRYPTION_KEY or a 0600 MORDOMO_ENCRYPTION_KEY_FILE. */
+  encryptionKey: string | undefined;
+  /** The key to move to, only for `mordomo-db ivr rotate-key`. */
+  newEncryptionKey: string | undefined;
   pool: PoolSettings;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -49,7 +54,11 @@ const schema = z.object({
     .default('core')
     .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
     .pipe(z.array(z.enum(['core', 'ivr'])).min(1, 'name at least one module')),
-  MORDOMO_POOL_MIN: integer(0, 100).default(0),
+  MORDOMO_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  MORDOMO_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
+  MORDOMO_NEW_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  MORDOMO_NEW_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
+  MORDOMO_POOL_MIN: integer(0, 100).default(5),
   MORDOMO_POOL_MAX: integer(1, 100).default(20),
   MORDOMO_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   MORDOMO_STATEMENT_TIMEOUT_MS: integer(0, 86_400_000).default(30_000),
@@ -84,6 +93,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     pgPort: v.MORDOMO_PG_PORT,
     pgOsUser: v.MORDOMO_PG_OS_USER,
     modules: [...new Set(v.MORDOMO_MODULES)],
+    encryptionKey: v.MORDOMO_ENCRYPTION_KEY ?? (v.MORDOMO_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_ENCRYPTION_KEY_FILE) : undefined),
+    newEncryptionKey:
+      v.MORDOMO_NEW_ENCRYPTION_KEY ?? (v.MORDOMO_NEW_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_NEW_ENCRYPTION_KEY_FILE) : undefined),
     pool: {
       min: v.MORDOMO_POOL_MIN,
       max: v.MORDOMO_POOL_MAX,
@@ -94,4 +106,23 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     },
     logLevel: v.MORDOMO_LOG_LEVEL,
   };
+}
+
+/**
+ * Reads the encryption key from a file that only its owner can read: a key readable by others is as good as
+ * published, so such a file is refused rather than used.
+ */
+function readKeyFile(file: string): string {
+  let mode: number;
+  try {
+    mode = statSync(file).mode & 0o777;
+  } catch {
+    throw new ConfigError(`the key file ${file} cannot be read`);
+  }
+  if (mode & 0o077) {
+    throw new ConfigError(`the key file ${file} is readable by others (mode ${mode.toString(8)}): run "chmod 600 ${file}"`);
+  }
+  const key = readFileSync(file, 'utf8').trim();
+  if (key.length < 16) throw new ConfigError(`the key in ${file} must be at least 16 characters`);
+  return key;
 }

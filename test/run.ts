@@ -33,7 +33,7 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
   const url = new URL(adminUrl);
   url.pathname = `/${TEMPLATE_DATABASE}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
-  await migrate(pool, ['core'], logger);
+  await migrate(pool, ['core', 'ivr'], logger);
   await pool.end();
 }
 

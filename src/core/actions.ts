@@ -2,7 +2,7 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
 import type { Actions, DB } from '../db/schema.ts';
-import { id, json, parse, requiredText, text } from './validation.ts';
+import { id, json, parse, requiredText, text } from '../db/validation.ts';
 
 export type Action = Selectable<Actions>;
 export type ActionStatus = 'pending' | 'executing' | 'success' | 'failed';

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { mapErrors, NotFoundError } from '../db/errors.ts';
 import type { DB } from '../db/schema.ts';
-import { parse, requiredText } from './validation.ts';
+import { parse, requiredText } from '../db/validation.ts';
 
 /** The assistant's known settings and what each accepts. */
 export const CONFIG_KEYS = {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
 import type { Conversations, DB } from '../db/schema.ts';
 import { appendMessages, type Message, type NewMessage } from './messages.ts';
-import { id, jsonObject, parse } from './validation.ts';
+import { id, jsonObject, parse } from '../db/validation.ts';
 
 export type Conversation = Selectable<Conversations>;
 export type ConversationWithMessages = Conversation & { messages: Message[] };

@@ -2,7 +2,7 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { mapErrors } from '../db/errors.ts';
 import type { DB, SystemLogs } from '../db/schema.ts';
-import { instant, jsonObject, limit, parse, requiredText } from './validation.ts';
+import { instant, jsonObject, limit, parse, requiredText } from '../db/validation.ts';
 
 export type LogLine = Selectable<SystemLogs>;
 export const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;

@@ -2,7 +2,7 @@ import { CompiledQuery, type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
 import type { DB, Messages } from '../db/schema.ts';
-import { id, instant, json, jsonObject, limit, parse, requiredText, text } from './validation.ts';
+import { id, instant, json, jsonObject, limit, parse, requiredText, text } from '../db/validation.ts';
 
 export type Message = Selectable<Messages>;
 

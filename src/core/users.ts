@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { z } from 'zod';
 import { mapErrors, NotFoundError } from '../db/errors.ts';
 import type { DB, Users } from '../db/schema.ts';
-import { id, jsonObject, parse, requiredText, text } from './validation.ts';
+import { id, jsonObject, parse, requiredText, text } from '../db/validation.ts';
 
 export type User = Selectable<Users>;
 

@@ -105,6 +105,108 @@ export interface Users {
   voice_enrolled: Generated<boolean>;
 }
 
+export interface VDomains {
+  domain_description: string | null;
+  domain_enabled: Generated<boolean | null>;
+  domain_name: string;
+  domain_parent_uuid: string | null;
+  domain_uuid: string;
+  insert_date: Generated<Timestamp | null>;
+  insert_user: string | null;
+  update_date: Timestamp | null;
+  update_user: string | null;
+}
+
+export interface VVoiceAiProviders {
+  config: Buffer | null;
+  created_at: Generated<Timestamp>;
+  domain_uuid: string;
+  is_default: Generated<boolean>;
+  is_enabled: Generated<boolean>;
+  provider_name: string;
+  provider_type: string;
+  provider_uuid: Generated<string>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface VVoiceConversations {
+  call_uuid: string | null;
+  caller_id: string | null;
+  conversation_uuid: Generated<string>;
+  domain_uuid: string;
+  ended_at: Timestamp | null;
+  resolution: string | null;
+  secretary_uuid: string | null;
+  started_at: Generated<Timestamp>;
+  transferred_to: string | null;
+}
+
+export interface VVoiceDocuments {
+  content: string;
+  created_at: Generated<Timestamp>;
+  document_uuid: Generated<string>;
+  domain_uuid: string;
+  is_enabled: Generated<boolean>;
+  mime_type: Generated<string>;
+  search_vector: Generated<string | null>;
+  secretary_uuid: string | null;
+  source: string | null;
+  title: string;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface VVoiceMessages {
+  confidence: number | null;
+  content: string;
+  conversation_uuid: string;
+  created_at: Generated<Timestamp>;
+  domain_uuid: string;
+  intent: string | null;
+  latency_ms: number | null;
+  message_uuid: Generated<string>;
+  role: string;
+}
+
+export interface VVoiceSecretaries {
+  created_at: Generated<Timestamp>;
+  domain_uuid: string;
+  extension: string | null;
+  farewell: string | null;
+  greeting: string | null;
+  llm_provider_type: Generated<string>;
+  llm_provider_uuid: string | null;
+  name: string;
+  processing_mode: Generated<string>;
+  realtime_provider_type: Generated<string>;
+  realtime_provider_uuid: string | null;
+  secretary_uuid: Generated<string>;
+  stt_provider_type: Generated<string>;
+  stt_provider_uuid: string | null;
+  system_prompt: string | null;
+  tts_provider_type: Generated<string>;
+  tts_provider_uuid: string | null;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface VVoiceTransferRules {
+  created_at: Generated<Timestamp>;
+  destination: string;
+  destination_type: string;
+  domain_uuid: string;
+  is_enabled: Generated<boolean>;
+  match_intents: Generated<string[]>;
+  match_keywords: Generated<string[]>;
+  name: string;
+  priority: Generated<number>;
+  rule_uuid: Generated<string>;
+  secretary_uuid: string | null;
+  time_end: string | null;
+  time_start: string | null;
+  timezone: Generated<string>;
+  updated_at: Generated<Timestamp>;
+  weekdays: number[] | null;
+}
+
 export interface DB {
   actions: Actions;
   config: Config;
@@ -113,4 +215,11 @@ export interface DB {
   reminders: Reminders;
   system_logs: SystemLogs;
   users: Users;
+  v_domains: VDomains;
+  v_voice_ai_providers: VVoiceAiProviders;
+  v_voice_conversations: VVoiceConversations;
+  v_voice_documents: VVoiceDocuments;
+  v_voice_messages: VVoiceMessages;
+  v_voice_secretaries: VVoiceSecretaries;
+  v_voice_transfer_rules: VVoiceTransferRules;
 }

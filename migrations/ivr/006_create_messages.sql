@@ -1,0 +1,25 @@
+-- The transcript of a call. domain_uuid is carried on every message so isolation needs no join, and the
+-- composite foreign key keeps it equal to the conversation's.
+CREATE TABLE IF NOT EXISTS v_voice_messages (
+    message_uuid UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    domain_uuid UUID NOT NULL REFERENCES v_domains(domain_uuid) ON DELETE CASCADE,
+    conversation_uuid UUID NOT NULL,
+    role VARCHAR(20) NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
+    content TEXT NOT NULL,
+    created_at TIMESTAMPTZ(3) NOT NULL DEFAULT now(),
+    latency_ms INTEGER CHECK (latency_ms >= 0),
+    intent VARCHAR(100),
+    confidence FLOAT CHECK (confidence BETWEEN 0 AND 1),
+    CONSTRAINT v_voice_messages_conversation_fk FOREIGN KEY (domain_uuid, conversation_uuid)
+        REFERENCES v_voice_conversations (domain_uuid, conversation_uuid) ON DELETE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS idx_voice_messages_conversation ON v_voice_messages(conversation_uuid, created_at);
+CREATE INDEX IF NOT EXISTS idx_voice_messages_domain ON v_voice_messages(domain_uuid, created_at);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON v_voice_messages TO mordomo_ivr;
+ALTER TABLE v_voice_messages ENABLE ROW LEVEL SECURITY;
+ALTER TABLE v_voice_messages FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS domain_isolation ON v_voice_messages;
+CREATE POLICY domain_isolation ON v_voice_messages
+    USING (domain_uuid = v_voice_current_domain()) WITH CHECK (domain_uuid = v_voice_current_domain());

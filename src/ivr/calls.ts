@@ -1,0 +1,151 @@
+import { CompiledQuery, sql } from 'kysely';
+import { z } from 'zod';
+import { ConflictError, NotFoundError } from '../db/errors.ts';
+import { id, instant, parse, requiredText, text } from '../db/validation.ts';
+import type { DomainContext } from './domain-context.ts';
+
+export interface Call {
+  conversation_uuid: string;
+  domain_uuid: string;
+  secretary_uuid: string | null;
+  caller_id: string | null;
+  call_uuid: string | null;
+  started_at: Date;
+  ended_at: Date | null;
+  resolution: string | null;
+  transferred_to: string | null;
+}
+
+export interface CallMessage {
+  message_uuid: string;
+  domain_uuid: string;
+  conversation_uuid: string;
+  role: 'user' | 'assistant' | 'system';
+  content: string;
+  created_at: Date;
+  latency_ms: number | null;
+  intent: string | null;
+  confidence: number | null;
+}
+
+export interface CallSummary {
+  conversation_uuid: string;
+  caller_id: string | null;
+  started_at: Date;
+  ended_at: Date | null;
+  resolution: string | null;
+  secretary_name: string;
+  message_count: number;
+}
+
+export const newCall = z.strictObject({
+  secretary_uuid: id.nullish(),
+  caller_id: text(50).nullish(),
+  call_uuid: text(100).nullish(),
+});
+export type NewCall = z.input<typeof newCall>;
+
+export const callMessages = z
+  .array(
+    z.strictObject({
+      role: z.enum(['user', 'assistant', 'system'], { message: 'must be user, assistant or system' }),
+      content: requiredText(1_000_000),
+      latency_ms: z.number().int().min(0).max(2_147_483_647).nullish(),
+      intent: text(100).nullish(),
+      confidence: z.number().min(0).max(1).nullish(),
+    }),
+  )
+  .min(1, 'at least one message')
+  .max(1000, 'at most 1000 messages per call');
+export type NewCallMessage = z.input<typeof callMessages>[number];
+
+export const callEnding = z.strictObject({
+  resolution: text(50).nullish(),
+  transferred_to: text(50).nullish(),
+});
+export type CallEnding = z.input<typeof callEnding>;
+
+/** The seed's conversation-history query, verbatim: calls since a time with their message counts. */
+export const CALL_HISTORY_SQL = `
+SELECT 
+    c.conversation_uuid,
+    c.caller_id,
+    c.started_at,
+    c.ended_at,
+    c.resolution,
+    s.name as secretary_name,
+    COUNT(m.message_uuid) as message_count
+FROM v_voice_conversations c
+JOIN v_voice_secretaries s ON c.secretary_uuid = s.secretary_uuid
+LEFT JOIN v_voice_messages m ON c.conversation_uuid = m.conversation_uuid
+WHERE c.domain_uuid = $1
+  AND c.started_at >= $2
+GROUP BY c.conversation_uuid, s.name
+ORDER BY c.started_at DESC;`;
+
+export async function startCall({ trx, domain }: DomainContext, values: z.output<typeof newCall>): Promise<Call> {
+  return trx.insertInto('v_voice_conversations').values({ ...values, domain_uuid: domain }).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function getCall({ trx, domain }: DomainContext, conversationUuid: string): Promise<Call & { messages: CallMessage[] }> {
+  const key = parse(id, conversationUuid, 'conversation id');
+  const call = await trx.selectFrom('v_voice_conversations').selectAll().where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
+  if (!call) throw new NotFoundError(`call ${key} not found`);
+  const messages = await trx
+    .selectFrom('v_voice_messages')
+    .selectAll()
+    .where('domain_uuid', '=', domain)
+    .where('conversation_uuid', '=', key)
+    .orderBy('created_at')
+    .orderBy('message_uuid')
+    .execute();
+  return { ...call, messages: messages as CallMessage[] };
+}
+
+/** Appends transcript lines to an open call in one statement; 1 ms apart so they read back in order. */
+export async function appendCallMessages(
+  { trx, domain }: DomainContext,
+  conversationUuid: string,
+  messages: z.output<typeof callMessages>,
+): Promise<CallMessage[]> {
+  const key = parse(id, conversationUuid, 'conversation id');
+  const { rows } = await sql<CallMessage>`
+    INSERT INTO v_voice_messages (domain_uuid, conversation_uuid, role, content, created_at, latency_ms, intent, confidence)
+    SELECT c.domain_uuid, c.conversation_uuid, m.role, m.content, now() + (m.ord - 1) * interval '1 millisecond',
+           m.latency_ms, m.intent, m.confidence
+      FROM v_voice_conversations c
+     CROSS JOIN ROWS FROM (jsonb_to_recordset(${JSON.stringify(messages)}::jsonb)
+               AS (role text, content text, latency_ms integer, intent text, confidence float8))
+           WITH ORDINALITY AS m(role, content, latency_ms, intent, confidence, ord)
+     WHERE c.domain_uuid = ${domain} AND c.conversation_uuid = ${key} AND c.ended_at IS NULL
+    RETURNING *`.execute(trx);
+  if (rows.length === 0) {
+    const call = await trx.selectFrom('v_voice_conversations').select('ended_at').where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
+    if (!call) throw new NotFoundError(`call ${key} not found`);
+    throw new ConflictError(`call ${key} has ended`);
+  }
+  return rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
+}
+
+export async function endCall({ trx, domain }: DomainContext, conversationUuid: string, values: z.output<typeof callEnding>): Promise<Call> {
+  const key = parse(id, conversationUuid, 'conversation id');
+  const ended = await trx
+    .updateTable('v_voice_conversations')
+    .set((eb) => ({ ...values, ended_at: eb.fn<Date>('now') }))
+    .where('domain_uuid', '=', domain)
+    .where('conversation_uuid', '=', key)
+    .where('ended_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst();
+  if (ended) return ended;
+  const call = await trx.selectFrom('v_voice_conversations').select('ended_at').where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
+  if (!call) throw new NotFoundError(`call ${key} not found`);
+  throw new ConflictError(`call ${key} has already ended`);
+}
+
+/** Calls since `since`, newest first, with message counts (the seed's query). */
+export async function callHistory({ trx, domain }: DomainContext, since: unknown): Promise<CallSummary[]> {
+  const from = parse(instant, since, 'since');
+  const { rows } = await trx.executeQuery<CallSummary>(CompiledQuery.raw(CALL_HISTORY_SQL, [domain, from]));
+  return rows.map((row) => ({ ...row, message_count: Number(row.message_count) }));
+}

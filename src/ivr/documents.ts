@@ -1,0 +1,90 @@
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { NotFoundError } from '../db/errors.ts';
+import { id, limit, parse, requiredText, text } from '../db/validation.ts';
+import type { DomainContext } from './domain-context.ts';
+
+export interface Document {
+  document_uuid: string;
+  domain_uuid: string;
+  secretary_uuid: string | null;
+  title: string;
+  content: string;
+  source: string | null;
+  mime_type: string;
+  is_enabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface DocumentHit {
+  document_uuid: string;
+  secretary_uuid: string | null;
+  title: string;
+  rank: number;
+  snippet: string;
+}
+
+const fields = {
+  secretary_uuid: id.nullish(),
+  title: requiredText(255),
+  content: requiredText(5_000_000),
+  source: text(500).nullish(),
+  mime_type: z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/, 'must be a MIME type like text/plain'),
+  is_enabled: z.boolean(),
+};
+export const newDocument = z.strictObject({ ...fields, mime_type: fields.mime_type.default('text/plain'), is_enabled: fields.is_enabled.default(true) });
+export type NewDocument = z.input<typeof newDocument>;
+export const documentPatch = z.strictObject(fields).partial();
+export type DocumentPatch = z.input<typeof documentPatch>;
+export const documentSearch = z.strictObject({ secretary_uuid: id.optional(), limit: limit(100, 10) });
+export type DocumentSearchOptions = z.input<typeof documentSearch>;
+
+const COLUMNS = ['document_uuid', 'domain_uuid', 'secretary_uuid', 'title', 'content', 'source', 'mime_type', 'is_enabled', 'created_at', 'updated_at'] as const;
+
+export async function createDocument({ trx, domain }: DomainContext, values: z.output<typeof newDocument>): Promise<Document> {
+  return trx.insertInto('v_voice_documents').values({ ...values, domain_uuid: domain }).returning(COLUMNS).executeTakeFirstOrThrow();
+}
+
+export async function getDocument({ trx, domain }: DomainContext, documentUuid: string): Promise<Document> {
+  const key = parse(id, documentUuid, 'document id');
+  const row = await trx.selectFrom('v_voice_documents').select(COLUMNS).where('domain_uuid', '=', domain).where('document_uuid', '=', key).executeTakeFirst();
+  if (!row) throw new NotFoundError(`document ${key} not found`);
+  return row;
+}
+
+export async function listDocuments({ trx, domain }: DomainContext): Promise<Document[]> {
+  return trx.selectFrom('v_voice_documents').select(COLUMNS).where('domain_uuid', '=', domain).orderBy('title').execute();
+}
+
+export async function updateDocument({ trx, domain }: DomainContext, documentUuid: string, patch: z.output<typeof documentPatch>): Promise<Document> {
+  const key = parse(id, documentUuid, 'document id');
+  if (Object.keys(patch).length === 0) return getDocument({ trx, domain }, key);
+  const row = await trx.updateTable('v_voice_documents').set(patch).where('domain_uuid', '=', domain).where('document_uuid', '=', key).returning(COLUMNS).executeTakeFirst();
+  if (!row) throw new NotFoundError(`document ${key} not found`);
+  return row;
+}
+
+export async function deleteDocument({ trx, domain }: DomainContext, documentUuid: string): Promise<void> {
+  const key = parse(id, documentUuid, 'document id');
+  const result = await trx.deleteFrom('v_voice_documents').where('domain_uuid', '=', domain).where('document_uuid', '=', key).executeTakeFirst();
+  if (!result.numDeletedRows) throw new NotFoundError(`document ${key} not found`);
+}
+
+/**
+ * Portuguese full-text search over the enabled documents, accent-blind, in web-search syntax (quotes, -word, or),
+ * ranked, with the matching passage highlighted. A query with no searchable word finds nothing rather than failing.
+ */
+export async function searchDocuments({ trx, domain }: DomainContext, query: string, options: z.output<typeof documentSearch>): Promise<DocumentHit[]> {
+  const q = parse(requiredText(1000), query, 'search query');
+  const { rows } = await sql<DocumentHit>`
+    SELECT d.document_uuid, d.secretary_uuid, d.title,
+           ts_rank(d.search_vector, q.query) AS rank,
+           ts_headline('mordomo_pt', d.content, q.query, 'MaxFragments=2, MaxWords=30, MinWords=10, StartSel=«, StopSel=»') AS snippet
+      FROM v_voice_documents d, websearch_to_tsquery('mordomo_pt', ${q}) AS q(query)
+     WHERE d.domain_uuid = ${domain} AND d.is_enabled AND d.search_vector @@ q.query
+       AND (${options.secretary_uuid ?? null}::uuid IS NULL OR d.secretary_uuid IS NULL OR d.secretary_uuid = ${options.secretary_uuid ?? null}::uuid)
+     ORDER BY rank DESC, d.document_uuid
+     LIMIT ${options.limit}`.execute(trx);
+  return rows;
+}

@@ -1,0 +1,200 @@
+import { type Kysely, sql } from 'kysely';
+import { ConfigError, mapDatabaseError } from '../db/errors.ts';
+import type { DB } from '../db/schema.ts';
+import { id, parse } from '../db/validation.ts';
+import * as calls from './calls.ts';
+import * as documents from './documents.ts';
+import { type DomainContext, IVR_ROLE, inDomain, requireKey } from './domain-context.ts';
+import * as providers from './providers.ts';
+import * as secretaries from './secretaries.ts';
+import * as rules from './transfer-rules.ts';
+
+export interface IvrOptions {
+  /** Key of the providers' encrypted configs (MORDOMO_ENCRYPTION_KEY); needed only to read or write configs. */
+  encryptionKey?: string;
+}
+
+/**
+ * Everything one tenant (FusionPBX domain) may do. This handle is the only way in: each call runs in its own
+ * transaction as the IVR role with the domain set (row-level security), and every query also filters by the
+ * domain itself, so isolation holds twice. Ids of another domain behave exactly like ids that do not exist.
+ */
+export class IvrDomain {
+  constructor(
+    private readonly db: Kysely<DB>,
+    readonly domainUuid: string,
+    private readonly encryptionKey: string | undefined,
+  ) {}
+
+  private run<T>(work: (context: DomainContext) => Promise<T>): Promise<T> {
+    return inDomain(this.db, this.domainUuid, work);
+  }
+
+  /** Runs with the key (and a plaintext config to encrypt) as transaction settings, never as statement text. */
+  private withKey<T>(work: (context: DomainContext) => Promise<T>, config?: unknown): Promise<T> {
+    const encryptionKey = requireKey(this.encryptionKey);
+    const providerConfig = config === undefined ? undefined : JSON.stringify(config);
+    return inDomain(this.db, this.domainUuid, work, { encryptionKey, providerConfig });
+  }
+
+  async createProvider(input: providers.NewProvider): Promise<providers.Provider> {
+    const values = parse(providers.newProvider, input, 'provider');
+    const create = (context: DomainContext) => providers.createProvider(context, values);
+    return values.config === undefined ? this.run(create) : this.withKey(create, values.config);
+  }
+  async updateProvider(providerUuid: string, input: providers.ProviderPatch): Promise<providers.Provider> {
+    const patch = parse(providers.providerPatch, input, 'provider change');
+    const update = (context: DomainContext) => providers.updateProvider(context, providerUuid, patch);
+    return patch.config === undefined ? this.run(update) : this.withKey(update, patch.config);
+  }
+  async getProvider(providerUuid: string) {
+    return this.run((c) => providers.getProvider(c, providerUuid));
+  }
+  async listProviders() {
+    return this.run((c) => providers.listProviders(c));
+  }
+  async deleteProvider(providerUuid: string) {
+    return this.run((c) => providers.deleteProvider(c, providerUuid));
+  }
+  /** The default enabled provider of a type with its config decrypted (the seed's query). */
+  async defaultProvider(type: providers.ProviderType) {
+    return this.withKey((c) => providers.defaultProvider(c, type));
+  }
+
+  async createSecretary(input: secretaries.NewSecretary) {
+    const values = parse(secretaries.newSecretary, input, 'secretary');
+    return this.run((c) => secretaries.createSecretary(c, values));
+  }
+  async updateSecretary(secretaryUuid: string, input: secretaries.SecretaryPatch) {
+    const patch = parse(secretaries.secretaryPatch, input, 'secretary change');
+    return this.run((c) => secretaries.updateSecretary(c, secretaryUuid, patch));
+  }
+  async getSecretary(secretaryUuid: string) {
+    return this.run((c) => secretaries.getSecretary(c, secretaryUuid));
+  }
+  async listSecretaries() {
+    return this.run((c) => secretaries.listSecretaries(c));
+  }
+  async deleteSecretary(secretaryUuid: string) {
+    return this.run((c) => secretaries.deleteSecretary(c, secretaryUuid));
+  }
+  /** The secretary on an extension with its providers' names (the seed's query). */
+  async secretaryByExtension(extension: string) {
+    return this.run((c) => secretaries.secretaryByExtension(c, extension));
+  }
+
+  async startCall(input: calls.NewCall = {}) {
+    const values = parse(calls.newCall, input, 'call');
+    return this.run((c) => calls.startCall(c, values));
+  }
+  async appendCallMessages(conversationUuid: string, input: calls.NewCallMessage[]) {
+    const messages = parse(calls.callMessages, input, 'call messages');
+    return this.run((c) => calls.appendCallMessages(c, conversationUuid, messages));
+  }
+  async endCall(conversationUuid: string, input: calls.CallEnding = {}) {
+    const values = parse(calls.callEnding, input, 'call ending');
+    return this.run((c) => calls.endCall(c, conversationUuid, values));
+  }
+  async getCall(conversationUuid: string) {
+    return this.run((c) => calls.getCall(c, conversationUuid));
+  }
+  /** Calls since `since` with message counts, newest first (the seed's query). */
+  async callHistory(since: Date | string) {
+    return this.run((c) => calls.callHistory(c, since));
+  }
+
+  async createDocument(input: documents.NewDocument) {
+    const values = parse(documents.newDocument, input, 'document');
+    return this.run((c) => documents.createDocument(c, values));
+  }
+  async updateDocument(documentUuid: string, input: documents.DocumentPatch) {
+    const patch = parse(documents.documentPatch, input, 'document change');
+    return this.run((c) => documents.updateDocument(c, documentUuid, patch));
+  }
+  async getDocument(documentUuid: string) {
+    return this.run((c) => documents.getDocument(c, documentUuid));
+  }
+  async listDocuments() {
+    return this.run((c) => documents.listDocuments(c));
+  }
+  async deleteDocument(documentUuid: string) {
+    return this.run((c) => documents.deleteDocument(c, documentUuid));
+  }
+  async searchDocuments(query: string, options: documents.DocumentSearchOptions = {}) {
+    const checked = parse(documents.documentSearch, options, 'search options');
+    return this.run((c) => documents.searchDocuments(c, query, checked));
+  }
+
+  async createTransferRule(input: rules.NewTransferRule) {
+    const values = parse(rules.newTransferRule, input, 'transfer rule');
+    return this.run((c) => rules.createTransferRule(c, values));
+  }
+  async updateTransferRule(ruleUuid: string, input: rules.TransferRulePatch) {
+    const patch = parse(rules.transferRulePatch, input, 'transfer rule change');
+    return this.run((c) => rules.updateTransferRule(c, ruleUuid, patch));
+  }
+  async getTransferRule(ruleUuid: string) {
+    return this.run((c) => rules.getTransferRule(c, ruleUuid));
+  }
+  async listTransferRules() {
+    return this.run((c) => rules.listTransferRules(c));
+  }
+  async deleteTransferRule(ruleUuid: string) {
+    return this.run((c) => rules.deleteTransferRule(c, ruleUuid));
+  }
+  /** The transfer rule that applies to an intent and utterance at a moment (default now), if any. */
+  async findTransferRule(input: rules.TransferQuery) {
+    const query = parse(rules.transferQuery, input, 'transfer query');
+    return this.run((c) => rules.findTransferRule(c, query));
+  }
+}
+
+/** The IVR module over a database; `forDomain` gives the per-tenant handle. */
+export function createIvr(db: Kysely<DB>, options: IvrOptions = {}) {
+  return {
+    forDomain(domainUuid: string): IvrDomain {
+      return new IvrDomain(db, parse(id, domainUuid, 'domain id'), options.encryptionKey);
+    },
+  };
+}
+
+/** Adds the disabled default providers to every domain that lacks them (new FusionPBX domains); returns how many. */
+export async function insertDefaultProviders(db: Kysely<DB>): Promise<number> {
+  try {
+    const { rows } = await sql<{ added: number }>`SELECT v_voice_insert_default_providers() AS added`.execute(db);
+    return rows[0]!.added;
+  } catch (error) {
+    throw mapDatabaseError(error);
+  }
+}
+
+/**
+ * Re-encrypts every provider config of every domain from `oldKey` to `newKey` in one transaction: either all
+ * configs move to the new key or, on any failure (a wrong old key, an interruption), none does and the old key
+ * keeps working. Keys travel only as transaction settings.
+ */
+export async function rotateEncryptionKey(db: Kysely<DB>, oldKey: string, newKey: string): Promise<number> {
+  try {
+    return await db.transaction().execute(async (trx) => {
+      await sql`SELECT set_config('role', ${IVR_ROLE}, true), set_config('app.old_key', ${oldKey}, true),
+                       set_config('app.encryption_key', ${newKey}, true)`.execute(trx);
+      const domains = await trx.selectFrom('v_domains').select('domain_uuid').orderBy('domain_uuid').execute();
+      let rotated = 0;
+      for (const { domain_uuid } of domains) {
+        await sql`SELECT set_config('app.domain_uuid', ${domain_uuid}, true)`.execute(trx);
+        const result = await sql`
+          UPDATE v_voice_ai_providers
+             SET config = pgp_sym_encrypt(pgp_sym_decrypt(config, current_setting('app.old_key')),
+                                          current_setting('app.encryption_key'), 'cipher-algo=aes256')
+           WHERE domain_uuid = ${domain_uuid} AND config IS NOT NULL`.execute(trx);
+        rotated += Number(result.numAffectedRows ?? 0n);
+      }
+      return rotated;
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code === '39000') {
+      throw new ConfigError('cannot decrypt provider config: wrong encryption key (the current key given is not the one in use); nothing was changed');
+    }
+    throw mapDatabaseError(error);
+  }
+}

@@ -1,0 +1,128 @@
+import { CompiledQuery, sql } from 'kysely';
+import { z } from 'zod';
+import { NotFoundError } from '../db/errors.ts';
+import { id, json, parse } from '../db/validation.ts';
+import type { DomainContext } from './domain-context.ts';
+
+export const PROVIDER_TYPES = ['stt', 'tts', 'llm', 'embeddings', 'realtime'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+/** A provider as callers see it: the encrypted config never leaves the database; `configured` says if it is set. */
+export interface Provider {
+  provider_uuid: string;
+  domain_uuid: string;
+  provider_type: ProviderType;
+  provider_name: string;
+  configured: boolean;
+  is_default: boolean;
+  is_enabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ProviderWithConfig {
+  provider_uuid: string;
+  provider_name: string;
+  config: unknown;
+}
+
+const providerType = z.enum(PROVIDER_TYPES, { message: 'must be stt, tts, llm, embeddings or realtime' });
+const providerName = z.string().max(50).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash or underscore');
+const providerConfig = json.refine((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be a JSON object');
+
+export const newProvider = z.strictObject({
+  provider_type: providerType,
+  provider_name: providerName,
+  config: providerConfig.optional(),
+  is_default: z.boolean().default(false),
+  is_enabled: z.boolean().default(true),
+});
+export type NewProvider = z.input<typeof newProvider>;
+
+export const providerPatch = z.strictObject({
+  provider_name: providerName.optional(),
+  config: providerConfig.optional(),
+  is_default: z.boolean().optional(),
+  is_enabled: z.boolean().optional(),
+});
+export type ProviderPatch = z.input<typeof providerPatch>;
+
+const PUBLIC_COLUMNS = sql`provider_uuid, domain_uuid, provider_type, provider_name, config IS NOT NULL AS configured,
+                           is_default, is_enabled, created_at, updated_at`;
+
+// The plaintext config arrives as the transaction setting app.provider_config (see inDomain), never as a
+// parameter of the INSERT or UPDATE, which log_statement = 'mod' would write to the server log.
+const ENCRYPTED_CONFIG = sql`pgp_sym_encrypt(current_setting('app.provider_config'), current_setting('app.encryption_key'), 'cipher-algo=aes256')`;
+
+/** The seed's query, verbatim: the default (else any) enabled provider of a type, with its config decrypted. */
+export const DEFAULT_PROVIDER_SQL = `
+SELECT 
+    p.provider_uuid,
+    p.provider_name,
+    pgp_sym_decrypt(p.config::bytea, current_setting('app.encryption_key'))::json as config
+FROM v_voice_ai_providers p
+WHERE p.domain_uuid = $1
+  AND p.provider_type = $2
+  AND p.is_enabled = true
+ORDER BY p.is_default DESC
+LIMIT 1;`;
+
+/** At most one default per type: making one the default demotes the previous one in the same transaction. */
+async function demoteDefault({ trx, domain }: DomainContext, type: ProviderType, except?: string): Promise<void> {
+  await sql`UPDATE v_voice_ai_providers SET is_default = false
+             WHERE domain_uuid = ${domain} AND provider_type = ${type} AND is_default
+               AND provider_uuid IS DISTINCT FROM ${except ?? null}::uuid`.execute(trx);
+}
+
+export async function createProvider(context: DomainContext, values: z.output<typeof newProvider>): Promise<Provider> {
+  if (values.is_default) await demoteDefault(context, values.provider_type);
+  const { rows } = await sql<Provider>`
+    INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, config, is_default, is_enabled)
+    VALUES (${context.domain}, ${values.provider_type}, ${values.provider_name},
+            ${values.config === undefined ? sql`NULL` : ENCRYPTED_CONFIG}, ${values.is_default}, ${values.is_enabled})
+    RETURNING ${PUBLIC_COLUMNS}`.execute(context.trx);
+  return rows[0]!;
+}
+
+export async function getProvider({ trx, domain }: DomainContext, providerUuid: string): Promise<Provider> {
+  const key = parse(id, providerUuid, 'provider id');
+  const { rows } = await sql<Provider>`
+    SELECT ${PUBLIC_COLUMNS} FROM v_voice_ai_providers WHERE domain_uuid = ${domain} AND provider_uuid = ${key}`.execute(trx);
+  if (!rows[0]) throw new NotFoundError(`provider ${key} not found`);
+  return rows[0];
+}
+
+export async function listProviders({ trx, domain }: DomainContext): Promise<Provider[]> {
+  const { rows } = await sql<Provider>`
+    SELECT ${PUBLIC_COLUMNS} FROM v_voice_ai_providers WHERE domain_uuid = ${domain}
+     ORDER BY provider_type, is_default DESC, provider_name`.execute(trx);
+  return rows;
+}
+
+export async function updateProvider(context: DomainContext, providerUuid: string, patch: z.output<typeof providerPatch>): Promise<Provider> {
+  const current = await getProvider(context, providerUuid);
+  if (patch.is_default) await demoteDefault(context, current.provider_type, current.provider_uuid);
+  const { rows } = await sql<Provider>`
+    UPDATE v_voice_ai_providers
+       SET provider_name = COALESCE(${patch.provider_name ?? null}, provider_name),
+           config = ${patch.config === undefined ? sql`config` : ENCRYPTED_CONFIG},
+           is_default = COALESCE(${patch.is_default ?? null}::boolean, is_default),
+           is_enabled = COALESCE(${patch.is_enabled ?? null}::boolean, is_enabled)
+     WHERE domain_uuid = ${context.domain} AND provider_uuid = ${current.provider_uuid}
+    RETURNING ${PUBLIC_COLUMNS}`.execute(context.trx);
+  return rows[0]!;
+}
+
+export async function deleteProvider({ trx, domain }: DomainContext, providerUuid: string): Promise<void> {
+  const key = parse(id, providerUuid, 'provider id');
+  const result = await sql`DELETE FROM v_voice_ai_providers WHERE domain_uuid = ${domain} AND provider_uuid = ${key}`.execute(trx);
+  if (!result.numAffectedRows) throw new NotFoundError(`provider ${key} not found`);
+}
+
+/** The default enabled provider of `type` with its config decrypted, or `NotFoundError` when none is enabled. */
+export async function defaultProvider({ trx, domain }: DomainContext, type: ProviderType): Promise<ProviderWithConfig> {
+  const checked = parse(providerType, type, 'provider type');
+  const { rows } = await trx.executeQuery<ProviderWithConfig>(CompiledQuery.raw(DEFAULT_PROVIDER_SQL, [domain, checked]));
+  if (!rows[0]) throw new NotFoundError(`no enabled ${checked} provider in this domain`);
+  return rows[0];
+}

@@ -1,0 +1,114 @@
+import { CompiledQuery } from 'kysely';
+import { z } from 'zod';
+import { NotFoundError } from '../db/errors.ts';
+import { id, parse, requiredText, text } from '../db/validation.ts';
+import type { DomainContext } from './domain-context.ts';
+
+export interface Secretary {
+  secretary_uuid: string;
+  domain_uuid: string;
+  name: string;
+  extension: string | null;
+  processing_mode: 'turn_based' | 'realtime';
+  system_prompt: string | null;
+  greeting: string | null;
+  farewell: string | null;
+  stt_provider_uuid: string | null;
+  tts_provider_uuid: string | null;
+  llm_provider_uuid: string | null;
+  realtime_provider_uuid: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A secretary found by extension, with the names of its providers (the seed's query). */
+export interface SecretaryWithProviders extends Secretary {
+  stt_provider: string | null;
+  tts_provider: string | null;
+  llm_provider: string | null;
+}
+
+const fields = {
+  name: requiredText(100),
+  extension: z.string().regex(/^[0-9*#]{1,10}$/, 'must be 1 to 10 digits, * or #').nullish(),
+  processing_mode: z.enum(['turn_based', 'realtime'], { message: 'must be turn_based or realtime' }),
+  system_prompt: text(100_000).nullish(),
+  greeting: text(10_000).nullish(),
+  farewell: text(10_000).nullish(),
+  stt_provider_uuid: id.nullish(),
+  tts_provider_uuid: id.nullish(),
+  llm_provider_uuid: id.nullish(),
+  realtime_provider_uuid: id.nullish(),
+};
+
+export const newSecretary = z.strictObject({ ...fields, processing_mode: fields.processing_mode.default('turn_based') });
+export type NewSecretary = z.input<typeof newSecretary>;
+export const secretaryPatch = z.strictObject(fields).partial();
+export type SecretaryPatch = z.input<typeof secretaryPatch>;
+
+const COLUMNS = [
+  'secretary_uuid', 'domain_uuid', 'name', 'extension', 'processing_mode', 'system_prompt', 'greeting', 'farewell',
+  'stt_provider_uuid', 'tts_provider_uuid', 'llm_provider_uuid', 'realtime_provider_uuid', 'created_at', 'updated_at',
+] as const;
+
+/** The seed's query, verbatim. */
+export const SECRETARY_BY_EXTENSION_SQL = `
+SELECT s.*, 
+       p_stt.provider_name as stt_provider,
+       p_tts.provider_name as tts_provider,
+       p_llm.provider_name as llm_provider
+FROM v_voice_secretaries s
+LEFT JOIN v_voice_ai_providers p_stt ON s.stt_provider_uuid = p_stt.provider_uuid
+LEFT JOIN v_voice_ai_providers p_tts ON s.tts_provider_uuid = p_tts.provider_uuid
+LEFT JOIN v_voice_ai_providers p_llm ON s.llm_provider_uuid = p_llm.provider_uuid
+WHERE s.domain_uuid = $1
+  AND s.extension = $2;`;
+
+export async function createSecretary({ trx, domain }: DomainContext, values: z.output<typeof newSecretary>): Promise<Secretary> {
+  const row = await trx.insertInto('v_voice_secretaries').values({ ...values, domain_uuid: domain }).returning(COLUMNS).executeTakeFirstOrThrow();
+  return row as Secretary;
+}
+
+export async function getSecretary({ trx, domain }: DomainContext, secretaryUuid: string): Promise<Secretary> {
+  const key = parse(id, secretaryUuid, 'secretary id');
+  const row = await trx.selectFrom('v_voice_secretaries').select(COLUMNS).where('domain_uuid', '=', domain).where('secretary_uuid', '=', key).executeTakeFirst();
+  if (!row) throw new NotFoundError(`secretary ${key} not found`);
+  return row as Secretary;
+}
+
+export async function listSecretaries({ trx, domain }: DomainContext): Promise<Secretary[]> {
+  const rows = await trx.selectFrom('v_voice_secretaries').select(COLUMNS).where('domain_uuid', '=', domain).orderBy('extension').orderBy('name').execute();
+  return rows as Secretary[];
+}
+
+export async function updateSecretary({ trx, domain }: DomainContext, secretaryUuid: string, patch: z.output<typeof secretaryPatch>): Promise<Secretary> {
+  const key = parse(id, secretaryUuid, 'secretary id');
+  if (Object.keys(patch).length === 0) return getSecretary({ trx, domain }, key);
+  const row = await trx
+    .updateTable('v_voice_secretaries')
+    .set(patch)
+    .where('domain_uuid', '=', domain)
+    .where('secretary_uuid', '=', key)
+    .returning(COLUMNS)
+    .executeTakeFirst();
+  if (!row) throw new NotFoundError(`secretary ${key} not found`);
+  return row as Secretary;
+}
+
+export async function deleteSecretary({ trx, domain }: DomainContext, secretaryUuid: string): Promise<void> {
+  const key = parse(id, secretaryUuid, 'secretary id');
+  const result = await trx.deleteFrom('v_voice_secretaries').where('domain_uuid', '=', domain).where('secretary_uuid', '=', key).executeTakeFirst();
+  if (!result.numDeletedRows) throw new NotFoundError(`secretary ${key} not found`);
+}
+
+/** The secretary answering `extension`, with its providers' names, or `NotFoundError`. */
+export async function secretaryByExtension({ trx, domain }: DomainContext, extension: string): Promise<SecretaryWithProviders> {
+  const checked = parse(fields.extension.unwrap().unwrap(), extension, 'extension');
+  const { rows } = await trx.executeQuery<SecretaryWithProviders & Record<string, unknown>>(
+    CompiledQuery.raw(SECRETARY_BY_EXTENSION_SQL, [domain, checked]),
+  );
+  const row = rows[0];
+  if (!row) throw new NotFoundError(`no secretary on extension ${checked}`);
+  // The *_provider_type columns only pin the composite foreign keys; they are not part of a secretary.
+  return Object.fromEntries(Object.entries(row).filter(([column]) => !column.endsWith('_provider_type'))) as unknown as SecretaryWithProviders;
+}
