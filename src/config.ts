@@ -58,7 +58,7 @@ const schema = z.object({
   MORDOMO_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
   MORDOMO_NEW_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MORDOMO_NEW_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
-  MORDOMO_POOL_MIN: integer(0, 100).default(5),
+  MORDOMO_POOL_MIN: integer(0, 100).optional(),
   MORDOMO_POOL_MAX: integer(1, 100).default(20),
   MORDOMO_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   MORDOMO_STATEMENT_TIMEOUT_MS: integer(0, 86_400_000).default(30_000),
@@ -83,7 +83,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const v = parsed.data;
-  if (v.MORDOMO_POOL_MIN > v.MORDOMO_POOL_MAX) {
+  // The seed's asyncpg pool keeps 5 connections; a smaller MORDOMO_POOL_MAX lowers that default with it.
+  const poolMin = v.MORDOMO_POOL_MIN ?? Math.min(5, v.MORDOMO_POOL_MAX);
+  if (poolMin > v.MORDOMO_POOL_MAX) {
     throw new ConfigError('invalid configuration: MORDOMO_POOL_MIN must not exceed MORDOMO_POOL_MAX');
   }
   return {
@@ -97,7 +99,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     newEncryptionKey:
       v.MORDOMO_NEW_ENCRYPTION_KEY ?? (v.MORDOMO_NEW_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_NEW_ENCRYPTION_KEY_FILE) : undefined),
     pool: {
-      min: v.MORDOMO_POOL_MIN,
+      min: poolMin,
       max: v.MORDOMO_POOL_MAX,
       connectionTimeoutMs: v.MORDOMO_CONNECT_TIMEOUT_MS,
       statementTimeoutMs: v.MORDOMO_STATEMENT_TIMEOUT_MS,

@@ -25,14 +25,16 @@ const newMessages = z.array(newMessage).min(1, 'at least one message').max(1000,
 
 /**
  * One statement appends the whole batch: the rows arrive as one jsonb parameter, and joining the conversation
- * both checks it exists and refuses an ended one without a second round trip. Rows of one call get timestamps
- * a millisecond apart (the column's precision), so a turn reads back in the order it was given even though it shares one `now()`.
+ * both checks it exists and refuses an ended one without a second round trip. Timestamps have millisecond
+ * precision (what a JS Date holds), so within a conversation each message gets a distinct, increasing one: the
+ * batch's rows are 1 ms apart, starting after the conversation's latest message even when that is less than a
+ * millisecond old. A timestamp is thus a usable history cursor and a turn reads back in the order it was given.
  */
 function appendStatement(conversationId: string, rows: unknown[]) {
   return sql<Message>`
     INSERT INTO messages (conversation_id, role, content, timestamp, latency_ms, intent, confidence,
                           rag_context, audio_duration_ms, transcription_model, metadata)
-    SELECT c.id, m.role, m.content, now() + (m.ord - 1) * interval '1 millisecond', m.latency_ms, m.intent,
+    SELECT c.id, m.role, m.content, start.at + (m.ord - 1) * interval '1 millisecond', m.latency_ms, m.intent,
            m.confidence, m.rag_context, m.audio_duration_ms, m.transcription_model, COALESCE(m.metadata, '{}')
       FROM conversations c
      CROSS JOIN ROWS FROM (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
@@ -40,6 +42,8 @@ function appendStatement(conversationId: string, rows: unknown[]) {
                    audio_duration_ms integer, transcription_model text, metadata jsonb))
            WITH ORDINALITY AS m(role, content, latency_ms, intent, confidence, rag_context, audio_duration_ms,
                                 transcription_model, metadata, ord)
+     CROSS JOIN LATERAL (SELECT GREATEST(now(), max(timestamp) + interval '1 millisecond') AS at
+                           FROM messages WHERE conversation_id = c.id) start
      WHERE c.id = ${conversationId}::uuid AND c.ended_at IS NULL
     RETURNING *`;
 }

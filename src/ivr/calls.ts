@@ -102,7 +102,7 @@ export async function getCall({ trx, domain }: DomainContext, conversationUuid: 
   return { ...call, messages: messages as CallMessage[] };
 }
 
-/** Appends transcript lines to an open call in one statement; 1 ms apart so they read back in order. */
+/** Appends transcript lines to an open call in one statement, with distinct increasing times (as core messages). */
 export async function appendCallMessages(
   { trx, domain }: DomainContext,
   conversationUuid: string,
@@ -111,12 +111,14 @@ export async function appendCallMessages(
   const key = parse(id, conversationUuid, 'conversation id');
   const { rows } = await sql<CallMessage>`
     INSERT INTO v_voice_messages (domain_uuid, conversation_uuid, role, content, created_at, latency_ms, intent, confidence)
-    SELECT c.domain_uuid, c.conversation_uuid, m.role, m.content, now() + (m.ord - 1) * interval '1 millisecond',
+    SELECT c.domain_uuid, c.conversation_uuid, m.role, m.content, start.at + (m.ord - 1) * interval '1 millisecond',
            m.latency_ms, m.intent, m.confidence
       FROM v_voice_conversations c
      CROSS JOIN ROWS FROM (jsonb_to_recordset(${JSON.stringify(messages)}::jsonb)
                AS (role text, content text, latency_ms integer, intent text, confidence float8))
            WITH ORDINALITY AS m(role, content, latency_ms, intent, confidence, ord)
+     CROSS JOIN LATERAL (SELECT GREATEST(now(), max(created_at) + interval '1 millisecond') AS at
+                           FROM v_voice_messages WHERE conversation_uuid = c.conversation_uuid AND domain_uuid = c.domain_uuid) start
      WHERE c.domain_uuid = ${domain} AND c.conversation_uuid = ${key} AND c.ended_at IS NULL
     RETURNING *`.execute(trx);
   if (rows.length === 0) {

@@ -84,6 +84,15 @@ test('history returns the last N messages oldest first, and pages backwards with
   await rejectsWith(() => conversationHistory(db, conversation.id, { limit: 1001 }), 'invalid_input', /limit/);
 });
 
+test('messages appended in quick succession get distinct, increasing timestamps', async () => {
+  const conversation = await startConversation(db);
+  const written = [];
+  for (let i = 0; i < 30; i++) written.push(...(await appendMessages(db, conversation.id, [{ role: 'user', content: `r${i}` }])));
+  const times = written.map((m) => m.timestamp.getTime());
+  assert.ok(times.every((t, i) => i === 0 || t > times[i - 1]!), 'timestamps must strictly increase');
+  assert.deepEqual((await conversationHistory(db, conversation.id, { limit: 30 })).map((m) => m.content), written.map((m) => m.content));
+});
+
 test("a user's history covers only their last N days, newest first", async () => {
   const user = await createUser(db, { name: 'Rui' });
   const other = await createUser(db, { name: 'Outro' });
