@@ -1,4 +1,5 @@
 // Shared by the benchmarks: a throw-away embedded server with the production settings (fsync on), and a timer.
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import { loadConfig } from '../src/config.ts';
@@ -46,4 +47,16 @@ export async function throughput(clients: number, seconds: number, work: (client
 
 export function machine(): string {
   return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+/** Runs a pgbench script file against the bench server and returns its transactions per second. */
+export function pgbenchTps(file: string, server: { port: number; password: string }, clients: number, seconds: number): number {
+  const run = spawnSync(
+    'pgbench',
+    ['-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds), '-f', file, '-h', '127.0.0.1', '-p', String(server.port), '-U', 'mordomo', 'mordomo'],
+    { encoding: 'utf8', env: { ...process.env, PGPASSWORD: server.password } },
+  );
+  const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout);
+  if (!tps) throw new Error(`pgbench failed (is Debian's postgresql client installed?): ${run.stdout}\n${run.stderr}`);
+  return Number(tps[1]);
 }

@@ -1,7 +1,6 @@
 // bench/append-and-history: appending a turn and reading the last 50 messages at 16 concurrent clients, through
 // the library and through pgbench running the same SQL on the same server and data (1M messages).
 // Usage: npm run bench:append [-- --seconds 15 --messages 1000000]
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,7 +8,7 @@ import { sql } from 'kysely';
 import { compileAppend, conversationHistory, HISTORY_SQL } from '../../src/core/messages.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, machine, throughput } from '../harness.ts';
+import { benchDatabase, machine, pgbenchTps, throughput } from '../harness.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, messages: { type: 'string', default: '1000000' }, clients: { type: 'string', default: '16' } } });
 const seconds = Number(values.seconds);
@@ -55,13 +54,7 @@ try {
   const pgbench = (name: string, statement: string): number => {
     const file = path.join(dir, `${name}.sql`);
     writeFileSync(file, `\\set n random(1, ${CONVERSATIONS})\n${statement.replace(/\s+/g, ' ').trim()};\n`);
-    const run = spawnSync('pgbench', ['-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds), '-f', file, '-h', '127.0.0.1', '-p', String(port), '-U', 'mordomo', 'mordomo'], {
-      encoding: 'utf8',
-      env: { ...process.env, PGPASSWORD: password },
-    });
-    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout);
-    if (!tps) throw new Error(`pgbench failed: ${run.stdout}\n${run.stderr}`);
-    return Number(tps[1]);
+    return pgbenchTps(file, { port, password }, clients, seconds);
   };
   const pgbenchAppend = pgbench('append', appendSql);
   const pgbenchHistory = pgbench('history', historySql);

@@ -2,7 +2,6 @@
 // three IVR queries (secretary by extension, default provider decrypted, calls of the last 7 days) as the
 // application role with RLS on, and the same SQL as the superuser (RLS bypassed), in the same run.
 // Usage: npm run bench:ivr [-- --seconds 10 --clients 8]
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +13,7 @@ import { SECRETARY_BY_EXTENSION_SQL } from '../../src/ivr/secretaries.ts';
 import { migrate } from '../../src/migrate/runner.ts';
 import { createLogger } from '../../src/logger.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, machine } from '../harness.ts';
+import { benchDatabase, machine, pgbenchTps } from '../harness.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: '8' } } });
 const seconds = Number(values.seconds);
@@ -67,13 +66,7 @@ try {
     ];
     const file = path.join(dir, `${name.replace(/\W+/g, '-')}-${withRls}.sql`);
     writeFileSync(file, `\\set d random(1, ${DOMAINS})\nBEGIN;\nSELECT ${settings.join(', ')};\n${query.replace(/\s+/g, ' ').trim().replace(/;$/, '')};\nEND;\n`);
-    const run = spawnSync('pgbench', ['-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds), '-f', file, '-h', '127.0.0.1', '-p', String(port), '-U', 'mordomo', 'mordomo'], {
-      encoding: 'utf8',
-      env: { ...process.env, PGPASSWORD: password },
-    });
-    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout);
-    if (!tps) throw new Error(`pgbench failed: ${run.stdout}\n${run.stderr}`);
-    return Number(tps[1]);
+    return pgbenchTps(file, { port, password }, clients, seconds);
   };
   const lines = queries.map(([name, query]) => {
     const superuser = pgbench(name, false, query);

@@ -36,6 +36,20 @@ LANGUAGE sql STABLE AS $$
 $$;
 GRANT EXECUTE ON FUNCTION v_voice_current_domain() TO mordomo_ivr;
 
+-- Puts a v_voice_* table under tenant isolation: the IVR role may read and write it, and only the rows of the
+-- transaction's domain, owner included (FORCE). One definition for every table, so no table can drift from it.
+CREATE OR REPLACE FUNCTION v_voice_isolate(target regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO mordomo_ivr', target);
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', target);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', target);
+    EXECUTE format('DROP POLICY IF EXISTS domain_isolation ON %s', target);
+    EXECUTE format('CREATE POLICY domain_isolation ON %s USING (domain_uuid = v_voice_current_domain())'
+                   ' WITH CHECK (domain_uuid = v_voice_current_domain())', target);
+END;
+$$;
+
 CREATE OR REPLACE FUNCTION v_voice_set_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -69,9 +83,4 @@ CREATE UNIQUE INDEX IF NOT EXISTS idx_providers_one_default
 CREATE OR REPLACE TRIGGER v_voice_ai_providers_updated_at
     BEFORE UPDATE ON v_voice_ai_providers FOR EACH ROW EXECUTE FUNCTION v_voice_set_updated_at();
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON v_voice_ai_providers TO mordomo_ivr;
-ALTER TABLE v_voice_ai_providers ENABLE ROW LEVEL SECURITY;
-ALTER TABLE v_voice_ai_providers FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS domain_isolation ON v_voice_ai_providers;
-CREATE POLICY domain_isolation ON v_voice_ai_providers
-    USING (domain_uuid = v_voice_current_domain()) WITH CHECK (domain_uuid = v_voice_current_domain());
+SELECT v_voice_isolate('v_voice_ai_providers');

@@ -38,9 +38,4 @@ CREATE INDEX IF NOT EXISTS idx_secretaries_extension ON v_voice_secretaries(doma
 CREATE OR REPLACE TRIGGER v_voice_secretaries_updated_at
     BEFORE UPDATE ON v_voice_secretaries FOR EACH ROW EXECUTE FUNCTION v_voice_set_updated_at();
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON v_voice_secretaries TO mordomo_ivr;
-ALTER TABLE v_voice_secretaries ENABLE ROW LEVEL SECURITY;
-ALTER TABLE v_voice_secretaries FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS domain_isolation ON v_voice_secretaries;
-CREATE POLICY domain_isolation ON v_voice_secretaries
-    USING (domain_uuid = v_voice_current_domain()) WITH CHECK (domain_uuid = v_voice_current_domain());
+SELECT v_voice_isolate('v_voice_secretaries');

@@ -20,9 +20,4 @@ CREATE INDEX IF NOT EXISTS idx_conversations_domain ON v_voice_conversations(dom
 CREATE INDEX IF NOT EXISTS idx_conversations_date ON v_voice_conversations(domain_uuid, started_at);
 CREATE INDEX IF NOT EXISTS idx_voice_conversations_secretary ON v_voice_conversations(domain_uuid, secretary_uuid);
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON v_voice_conversations TO mordomo_ivr;
-ALTER TABLE v_voice_conversations ENABLE ROW LEVEL SECURITY;
-ALTER TABLE v_voice_conversations FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS domain_isolation ON v_voice_conversations;
-CREATE POLICY domain_isolation ON v_voice_conversations
-    USING (domain_uuid = v_voice_current_domain()) WITH CHECK (domain_uuid = v_voice_current_domain());
+SELECT v_voice_isolate('v_voice_conversations');

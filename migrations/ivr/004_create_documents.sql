@@ -36,9 +36,4 @@ CREATE INDEX IF NOT EXISTS idx_documents_search ON v_voice_documents USING GIN(s
 CREATE OR REPLACE TRIGGER v_voice_documents_updated_at
     BEFORE UPDATE ON v_voice_documents FOR EACH ROW EXECUTE FUNCTION v_voice_set_updated_at();
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON v_voice_documents TO mordomo_ivr;
-ALTER TABLE v_voice_documents ENABLE ROW LEVEL SECURITY;
-ALTER TABLE v_voice_documents FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS domain_isolation ON v_voice_documents;
-CREATE POLICY domain_isolation ON v_voice_documents
-    USING (domain_uuid = v_voice_current_domain()) WITH CHECK (domain_uuid = v_voice_current_domain());
+SELECT v_voice_isolate('v_voice_documents');

@@ -31,9 +31,4 @@ CREATE INDEX IF NOT EXISTS idx_transfer_rules_domain ON v_voice_transfer_rules(d
 CREATE OR REPLACE TRIGGER v_voice_transfer_rules_updated_at
     BEFORE UPDATE ON v_voice_transfer_rules FOR EACH ROW EXECUTE FUNCTION v_voice_set_updated_at();
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON v_voice_transfer_rules TO mordomo_ivr;
-ALTER TABLE v_voice_transfer_rules ENABLE ROW LEVEL SECURITY;
-ALTER TABLE v_voice_transfer_rules FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS domain_isolation ON v_voice_transfer_rules;
-CREATE POLICY domain_isolation ON v_voice_transfer_rules
-    USING (domain_uuid = v_voice_current_domain()) WITH CHECK (domain_uuid = v_voice_current_domain());
+SELECT v_voice_isolate('v_voice_transfer_rules');

@@ -20,9 +20,4 @@ CREATE TABLE IF NOT EXISTS v_voice_messages (
 CREATE INDEX IF NOT EXISTS idx_voice_messages_conversation ON v_voice_messages(conversation_uuid, domain_uuid, created_at);
 CREATE INDEX IF NOT EXISTS idx_voice_messages_domain ON v_voice_messages(domain_uuid, created_at);
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON v_voice_messages TO mordomo_ivr;
-ALTER TABLE v_voice_messages ENABLE ROW LEVEL SECURITY;
-ALTER TABLE v_voice_messages FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS domain_isolation ON v_voice_messages;
-CREATE POLICY domain_isolation ON v_voice_messages
-    USING (domain_uuid = v_voice_current_domain()) WITH CHECK (domain_uuid = v_voice_current_domain());
+SELECT v_voice_isolate('v_voice_messages');
