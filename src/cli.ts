@@ -3,6 +3,7 @@ import { type Config, type ConfigOverrides, loadConfig } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
 import { ConfigError, MordomoError, type ErrorCode } from './db/errors.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { registerBackupCommands } from './cli/backup.ts';
 import { insertDefaultProviders, rotateEncryptionKey } from './ivr/ivr.ts';
 import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
 
@@ -121,12 +122,18 @@ program
     process.stdout.write('mordomo-db stopped.\n');
   });
 
-/** A command action that runs `work` against the configured database, opened and closed around it. */
-function databaseAction(work: (database: Database, config: Config, logger: Logger) => Promise<void>) {
-  return async (_options: unknown, command: Command) => {
+/**
+ * A command action that runs `work` against the configured database, opened and closed around it. Commander
+ * passes positional arguments first and the command last; `work` gets them merged with the flags by name.
+ */
+function databaseAction(work: (database: Database, config: Config, logger: Logger, options: Record<string, unknown>) => Promise<void>) {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const positional = Object.fromEntries(command.registeredArguments.map((argument, i) => [argument.name(), args[i]]));
+    const options = { ...command.opts(), ...positional };
     const config = configFrom(command);
     const logger = createLogger(config.logLevel);
-    await withDatabase(config, logger, (database) => work(database, config, logger));
+    await withDatabase(config, logger, (database) => work(database, config, logger, options));
   };
 }
 
@@ -161,6 +168,8 @@ ivrCommand
     const rotated = await rotateEncryptionKey(database.db, config.encryptionKey, config.newEncryptionKey);
     process.stdout.write(`${rotated} provider configs re-encrypted; now use the new key as MORDOMO_ENCRYPTION_KEY\n`);
   }));
+
+registerBackupCommands(program, { databaseAction, configOf: configFrom });
 
 try {
   await program.parseAsync(process.argv);

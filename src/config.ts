@@ -19,6 +19,10 @@ export interface Config {
   /** OS user the embedded server runs as when this process is root (PostgreSQL refuses root). */
   pgOsUser: string;
   modules: Module[];
+  /** Where `mordomo-db backup` writes and `backup list`/`prune` look (default: DATA_DIR/backups). */
+  backupDir: string;
+  /** Backups older than this many days are pruned (the seed keeps 7). */
+  backupRetentionDays: number;
   /** Key of the IVR providers' encrypted config; from MORDOMO_ENCRYPTION_KEY or a 0600 MORDOMO_ENCRYPTION_KEY_FILE. */
   encryptionKey: string | undefined;
   /** The key to move to, only for `mordomo-db ivr rotate-key`. */
@@ -54,6 +58,8 @@ const schema = z.object({
     .default('core')
     .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
     .pipe(z.array(z.enum(['core', 'ivr'])).min(1, 'name at least one module')),
+  MORDOMO_BACKUP_DIR: z.string().min(1).optional(),
+  MORDOMO_BACKUP_RETENTION_DAYS: integer(1, 3650).default(7),
   MORDOMO_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MORDOMO_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
   MORDOMO_NEW_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -95,6 +101,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     pgPort: v.MORDOMO_PG_PORT,
     pgOsUser: v.MORDOMO_PG_OS_USER,
     modules: [...new Set(v.MORDOMO_MODULES)],
+    backupDir: path.resolve(v.MORDOMO_BACKUP_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'backups')),
+    backupRetentionDays: v.MORDOMO_BACKUP_RETENTION_DAYS,
     encryptionKey: v.MORDOMO_ENCRYPTION_KEY ?? (v.MORDOMO_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_ENCRYPTION_KEY_FILE) : undefined),
     newEncryptionKey:
       v.MORDOMO_NEW_ENCRYPTION_KEY ?? (v.MORDOMO_NEW_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_NEW_ENCRYPTION_KEY_FILE) : undefined),

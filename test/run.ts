@@ -63,7 +63,8 @@ try {
   exitCode = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files.sort()],
+      // A hung test fails after 2 minutes instead of holding CI until its deadline.
+      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', '--test-reporter=spec', ...files.sort()],
       { stdio: 'inherit', env: { ...process.env, TEST_ADMIN_URL: adminUrl } },
     );
     child.on('close', (code) => resolve(code ?? 1));

@@ -1,0 +1,102 @@
+import type { Command } from 'commander';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/connect.ts';
+import { MordomoError } from '../db/errors.ts';
+import type { Logger } from '../logger.ts';
+import { createBackup, type TableEntry } from '../ops/backup.ts';
+import { listBackups, pruneBackups, recordVerification } from '../ops/backup-files.ts';
+import { restoreBackup, verifyBackup } from '../ops/restore.ts';
+
+/** What the main CLI lends its command groups: opening the database around an action, and the configuration. */
+export interface CliContext {
+  databaseAction: (
+    work: (database: Database, config: Config, logger: Logger, options: Record<string, unknown>) => Promise<void>,
+  ) => (...args: unknown[]) => Promise<void>;
+  configOf: (command: Command) => Config;
+}
+
+const size = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} kB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
+
+/** Progress for people on a terminal (stderr, so --json output on stdout stays clean). */
+function progress(json: boolean) {
+  return json || !process.stderr.isTTY
+    ? undefined
+    : (entry: TableEntry) => process.stderr.write(`  ${entry.name.padEnd(24)} ${String(entry.rows).padStart(10)} rows  ${size(entry.bytes).padStart(10)}\n`);
+}
+
+function print(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+export function registerBackupCommands(program: Command, { databaseAction, configOf }: CliContext): void {
+  const backup = program
+    .command('backup')
+    .description('take a consistent, compressed, checksummed backup (works without pg_dump)')
+    .option('--out <dir>', 'folder for the backup file (default: MORDOMO_BACKUP_DIR or DATA_DIR/backups)')
+    .option('--json', 'machine-readable output')
+    .action(
+      databaseAction(async (database, config, _logger, options) => {
+        const json = Boolean(options.json);
+        const result = await createBackup(database.pool, { outDir: (options.out as string) ?? config.backupDir, onTable: progress(json) });
+        const rows = result.manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+        print(json, { file: result.file, bytes: result.bytes, manifest: result.manifest }, `backup written: ${result.file} (${rows} rows, ${size(result.bytes)})`);
+      }),
+    );
+
+  backup
+    .command('verify <file>')
+    .description('restore FILE into a scratch database and compare every table with the manifest; exit 1 on any difference')
+    .option('--json', 'machine-readable output')
+    .action(
+      databaseAction(async (database, _config, logger, options) => {
+        const file = options.file as string;
+        const result = await verifyBackup(database.url, file, logger);
+        recordVerification(file, result.ok);
+        const lines = result.tables.map((t) => `  ${t.match ? 'ok  ' : 'DIFF'} ${t.name.padEnd(24)} ${t.rows}/${t.expectedRows} rows`);
+        print(Boolean(options.json), result, `${result.ok ? 'backup verified' : `backup FAILED verification${result.error ? `: ${result.error}` : ''}`}\n${lines.join('\n')}`);
+        if (!result.ok) process.exitCode = 1;
+      }),
+    );
+
+  backup
+    .command('list')
+    .description('list finished backups, newest first, with size and verification')
+    .option('--json', 'machine-readable output')
+    .action((options: { json?: boolean }, command: Command) => {
+      const config = configOf(command);
+      const backups = listBackups(config.backupDir);
+      const lines = backups.map((b) => `${b.createdAt.toISOString()}  ${size(b.bytes).padStart(10)}  ${b.verified ? (b.verified.ok ? 'verified' : 'FAILED  ') : 'unverified'}  ${b.file}`);
+      print(Boolean(options.json), backups, lines.length ? lines.join('\n') : `no backups in ${config.backupDir}`);
+    });
+
+  backup
+    .command('prune')
+    .description('delete backups past retention (default 7 days) or beyond --keep; never the newest verified one')
+    .option('--max-age-days <days>', 'retention in days (default MORDOMO_BACKUP_RETENTION_DAYS, 7)')
+    .option('--keep <count>', 'keep at most this many backups')
+    .option('--json', 'machine-readable output')
+    .action((options: { maxAgeDays?: string; keep?: string; json?: boolean }, command: Command) => {
+      const config = configOf(command);
+      const maxAgeDays = options.maxAgeDays === undefined ? config.backupRetentionDays : Number(options.maxAgeDays);
+      const keep = options.keep === undefined ? undefined : Number(options.keep);
+      if (!Number.isInteger(maxAgeDays) || maxAgeDays < 1 || (keep !== undefined && (!Number.isInteger(keep) || keep < 1))) {
+        throw new MordomoError('invalid_input', '--max-age-days and --keep take whole numbers of at least 1');
+      }
+      const deleted = pruneBackups(config.backupDir, { maxAgeDays, keep });
+      print(Boolean(options.json), deleted, deleted.length ? deleted.map((b) => `deleted ${b.file}`).join('\n') : 'nothing to prune');
+    });
+
+  program
+    .command('restore <file>')
+    .description('restore a backup into the configured database (DATABASE_URL or the embedded one), which must be empty')
+    .option('--force', 'replace the data of a database that is not empty')
+    .option('--json', 'machine-readable output')
+    .action(
+      databaseAction(async (database, _config, logger, options) => {
+        const json = Boolean(options.json);
+        const manifest = await restoreBackup(database.pool, options.file as string, logger, { force: Boolean(options.force), onTable: progress(json) });
+        const rows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+        print(json, manifest, `restored ${rows} rows in ${manifest.tables.length} tables from the backup of ${manifest.created_at}`);
+      }),
+    );
+}

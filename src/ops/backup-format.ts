@@ -1,0 +1,52 @@
+import { MordomoError } from '../db/errors.ts';
+
+/**
+ * The backup file: gzip around a sequence of frames, each `type (1 byte) | length (uint32 BE) | payload`.
+ * H header (JSON), then per table T start (JSON), D data chunks (COPY text), E end (JSON with rows and sha-256),
+ * and last M manifest (JSON). A file without its M frame was cut short and is refused.
+ */
+export const MAGIC = Buffer.from('MDBK1\n');
+export type FrameType = 'H' | 'T' | 'D' | 'E' | 'M';
+
+export function frame(type: FrameType, payload: Buffer | string): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'ascii');
+  head.writeUInt32BE(body.length, 1);
+  return Buffer.concat([head, body]);
+}
+
+export class BackupFormatError extends MordomoError {
+  constructor(message: string) {
+    super('invalid_input', message);
+  }
+}
+
+export interface Frame {
+  type: FrameType;
+  payload: Buffer;
+}
+
+/** Parses frames out of a decompressed byte stream, refusing anything that is not a complete backup. */
+export async function* readFrames(source: AsyncIterable<Buffer>): AsyncGenerator<Frame> {
+  let buffer: Buffer = Buffer.alloc(0);
+  let sawMagic = false;
+  for await (const chunk of source) {
+    buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+    if (!sawMagic) {
+      if (buffer.length < MAGIC.length) continue;
+      if (!buffer.subarray(0, MAGIC.length).equals(MAGIC)) throw new BackupFormatError('not a mordomo-db backup (bad signature)');
+      buffer = buffer.subarray(MAGIC.length);
+      sawMagic = true;
+    }
+    while (buffer.length >= 5) {
+      const length = buffer.readUInt32BE(1);
+      if (buffer.length < 5 + length) break;
+      const type = buffer.toString('ascii', 0, 1) as FrameType;
+      if (!'HTDEM'.includes(type)) throw new BackupFormatError(`corrupt backup: unknown frame type ${JSON.stringify(type)}`);
+      yield { type, payload: buffer.subarray(5, 5 + length) };
+      buffer = buffer.subarray(5 + length);
+    }
+  }
+  if (!sawMagic || buffer.length > 0) throw new BackupFormatError('truncated backup: the file ends in the middle of a record');
+}

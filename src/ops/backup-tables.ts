@@ -1,0 +1,54 @@
+import type pg from 'pg';
+import type { Module } from '../config.ts';
+
+/** The tables each module owns, parents before children, so a restore in this order satisfies foreign keys. */
+export const MODULE_TABLES: Record<Module, string[]> = {
+  core: ['users', 'conversations', 'messages', 'actions', 'reminders', 'system_logs', 'config'],
+  ivr: ['v_domains', 'v_voice_ai_providers', 'v_voice_secretaries', 'v_voice_conversations', 'v_voice_messages', 'v_voice_documents', 'v_voice_transfer_rules'],
+};
+
+export interface TableShape {
+  name: string;
+  /** Stored columns; generated ones are recomputed on restore and cannot be copied in. */
+  columns: string[];
+  primaryKey: string[];
+}
+
+const SHAPE = `
+SELECT a.attname AS column, a.attnum, a.attnum = ANY (i.indkey) AS in_key, array_position(i.indkey::int2[], a.attnum) AS key_position
+  FROM pg_attribute a
+  LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+ WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ ORDER BY a.attnum`;
+
+export async function tableShape(client: pg.ClientBase, table: string): Promise<TableShape> {
+  const { rows } = await client.query<{ column: string; in_key: boolean; key_position: number | null }>(SHAPE, [table]);
+  const primaryKey = rows.filter((r) => r.in_key).sort((a, b) => (a.key_position ?? 0) - (b.key_position ?? 0)).map((r) => r.column);
+  return { name: table, columns: rows.map((r) => r.column), primaryKey };
+}
+
+/** Identifiers here come from MODULE_TABLES and the catalog, never from input; quoting keeps `timestamp` valid. */
+const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
+
+/** The COPY that produces a table's content in a canonical order, so that equal data gives equal bytes. */
+export function copyOutSql(shape: TableShape): string {
+  const columns = shape.columns.map(quote).join(', ');
+  const order = (shape.primaryKey.length ? shape.primaryKey : shape.columns).map(quote).join(', ');
+  return `COPY (SELECT ${columns} FROM ${quote(shape.name)} ORDER BY ${order}) TO STDOUT`;
+}
+
+export function copyInSql(shape: TableShape): string {
+  return `COPY ${quote(shape.name)} (${shape.columns.map(quote).join(', ')}) FROM STDIN`;
+}
+
+/** Session settings that make COPY text output identical on any server (time zone, date and float formats). */
+export const CANONICAL_OUTPUT = `SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres';
+                                 SET LOCAL extra_float_digits = 3; SET LOCAL bytea_output = 'hex'`;
+
+/** Modules whose migrations are recorded in this database, with their latest version. */
+export async function installedModules(client: pg.ClientBase): Promise<Record<string, number>> {
+  const { rows } = await client.query<{ module: string; version: number }>(
+    'SELECT module, max(version)::int AS version FROM mordomo_migrations GROUP BY module ORDER BY module',
+  );
+  return Object.fromEntries(rows.map((r) => [r.module, r.version]));
+}

@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { finished } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type { Module } from '../config.ts';
+import { ConfigError, mapDatabaseError } from '../db/errors.ts';
+import { frame, MAGIC } from './backup-format.ts';
+import { CANONICAL_OUTPUT, copyOutSql, installedModules, MODULE_TABLES, tableShape } from './backup-tables.ts';
+
+export const FORMAT_VERSION = 1;
+
+export interface TableEntry {
+  name: string;
+  columns: string[];
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  format: number;
+  server_version: string;
+  created_at: string;
+  modules: Record<string, number>;
+  tables: TableEntry[];
+}
+
+export interface BackupResult {
+  file: string;
+  bytes: number;
+  manifest: Manifest;
+}
+
+export interface BackupOptions {
+  outDir: string;
+  /** Called after each table, for progress on a terminal. */
+  onTable?: (entry: TableEntry) => void;
+  /** Opens the output (tests inject one that fails like a full disk). */
+  open?: (file: string) => Writable;
+}
+
+/** Backups are named by their UTC time so that names sort by age. */
+export function backupName(at: Date): string {
+  return `mordomo-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.mdb.gz`;
+}
+
+/**
+ * A consistent logical backup while the assistant keeps writing: one REPEATABLE READ, READ ONLY snapshot, one COPY
+ * stream per table in a canonical order, gzip, and a manifest of row counts and checksums. Written to
+ * `NAME.partial`, fsynced, then renamed: a crash or a full disk never leaves a file that looks like a backup.
+ */
+export async function createBackup(pool: pg.Pool, options: BackupOptions): Promise<BackupResult> {
+  mkdirSync(options.outDir, { recursive: true, mode: 0o700 });
+  const client = await pool.connect();
+  const file = path.join(options.outDir, backupName(new Date()));
+  const partial = `${file}.partial`;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    await client.query(CANONICAL_OUTPUT);
+    await assertSeesEveryRow(client);
+    const modules = await installedModules(client).catch((error) => {
+      throw (error as { code?: string }).code === '42P01' ? new ConfigError('nothing to back up: this database was never migrated') : error;
+    });
+    const { rows: meta } = await client.query<{ version: string; now: Date }>('SELECT version(), now()');
+    const gzip = createGzip({ level: 6 });
+    const output = (options.open ?? ((target: string) => createWriteStream(target, { mode: 0o600 })))(partial);
+    let written = 0;
+    gzip.on('data', (chunk: Buffer) => (written += chunk.length));
+    gzip.pipe(output);
+    // The output failing (a full disk) must stop the backup at once: gzip alone would just stop draining.
+    const failed = new Promise<never>((_, reject) => output.once('error', reject));
+    failed.catch(() => undefined);
+    const write = async (chunk: Buffer) => {
+      if (!gzip.write(chunk)) await Promise.race([once(gzip, 'drain'), failed]);
+    };
+    const manifest: Manifest = {
+      format: FORMAT_VERSION,
+      server_version: meta[0]!.version,
+      created_at: meta[0]!.now.toISOString(),
+      modules,
+      tables: [],
+    };
+    await write(MAGIC);
+    await write(frame('H', JSON.stringify({ format: FORMAT_VERSION, server_version: manifest.server_version, created_at: manifest.created_at, modules })));
+    for (const module of Object.keys(modules) as Module[]) {
+      for (const table of MODULE_TABLES[module] ?? []) {
+        const entry = await copyTable(client, table, write);
+        manifest.tables.push(entry);
+        options.onTable?.(entry);
+      }
+    }
+    await write(frame('M', JSON.stringify(manifest)));
+    gzip.end();
+    await Promise.race([finished(output), failed]);
+    await client.query('COMMIT');
+    const fd = openSync(partial, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(partial, file);
+    const dir = openSync(options.outDir, 'r');
+    fsyncSync(dir);
+    closeSync(dir);
+    return { file, bytes: written, manifest };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    rmSync(partial, { force: true });
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+      throw new ConfigError(`backup failed: no space left on the device of ${options.outDir}; nothing was kept`);
+    }
+    throw mapDatabaseError(error);
+  } finally {
+    client.release();
+  }
+}
+
+async function copyTable(client: pg.PoolClient, table: string, write: (chunk: Buffer) => Promise<void>): Promise<TableEntry> {
+  const shape = await tableShape(client, table);
+  await write(frame('T', JSON.stringify({ name: table, columns: shape.columns })));
+  const hash = createHash('sha256');
+  let rows = 0;
+  let bytes = 0;
+  const stream = client.query(copyTo(copyOutSql(shape)));
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+    // COPY text escapes newlines inside values, so every row ends with exactly one newline byte.
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+    await write(frame('D', chunk));
+  }
+  const entry = { name: table, columns: shape.columns, rows, bytes, sha256: hash.digest('hex') };
+  await write(frame('E', JSON.stringify(entry)));
+  return entry;
+}
+
+/**
+ * Row-level security is forced on the IVR tables, even for their owner: a role that neither is superuser nor
+ * bypasses RLS would back up zero rows without an error. Refuse rather than write an empty-looking backup.
+ */
+async function assertSeesEveryRow(client: pg.PoolClient): Promise<void> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    `SELECT rolsuper OR rolbypassrls AS ok FROM pg_roles WHERE rolname = current_user`,
+  );
+  const { rows: ivr } = await client.query(`SELECT 1 FROM pg_class WHERE relname = 'v_voice_ai_providers' AND relforcerowsecurity`);
+  if (ivr.length && !rows[0]?.ok) {
+    throw new ConfigError('backups of the IVR tables need a superuser or a role with BYPASSRLS (row-level security would hide rows)');
+  }
+}

@@ -1,0 +1,212 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { Module } from '../config.ts';
+import { ConfigError, ConflictError, mapDatabaseError, MordomoError, NotFoundError } from '../db/errors.ts';
+import type { Logger } from '../logger.ts';
+import { migrate } from '../migrate/runner.ts';
+import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
+import type { Manifest, TableEntry } from './backup.ts';
+import { CANONICAL_OUTPUT, copyInSql, copyOutSql, MODULE_TABLES, tableShape } from './backup-tables.ts';
+
+export interface RestoreOptions {
+  /** Replace the data of a database that already holds some. */
+  force?: boolean;
+  onTable?: (entry: TableEntry) => void;
+}
+
+/** The frames of a backup file; gzip's own CRC and our framing both reject a damaged or cut file. */
+async function* frames(file: string): AsyncGenerator<Frame> {
+  const input = createReadStream(file);
+  const gunzip = createGunzip();
+  // pipe() does not forward errors: a missing or unreadable file must end the stream, not leave it waiting.
+  input.on('error', (error) => gunzip.destroy(error));
+  try {
+    yield* readFrames(input.pipe(gunzip));
+  } catch (error) {
+    if (error instanceof MordomoError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new NotFoundError(`backup file ${file} not found`);
+    if (code?.startsWith('Z_') || /unexpected end of file|incorrect header check/i.test(String(error))) {
+      throw new BackupFormatError(`corrupt or truncated backup ${file}: ${(error as Error).message}`);
+    }
+    throw error;
+  } finally {
+    input.destroy();
+  }
+}
+
+async function assertEmpty(client: pg.ClientBase, modules: Module[]): Promise<void> {
+  for (const table of modules.flatMap((m) => MODULE_TABLES[m])) {
+    const exists = (await client.query('SELECT to_regclass($1) AS t', [table])).rows[0].t;
+    if (!exists) continue;
+    // The migration's own config defaults (never changed by anyone) do not count as data.
+    const filter = table === 'config' ? ' WHERE updated_by IS NOT NULL' : '';
+    const { rows } = await client.query(`SELECT EXISTS (SELECT 1 FROM "${table}"${filter}) AS has_rows`);
+    if (rows[0].has_rows) {
+      throw new ConflictError(`the target database is not empty (table ${table} has rows): restore into an empty database, or pass --force to replace its data`);
+    }
+  }
+}
+
+/**
+ * Restores a backup into the database of `pool`: migrations of the backed-up modules first, then every table in
+ * one transaction with triggers off (counters such as message_count come from the backup, not re-counted), then
+ * sequences. Each table's rows and checksum are checked against the backup as they load; any failure rolls back.
+ */
+export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger, options: RestoreOptions = {}): Promise<Manifest> {
+  const client = await pool.connect();
+  let inTransaction = false;
+  let current: { entry: Pick<TableEntry, 'name' | 'columns'>; stream: ReturnType<typeof copyFrom>; hash: ReturnType<typeof createHash>; done: Promise<void> } | undefined;
+  try {
+    const { rows: su } = await client.query<{ ok: boolean }>('SELECT rolsuper AS ok FROM pg_roles WHERE rolname = current_user');
+    if (!su[0]?.ok) throw new ConfigError('restore needs a superuser: it loads rows with triggers off so that counters are not counted twice');
+    let modules: Module[] = [];
+    const loaded: TableEntry[] = [];
+    for await (const { type, payload } of frames(file)) {
+      if (type === 'H') {
+        const header = JSON.parse(payload.toString()) as Pick<Manifest, 'format' | 'modules'>;
+        if (header.format !== 1) throw new BackupFormatError(`backup format ${header.format} is newer than this mordomo-db understands`);
+        modules = Object.keys(header.modules) as Module[];
+        if (!options.force) await assertEmpty(client, modules);
+        await migrate(pool, modules, logger);
+        await client.query('BEGIN');
+        inTransaction = true;
+        await client.query(`SET LOCAL session_replication_role = replica`);
+        const tables = modules.flatMap((m) => MODULE_TABLES[m]).map((t) => `"${t}"`).join(', ');
+        await client.query(`TRUNCATE ${tables} CASCADE`);
+      } else if (type === 'T') {
+        const entry = JSON.parse(payload.toString()) as Pick<TableEntry, 'name' | 'columns'>;
+        const shape = await tableShape(client, entry.name);
+        const stream = client.query(copyFrom(copyInSql({ ...shape, columns: entry.columns })));
+        const done = new Promise<void>((resolve, reject) => stream.on('finish', resolve).on('error', reject));
+        done.catch(() => undefined);
+        current = { entry, stream, hash: createHash('sha256'), done };
+      } else if (type === 'D' && current) {
+        current.hash.update(payload);
+        // once() also rejects when the COPY fails (bad data), where waiting for 'drain' alone would hang.
+        if (!current.stream.write(payload)) await once(current.stream, 'drain');
+      } else if (type === 'E' && current) {
+        const expected = JSON.parse(payload.toString()) as TableEntry;
+        current.stream.end();
+        await current.done;
+        const rows = Number(current.stream.rowCount);
+        const sha256 = current.hash.digest('hex');
+        if (rows !== expected.rows || sha256 !== expected.sha256) {
+          throw new BackupFormatError(`backup of table ${expected.name} is damaged: ${rows} rows / checksum ${sha256.slice(0, 12)} read, ${expected.rows} / ${expected.sha256.slice(0, 12)} recorded`);
+        }
+        loaded.push(expected);
+        options.onTable?.(expected);
+        current = undefined;
+      } else if (type === 'M') {
+        const manifest = JSON.parse(payload.toString()) as Manifest;
+        const names = (entries: TableEntry[]) => entries.map((t) => `${t.name}:${t.rows}:${t.sha256}`).join(',');
+        if (names(manifest.tables) !== names(loaded)) throw new BackupFormatError('backup manifest does not match its tables');
+        await resetSequences(client, loaded.map((t) => t.name));
+        await client.query('COMMIT');
+        inTransaction = false;
+        return manifest;
+      } else {
+        throw new BackupFormatError(`corrupt backup: unexpected ${type} record`);
+      }
+    }
+    throw new BackupFormatError('truncated backup: no manifest at the end');
+  } catch (error) {
+    // A COPY still open must be failed first (CopyFail), or the ROLLBACK would wait behind it forever.
+    if (current && !current.stream.errored && !current.stream.destroyed) {
+      current.stream.destroy(new Error('restore aborted'));
+    }
+    if (current) await current.done.catch(() => undefined);
+    if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
+    // gzip checks its CRC only at the end of the stream, so damaged bytes can reach COPY first and fail there.
+    if (current && !(error instanceof MordomoError) && /^2[23]|^XX/.test((error as { code?: string }).code ?? '')) {
+      throw new BackupFormatError(`corrupt backup: table ${current.entry.name} could not be loaded (${(error as Error).message})`);
+    }
+    throw mapDatabaseError(error);
+  } finally {
+    client.release();
+  }
+}
+
+/** Serial and identity sequences continue after the restored rows, or the next insert would collide. */
+async function resetSequences(client: pg.ClientBase, tables: string[]): Promise<void> {
+  const { rows } = await client.query<{ table_name: string; column_name: string; sequence: string }>(
+    `SELECT c.relname AS table_name, a.attname AS column_name, pg_get_serial_sequence(quote_ident(c.relname), a.attname) AS sequence
+       FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE c.relname = ANY ($1) AND pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT NULL`,
+    [tables],
+  );
+  for (const row of rows) {
+    await client.query(`SELECT setval($1, COALESCE((SELECT max("${row.column_name}") FROM "${row.table_name}"), 1), (SELECT count(*) > 0 FROM "${row.table_name}"))`, [row.sequence]);
+  }
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  tables: Array<{ name: string; rows: number; expectedRows: number; match: boolean }>;
+  error?: string;
+}
+
+/** Checksums of the data as it now sits in a database, in the backup's canonical form. */
+export async function tableChecksums(client: pg.ClientBase, tables: string[]): Promise<Map<string, { rows: number; sha256: string }>> {
+  const result = new Map<string, { rows: number; sha256: string }>();
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+  await client.query(CANONICAL_OUTPUT);
+  for (const table of tables) {
+    const hash = createHash('sha256');
+    let rows = 0;
+    for await (const chunk of client.query(copyTo(copyOutSql(await tableShape(client, table)))) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+    }
+    result.set(table, { rows, sha256: hash.digest('hex') });
+  }
+  await client.query('COMMIT');
+  return result;
+}
+
+/**
+ * Proves a backup restores: loads it into a scratch database on the same server, recomputes every table's row
+ * count and checksum from the loaded data, compares them with the manifest, and drops the scratch database.
+ */
+export async function verifyBackup(databaseUrl: string, file: string, logger: Logger): Promise<VerifyResult> {
+  const admin = new URL(databaseUrl);
+  admin.pathname = '/postgres';
+  const scratchName = `mordomo_verify_${randomBytes(4).toString('hex')}`;
+  const scratch = new URL(databaseUrl);
+  scratch.pathname = `/${scratchName}`;
+  const adminClient = new pg.Client({ connectionString: admin.toString() });
+  await adminClient.connect();
+  const pool = new pg.Pool({ connectionString: scratch.toString(), max: 2 });
+  // pool.end() returns before its sockets close; DROP DATABASE ... WITH (FORCE) then terminates them. Expected.
+  pool.on('error', () => undefined);
+  adminClient.on('error', () => undefined);
+  try {
+    await adminClient.query(`CREATE DATABASE ${scratchName}`);
+    let manifest: Manifest;
+    try {
+      manifest = await restoreBackup(pool, file, logger);
+    } catch (error) {
+      if (error instanceof BackupFormatError || error instanceof NotFoundError) return { ok: false, tables: [], error: error.message };
+      throw error;
+    }
+    const client = await pool.connect();
+    try {
+      const actual = await tableChecksums(client, manifest.tables.map((t) => t.name));
+      const tables = manifest.tables.map((t) => {
+        const found = actual.get(t.name)!;
+        return { name: t.name, rows: found.rows, expectedRows: t.rows, match: found.rows === t.rows && found.sha256 === t.sha256 };
+      });
+      return { ok: tables.every((t) => t.match), tables };
+    } finally {
+      client.release();
+    }
+  } finally {
+    await pool.end();
+    await adminClient.query(`DROP DATABASE IF EXISTS ${scratchName} WITH (FORCE)`).catch(() => undefined);
+    await adminClient.end();
+  }
+}

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { appendTurn, startConversation } from '../../src/core/conversations.ts';
+import { writeLogs } from '../../src/core/logs.ts';
+import { createUser } from '../../src/core/users.ts';
+import { createIvr } from '../../src/ivr/ivr.ts';
+import { DEFAULT_PROVIDER_SQL } from '../../src/ivr/providers.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createBackup } from '../../src/ops/backup.ts';
+import { MODULE_TABLES } from '../../src/ops/backup-tables.ts';
+import { listBackups, pruneBackups, recordVerification } from '../../src/ops/backup-files.ts';
+import { restoreBackup, tableChecksums, verifyBackup } from '../../src/ops/restore.ts';
+import { rejectsWith } from '../harness/assertions.ts';
+import { adminQuery, testDatabase, urlFor } from '../harness/database.ts';
+import { tempDir } from '../harness/temp-dir.ts';
+
+const logger = createLogger('silent');
+const { db, pool, url } = await testDatabase('backup');
+const ALL_TABLES = [...MODULE_TABLES.core, ...MODULE_TABLES.ivr];
+const SECRET = 'sk-backup-secret-91c3';
+
+async function emptyDatabase(): Promise<{ pool: pg.Pool; url: string }> {
+  const name = `t_restore_${randomUUID().slice(0, 8)}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  return { pool: new pg.Pool({ connectionString: urlFor(name), max: 3 }), url: urlFor(name) };
+}
+
+async function checksumsOf(target: pg.Pool) {
+  const client = await target.connect();
+  try {
+    return Object.fromEntries(await tableChecksums(client, ALL_TABLES));
+  } finally {
+    client.release();
+  }
+}
+
+// A data set touching every table, triggers and sequences included.
+const user = await createUser(db, { name: 'Ana', email: 'ana@example.com', metadata: { casa: 'sala' } });
+for (let c = 0; c < 5; c++) {
+  const conversation = await startConversation(db, { user_id: user.id });
+  for (let t = 0; t < 4; t++) await appendTurn(db, conversation.id, { content: `pergunta ${c}.${t} com "aspas", tab\tnova\nlinha e acentuação`, confidence: 0.5 }, { content: `resposta ${c}.${t}` });
+}
+await writeLogs(db, [{ level: 'INFO', source: 'brain', message: 'ok' }, { level: 'ERROR', source: 'tts', message: 'falhou' }]);
+const domain = randomUUID();
+await sql`INSERT INTO v_domains (domain_uuid, domain_name) VALUES (${domain}, 'pbx.example.com')`.execute(db);
+await createIvr(db, { encryptionKey: 'backup-test-key-0123456789' }).forDomain(domain).createProvider({ provider_type: 'llm', provider_name: 'openai', config: { api_key: SECRET } });
+
+test('a backup restores into an empty database with identical data, counters not re-counted, sequences continued', async () => {
+  const dir = tempDir('backups');
+  const result = await createBackup(pool, { outDir: dir });
+  assert.match(path.basename(result.file), /^mordomo-\d{8}T\d{6}Z\.mdb\.gz$/);
+  assert.deepEqual(readdirSync(dir), [path.basename(result.file)]);
+  assert.equal(result.manifest.tables.find((t) => t.name === 'messages')!.rows, 40);
+  assert.deepEqual(Object.keys(result.manifest.modules).sort(), ['core', 'ivr']);
+  const target = await emptyDatabase();
+  try {
+    const manifest = await restoreBackup(target.pool, result.file, logger);
+    assert.equal(manifest.tables.length, ALL_TABLES.length);
+    assert.deepEqual(await checksumsOf(target.pool), await checksumsOf(pool));
+    const { rows } = await target.pool.query(`SELECT sum(message_count)::int AS counted, (SELECT count(*)::int FROM messages) AS actual FROM conversations`);
+    assert.deepEqual(rows[0], { counted: 40, actual: 40 });
+    const { rows: ids } = await target.pool.query(`INSERT INTO system_logs (level, source, message) VALUES ('INFO', 'x', 'y') RETURNING id`);
+    const { rows: max } = await pool.query(`SELECT max(id)::int AS id FROM system_logs`);
+    assert.ok(ids[0].id > max[0].id, 'the sequence continues after the restored rows');
+    const client = await target.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('app.encryption_key', $1, true)`, ['backup-test-key-0123456789']);
+      const { rows: providers } = await client.query(DEFAULT_PROVIDER_SQL, [domain, 'llm']);
+      assert.deepEqual(providers[0].config, { api_key: SECRET }, 'restored provider configs decrypt with the same key');
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  } finally {
+    await target.pool.end();
+  }
+});
+
+test('a backup taken while turns are being written is one consistent snapshot', async () => {
+  const conversation = await startConversation(db, { user_id: user.id });
+  let writing = true;
+  const writer = (async () => {
+    let n = 0;
+    while (writing) await appendTurn(db, conversation.id, { content: `durante ${n++}` }, { content: 'ok' });
+    return n;
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  const result = await createBackup(pool, { outDir: tempDir('backups-live') });
+  writing = false;
+  const turns = await writer;
+  assert.ok(turns > 0);
+  const target = await emptyDatabase();
+  try {
+    await restoreBackup(target.pool, result.file, logger);
+    const { rows } = await target.pool.query(
+      `SELECT c.message_count, (SELECT count(*)::int FROM messages m WHERE m.conversation_id = c.id) AS actual FROM conversations c WHERE c.id = $1`,
+      [conversation.id],
+    );
+    assert.equal(rows[0].message_count, rows[0].actual, 'counter and messages come from the same instant');
+    assert.equal(rows[0].actual % 2, 0, 'no half turn');
+    assert.equal(result.manifest.tables.find((t) => t.name === 'messages')!.rows, 40 + rows[0].actual);
+    const verified = await verifyBackup(url, result.file, logger);
+    assert.equal(verified.ok, true);
+  } finally {
+    await target.pool.end();
+  }
+});
+
+test('verify and restore refuse a corrupted or truncated file, and restore leaves the target untouched', async () => {
+  const dir = tempDir('backups-bad');
+  const good = await createBackup(pool, { outDir: dir });
+  const bytes = readFileSync(good.file);
+  const corrupted = path.join(dir, 'corrupted.mdb.gz');
+  const flipped = Buffer.from(bytes);
+  flipped[Math.floor(bytes.length / 2)]! ^= 0xff;
+  writeFileSync(corrupted, flipped);
+  const truncated = path.join(dir, 'truncated.mdb.gz');
+  writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+  for (const file of [corrupted, truncated]) {
+    const result = await verifyBackup(url, file, logger);
+    assert.equal(result.ok, false, file);
+    assert.match(result.error ?? '', /corrupt|truncated|damaged/);
+    const target = await emptyDatabase();
+    try {
+      await rejectsWith(() => restoreBackup(target.pool, file, logger), 'invalid_input', /corrupt|truncated|damaged/);
+      const { rows } = await target.pool.query(`SELECT count(*)::int AS n FROM users`);
+      assert.equal(rows[0].n, 0, 'nothing was loaded');
+    } finally {
+      await target.pool.end();
+    }
+  }
+  await rejectsWith(() => restoreBackup(pool, path.join(dir, 'missing.mdb.gz'), logger, { force: true }), 'not_found');
+});
+
+test('restore refuses a database that holds data unless forced, and then replaces it', async () => {
+  const dir = tempDir('backups-force');
+  const backup = await createBackup(pool, { outDir: dir });
+  const target = await emptyDatabase();
+  try {
+    await restoreBackup(target.pool, backup.file, logger);
+    await target.pool.query(`INSERT INTO users (name) VALUES ('local only')`);
+    await rejectsWith(() => restoreBackup(target.pool, backup.file, logger), 'conflict', /not empty \(table users has rows\).*--force/);
+    assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users WHERE name = 'local only'`)).rows[0].n, 1);
+    await restoreBackup(target.pool, backup.file, logger, { force: true });
+    assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users WHERE name = 'local only'`)).rows[0].n, 0);
+  } finally {
+    await target.pool.end();
+  }
+});
+
+test('a full disk during a backup leaves no file behind and says so', async () => {
+  const dir = tempDir('backups-full');
+  let written = 0;
+  const full = () =>
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        written += chunk.length;
+        done(written > 200 ? Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }) : null);
+      },
+    });
+  await rejectsWith(() => createBackup(pool, { outDir: dir, open: full }), 'config', /no space left on the device/);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('provider secrets are in the backup only encrypted', async () => {
+  const backup = await createBackup(pool, { outDir: tempDir('backups-secret') });
+  const content = gunzipSync(readFileSync(backup.file)).toString('latin1');
+  assert.ok(content.includes('v_voice_ai_providers'));
+  assert.ok(!content.includes(SECRET));
+  assert.ok(!content.includes('backup-test-key-0123456789'));
+});
+
+test('prune deletes by age and count but never the newest verified backup', () => {
+  const dir = tempDir('backups-prune');
+  const now = new Date('2026-11-23T12:00:00Z');
+  const name = (daysAgo: number) => `mordomo-${new Date(now.getTime() - daysAgo * 86_400_000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.mdb.gz`;
+  for (const days of [0, 1, 2, 8, 9, 10]) writeFileSync(path.join(dir, name(days)), 'x');
+  writeFileSync(path.join(dir, `${name(3)}.partial`), 'x');
+  recordVerification(path.join(dir, name(9)), true, now);
+  recordVerification(path.join(dir, name(0)), false, now);
+  assert.deepEqual(listBackups(dir).map((b) => b.verified?.ok), [false, undefined, undefined, undefined, true, undefined]);
+  const deleted = pruneBackups(dir, { maxAgeDays: 7, now }).map((b) => path.basename(b.file));
+  assert.deepEqual(deleted, [name(8), name(10)]);
+  assert.deepEqual(listBackups(dir).map((b) => path.basename(b.file)), [name(0), name(1), name(2), name(9)]);
+  assert.deepEqual(pruneBackups(dir, { maxAgeDays: 30, keep: 2, now }).map((b) => path.basename(b.file)), [name(2)]);
+});
