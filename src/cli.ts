@@ -130,7 +130,7 @@ function databaseAction(work: (database: Database, config: Config, logger: Logge
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
     const positional = Object.fromEntries(command.registeredArguments.map((argument, i) => [argument.name(), args[i]]));
-    const options = { ...command.opts(), ...positional };
+    const options = { ...command.optsWithGlobals(), ...positional };
     const config = configFrom(command);
     const logger = createLogger(config.logLevel);
     await withDatabase(config, logger, (database) => work(database, config, logger, options));

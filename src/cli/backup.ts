@@ -62,7 +62,9 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .command('list')
     .description('list finished backups, newest first, with size and verification')
     .option('--json', 'machine-readable output')
-    .action((options: { json?: boolean }, command: Command) => {
+    .action((_options: unknown, command: Command) => {
+      // optsWithGlobals: `backup` itself also takes --json, and commander gives a shared flag to the parent.
+      const options = command.optsWithGlobals<{ json?: boolean }>();
       const config = configOf(command);
       const backups = listBackups(config.backupDir);
       const lines = backups.map((b) => `${b.createdAt.toISOString()}  ${size(b.bytes).padStart(10)}  ${b.verified ? (b.verified.ok ? 'verified' : 'FAILED  ') : 'unverified'}  ${b.file}`);
@@ -75,7 +77,8 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .option('--max-age-days <days>', 'retention in days (default MORDOMO_BACKUP_RETENTION_DAYS, 7)')
     .option('--keep <count>', 'keep at most this many backups')
     .option('--json', 'machine-readable output')
-    .action((options: { maxAgeDays?: string; keep?: string; json?: boolean }, command: Command) => {
+    .action((_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<{ maxAgeDays?: string; keep?: string; json?: boolean }>();
       const config = configOf(command);
       const maxAgeDays = options.maxAgeDays === undefined ? config.backupRetentionDays : Number(options.maxAgeDays);
       const keep = options.keep === undefined ? undefined : Number(options.keep);
