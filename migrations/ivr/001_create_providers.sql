@@ -49,6 +49,8 @@ BEGIN
                    ' WITH CHECK (domain_uuid = v_voice_current_domain())', target);
 END;
 $$;
+-- Only for migrations (run by the owner); no other role has a reason to call it.
+REVOKE EXECUTE ON FUNCTION v_voice_isolate(regclass) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION v_voice_set_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
