@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts';
 import { createBackup, type TableEntry } from '../ops/backup.ts';
 import { listBackups, pruneBackups, recordVerification } from '../ops/backup-files.ts';
 import { restoreBackup, verifyBackup } from '../ops/restore.ts';
+import { print, size } from './output.ts';
 
 /** What the main CLI lends its command groups: opening the database around an action, and the configuration. */
 export interface CliContext {
@@ -15,7 +16,6 @@ export interface CliContext {
   configOf: (command: Command) => Config;
 }
 
-const size = (bytes: number) => (bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} kB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
 
 /** Progress for people on a terminal (stderr, so --json output on stdout stays clean). */
 function progress(json: boolean) {
@@ -24,9 +24,6 @@ function progress(json: boolean) {
     : (entry: TableEntry) => process.stderr.write(`  ${entry.name.padEnd(24)} ${String(entry.rows).padStart(10)} rows  ${size(entry.bytes).padStart(10)}\n`);
 }
 
-function print(json: boolean, value: unknown, text: string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
-}
 
 export function registerBackupCommands(program: Command, { databaseAction, configOf }: CliContext): void {
   const backup = program

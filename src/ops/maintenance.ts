@@ -1,0 +1,38 @@
+import type pg from 'pg';
+import { InvalidInputError, mapErrors } from '../db/errors.ts';
+import { MODULE_TABLES } from './backup-tables.ts';
+
+export type MaintenanceTask = 'vacuum' | 'analyze' | 'reindex';
+
+/** Only this package's own tables may be named: identifiers reach SQL from this list, never from input. */
+function checkedTable(table: string | undefined): string | undefined {
+  if (table === undefined) return undefined;
+  const known = [...MODULE_TABLES.core, ...MODULE_TABLES.ivr];
+  if (!known.includes(table)) throw new InvalidInputError(`unknown table "${table}": choose one of ${known.join(', ')}`);
+  return table;
+}
+
+/**
+ * VACUUM (ANALYZE), ANALYZE or REINDEX of one table or of everything. REINDEX uses CONCURRENTLY so the assistant
+ * keeps writing while indexes are rebuilt (a whole-database REINDEX is done table by table for the same reason).
+ */
+export async function runMaintenance(pool: pg.Pool, task: MaintenanceTask, table?: string): Promise<string[]> {
+  const target = checkedTable(table);
+  const tables = target ? [target] : [...MODULE_TABLES.core, ...MODULE_TABLES.ivr];
+  const done: string[] = [];
+  await mapErrors(async () => {
+    if (task !== 'reindex' && !target) {
+      await pool.query(task === 'vacuum' ? 'VACUUM (ANALYZE)' : 'ANALYZE');
+      done.push('(all tables)');
+      return;
+    }
+    for (const name of tables) {
+      const { rows } = await pool.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
+      if (!rows[0]!.exists) continue;
+      const statement = { vacuum: `VACUUM (ANALYZE) "${name}"`, analyze: `ANALYZE "${name}"`, reindex: `REINDEX TABLE CONCURRENTLY "${name}"` }[task];
+      await pool.query(statement);
+      done.push(name);
+    }
+  });
+  return done;
+}
