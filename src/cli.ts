@@ -7,6 +7,7 @@ import { registerBackupCommands } from './cli/backup.ts';
 import { registerOperationsCommands } from './cli/operations.ts';
 import { insertDefaultProviders, rotateEncryptionKey } from './ivr/ivr.ts';
 import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
+import { defaultJobs, Scheduler } from './ops/scheduler.ts';
 
 /** sysexits-style codes, so scripts can tell a bad setting from a server that is down. */
 const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
@@ -96,13 +97,18 @@ const program = new Command('mordomo-db')
 
 program
   .command('start')
-  .description('start (or adopt) PostgreSQL, migrate, and run until Ctrl-C or SIGTERM')
+  .description('start (or adopt) PostgreSQL, migrate, run the scheduler (nightly backup, log partitions) until Ctrl-C or SIGTERM')
   .action(async (_options, command: Command) => {
     const config = configFrom(command);
     const logger = createLogger(config.logLevel);
     const database = await openDatabase(config, logger);
+    let scheduler: Scheduler | undefined;
     try {
       await migrate(database.pool, config.modules, logger);
+      scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger), logger);
+      await scheduler.start();
+      // Partitions may have run out while the service was down: top them up before anything logs.
+      await scheduler.runJob('partitions');
       const password = config.databaseUrl
         ? 'as given in DATABASE_URL'
         : config.postgresPassword
@@ -113,14 +119,53 @@ program
           `  PostgreSQL: ${database.displayUrl}\n` +
           `  password:   ${password}\n` +
           `  modules:    ${config.modules.join(', ')}\n` +
+          `  backups:    ${config.backupDir} (next ${scheduler.nextRuns().backup?.toISOString() ?? 'never'})\n` +
           `Press Ctrl-C to stop.\n`,
       );
       const signal = await waitForSignal();
       logger.info({ signal }, 'shutting down');
     } finally {
+      await scheduler?.stop();
       await database.close();
     }
     process.stdout.write('mordomo-db stopped.\n');
+  });
+
+program
+  .command('scheduler')
+  .description('run only the scheduled jobs (nightly verified backup, log partitions) until Ctrl-C or SIGTERM')
+  .action(async (_options, command: Command) => {
+    const config = configFrom(command);
+    const logger = createLogger(config.logLevel);
+    // Long-running like `start`: the signal ends the wait, then the finally blocks stop jobs and the server in order.
+    const database = await openDatabase(config, logger);
+    try {
+      const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger), logger);
+      await scheduler.start();
+      process.stdout.write(`scheduler running; next: ${JSON.stringify(scheduler.nextRuns())}\n`);
+      await waitForSignal();
+      await scheduler.stop();
+    } finally {
+      await database.close();
+    }
+  })
+  .command('run <job>')
+  .description('run one job now (backup or partitions), recorded like a scheduled run')
+  .action(async (job: string, _options, command: Command) => {
+    const config = configFrom(command);
+    const logger = createLogger(config.logLevel);
+    await withDatabase(config, logger, async (database) => {
+      const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger), logger);
+      await scheduler.start();
+      let outcome;
+      try {
+        outcome = await scheduler.runJob(job);
+      } finally {
+        await scheduler.stop(); // its timers would otherwise keep the process alive
+      }
+      process.stdout.write(`${job}: ${outcome}\n`);
+      if (outcome === 'failed') process.exitCode = 1;
+    });
   });
 
 /**

@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { ConfigError } from './db/errors.ts';
 
@@ -23,6 +24,8 @@ export interface Config {
   backupDir: string;
   /** Backups older than this many days are pruned (the seed keeps 7). */
   backupRetentionDays: number;
+  /** When the scheduler takes the nightly backup (cron, local time; the seed's 02:00). */
+  backupCron: string;
   /** Key of the IVR providers' encrypted config; from MORDOMO_ENCRYPTION_KEY or a 0600 MORDOMO_ENCRYPTION_KEY_FILE. */
   encryptionKey: string | undefined;
   /** The key to move to, only for `mordomo-db ivr rotate-key`. */
@@ -60,6 +63,17 @@ const schema = z.object({
     .pipe(z.array(z.enum(['core', 'ivr'])).min(1, 'name at least one module')),
   MORDOMO_BACKUP_DIR: z.string().min(1).optional(),
   MORDOMO_BACKUP_RETENTION_DAYS: integer(1, 3650).default(7),
+  MORDOMO_BACKUP_CRON: z
+    .string()
+    .refine((pattern) => {
+      try {
+        new Cron(pattern, { paused: true }).stop();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a cron expression such as "0 2 * * *"')
+    .default('0 2 * * *'),
   MORDOMO_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MORDOMO_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
   MORDOMO_NEW_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -103,6 +117,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     modules: [...new Set(v.MORDOMO_MODULES)],
     backupDir: path.resolve(v.MORDOMO_BACKUP_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'backups')),
     backupRetentionDays: v.MORDOMO_BACKUP_RETENTION_DAYS,
+    backupCron: v.MORDOMO_BACKUP_CRON,
     encryptionKey: v.MORDOMO_ENCRYPTION_KEY ?? (v.MORDOMO_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_ENCRYPTION_KEY_FILE) : undefined),
     newEncryptionKey:
       v.MORDOMO_NEW_ENCRYPTION_KEY ?? (v.MORDOMO_NEW_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_NEW_ENCRYPTION_KEY_FILE) : undefined),

@@ -1,0 +1,131 @@
+import { Cron } from 'croner';
+import type pg from 'pg';
+import type { Config } from '../config.ts';
+import { mapDatabaseError, MordomoError } from '../db/errors.ts';
+import type { Logger } from '../logger.ts';
+import { createBackup } from './backup.ts';
+import { pruneBackups, recordVerification } from './backup-files.ts';
+import { maintainPartitions } from './partitions.ts';
+import { verifyBackup } from './restore.ts';
+
+// The ledger lives beside the migration ledger and is created the same way, so the scheduler works whatever
+// modules are installed (an IVR-only FusionPBX database has no core tables).
+const CREATE_RUNS = `
+CREATE TABLE IF NOT EXISTS mordomo_job_runs (
+    id bigserial PRIMARY KEY,
+    job text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    outcome text NOT NULL CHECK (outcome IN ('running', 'success', 'failed', 'skipped')),
+    detail text
+)`;
+
+export interface Job {
+  name: string;
+  /** Cron expression in the server's local time (croner syntax). */
+  cron: string;
+  run: () => Promise<string>;
+}
+
+export type JobOutcome = 'success' | 'failed' | 'skipped';
+
+/** The jobs of a deployment: the seed's nightly backup (verified, then pruned) and log partition upkeep. */
+export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, logger: Logger): Job[] {
+  return [
+    {
+      name: 'backup',
+      cron: config.backupCron,
+      run: async () => {
+        const backup = await createBackup(pool, { outDir: config.backupDir });
+        const verified = await verifyBackup(databaseUrl, backup.file, logger);
+        recordVerification(backup.file, verified.ok);
+        if (!verified.ok) throw new MordomoError('internal', `backup ${backup.file} failed verification`);
+        const pruned = pruneBackups(config.backupDir, { maxAgeDays: config.backupRetentionDays });
+        return `${backup.file} verified; ${pruned.length} old backups pruned`;
+      },
+    },
+    {
+      name: 'partitions',
+      cron: '15 * * * *',
+      run: async () => {
+        const result = await maintainPartitions(pool);
+        return `${result.created} created, ${result.dropped} dropped, ${result.ahead} days ahead`;
+      },
+    },
+  ];
+}
+
+/**
+ * Runs jobs on their schedules and records every run in `mordomo_job_runs`. A job takes a session advisory lock
+ * named after it first, so two schedulers on one database (two service instances) never run it at once: the
+ * second records the run as skipped.
+ */
+export class Scheduler {
+  private readonly crons: Cron[] = [];
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly jobs: Job[],
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.pool.query(CREATE_RUNS).catch((error) => {
+      throw mapDatabaseError(error);
+    });
+    for (const job of this.jobs) {
+      this.crons.push(new Cron(job.cron, { protect: true }, () => void this.track(this.runJob(job.name))));
+    }
+  }
+
+  /** Stops scheduling and waits for runs in progress to finish. */
+  async stop(): Promise<void> {
+    for (const cron of this.crons) cron.stop();
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** When each job runs next. */
+  nextRuns(): Record<string, Date | null> {
+    return Object.fromEntries(this.jobs.map((job, i) => [job.name, this.crons[i]?.nextRun() ?? null]));
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.running.add(promise);
+    void promise.finally(() => this.running.delete(promise));
+    return promise;
+  }
+
+  /** Runs one job now (as its schedule would), returning how it ended. */
+  async runJob(name: string): Promise<JobOutcome> {
+    const job = this.jobs.find((j) => j.name === name);
+    if (!job) throw new MordomoError('not_found', `no job named ${name}`);
+    const client = await this.pool.connect();
+    try {
+      const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('mordomo-db:job:' || $1)) AS locked`, [name]);
+      if (!rows[0]!.locked) {
+        await client.query(`INSERT INTO mordomo_job_runs (job, finished_at, outcome, detail) VALUES ($1, now(), 'skipped', 'already running elsewhere')`, [name]);
+        return 'skipped';
+      }
+      try {
+        const { rows: run } = await client.query<{ id: number }>(`INSERT INTO mordomo_job_runs (job, outcome) VALUES ($1, 'running') RETURNING id`, [name]);
+        let outcome: JobOutcome = 'success';
+        let detail: string;
+        try {
+          detail = await job.run();
+        } catch (error) {
+          outcome = 'failed';
+          detail = error instanceof MordomoError ? error.message : 'unexpected error';
+          this.logger.error({ job: name, err: { message: detail } }, 'scheduled job failed');
+        }
+        await client.query(`UPDATE mordomo_job_runs SET finished_at = now(), outcome = $2, detail = $3 WHERE id = $1`, [run[0]!.id, outcome, detail]);
+        this.logger.info({ job: name, outcome, detail }, 'scheduled job finished');
+        return outcome;
+      } finally {
+        await client.query(`SELECT pg_advisory_unlock(hashtext('mordomo-db:job:' || $1))`, [name]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { listBackups } from '../../src/ops/backup-files.ts';
+import { defaultJobs, type Job, Scheduler } from '../../src/ops/scheduler.ts';
+import { runCli } from '../harness/cli.ts';
+import { testDatabase } from '../harness/database.ts';
+import { tempDir } from '../harness/temp-dir.ts';
+
+const { pool, url } = await testDatabase('scheduler');
+const logger = createLogger('silent');
+
+const runs = async () =>
+  (await pool.query(`SELECT job, outcome, detail FROM mordomo_job_runs ORDER BY id`)).rows as Array<{ job: string; outcome: string; detail: string }>;
+
+test('two schedulers on one database never run the same job at once: the second records a skip', async () => {
+  let active = 0;
+  let overlap = false;
+  const slow: Job = {
+    name: 'slow',
+    cron: '0 0 1 1 *',
+    run: async () => {
+      active++;
+      if (active > 1) overlap = true;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      active--;
+      return 'done';
+    },
+  };
+  const a = new Scheduler(pool, [slow], logger);
+  const b = new Scheduler(pool, [slow], logger);
+  await a.start();
+  await b.start();
+  const outcomes = await Promise.all([a.runJob('slow'), b.runJob('slow')]);
+  assert.deepEqual(outcomes.sort(), ['skipped', 'success']);
+  assert.equal(overlap, false);
+  assert.equal(await a.runJob('slow'), 'success', 'the lock is released after the run');
+  await Promise.all([a.stop(), b.stop()]);
+  assert.deepEqual((await runs()).filter((r) => r.job === 'slow').map((r) => r.outcome).sort(), ['skipped', 'success', 'success']);
+});
+
+test('a failing job is recorded as failed with its message, and does not stop the scheduler', async () => {
+  const scheduler = new Scheduler(pool, [{ name: 'broken', cron: '0 0 1 1 *', run: async () => { throw new Error('boom'); } }], logger);
+  await scheduler.start();
+  assert.equal(await scheduler.runJob('broken'), 'failed');
+  assert.equal(await scheduler.runJob('broken'), 'failed');
+  await scheduler.stop();
+  assert.deepEqual((await runs()).filter((r) => r.job === 'broken').map((r) => [r.outcome, r.detail]), [['failed', 'unexpected error'], ['failed', 'unexpected error']]);
+});
+
+test('the nightly backup job writes, verifies and prunes; partitions keep days ahead; backup is due at 02:00', async () => {
+  const backupDir = tempDir('scheduled-backups');
+  const config = loadConfig({ MORDOMO_BACKUP_DIR: backupDir }, {});
+  const scheduler = new Scheduler(pool, defaultJobs(pool, url, config, logger), logger);
+  await scheduler.start();
+  const next = scheduler.nextRuns().backup!;
+  assert.deepEqual([next.getHours(), next.getMinutes()], [2, 0]);
+  assert.equal(await scheduler.runJob('backup'), 'success');
+  const [backup] = listBackups(backupDir);
+  assert.ok(backup && existsSync(backup.file));
+  assert.equal(backup.verified?.ok, true);
+  assert.equal(await scheduler.runJob('partitions'), 'success');
+  await scheduler.stop();
+  assert.match((await runs()).find((r) => r.job === 'partitions')!.detail, /days ahead/);
+});
+
+test('scheduler run JOB works from the command line; a bad cron expression is refused by name', async () => {
+  const ran = await runCli(['scheduler', 'run', 'partitions'], { DATABASE_URL: url });
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.match(ran.stdout, /partitions: success/);
+  const unknown = await runCli(['scheduler', 'run', 'nope'], { DATABASE_URL: url });
+  assert.equal(unknown.code, 66);
+  assert.throws(() => loadConfig({ MORDOMO_BACKUP_CRON: 'every night' }, {}), /MORDOMO_BACKUP_CRON: must be a cron expression/);
+});
