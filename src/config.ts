@@ -26,6 +26,8 @@ export interface Config {
   backupRetentionDays: number;
   /** When the scheduler takes the nightly backup (cron, local time; the seed's 02:00). */
   backupCron: string;
+  /** Delete conversations older than this many days (opt-in; undefined keeps everything). */
+  conversationRetentionDays: number | undefined;
   /** Key of the IVR providers' encrypted config; from MORDOMO_ENCRYPTION_KEY or a 0600 MORDOMO_ENCRYPTION_KEY_FILE. */
   encryptionKey: string | undefined;
   /** The key to move to, only for `mordomo-db ivr rotate-key`. */
@@ -74,6 +76,7 @@ const schema = z.object({
       }
     }, 'must be a cron expression such as "0 2 * * *"')
     .default('0 2 * * *'),
+  MORDOMO_CONVERSATION_RETENTION_DAYS: integer(1, 36500).optional(),
   MORDOMO_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MORDOMO_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
   MORDOMO_NEW_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -118,6 +121,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     backupDir: path.resolve(v.MORDOMO_BACKUP_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'backups')),
     backupRetentionDays: v.MORDOMO_BACKUP_RETENTION_DAYS,
     backupCron: v.MORDOMO_BACKUP_CRON,
+    conversationRetentionDays: v.MORDOMO_CONVERSATION_RETENTION_DAYS,
     encryptionKey: v.MORDOMO_ENCRYPTION_KEY ?? (v.MORDOMO_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_ENCRYPTION_KEY_FILE) : undefined),
     newEncryptionKey:
       v.MORDOMO_NEW_ENCRYPTION_KEY ?? (v.MORDOMO_NEW_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_NEW_ENCRYPTION_KEY_FILE) : undefined),

@@ -7,6 +7,7 @@ import { createBackup } from './backup.ts';
 import { pruneBackups, recordVerification } from './backup-files.ts';
 import { maintainPartitions } from './partitions.ts';
 import { verifyBackup } from './restore.ts';
+import { expireConversations } from './retention.ts';
 
 // The ledger lives beside the migration ledger and is created the same way, so the scheduler works whatever
 // modules are installed (an IVR-only FusionPBX database has no core tables).
@@ -29,9 +30,26 @@ export interface Job {
 
 export type JobOutcome = 'success' | 'failed' | 'skipped';
 
-/** The jobs of a deployment: the seed's nightly backup (verified, then pruned) and log partition upkeep. */
+/**
+ * The jobs of a deployment: the seed's nightly backup (verified, then pruned), log partition upkeep and, when an
+ * operator set MORDOMO_CONVERSATION_RETENTION_DAYS, conversation retention.
+ */
 export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, logger: Logger): Job[] {
+  const retentionDays = config.conversationRetentionDays;
+  const retention: Job[] = retentionDays
+    ? [
+        {
+          name: 'retention',
+          cron: '30 3 * * *',
+          run: async () => {
+            const result = await expireConversations(pool, retentionDays);
+            return `${result.conversations} conversations older than ${retentionDays} days deleted in ${result.batches} batches`;
+          },
+        },
+      ]
+    : [];
   return [
+    ...retention,
     {
       name: 'backup',
       cron: config.backupCron,
