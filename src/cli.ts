@@ -4,7 +4,7 @@ import { type Database, openDatabase } from './db/connect.ts';
 import { ConfigError, MordomoError, type ErrorCode } from './db/errors.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { registerBackupCommands } from './cli/backup.ts';
-import { registerOperationsCommands } from './cli/operations.ts';
+import { registerDoctorCommand, registerOperationsCommands } from './cli/operations.ts';
 import { insertDefaultProviders, rotateEncryptionKey } from './ivr/ivr.ts';
 import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
 import { defaultJobs, Scheduler } from './ops/scheduler.ts';
@@ -217,6 +217,7 @@ ivrCommand
 
 registerBackupCommands(program, { databaseAction, configOf: configFrom });
 registerOperationsCommands(program, { databaseAction, configOf: configFrom });
+registerDoctorCommand(program, { databaseAction, configOf: configFrom });
 
 try {
   await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { MordomoError } from '../db/errors.ts';
 import { runMaintenance, type MaintenanceTask } from '../ops/maintenance.ts';
 import { MONITOR_QUERIES, monitor, type MonitorReport, terminateBackend } from '../ops/monitor.ts';
+import { doctor } from '../ops/doctor.ts';
 import { maintainPartitions } from '../ops/partitions.ts';
 import type { CliContext } from './backup.ts';
 import { print, table } from './output.ts';
@@ -66,6 +67,22 @@ export function registerOperationsCommands(program: Command, { databaseAction }:
         if (!Number.isInteger(pid) || pid <= 0) throw new MordomoError('invalid_input', 'pid must be a positive whole number');
         await terminateBackend(database.pool, pid, Boolean(options.force));
         process.stdout.write(`terminated backend ${pid}\n`);
+      }),
+    );
+}
+
+export function registerDoctorCommand(program: Command, { databaseAction }: CliContext): void {
+  program
+    .command('doctor')
+    .description('check backups, disk, partitions, autovacuum, long transactions, replication and settings; exit 1 on a failure')
+    .option('--json', 'machine-readable output')
+    .action(
+      databaseAction(async (database, config, _logger, options) => {
+        const findings = await doctor(database.pool, config);
+        const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+        const text = findings.map((f) => `${mark[f.status]}  ${f.check}: ${f.detail}${f.fix ? `\n      → ${f.fix}` : ''}`).join('\n');
+        print(Boolean(options.json), findings, text);
+        if (findings.some((f) => f.status === 'fail')) process.exitCode = 1;
       }),
     );
 }
