@@ -3,7 +3,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import { MordomoError } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
-import { createBackup, type TableEntry } from '../ops/backup.ts';
+import { createBackup, type Manifest, type TableEntry } from '../ops/backup.ts';
 import { listBackups, pruneBackups, recordVerification } from '../ops/backup-files.ts';
 import { restoreBackup, verifyBackup } from '../ops/restore.ts';
 import { print, size } from './output.ts';
@@ -25,6 +25,8 @@ function progress(json: boolean) {
 }
 
 
+const totalRows = (manifest: Manifest) => manifest.tables.reduce((sum, table) => sum + table.rows, 0);
+
 export function registerBackupCommands(program: Command, { databaseAction, configOf }: CliContext): void {
   const backup = program
     .command('backup')
@@ -35,8 +37,7 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
       databaseAction(async (database, config, _logger, options) => {
         const json = Boolean(options.json);
         const result = await createBackup(database.pool, { outDir: (options.out as string) ?? config.backupDir, onTable: progress(json) });
-        const rows = result.manifest.tables.reduce((sum, t) => sum + t.rows, 0);
-        print(json, { file: result.file, bytes: result.bytes, manifest: result.manifest }, `backup written: ${result.file} (${rows} rows, ${size(result.bytes)})`);
+        print(json, { file: result.file, bytes: result.bytes, manifest: result.manifest }, `backup written: ${result.file} (${totalRows(result.manifest)} rows, ${size(result.bytes)})`);
       }),
     );
 
@@ -95,8 +96,7 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
       databaseAction(async (database, _config, logger, options) => {
         const json = Boolean(options.json);
         const manifest = await restoreBackup(database.pool, options.file as string, logger, { force: Boolean(options.force), onTable: progress(json) });
-        const rows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
-        print(json, manifest, `restored ${rows} rows in ${manifest.tables.length} tables from the backup of ${manifest.created_at}`);
+        print(json, manifest, `restored ${totalRows(manifest)} rows in ${manifest.tables.length} tables from the backup of ${manifest.created_at}`);
       }),
     );
 }

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { Module } from '../config.ts';
 
 /** The tables each module owns, parents before children, so a restore in this order satisfies foreign keys. */
@@ -51,4 +53,28 @@ export async function installedModules(client: pg.ClientBase): Promise<Record<st
     'SELECT module, max(version)::int AS version FROM mordomo_migrations GROUP BY module ORDER BY module',
   );
   return Object.fromEntries(rows.map((r) => [r.module, r.version]));
+}
+
+export interface CopyDigest {
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Streams a table's canonical COPY, handing each chunk to `onChunk`, and returns its row count and checksum: the
+ * one definition both the backup (when writing) and verify (when re-reading restored data) must agree on.
+ */
+export async function digestCopyOut(client: pg.ClientBase, shape: TableShape, onChunk?: (chunk: Buffer) => Promise<void>): Promise<CopyDigest> {
+  const hash = createHash('sha256');
+  let rows = 0;
+  let bytes = 0;
+  for await (const chunk of client.query(copyTo(copyOutSql(shape))) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+    // COPY text escapes newlines inside values, so every row ends with exactly one newline byte.
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+    await onChunk?.(chunk);
+  }
+  return { rows, bytes, sha256: hash.digest('hex') };
 }

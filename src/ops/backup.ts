@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -6,11 +5,10 @@ import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { Module } from '../config.ts';
 import { ConfigError, mapDatabaseError } from '../db/errors.ts';
 import { frame, MAGIC } from './backup-format.ts';
-import { CANONICAL_OUTPUT, copyOutSql, installedModules, MODULE_TABLES, tableShape } from './backup-tables.ts';
+import { CANONICAL_OUTPUT, digestCopyOut, installedModules, MODULE_TABLES, tableShape } from './backup-tables.ts';
 
 export const FORMAT_VERSION = 1;
 
@@ -121,18 +119,8 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
 async function copyTable(client: pg.PoolClient, table: string, write: (chunk: Buffer) => Promise<void>): Promise<TableEntry> {
   const shape = await tableShape(client, table);
   await write(frame('T', JSON.stringify({ name: table, columns: shape.columns })));
-  const hash = createHash('sha256');
-  let rows = 0;
-  let bytes = 0;
-  const stream = client.query(copyTo(copyOutSql(shape)));
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    bytes += chunk.length;
-    // COPY text escapes newlines inside values, so every row ends with exactly one newline byte.
-    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
-    await write(frame('D', chunk));
-  }
-  const entry = { name: table, columns: shape.columns, rows, bytes, sha256: hash.digest('hex') };
+  const digest = await digestCopyOut(client, shape, (chunk) => write(frame('D', chunk)));
+  const entry = { name: table, columns: shape.columns, ...digest };
   await write(frame('E', JSON.stringify(entry)));
   return entry;
 }

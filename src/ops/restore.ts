@@ -3,14 +3,14 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Module } from '../config.ts';
 import { ConfigError, ConflictError, mapDatabaseError, MordomoError, NotFoundError } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
 import { migrate } from '../migrate/runner.ts';
 import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
 import type { Manifest, TableEntry } from './backup.ts';
-import { CANONICAL_OUTPUT, copyInSql, copyOutSql, MODULE_TABLES, tableShape } from './backup-tables.ts';
+import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, tableShape } from './backup-tables.ts';
 
 export interface RestoreOptions {
   /** Replace the data of a database that already holds some. */
@@ -156,13 +156,8 @@ export async function tableChecksums(client: pg.ClientBase, tables: string[]): P
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
   await client.query(CANONICAL_OUTPUT);
   for (const table of tables) {
-    const hash = createHash('sha256');
-    let rows = 0;
-    for await (const chunk of client.query(copyTo(copyOutSql(await tableShape(client, table)))) as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
-    }
-    result.set(table, { rows, sha256: hash.digest('hex') });
+    const { rows, sha256 } = await digestCopyOut(client, await tableShape(client, table));
+    result.set(table, { rows, sha256 });
   }
   await client.query('COMMIT');
   return result;
