@@ -8,6 +8,9 @@ import { registerDoctorCommand, registerOperationsCommands } from './cli/operati
 import { insertDefaultProviders, rotateEncryptionKey } from './ivr/ivr.ts';
 import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
 import { defaultJobs, Scheduler } from './ops/scheduler.ts';
+import { rotateAdminToken } from './http/auth.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from './ivr/api-keys.ts';
+import { startService } from './service.ts';
 
 /** sysexits-style codes, so scripts can tell a bad setting from a server that is down. */
 const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
@@ -25,15 +28,18 @@ interface GlobalOptions {
   logLevel?: string;
 }
 
-function configFrom(command: Command): Config {
+function overridesFrom(command: Command): ConfigOverrides {
   const o = command.optsWithGlobals<GlobalOptions>();
-  const overrides: ConfigOverrides = {
+  return {
     MORDOMO_DATA_DIR: o.dataDir,
     MORDOMO_PG_PORT: o.pgPort,
     MORDOMO_MODULES: o.modules,
     MORDOMO_LOG_LEVEL: o.logLevel,
   };
-  return loadConfig(overrides);
+}
+
+function configFrom(command: Command): Config {
+  return loadConfig(overridesFrom(command));
 }
 
 /**
@@ -97,38 +103,42 @@ const program = new Command('mordomo-db')
 
 program
   .command('start')
-  .description('start (or adopt) PostgreSQL, migrate, run the scheduler (nightly backup, log partitions) until Ctrl-C or SIGTERM')
-  .action(async (_options, command: Command) => {
-    const config = configFrom(command);
+  .description('run everything: PostgreSQL (started or adopted), migrations, the scheduler, reminder delivery and the HTTP API with metrics and the dashboard, until Ctrl-C or SIGTERM')
+  .addOption(new Option('--http-port <port>', 'port of the HTTP API (0 picks a free one)').env('MORDOMO_HTTP_PORT'))
+  .addOption(new Option('--http-host <host>', 'address the HTTP API listens on').env('MORDOMO_HTTP_HOST'))
+  .action(async (options: { httpPort?: string; httpHost?: string }, command: Command) => {
+    const config = loadConfig({ ...overridesFrom(command), MORDOMO_HTTP_PORT: options.httpPort, MORDOMO_HTTP_HOST: options.httpHost });
     const logger = createLogger(config.logLevel);
-    const database = await openDatabase(config, logger);
-    let scheduler: Scheduler | undefined;
-    try {
-      await migrate(database.pool, config.modules, logger);
-      scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger), logger);
-      await scheduler.start();
-      // Partitions may have run out while the service was down: top them up before anything logs.
-      await scheduler.runJob('partitions');
-      const password = config.databaseUrl
-        ? 'as given in DATABASE_URL'
-        : config.postgresPassword
-          ? 'from POSTGRES_PASSWORD'
-          : `in ${config.dataDir}/postgres-password`;
-      process.stdout.write(
-        `mordomo-db is ready.\n` +
-          `  PostgreSQL: ${database.displayUrl}\n` +
-          `  password:   ${password}\n` +
-          `  modules:    ${config.modules.join(', ')}\n` +
-          `  backups:    ${config.backupDir} (next ${scheduler.nextRuns().backup?.toISOString() ?? 'never'})\n` +
-          `Press Ctrl-C to stop.\n`,
-      );
-      const signal = await waitForSignal();
-      logger.info({ signal }, 'shutting down');
-    } finally {
-      await scheduler?.stop();
-      await database.close();
-    }
+    const service = await startService(config, logger);
+    const password = config.databaseUrl
+      ? 'as given in DATABASE_URL'
+      : config.postgresPassword
+        ? 'from POSTGRES_PASSWORD'
+        : `in ${config.dataDir}/postgres-password`;
+    process.stdout.write(
+      `mordomo-db is ready.\n` +
+        `  dashboard:   ${service.url}/\n` +
+        `  API:         ${service.url}/v1  (OpenAPI: ${service.url}/openapi.json, docs: ${service.url}/docs)\n` +
+        `  admin token: ${service.adminTokenLocation}\n` +
+        `  PostgreSQL:  ${service.database.displayUrl}  (password ${password})\n` +
+        `  modules:     ${config.modules.join(', ')}\n` +
+        `  backups:     ${config.backupDir} (next ${service.scheduler.nextRuns().backup?.toISOString() ?? 'never'})\n` +
+        `Press Ctrl-C to stop.\n`,
+    );
+    const signal = await waitForSignal();
+    logger.info({ signal }, 'shutting down');
+    await service.stop();
     process.stdout.write('mordomo-db stopped.\n');
+  });
+
+program
+  .command('token')
+  .description('the admin token of the HTTP API')
+  .command('rotate')
+  .description('replace the admin token file with a new token; a running service accepts only the new one from its next request')
+  .action((_options, command: Command) => {
+    const config = configFrom(command);
+    process.stdout.write(`new admin token written to ${rotateAdminToken(config.http)}\n`);
   });
 
 program
@@ -213,6 +223,34 @@ ivrCommand
     }
     const rotated = await rotateEncryptionKey(database.db, config.encryptionKey, config.newEncryptionKey);
     process.stdout.write(`${rotated} provider configs re-encrypted; now use the new key as MORDOMO_ENCRYPTION_KEY\n`);
+  }));
+
+const keyCommand = ivrCommand.command('key').description("per-domain API keys of the HTTP API's /v1/ivr routes");
+
+keyCommand
+  .command('create <domain> <name>')
+  .description('create a key for a FusionPBX domain (UUID); the key is printed once and only its hash is stored')
+  .action(databaseAction(async (database, _config, _logger, options) => {
+    const key = await createApiKey(database.db, String(options.domain), String(options.name));
+    process.stdout.write(`${key.key}\n`);
+    process.stderr.write(`key ${key.key_uuid} for domain ${key.domain_uuid} created; store it now, it cannot be shown again\n`);
+  }));
+
+keyCommand
+  .command('list [domain]')
+  .description('list keys (all domains, or one), never their secrets')
+  .action(databaseAction(async (database, _config, _logger, options) => {
+    const keys = await listApiKeys(database.db, options.domain === undefined ? undefined : String(options.domain));
+    const lines = keys.map((k) => `${k.key_uuid}  ${k.domain_uuid}  ${k.revoked_at ? 'revoked' : 'active '}  ${k.last_used_at?.toISOString() ?? 'never used'.padEnd(24)}  ${k.name}`);
+    process.stdout.write(`key                                   domain                                state    last used                 name\n${lines.join('\n')}\n`);
+  }));
+
+keyCommand
+  .command('revoke <key>')
+  .description('revoke a key by its id; the service refuses it within seconds')
+  .action(databaseAction(async (database, _config, _logger, options) => {
+    const key = await revokeApiKey(database.db, String(options.key));
+    process.stdout.write(`key ${key.key_uuid} revoked at ${key.revoked_at?.toISOString()}\n`);
   }));
 
 registerBackupCommands(program, { databaseAction, configOf: configFrom });

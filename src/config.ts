@@ -33,10 +33,21 @@ export interface Config {
   /** The key to move to, only for `mordomo-db ivr rotate-key`. */
   newEncryptionKey: string | undefined;
   pool: PoolSettings;
+  http: HttpSettings;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
 export type Module = 'core' | 'ivr';
+
+export interface HttpSettings {
+  host: string;
+  port: number;
+  /** Admin bearer token given by the operator; when absent one is generated once into `adminTokenFile`. */
+  adminToken: string | undefined;
+  adminTokenFile: string;
+  /** Largest request body accepted, in bytes. */
+  bodyLimit: number;
+}
 
 export interface PoolSettings {
   min: number;
@@ -87,6 +98,11 @@ const schema = z.object({
   MORDOMO_STATEMENT_TIMEOUT_MS: integer(0, 86_400_000).default(30_000),
   MORDOMO_IDLE_TIMEOUT_MS: integer(0, 86_400_000).default(300_000),
   MORDOMO_APPLICATION_NAME: z.string().min(1).max(63).default('mordomo-db'),
+  MORDOMO_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  MORDOMO_HTTP_PORT: integer(0, 65535).default(8080),
+  MORDOMO_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').max(256).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+  MORDOMO_ADMIN_TOKEN_FILE: z.string().min(1).optional(),
+  MORDOMO_HTTP_BODY_LIMIT: integer(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   MORDOMO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -132,6 +148,13 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       statementTimeoutMs: v.MORDOMO_STATEMENT_TIMEOUT_MS,
       idleTimeoutMs: v.MORDOMO_IDLE_TIMEOUT_MS,
       applicationName: v.MORDOMO_APPLICATION_NAME,
+    },
+    http: {
+      host: v.MORDOMO_HTTP_HOST,
+      port: v.MORDOMO_HTTP_PORT,
+      adminToken: v.MORDOMO_ADMIN_TOKEN,
+      adminTokenFile: path.resolve(v.MORDOMO_ADMIN_TOKEN_FILE ?? path.join(v.MORDOMO_DATA_DIR, 'admin-token')),
+      bodyLimit: v.MORDOMO_HTTP_BODY_LIMIT,
     },
     logLevel: v.MORDOMO_LOG_LEVEL,
   };

@@ -16,11 +16,15 @@ import { TEMPLATE_DATABASE } from './harness/database.ts';
 
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn');
 
+// `npm run test:system` runs the *.system.ts files instead: those that need Debian's chromium and promtool.
+const system = process.argv.includes('--system');
+const suffix = system ? '.system.ts' : '.test.ts';
+
 function testFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) return testFiles(full);
-    return entry.name.endsWith('.test.ts') ? [full] : [];
+    return entry.name.endsWith(suffix) ? [full] : [];
   });
 }
 
@@ -59,7 +63,8 @@ if (!adminUrl) {
 let exitCode = 1;
 try {
   await prepareTemplate(adminUrl);
-  const files = process.argv.slice(2).length ? process.argv.slice(2) : testFiles(path.join(import.meta.dirname, '..', 'test'));
+  const named = process.argv.slice(2).filter((arg) => arg !== '--system');
+  const files = named.length ? named : testFiles(path.join(import.meta.dirname, '..', 'test'));
   exitCode = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,

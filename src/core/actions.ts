@@ -7,7 +7,7 @@ import { id, json, parse, requiredText, text } from '../db/validation.ts';
 export type Action = Selectable<Actions>;
 export type ActionStatus = 'pending' | 'executing' | 'success' | 'failed';
 
-const newAction = z.strictObject({
+export const newAction = z.strictObject({
   message_id: id,
   action_type: requiredText(100),
   action_name: requiredText(255),
@@ -48,7 +48,7 @@ const NEXT: Record<ActionStatus, ActionStatus[]> = {
   failed: [],
 };
 
-const outcome = z.strictObject({
+export const outcome = z.strictObject({
   result: json.nullish(),
   error_message: text(10_000).nullish(),
 });

@@ -8,13 +8,13 @@ import { id, jsonObject, parse } from '../db/validation.ts';
 export type Conversation = Selectable<Conversations>;
 export type ConversationWithMessages = Conversation & { messages: Message[] };
 
-const newConversation = z.strictObject({
+export const newConversation = z.strictObject({
   user_id: id.nullish(),
   metadata: jsonObject.optional(),
 });
 export type NewConversation = z.input<typeof newConversation>;
 
-const ending = z.strictObject({
+export const ending = z.strictObject({
   satisfaction_score: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').nullish(),
 });
 export type Ending = z.input<typeof ending>;

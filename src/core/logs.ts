@@ -2,12 +2,12 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { mapErrors } from '../db/errors.ts';
 import type { DB, SystemLogs } from '../db/schema.ts';
-import { instant, jsonObject, limit, parse, requiredText } from '../db/validation.ts';
+import { instant, jsonObject, limit, parse, position, requiredText } from '../db/validation.ts';
 
 export type LogLine = Selectable<SystemLogs>;
 export const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
-const newLog = z.strictObject({
+export const newLog = z.strictObject({
   level: z.enum(LEVELS, { message: 'must be DEBUG, INFO, WARN or ERROR' }),
   source: requiredText(100),
   message: requiredText(100_000),
@@ -44,6 +44,7 @@ const logQuery = z.strictObject({
   from: instant.optional(),
   to: instant.optional(),
   limit: limit(10_000, 100),
+  before: position.optional(),
 });
 export type LogQuery = z.input<typeof logQuery>;
 
@@ -56,6 +57,11 @@ export async function queryLogs(db: Kysely<DB>, query: LogQuery = {}): Promise<L
     if (q.source) select = select.where('source', '=', q.source);
     if (q.from) select = select.where('timestamp', '>=', q.from);
     if (q.to) select = select.where('timestamp', '<', q.to);
+    const before = q.before;
+    // `at` narrows the lookup of the position's row (and its exact timestamp) to the partitions around it.
+    if (before) {
+      select = select.where(sql<boolean>`(timestamp, id) < (coalesce((SELECT timestamp FROM system_logs WHERE id = ${before.id}::bigint AND timestamp BETWEEN ${before.at}::timestamptz - interval '1 millisecond' AND ${before.at}::timestamptz + interval '1 millisecond'), ${before.at}), ${before.id}::bigint)`);
+    }
     return select.orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
   });
 }

@@ -2,13 +2,13 @@ import { CompiledQuery, type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
 import type { DB, Messages } from '../db/schema.ts';
-import { id, instant, json, jsonObject, limit, parse, requiredText, text } from '../db/validation.ts';
+import { id, instant, json, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
 
 export type Message = Selectable<Messages>;
 
 export const ROLES = ['user', 'assistant', 'system'] as const;
 
-const newMessage = z.strictObject({
+export const newMessage = z.strictObject({
   role: z.enum(ROLES, { message: 'must be user, assistant or system' }),
   content: requiredText(1_000_000),
   latency_ms: z.number().int().min(0).max(2_147_483_647).nullish(),
@@ -111,23 +111,25 @@ export const HISTORY_SQL = LAST_MESSAGES;
 const userHistoryOptions = z.strictObject({
   days: z.number().int().min(1).max(3650).default(7),
   limit: limit(1000, 50),
+  before: position.optional(),
 });
 export type UserHistoryOptions = z.input<typeof userHistoryOptions>;
 
-/** The seed's Prisma query: a user's messages of the last `days` days, newest first, at most `limit`. */
+/**
+ * The seed's Prisma query: a user's messages of the last `days` days, newest first, at most `limit`; `before`
+ * continues after the last message of the previous page.
+ */
 export async function userHistory(db: Kysely<DB>, userId: string, options: UserHistoryOptions = {}): Promise<Message[]> {
   const key = parse(id, userId, 'user id');
-  const { days, limit: count } = parse(userHistoryOptions, options, 'history options');
-  return mapErrors(() =>
-    db
+  const { days, limit: count, before } = parse(userHistoryOptions, options, 'history options');
+  return mapErrors(() => {
+    let query = db
       .selectFrom('messages as m')
       .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
       .selectAll('m')
       .where('c.user_id', '=', key)
-      .where('m.timestamp', '>=', sql<Date>`now() - make_interval(days => ${days})`)
-      .orderBy('m.timestamp', 'desc')
-      .orderBy('m.id', 'desc')
-      .limit(count)
-      .execute(),
-  );
+      .where('m.timestamp', '>=', sql<Date>`now() - make_interval(days => ${days})`);
+    if (before) query = query.where((eb) => eb(eb.refTuple('m.timestamp', 'm.id'), '<', eb.tuple(before.at, before.id)));
+    return query.orderBy('m.timestamp', 'desc').orderBy('m.id', 'desc').limit(count).execute();
+  });
 }

@@ -2,11 +2,11 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
 import type { DB, Reminders } from '../db/schema.ts';
-import { id, instant, jsonObject, limit, parse, requiredText, text } from '../db/validation.ts';
+import { id, instant, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
 
 export type Reminder = Selectable<Reminders>;
 
-const newReminder = z.strictObject({
+export const newReminder = z.strictObject({
   user_id: id.nullish(),
   title: requiredText(255),
   description: text(10_000).nullish(),
@@ -39,12 +39,12 @@ export async function cancelReminder(db: Kysely<DB>, reminderId: string): Promis
   throw new ConflictError(`reminder ${key} is ${current.status}, only a pending reminder can be cancelled`);
 }
 
-const upcomingOptions = z.strictObject({ user_id: id.optional(), limit: limit(1000, 50) });
+const upcomingOptions = z.strictObject({ user_id: id.optional(), limit: limit(1000, 50), after: position.optional() });
 export type UpcomingOptions = z.input<typeof upcomingOptions>;
 
-/** Pending reminders not yet due, soonest first. */
+/** Pending reminders not yet due, soonest first; `after` continues from the last one of the previous page. */
 export async function upcomingReminders(db: Kysely<DB>, options: UpcomingOptions = {}): Promise<Reminder[]> {
-  const { user_id, limit: count } = parse(upcomingOptions, options, 'upcoming options');
+  const { user_id, limit: count, after } = parse(upcomingOptions, options, 'upcoming options');
   return mapErrors(() => {
     let query = db
       .selectFrom('reminders')
@@ -52,27 +52,63 @@ export async function upcomingReminders(db: Kysely<DB>, options: UpcomingOptions
       .where('status', '=', 'pending')
       .where('scheduled_at', '>', sql<Date>`now()`);
     if (user_id) query = query.where('user_id', '=', user_id);
+    // The position's own row gives the exact timestamp; `at` serves only if that row is gone.
+    if (after) query = query.where(sql<boolean>`(scheduled_at, id) > (coalesce((SELECT scheduled_at FROM reminders WHERE id = ${after.id}::uuid), ${after.at}), ${after.id}::uuid)`);
     return query.orderBy('scheduled_at').orderBy('id').limit(count).execute();
   });
 }
 
+/** The channel on which claimed reminders are announced (`LISTEN mordomo_reminders` from any database client). */
+export const REMINDER_CHANNEL = 'mordomo_reminders';
+
 /**
- * Marks due reminders triggered and returns them. `FOR UPDATE SKIP LOCKED` lets several workers claim at once
- * without blocking each other or taking the same reminder twice.
+ * Marks due reminders triggered. `FOR UPDATE SKIP LOCKED` lets several workers claim at once without blocking
+ * each other or taking the same reminder twice.
  */
+const claimDue = (count: number) => sql`
+  UPDATE reminders r
+     SET status = 'triggered', triggered_at = now()
+    FROM (SELECT id FROM reminders
+           WHERE status = 'pending' AND scheduled_at <= now()
+           ORDER BY scheduled_at
+           LIMIT ${count}
+           FOR UPDATE SKIP LOCKED) due
+   WHERE r.id = due.id
+  RETURNING r.*`;
+
+const claimOptions = z.strictObject({ limit: limit(1000, 100) });
+
+/** Claims due reminders (see `claimDue`) and returns them, soonest first. */
 export async function claimDueReminders(db: Kysely<DB>, options: { limit?: number } = {}): Promise<Reminder[]> {
-  const { limit: count } = parse(z.strictObject({ limit: limit(1000, 100) }), options, 'claim options');
+  const { limit: count } = parse(claimOptions, options, 'claim options');
   return mapErrors(async () => {
-    const { rows } = await sql<Reminder>`
-      UPDATE reminders r
-         SET status = 'triggered', triggered_at = now()
-        FROM (SELECT id FROM reminders
-               WHERE status = 'pending' AND scheduled_at <= now()
-               ORDER BY scheduled_at
-               LIMIT ${count}
-               FOR UPDATE SKIP LOCKED) due
-       WHERE r.id = due.id
-      RETURNING r.*`.execute(db);
-    return rows.sort((a, b) => a.scheduled_at.getTime() - b.scheduled_at.getTime());
+    const { rows } = await claimDue(count).execute(db);
+    return (rows as Reminder[]).sort((a, b) => a.scheduled_at.getTime() - b.scheduled_at.getTime());
+  });
+}
+
+/** What `announceDueReminders` sends on `REMINDER_CHANNEL` (NOTIFY payloads are capped at 8000 bytes). */
+export interface ReminderAnnouncement {
+  id: string;
+  user_id: string | null;
+  title: string;
+  scheduled_at: string;
+  triggered_at: string;
+}
+
+/**
+ * Claims due reminders and announces each on `REMINDER_CHANNEL` in the same statement: the NOTIFY is sent when the
+ * claim commits and not otherwise, so every due reminder is announced exactly once, however many services run.
+ */
+export async function announceDueReminders(db: Kysely<DB>, options: { limit?: number } = {}): Promise<number> {
+  const { limit: count } = parse(claimOptions, options, 'claim options');
+  return mapErrors(async () => {
+    const { rows } = await sql<{ announced: number }>`
+      WITH claimed AS (${claimDue(count)})
+      SELECT count(pg_notify(${REMINDER_CHANNEL}, json_build_object(
+               'id', id, 'user_id', user_id, 'title', title, 'scheduled_at', scheduled_at, 'triggered_at', triggered_at)::text))::int
+               AS announced
+        FROM claimed`.execute(db);
+    return rows[0]?.announced ?? 0;
   });
 }

@@ -1,14 +1,14 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { mapErrors, NotFoundError } from '../db/errors.ts';
 import type { DB, Users } from '../db/schema.ts';
-import { id, jsonObject, parse, requiredText, text } from '../db/validation.ts';
+import { id, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
 
 export type User = Selectable<Users>;
 
 const email = text(255).pipe(z.email({ message: 'must be an e-mail address' }));
 
-const newUser = z.strictObject({
+export const newUser = z.strictObject({
   name: requiredText(255),
   email: email.nullish(),
   voice_enrolled: z.boolean().optional(),
@@ -17,7 +17,7 @@ const newUser = z.strictObject({
 });
 export type NewUser = z.input<typeof newUser>;
 
-const userPatch = newUser.partial().extend({ is_active: z.boolean().optional() });
+export const userPatch = newUser.partial().extend({ is_active: z.boolean().optional() });
 export type UserPatch = z.input<typeof userPatch>;
 
 /** Creates a user. A duplicate e-mail is a `ConflictError`. */
@@ -50,6 +50,21 @@ export async function updateUser(db: Kysely<DB>, userId: string, patch: UserPatc
   );
   if (!user) throw new NotFoundError(`user ${key} not found`);
   return user;
+}
+
+const listOptions = z.strictObject({ limit: limit(1000, 50), after: position.optional(), active: z.boolean().optional() });
+export type UserListOptions = z.input<typeof listOptions>;
+
+/** Users in the order they were created; `after` continues from the last user of the previous page. */
+export async function listUsers(db: Kysely<DB>, options: UserListOptions = {}): Promise<User[]> {
+  const { limit: count, after, active } = parse(listOptions, options, 'list options');
+  return mapErrors(() => {
+    let query = db.selectFrom('users').selectAll();
+    if (active !== undefined) query = query.where('is_active', '=', active);
+    // The position's own row gives the exact (microsecond) timestamp; `at` serves only if that row is gone.
+    if (after) query = query.where(sql<boolean>`(created_at, id) > (coalesce((SELECT created_at FROM users WHERE id = ${after.id}::uuid), ${after.at}), ${after.id}::uuid)`);
+    return query.orderBy('created_at').orderBy('id').limit(count).execute();
+  });
 }
 
 /** Marks a user inactive, keeping their history (erasure is a separate, deliberate operation). */

@@ -129,6 +129,16 @@ export interface VVoiceAiProviders {
   updated_at: Generated<Timestamp>;
 }
 
+export interface VVoiceApiKeys {
+  created_at: Generated<Timestamp>;
+  domain_uuid: string;
+  key_uuid: Generated<string>;
+  last_used_at: Timestamp | null;
+  name: string;
+  revoked_at: Timestamp | null;
+  secret_sha256: Buffer;
+}
+
 export interface VVoiceConversations {
   call_uuid: string | null;
   caller_id: string | null;
@@ -217,6 +227,7 @@ export interface DB {
   users: Users;
   v_domains: VDomains;
   v_voice_ai_providers: VVoiceAiProviders;
+  v_voice_api_keys: VVoiceApiKeys;
   v_voice_conversations: VVoiceConversations;
   v_voice_documents: VVoiceDocuments;
   v_voice_messages: VVoiceMessages;

@@ -23,8 +23,16 @@ export const id = z.uuid({ message: 'must be a UUID' });
 
 const MAX_JSON_BYTES = 256 * 1024;
 
+/**
+ * Any JSON value. Recursive, so it is registered under a name: the OpenAPI document then refers to one
+ * `JsonValue` component instead of repeating (or losing) the definition.
+ */
+export const jsonValue: z.ZodType<JsonValue> = z
+  .lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]))
+  .meta({ id: 'JsonValue' });
+
 /** A JSON document jsonb accepts: no \u0000 inside strings, bounded in size. */
-export const json = z.json().superRefine((value, ctx) => {
+export const json = jsonValue.superRefine((value, ctx) => {
   const serialised = JSON.stringify(value);
   if (serialised.includes('\\u0000')) ctx.addIssue({ code: 'custom', message: 'must not contain NUL characters' });
   if (Buffer.byteLength(serialised) > MAX_JSON_BYTES) {
@@ -57,3 +65,10 @@ export function parse<S extends z.ZodType>(schema: S, input: unknown, what: stri
   });
   throw new InvalidInputError(`invalid ${what}: ${problems.join('; ')}`);
 }
+
+/**
+ * Where a page of a list ended: the sort timestamp and the id of its last row. Lists take it to continue
+ * strictly after that row (keyset pagination), which stays fast and stable however deep one pages.
+ */
+export const position = z.strictObject({ at: instant, id: z.union([id, z.string().regex(/^\d{1,19}$/, 'must be an id')]) });
+export type Position = z.input<typeof position>;

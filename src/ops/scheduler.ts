@@ -7,6 +7,7 @@ import { createBackup } from './backup.ts';
 import { pruneBackups, recordVerification } from './backup-files.ts';
 import { maintainPartitions } from './partitions.ts';
 import { verifyBackup } from './restore.ts';
+import { sampleDatabaseSize } from './reports.ts';
 import { expireConversations } from './retention.ts';
 
 // The ledger lives beside the migration ledger and is created the same way, so the scheduler works whatever
@@ -31,8 +32,9 @@ export interface Job {
 export type JobOutcome = 'success' | 'failed' | 'skipped';
 
 /**
- * The jobs of a deployment: the seed's nightly backup (verified, then pruned), log partition upkeep and, when an
- * operator set MORDOMO_CONVERSATION_RETENTION_DAYS, conversation retention.
+ * The jobs of a deployment: the seed's nightly backup (verified, then pruned), log partition upkeep, a daily
+ * database size sample for the dashboard's growth chart and, when an operator set
+ * MORDOMO_CONVERSATION_RETENTION_DAYS, conversation retention.
  */
 export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, logger: Logger): Job[] {
   const retentionDays = config.conversationRetentionDays;
@@ -48,8 +50,23 @@ export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, 
         },
       ]
     : [];
+  // Log partitions and size samples are of core tables, absent from an IVR-only FusionPBX database.
+  const coreJobs: Job[] = config.modules.includes('core')
+    ? [
+        { name: 'size', cron: '5 0 * * *', run: async () => `${await sampleDatabaseSize(pool)} bytes recorded` },
+        {
+          name: 'partitions',
+          cron: '15 * * * *',
+          run: async () => {
+            const result = await maintainPartitions(pool);
+            return `${result.created} created, ${result.dropped} dropped, ${result.ahead} days ahead`;
+          },
+        },
+      ]
+    : [];
   return [
     ...retention,
+    ...coreJobs,
     {
       name: 'backup',
       cron: config.backupCron,
@@ -60,14 +77,6 @@ export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, 
         if (!verified.ok) throw new MordomoError('internal', `backup ${backup.file} failed verification`);
         const pruned = pruneBackups(config.backupDir, { maxAgeDays: config.backupRetentionDays });
         return `${backup.file} verified; ${pruned.length} old backups pruned`;
-      },
-    },
-    {
-      name: 'partitions',
-      cron: '15 * * * *',
-      run: async () => {
-        const result = await maintainPartitions(pool);
-        return `${result.created} created, ${result.dropped} dropped, ${result.ahead} days ahead`;
       },
     },
   ];

@@ -1,0 +1,16 @@
+-- API keys of the HTTP service: each belongs to one FusionPBX domain, and the domain of an IVR request comes only
+-- from its key. Only a SHA-256 of the secret part is kept (the secret is 256 random bits, so a slow hash adds
+-- nothing); the IVR role gets no access at all: keys are checked by the service before it takes that role.
+CREATE TABLE IF NOT EXISTS v_voice_api_keys (
+    key_uuid UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    domain_uuid UUID NOT NULL REFERENCES v_domains(domain_uuid) ON DELETE CASCADE,
+    name VARCHAR(100) NOT NULL CHECK (length(trim(name)) > 0),
+    secret_sha256 BYTEA NOT NULL CHECK (length(secret_sha256) = 32),
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_used_at TIMESTAMPTZ,
+    revoked_at TIMESTAMPTZ
+);
+
+CREATE INDEX IF NOT EXISTS idx_api_keys_domain ON v_voice_api_keys(domain_uuid);
+
+REVOKE ALL ON v_voice_api_keys FROM PUBLIC;

@@ -1,0 +1,173 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createJsonSchemaTransform, createJsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { createIvr } from '../ivr/ivr.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from '../ivr/api-keys.ts';
+import { dashboardReport } from '../ops/reports.ts';
+import { bearer } from './auth.ts';
+import type { ServiceContext } from './context.ts';
+import { registerDashboard } from './dashboard.ts';
+import { handleError, handleNotFound, HttpError } from './errors.ts';
+import { coreRoutes } from './routes/core.ts';
+import { ivrRoutes } from './routes/ivr.ts';
+import { apiKeySchema, errorSchema, openApiOverride } from './schemas.ts';
+
+// Dates and the like have no JSON Schema of their own; see openApiOverride.
+const zodToJsonConfig = { unrepresentable: 'any' as const, override: openApiOverride as never };
+
+const UNAUTHORIZED = 'missing or invalid credentials: send "Authorization: Bearer <token>"';
+
+/** The address a failure is counted against. */
+const clientOf = (request: FastifyRequest) => request.ip;
+
+/**
+ * Builds the HTTP service over an open database. Three scopes: public (health, docs, the dashboard's static
+ * page), admin (every /v1 route of the core, /metrics: the admin bearer token) and IVR (/v1/ivr: a domain's API
+ * key, which alone decides the domain).
+ */
+export async function buildApp(context: ServiceContext): Promise<FastifyInstance> {
+  const { config, metrics, adminToken, authFailures, apiKeys } = context;
+  const app = Fastify({
+    loggerInstance: context.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    // Errors are logged by the error handler; a line per request would cost more than many requests do.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.http.bodyLimit,
+    // Ids are UUIDs: a longer path parameter is a client mistake, answered before any work.
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'mordomo-db',
+        version: '0.1.0',
+        description:
+          'The data API of the Mordomo assistant and the Voice AI IVR. Core routes take the admin token; /v1/ivr routes take a domain API key. Errors are {"error":{"code","message","request_id"}}.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: createJsonSchemaTransform({ zodToJsonConfig }),
+    transformObject: createJsonSchemaTransformObject({ zodToJsonConfig }),
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  api.get('/healthz', {
+    schema: { tags: ['health'], summary: 'The process is alive', security: [], response: { 200: z.object({ status: z.literal('ok') }) } },
+    handler: async () => ({ status: 'ok' as const }),
+  });
+  api.get('/readyz', {
+    schema: {
+      tags: ['health'],
+      summary: 'The database is reachable and its migrations are current',
+      security: [],
+      response: { 200: z.object({ status: z.literal('ready') }), 503: z.object({ status: z.literal('not ready'), reason: z.string() }) },
+    },
+    handler: async (_request, reply) => {
+      const { ready, reason } = await context.readiness();
+      return ready ? { status: 'ready' as const } : reply.status(503).send({ status: 'not ready' as const, reason: reason ?? 'unknown' });
+    },
+  });
+  registerDashboard(app);
+
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', async (request) => {
+      authFailures.check(clientOf(request));
+      const token = bearer(request.headers.authorization);
+      if (!token || !adminToken.matches(token)) {
+        authFailures.record(clientOf(request));
+        throw new HttpError(401, 'unauthorized', UNAUTHORIZED);
+      }
+    });
+    coreRoutes(admin, context);
+    const typed = admin.withTypeProvider<ZodTypeProvider>();
+    typed.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: true } }, async (_request, reply) => {
+      await metrics.refresh();
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+    typed.get('/v1/dashboard', {
+      schema: { tags: ['operations'], summary: "Every dataset of the operator's dashboard, from one snapshot", response: { 200: z.looseObject({}) } },
+      handler: async () => dashboardReport(context.pool, config.backupDir),
+    });
+    typed.get('/v1/reminders/stream', {
+      schema: { tags: ['reminders'], summary: 'Server-Sent Events: each due reminder, once, as it falls due', querystring: z.strictObject({ user_id: z.uuid().optional() }) },
+      handler: async (request, reply) => streamReminders(context, request, reply, request.query.user_id),
+    });
+    if (config.modules.includes('ivr')) {
+      typed.post('/v1/admin/ivr/keys', {
+        schema: {
+          tags: ['ivr keys'],
+          summary: 'Create an API key for a domain; the key is shown in this response only',
+          body: z.strictObject({ domain_uuid: z.uuid(), name: z.string().min(1).max(100) }),
+          response: { 201: apiKeySchema.extend({ key: z.string() }), 400: errorSchema, 422: errorSchema },
+        },
+        handler: async (request, reply) => reply.status(201).send(await createApiKey(context.db, request.body.domain_uuid, request.body.name)),
+      });
+      typed.get('/v1/admin/ivr/keys', {
+        schema: { tags: ['ivr keys'], summary: 'API keys (never their secrets)', querystring: z.strictObject({ domain_uuid: z.uuid().optional() }) },
+        handler: async (request) => ({ items: await listApiKeys(context.db, request.query.domain_uuid) }),
+      });
+      typed.delete('/v1/admin/ivr/keys/:uuid', {
+        schema: { tags: ['ivr keys'], summary: 'Revoke an API key at once', params: z.strictObject({ uuid: z.uuid() }) },
+        handler: async (request) => revokeApiKey(context.db, request.params.uuid),
+      });
+    }
+  });
+
+  if (config.modules.includes('ivr')) {
+    const ivr = createIvr(context.db, { encryptionKey: config.encryptionKey });
+    await app.register(async (tenant) => {
+      tenant.decorateRequest('ivrDomain', null);
+      tenant.addHook('onRequest', async (request) => {
+        authFailures.check(clientOf(request));
+        const key = bearer(request.headers.authorization);
+        const domain = key ? await apiKeys.domainOf(key) : undefined;
+        if (!domain) {
+          authFailures.record(clientOf(request));
+          throw new HttpError(401, 'unauthorized', UNAUTHORIZED);
+        }
+        (request as FastifyRequest & { ivrDomain: unknown }).ivrDomain = ivr.forDomain(domain);
+      });
+      ivrRoutes(tenant);
+    });
+  }
+  return app;
+}
+
+/** One SSE stream: a comment every 15 s keeps proxies from closing it; each reminder is one `reminder` event. */
+function streamReminders(context: ServiceContext, request: FastifyRequest, reply: FastifyReply, userId: string | undefined): void {
+  reply.hijack();
+  const out = reply.raw;
+  out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  out.write(': connected\n\n');
+  const heartbeat = setInterval(() => out.write(': keep-alive\n\n'), 15_000);
+  const unsubscribe = context.reminders.subscribe({
+    deliver(reminder) {
+      if (userId && reminder.user_id !== userId) return;
+      out.write(`id: ${reminder.id}\nevent: reminder\ndata: ${JSON.stringify(reminder)}\n\n`);
+    },
+    end() {
+      clearInterval(heartbeat);
+      out.end();
+    },
+  });
+  request.raw.on('close', () => {
+    clearInterval(heartbeat);
+    unsubscribe();
+  });
+}

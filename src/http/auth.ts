@@ -1,0 +1,134 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import type { HttpSettings } from '../config.ts';
+import { ConfigError } from '../db/errors.ts';
+import type { DB } from '../db/schema.ts';
+import { domainOfApiKey } from '../ivr/api-keys.ts';
+import { HttpError } from './errors.ts';
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Equal-length digests compared in constant time, so neither length nor content leaks through timing. */
+function sameSecret(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+function writeTokenFile(file: string): string {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString('base64url');
+  const partial = `${file}.partial`;
+  writeFileSync(partial, `${token}\n`, { mode: 0o600 });
+  renameSync(partial, file); // a reader sees the old token or the new one, never half of one
+  return token;
+}
+
+/** Replaces the admin token file with a new random token; the running service picks it up on its next request. */
+export function rotateAdminToken(settings: HttpSettings): string {
+  if (settings.adminToken) {
+    throw new ConfigError('the admin token comes from MORDOMO_ADMIN_TOKEN; change that variable and restart the service instead');
+  }
+  writeTokenFile(settings.adminTokenFile);
+  return settings.adminTokenFile;
+}
+
+/**
+ * The admin bearer token: MORDOMO_ADMIN_TOKEN, else the token file, created on first start (0600). The file is
+ * re-read when it changes, so `mordomo-db token rotate` takes effect without a restart.
+ */
+export class AdminToken {
+  private cached: { token: string; mtimeMs: number } | undefined;
+
+  constructor(private readonly settings: HttpSettings) {
+    if (!settings.adminToken && !existsSync(settings.adminTokenFile)) writeTokenFile(settings.adminTokenFile);
+    this.current();
+  }
+
+  /** Where an operator finds the token, for the start banner. */
+  describe(): string {
+    return this.settings.adminToken ? 'from MORDOMO_ADMIN_TOKEN' : `in ${this.settings.adminTokenFile}`;
+  }
+
+  private current(): string {
+    if (this.settings.adminToken) return this.settings.adminToken;
+    const file = this.settings.adminTokenFile;
+    const stat = statSync(file);
+    if (stat.mode & 0o077) {
+      throw new ConfigError(`the admin token file ${file} is readable by others (mode ${(stat.mode & 0o777).toString(8)}): run "chmod 600 ${file}"`);
+    }
+    if (this.cached?.mtimeMs !== stat.mtimeMs) {
+      const token = readFileSync(file, 'utf8').trim();
+      if (token.length < 24) throw new ConfigError(`the admin token in ${file} is shorter than 24 characters`);
+      this.cached = { token, mtimeMs: stat.mtimeMs };
+    }
+    return this.cached.token;
+  }
+
+  matches(presented: string): boolean {
+    return sameSecret(presented, this.current());
+  }
+}
+
+/**
+ * Counts failed authentications per client address in a fixed window; past the limit the address gets 429 until
+ * the window ends, which makes guessing tokens hopeless without slowing down clients that authenticate.
+ */
+export class AuthFailureLimiter {
+  private readonly failures = new Map<string, { count: number; windowEnds: number }>();
+
+  constructor(
+    private readonly limit = 20,
+    private readonly windowMs = 60_000,
+  ) {}
+
+  check(address: string, now = Date.now()): void {
+    const entry = this.failures.get(address);
+    if (entry && entry.windowEnds > now && entry.count >= this.limit) {
+      const seconds = Math.ceil((entry.windowEnds - now) / 1000);
+      throw new HttpError(429, 'rate_limited', `too many failed authentications; retry in ${seconds} s`);
+    }
+  }
+
+  record(address: string, now = Date.now()): void {
+    const entry = this.failures.get(address);
+    if (!entry || entry.windowEnds <= now) {
+      // Sweep expired entries now and then so that the map cannot grow without bound.
+      if (this.failures.size > 10_000) for (const [key, value] of this.failures) if (value.windowEnds <= now) this.failures.delete(key);
+      this.failures.set(address, { count: 1, windowEnds: now + this.windowMs });
+    } else {
+      entry.count += 1;
+    }
+  }
+}
+
+/** Verified API keys, remembered briefly so that a busy IVR does not look its key up on every request. */
+export class ApiKeyCache {
+  private readonly verified = new Map<string, { domain: string; until: number }>();
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly ttlMs = 5_000,
+  ) {}
+
+  async domainOf(presented: string, now = Date.now()): Promise<string | undefined> {
+    const key = digest(presented).toString('base64');
+    const hit = this.verified.get(key);
+    if (hit && hit.until > now) return hit.domain;
+    const domain = await domainOfApiKey(this.db, presented);
+    if (domain) {
+      if (this.verified.size > 10_000) this.verified.clear();
+      this.verified.set(key, { domain, until: now + this.ttlMs });
+    } else {
+      this.verified.delete(key);
+    }
+    return domain;
+  }
+}
+
+/** The bearer credential of a request, or undefined. */
+export function bearer(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}

@@ -1,0 +1,70 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { type ErrorCode, MordomoError } from '../db/errors.ts';
+
+/** Codes only the HTTP layer produces, beside the library's. */
+export type HttpErrorCode = ErrorCode | 'unauthorized' | 'rate_limited' | 'payload_too_large' | 'unsupported_media_type';
+
+/** An error the HTTP layer raises itself (auth, rate limit), carried to the error handler like a library error. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: HttpErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_input: 400,
+  not_found: 404,
+  conflict: 409,
+  foreign_key: 422,
+  timeout: 504,
+  unavailable: 503,
+  migration: 503,
+  config: 500,
+  internal: 500,
+};
+
+export interface ErrorBody {
+  error: { code: HttpErrorCode; message: string; request_id: string };
+}
+
+function classify(error: FastifyError | Error): { status: number; code: HttpErrorCode; message: string } {
+  if (error instanceof HttpError) return { status: error.statusCode, code: error.code, message: error.message };
+  if (error instanceof MordomoError) {
+    const status = STATUS[error.code];
+    // The message of a server-side failure may describe internals; the client gets a generic one.
+    return { status, code: error.code, message: status >= 500 && error.code !== 'unavailable' ? 'internal error' : error.message };
+  }
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const where = error.validationContext ?? 'request';
+    const problems = error.validation.map((issue) => `${where}${issue.instancePath.replaceAll('/', '.').replace(/\.$/, '')}: ${issue.message}`);
+    return { status: 400, code: 'invalid_input', message: problems.join('; ') };
+  }
+  const fastifyError = error as FastifyError;
+  const status = fastifyError.statusCode ?? 500;
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, code: 'payload_too_large', message: 'request body too large' };
+  if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return { status: 415, code: 'unsupported_media_type', message: 'send JSON with content-type: application/json' };
+  }
+  // Fastify's own 4xx (malformed JSON, bad content length, …) have safe messages.
+  if (status >= 400 && status < 500) return { status, code: 'invalid_input', message: fastifyError.message };
+  return { status: 500, code: 'internal', message: 'internal error' };
+}
+
+/** The one error handler: every failure leaves as `{ error: { code, message, request_id } }`, never a stack or SQL. */
+export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { status, code, message } = classify(error);
+  if (status >= 500) request.log.error({ err: { message: error.message, code: (error as { code?: unknown }).code } }, 'request failed');
+  const body: ErrorBody = { error: { code, message, request_id: String(request.id) } };
+  if (status === 401) void reply.header('www-authenticate', 'Bearer');
+  return reply.status(status).type('application/json').send(body);
+}
+
+/** Unknown routes answer in the same shape. */
+export function handleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return handleError(new HttpError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply);
+}

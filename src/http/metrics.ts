@@ -1,0 +1,144 @@
+import type pg from 'pg';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Module } from '../config.ts';
+import { listBackups } from '../ops/backup-files.ts';
+import { partitionsAhead } from '../ops/partitions.ts';
+
+/**
+ * The service's Prometheus metrics: what postgres_exporter would report for this database (same metric names
+ * where it has one), backups, log partitions, scheduled jobs, and the application's own. Database figures are
+ * read at scrape time, so /metrics is always current and costs nothing between scrapes.
+ */
+export interface AppMetrics {
+  registry: Registry;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+  messagesAppended: Counter;
+  /** Reads the database and backup figures; called by the /metrics route before rendering. */
+  refresh(): Promise<void>;
+}
+
+const DATABASE_STATS = `
+  SELECT pg_database_size(current_database())::float8 AS size_bytes, xact_commit::float8, xact_rollback::float8,
+         deadlocks::float8, blks_hit::float8, blks_read::float8,
+         (SELECT coalesce(extract(epoch FROM max(now() - xact_start)), 0)::float8
+            FROM pg_stat_activity WHERE xact_start IS NOT NULL AND backend_type = 'client backend') AS longest_xact_seconds,
+         CASE WHEN pg_is_in_recovery()
+              THEN coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)::float8
+              ELSE (SELECT coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 FROM pg_stat_replication)
+         END AS replication_lag_seconds
+    FROM pg_stat_database WHERE datname = current_database()`;
+const CONNECTIONS = `SELECT coalesce(state, 'background') AS state, count(*)::float8 AS n FROM pg_stat_activity GROUP BY 1`;
+const TABLE_SIZES = `
+  SELECT c.relname AS table_name, pg_total_relation_size(c.oid)::float8 AS bytes
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition`;
+const SLOW_STATEMENTS = `
+  SELECT queryid::text, left(regexp_replace(query, '\\s+', ' ', 'g'), 80) AS query, calls::float8,
+         (mean_exec_time / 1000)::float8 AS mean_seconds
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   ORDER BY mean_exec_time DESC LIMIT 10`;
+const JOB_RUNS = `
+  SELECT DISTINCT ON (job) job, outcome, extract(epoch FROM coalesce(finished_at, started_at))::float8 AS at
+    FROM mordomo_job_runs WHERE to_regclass('mordomo_job_runs') IS NOT NULL ORDER BY job, started_at DESC`;
+
+export function createMetrics(pool: pg.Pool, options: { backupDir: string; modules: Module[] }): AppMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'mordomo_' });
+  const gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+
+  const up = gauge('pg_up', 'Whether the database answered the last scrape (1) or not (0)');
+  const connections = gauge('pg_stat_activity_count', 'Server connections by state', ['state']);
+  const databaseSize = gauge('pg_database_size_bytes', 'Size of the mordomo database');
+  const tableSize = gauge('mordomo_table_size_bytes', 'Total size of each table, indexes and TOAST included', ['table']);
+  const commits = gauge('pg_stat_database_xact_commit', 'Transactions committed since the statistics reset');
+  const rollbacks = gauge('pg_stat_database_xact_rollback', 'Transactions rolled back since the statistics reset');
+  const deadlocks = gauge('pg_stat_database_deadlocks', 'Deadlocks detected since the statistics reset');
+  const cacheHit = gauge('mordomo_cache_hit_ratio', 'Share of block reads served from shared buffers (0..1)');
+  const longest = gauge('mordomo_longest_transaction_seconds', 'Age of the oldest open transaction');
+  const lag = gauge('mordomo_replication_lag_seconds', 'Replay lag: of the slowest standby on a primary, of this server on a standby');
+  const slowMean = gauge('mordomo_statement_mean_seconds', 'Mean execution time of the 10 slowest statements (pg_stat_statements)', ['queryid', 'query']);
+  const slowCalls = gauge('mordomo_statement_calls', 'Calls of the 10 slowest statements', ['queryid', 'query']);
+  const backupAge = gauge('mordomo_backup_last_age_seconds', 'Age of the newest backup');
+  const backupSize = gauge('mordomo_backup_last_size_bytes', 'Size of the newest backup');
+  const backupVerified = gauge('mordomo_backup_last_verified', 'Verification of the newest backup: 1 passed, 0 failed, -1 not verified');
+  const backupCount = gauge('mordomo_backups', 'Backups kept in the backup folder');
+  const partitions = gauge('mordomo_log_partitions_ahead_days', 'Daily system_logs partitions that exist from today on');
+  const jobOutcome = gauge('mordomo_job_last_outcome', 'Outcome of the last run of each scheduled job (1 for the outcome it had)', ['job', 'outcome']);
+  const jobAt = gauge('mordomo_job_last_run_timestamp_seconds', 'When each scheduled job last ran', ['job']);
+  const poolConnections = gauge('mordomo_pool_connections', "The service's pool: connections in use, idle, and requests waiting", ['state']);
+
+  const httpDuration = new Histogram({
+    name: 'mordomo_http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+  const messagesAppended = new Counter({
+    name: 'mordomo_messages_appended_total',
+    help: 'Messages appended through the API',
+    registers: [registry],
+  });
+
+  const databaseGauges = [connections, databaseSize, tableSize, commits, rollbacks, deadlocks, cacheHit, longest, lag, slowMean, slowCalls, partitions, jobOutcome, jobAt];
+
+  async function readDatabase(): Promise<void> {
+    const [stats, states, tables, jobs] = await Promise.all([
+      pool.query(DATABASE_STATS),
+      pool.query(CONNECTIONS),
+      pool.query(TABLE_SIZES),
+      pool.query(JOB_RUNS).catch(() => ({ rows: [] })),
+    ]);
+    const s = stats.rows[0];
+    databaseSize.set(s.size_bytes);
+    commits.set(s.xact_commit);
+    rollbacks.set(s.xact_rollback);
+    deadlocks.set(s.deadlocks);
+    const reads = s.blks_hit + s.blks_read;
+    cacheHit.set(reads === 0 ? 1 : s.blks_hit / reads);
+    longest.set(s.longest_xact_seconds);
+    lag.set(s.replication_lag_seconds);
+    for (const row of states.rows) connections.set({ state: row.state }, row.n);
+    for (const row of tables.rows) tableSize.set({ table: row.table_name }, row.bytes);
+    for (const row of jobs.rows) {
+      jobOutcome.set({ job: row.job, outcome: row.outcome }, 1);
+      jobAt.set({ job: row.job }, row.at);
+    }
+    // pg_stat_statements may be missing on a managed server; the rest of the scrape still stands.
+    const slow = await pool.query(SLOW_STATEMENTS).catch(() => ({ rows: [] }));
+    for (const row of slow.rows) {
+      slowMean.set({ queryid: row.queryid, query: row.query }, row.mean_seconds);
+      slowCalls.set({ queryid: row.queryid, query: row.query }, row.calls);
+    }
+    if (options.modules.includes('core')) partitions.set(await partitionsAhead(pool));
+  }
+
+  return {
+    registry,
+    httpDuration,
+    messagesAppended,
+    async refresh() {
+      for (const metric of databaseGauges) metric.reset();
+      try {
+        await readDatabase();
+        up.set(1);
+      } catch {
+        for (const metric of databaseGauges) metric.reset();
+        up.set(0);
+      }
+      poolConnections.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
+      poolConnections.set({ state: 'idle' }, pool.idleCount);
+      poolConnections.set({ state: 'waiting' }, pool.waitingCount);
+      const backups = listBackups(options.backupDir);
+      backupCount.set(backups.length);
+      for (const metric of [backupAge, backupSize, backupVerified]) metric.reset();
+      const newest = backups[0];
+      if (newest) {
+        backupAge.set((Date.now() - newest.createdAt.getTime()) / 1000);
+        backupSize.set(newest.bytes);
+        backupVerified.set(newest.verified ? (newest.verified.ok ? 1 : 0) : -1);
+      }
+    },
+  };
+}

@@ -1,0 +1,249 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import * as actions from '../../core/actions.ts';
+import * as settings from '../../core/config.ts';
+import * as conversations from '../../core/conversations.ts';
+import * as logs from '../../core/logs.ts';
+import * as messages from '../../core/messages.ts';
+import * as reminders from '../../core/reminders.ts';
+import * as users from '../../core/users.ts';
+import { jsonValue } from '../../db/validation.ts';
+import type { ServiceContext } from '../context.ts';
+import {
+  actionSchema,
+  configEntrySchema,
+  conversationSchema,
+  decodeCursor,
+  encodeCursor,
+  errorSchema,
+  idParams,
+  logLineSchema,
+  messageSchema,
+  pageFrom,
+  pageOf,
+  pageQuery,
+  reminderSchema,
+  userSchema,
+} from '../schemas.ts';
+
+const errors = { 400: errorSchema, 404: errorSchema, 409: errorSchema };
+const turnMessage = messages.newMessage.omit({ role: true });
+
+/** The Mordomo core: users, conversations and their messages, actions, reminders, settings and logs. */
+export function coreRoutes(app: FastifyInstance, context: ServiceContext): void {
+  const { db, metrics } = context;
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  api.post('/v1/users', {
+    schema: { tags: ['users'], summary: 'Create a user', body: users.newUser, response: { 201: userSchema, ...errors } },
+    handler: async (request, reply) => reply.status(201).send(await users.createUser(db, request.body)),
+  });
+  api.get('/v1/users', {
+    schema: {
+      tags: ['users'],
+      summary: 'List users in creation order',
+      querystring: z.strictObject({ ...pageQuery, active: z.enum(['true', 'false']).optional() }),
+      response: { 200: pageOf(userSchema), ...errors },
+    },
+    handler: async (request) => {
+      const { limit, cursor, active } = request.query;
+      const rows = await users.listUsers(db, {
+        limit: limit + 1,
+        after: decodeCursor(cursor),
+        active: active === undefined ? undefined : active === 'true',
+      });
+      return pageFrom(rows, limit, (user) => encodeCursor(user.created_at, user.id));
+    },
+  });
+  api.get('/v1/users/:id', {
+    schema: { tags: ['users'], summary: 'Get a user', params: idParams, response: { 200: userSchema, ...errors } },
+    handler: async (request) => users.getUser(db, request.params.id),
+  });
+  api.patch('/v1/users/:id', {
+    schema: { tags: ['users'], summary: 'Change a user', params: idParams, body: users.userPatch, response: { 200: userSchema, ...errors } },
+    handler: async (request) => users.updateUser(db, request.params.id, request.body),
+  });
+  api.get('/v1/users/:id/history', {
+    schema: {
+      tags: ['users'],
+      summary: "A user's messages of the last days, newest first (the seed's history query)",
+      params: idParams,
+      querystring: z.strictObject({ ...pageQuery, days: z.coerce.number().int().min(1).max(3650).default(7) }),
+      response: { 200: pageOf(messageSchema), ...errors },
+    },
+    handler: async (request) => {
+      const { limit, cursor, days } = request.query;
+      const rows = await messages.userHistory(db, request.params.id, { days, limit: limit + 1, before: decodeCursor(cursor) });
+      return pageFrom(rows, limit, (message) => encodeCursor(message.timestamp, message.id));
+    },
+  });
+
+  api.post('/v1/conversations', {
+    schema: {
+      tags: ['conversations'],
+      summary: 'Start a conversation',
+      body: conversations.newConversation.default({}),
+      response: { 201: conversationSchema, ...errors },
+    },
+    handler: async (request, reply) => reply.status(201).send(await conversations.startConversation(db, request.body)),
+  });
+  api.get('/v1/conversations/:id', {
+    schema: {
+      tags: ['conversations'],
+      summary: 'A conversation with all its messages',
+      params: idParams,
+      response: { 200: conversationSchema.extend({ messages: z.array(messageSchema) }), ...errors },
+    },
+    handler: async (request) => conversations.getConversation(db, request.params.id),
+  });
+  api.post('/v1/conversations/:id/turns', {
+    schema: {
+      tags: ['conversations'],
+      summary: "Append a turn: the user's utterance and the assistant's answer, both or neither",
+      params: idParams,
+      body: z.strictObject({ user: turnMessage, assistant: turnMessage }),
+      response: { 201: z.object({ messages: z.array(messageSchema) }), ...errors },
+    },
+    handler: async (request, reply) => {
+      const appended = await conversations.appendTurn(db, request.params.id, request.body.user, request.body.assistant);
+      metrics.messagesAppended.inc(appended.length);
+      return reply.status(201).send({ messages: appended });
+    },
+  });
+  api.post('/v1/conversations/:id/messages', {
+    schema: {
+      tags: ['conversations'],
+      summary: 'Append messages in one transaction',
+      params: idParams,
+      body: z.strictObject({ messages: z.array(messages.newMessage).min(1).max(1000) }),
+      response: { 201: z.object({ messages: z.array(messageSchema) }), ...errors },
+    },
+    handler: async (request, reply) => {
+      const appended = await messages.appendMessages(db, request.params.id, request.body.messages);
+      metrics.messagesAppended.inc(appended.length);
+      return reply.status(201).send({ messages: appended });
+    },
+  });
+  api.get('/v1/conversations/:id/messages', {
+    schema: {
+      tags: ['conversations'],
+      summary: 'The latest messages, oldest first; next_cursor pages back in time',
+      params: idParams,
+      querystring: z.strictObject(pageQuery),
+      response: { 200: pageOf(messageSchema), ...errors },
+    },
+    handler: async (request) => {
+      const { limit, cursor } = request.query;
+      const rows = await messages.conversationHistory(db, request.params.id, { limit: limit + 1, before: decodeCursor(cursor)?.at });
+      // Oldest first: the extra row, when there is one, is the first.
+      const items = rows.length > limit ? rows.slice(1) : rows;
+      const oldest = items[0];
+      return { items, next_cursor: rows.length > limit && oldest ? encodeCursor(oldest.timestamp, oldest.id) : null };
+    },
+  });
+  api.post('/v1/conversations/:id/end', {
+    schema: {
+      tags: ['conversations'],
+      summary: 'End a conversation',
+      params: idParams,
+      body: conversations.ending.default({}),
+      response: { 200: conversationSchema, ...errors },
+    },
+    handler: async (request) => conversations.endConversation(db, request.params.id, request.body),
+  });
+
+  api.post('/v1/actions', {
+    schema: { tags: ['actions'], summary: 'Record an action a message asked for', body: actions.newAction, response: { 201: actionSchema, ...errors } },
+    handler: async (request, reply) => reply.status(201).send(await actions.recordAction(db, request.body)),
+  });
+  api.get('/v1/actions/:id', {
+    schema: { tags: ['actions'], summary: 'Get an action', params: idParams, response: { 200: actionSchema, ...errors } },
+    handler: async (request) => actions.getAction(db, request.params.id),
+  });
+  api.post('/v1/actions/:id/transition', {
+    schema: {
+      tags: ['actions'],
+      summary: 'Move an action: pending → executing → success | failed',
+      params: idParams,
+      body: actions.outcome.extend({ status: z.enum(['pending', 'executing', 'success', 'failed']) }),
+      response: { 200: actionSchema, ...errors },
+    },
+    handler: async (request) => {
+      const { status, ...details } = request.body;
+      return actions.transitionAction(db, request.params.id, status, details);
+    },
+  });
+
+  api.post('/v1/reminders', {
+    schema: { tags: ['reminders'], summary: 'Create a reminder', body: reminders.newReminder, response: { 201: reminderSchema, ...errors } },
+    handler: async (request, reply) => reply.status(201).send(await reminders.createReminder(db, request.body)),
+  });
+  api.post('/v1/reminders/:id/cancel', {
+    schema: { tags: ['reminders'], summary: 'Cancel a pending reminder', params: idParams, response: { 200: reminderSchema, ...errors } },
+    handler: async (request) => reminders.cancelReminder(db, request.params.id),
+  });
+  api.get('/v1/reminders/upcoming', {
+    schema: {
+      tags: ['reminders'],
+      summary: 'Pending reminders not yet due, soonest first',
+      querystring: z.strictObject({ ...pageQuery, user_id: z.uuid({ message: 'must be a UUID' }).optional() }),
+      response: { 200: pageOf(reminderSchema), ...errors },
+    },
+    handler: async (request) => {
+      const { limit, cursor, user_id } = request.query;
+      const rows = await reminders.upcomingReminders(db, { user_id, limit: limit + 1, after: decodeCursor(cursor) });
+      return pageFrom(rows, limit, (reminder) => encodeCursor(reminder.scheduled_at, reminder.id));
+    },
+  });
+
+  const configKey = z.strictObject({ key: z.enum(Object.keys(settings.CONFIG_KEYS) as [settings.ConfigKey, ...settings.ConfigKey[]]) });
+  api.get('/v1/config', {
+    schema: { tags: ['config'], summary: 'Every setting (a short, fixed set: not paged)', response: { 200: z.object({ items: z.array(configEntrySchema) }) } },
+    handler: async () => ({ items: await settings.listConfig(db) }),
+  });
+  api.get('/v1/config/:key', {
+    schema: { tags: ['config'], summary: 'One setting', params: configKey, response: { 200: z.object({ key: z.string(), value: jsonValue }), ...errors } },
+    handler: async (request) => ({ key: request.params.key, value: await settings.getConfig(db, request.params.key) }),
+  });
+  api.put('/v1/config/:key', {
+    schema: {
+      tags: ['config'],
+      summary: 'Set one setting (validated per key)',
+      params: configKey,
+      body: z.strictObject({ value: jsonValue, updated_by: z.string().max(100).optional() }),
+      response: { 200: configEntrySchema, ...errors },
+    },
+    handler: async (request) =>
+      settings.setConfig(db, request.params.key, request.body.value as never, request.body.updated_by ?? 'http'),
+  });
+
+  api.post('/v1/logs', {
+    schema: {
+      tags: ['logs'],
+      summary: 'Write log lines in one statement',
+      body: z.strictObject({ lines: z.array(logs.newLog).min(1).max(10_000) }),
+      response: { 201: z.object({ written: z.number() }), ...errors },
+    },
+    handler: async (request, reply) => reply.status(201).send({ written: await logs.writeLogs(db, request.body.lines) }),
+  });
+  api.get('/v1/logs', {
+    schema: {
+      tags: ['logs'],
+      summary: 'Log lines by level, source and time, newest first',
+      querystring: z.strictObject({
+        ...pageQuery,
+        level: z.enum(logs.LEVELS).optional(),
+        source: z.string().max(100).optional(),
+        from: z.iso.datetime({ offset: true }).optional(),
+        to: z.iso.datetime({ offset: true }).optional(),
+      }),
+      response: { 200: pageOf(logLineSchema), ...errors },
+    },
+    handler: async (request) => {
+      const { limit, cursor, ...filters } = request.query;
+      const rows = await logs.queryLogs(db, { ...filters, limit: limit + 1, before: decodeCursor(cursor) });
+      return pageFrom(rows, limit, (line) => encodeCursor(line.timestamp, line.id));
+    },
+  });
+}

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { InvalidInputError } from '../db/errors.ts';
+import { jsonValue, position, type Position } from '../db/validation.ts';
+
+/**
+ * Shapes of what the API sends back (request shapes are the library's own schemas). Responses are encoded through
+ * them, and the OpenAPI document is generated from them; timestamps are Dates here and ISO 8601 strings on the
+ * wire (see `openApiOverride`). The tests check real responses against the published document.
+ */
+const at = z.date();
+const json = jsonValue;
+const object = json.describe('a JSON object');
+// Status-like columns are text with a CHECK in the database, hence strings in the row types.
+const oneOf = (values: string) => z.string().describe(`one of: ${values}`);
+
+export const userSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  email: z.string().nullable(),
+  voice_enrolled: z.boolean(),
+  speaker_embedding_id: z.string().nullable(),
+  created_at: at,
+  updated_at: at,
+  last_interaction_at: at.nullable(),
+  is_active: z.boolean(),
+  metadata: object,
+});
+
+export const messageSchema = z.object({
+  id: z.uuid(),
+  conversation_id: z.uuid(),
+  role: oneOf('user, assistant, system'),
+  content: z.string(),
+  timestamp: at,
+  latency_ms: z.number().nullable(),
+  intent: z.string().nullable(),
+  confidence: z.number().nullable(),
+  rag_context: json.nullable(),
+  audio_duration_ms: z.number().nullable(),
+  transcription_model: z.string().nullable(),
+  metadata: object,
+});
+
+export const conversationSchema = z.object({
+  id: z.uuid(),
+  user_id: z.uuid().nullable(),
+  started_at: at,
+  ended_at: at.nullable(),
+  duration_seconds: z.number().nullable(),
+  message_count: z.number(),
+  satisfaction_score: z.number().nullable(),
+  metadata: object,
+});
+
+export const actionSchema = z.object({
+  id: z.uuid(),
+  message_id: z.uuid().nullable(),
+  conversation_id: z.uuid().nullable(),
+  action_type: z.string(),
+  action_name: z.string(),
+  parameters: json,
+  status: oneOf('pending, executing, success, failed'),
+  result: json.nullable(),
+  error_message: z.string().nullable(),
+  created_at: at,
+  executed_at: at.nullable(),
+});
+
+export const reminderSchema = z.object({
+  id: z.uuid(),
+  user_id: z.uuid().nullable(),
+  title: z.string(),
+  description: z.string().nullable(),
+  scheduled_at: at,
+  status: oneOf('pending, triggered, cancelled'),
+  created_at: at,
+  triggered_at: at.nullable(),
+  metadata: object,
+});
+
+export const configEntrySchema = z.object({
+  key: z.string(),
+  value: z.unknown().describe('JSON value, validated per key'),
+  description: z.string().nullable(),
+  updated_at: at,
+  updated_by: z.string().nullable(),
+});
+
+export const logLineSchema = z.object({
+  id: z.number(),
+  timestamp: at,
+  level: oneOf('DEBUG, INFO, WARN, ERROR'),
+  source: z.string(),
+  message: z.string(),
+  metadata: object,
+});
+
+export const apiKeySchema = z.object({
+  key_uuid: z.uuid(),
+  domain_uuid: z.uuid(),
+  name: z.string(),
+  created_at: at,
+  last_used_at: at.nullable(),
+  revoked_at: at.nullable(),
+});
+
+export const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), request_id: z.string() }),
+});
+
+/** A page of a list: `next_cursor`, when not null, fetches the next page. */
+export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next_cursor: z.string().nullable() });
+
+export const idParams = z.strictObject({ id: z.uuid({ message: 'must be a UUID' }) });
+
+/** Query parameters every list takes. */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+};
+
+/** Opaque cursor: the keyset position of the last item of a page. */
+export function encodeCursor(at: Date, id: string | number): string {
+  return Buffer.from(JSON.stringify({ at: at.toISOString(), id: String(id) })).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): Position | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const parsed = position.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // falls through to the error below
+  }
+  throw new InvalidInputError('cursor: not a cursor this API gave out; pass next_cursor from the previous page unchanged');
+}
+
+/** A page of `rows` fetched with `limit + 1`: the extra row only says whether there is a next page. */
+export function pageFrom<T>(rows: T[], limit: number, cursorOf: (row: T) => string): { items: T[]; next_cursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return { items, next_cursor: rows.length > limit && last ? cursorOf(last) : null };
+}
+
+/** Dates have no JSON Schema of their own: on the wire they are ISO 8601 strings, and the document says so. */
+export function openApiOverride(context: { zodSchema: { _zod: { def: { type: string } } }; jsonSchema: Record<string, unknown> }): void {
+  if (context.zodSchema._zod.def.type === 'date') {
+    context.jsonSchema.type = 'string';
+    context.jsonSchema.format = 'date-time';
+  }
+}

@@ -1,0 +1,100 @@
+import type pg from 'pg';
+import { mapErrors } from '../db/errors.ts';
+import { listBackups } from './backup-files.ts';
+import { MONITOR_QUERIES } from './monitor.ts';
+
+/**
+ * The home operator's overview: the seed's report queries (active users, top intents, latency per source) and the
+ * figures around them. Each query is one readable statement; the dashboard page and the Grafana JSON show these.
+ */
+export const REPORT_QUERIES = {
+  /** Messages per UTC day of the last 30 days, days without messages included. */
+  messagesPerDay: `
+    SELECT to_char(day, 'YYYY-MM-DD') AS day, count(m.id)::int AS messages
+      FROM generate_series(date_trunc('day', now() AT TIME ZONE 'UTC') - interval '29 days',
+                           date_trunc('day', now() AT TIME ZONE 'UTC'), interval '1 day') AS day
+      LEFT JOIN messages m ON m.timestamp >= day AT TIME ZONE 'UTC' AND m.timestamp < (day + interval '1 day') AT TIME ZONE 'UTC'
+     GROUP BY day ORDER BY day`,
+  /** The seed's "most common intents" of 30 days, with their mean confidence. */
+  topIntents: `
+    SELECT intent, COUNT(*)::int AS count, round(AVG(confidence)::numeric, 3)::float AS avg_confidence
+      FROM messages
+     WHERE intent IS NOT NULL AND timestamp > NOW() - INTERVAL '30 days'
+     GROUP BY intent ORDER BY count DESC, intent LIMIT 10`,
+  /** The seed's "mean latency per container" (source named in the message metadata). */
+  latencyBySource: `
+    SELECT coalesce(metadata->>'source', 'unknown') AS source, round(AVG(latency_ms))::int AS avg_latency_ms,
+           MAX(latency_ms) AS max_latency_ms
+      FROM messages
+     WHERE latency_ms IS NOT NULL
+     GROUP BY 1 ORDER BY avg_latency_ms DESC LIMIT 20`,
+  /** The seed's "most active users of 7 days". */
+  activeUsers: `
+    SELECT u.name, COUNT(DISTINCT c.id)::int AS conversations, COUNT(m.id)::int AS messages
+      FROM users u
+      JOIN conversations c ON u.id = c.user_id
+      LEFT JOIN messages m ON c.id = m.conversation_id
+     WHERE c.started_at > NOW() - INTERVAL '7 days'
+     GROUP BY u.id, u.name ORDER BY messages DESC, u.name LIMIT 10`,
+  /** Actions of 30 days by status. */
+  actionOutcomes: `
+    SELECT status, count(*)::int AS actions FROM actions
+     WHERE created_at > now() - interval '30 days' GROUP BY status ORDER BY status`,
+  upcomingReminders: `
+    SELECT id, title, scheduled_at FROM reminders
+     WHERE status = 'pending' AND scheduled_at > now() ORDER BY scheduled_at, id LIMIT 10`,
+  /** Daily size samples (see migration core 009) plus the size now. */
+  databaseSize: `
+    SELECT to_char(sampled_on, 'YYYY-MM-DD') AS day, bytes FROM database_size_history
+     WHERE sampled_on > current_date - 90 AND sampled_on < current_date
+    UNION ALL
+    SELECT to_char(current_date, 'YYYY-MM-DD'), pg_database_size(current_database())
+     ORDER BY day`,
+} as const;
+
+/** Records today's database size (the scheduler's daily `size` job). */
+export async function sampleDatabaseSize(pool: pg.Pool): Promise<number> {
+  return mapErrors(async () => {
+    const { rows } = await pool.query<{ bytes: number }>(`
+      INSERT INTO database_size_history (sampled_on, bytes) VALUES (current_date, pg_database_size(current_database()))
+      ON CONFLICT (sampled_on) DO UPDATE SET bytes = EXCLUDED.bytes, sampled_at = now()
+      RETURNING bytes`);
+    return rows[0]!.bytes;
+  });
+}
+
+export type Report = Record<keyof typeof REPORT_QUERIES | 'slowQueries', Record<string, unknown>[]> & {
+  backups: { file: string; bytes: number; created_at: string; verified: boolean | null; verified_at: string | null }[];
+};
+
+/** Every dataset of the dashboard, read in one repeatable-read snapshot so the figures agree with each other. */
+export async function dashboardReport(pool: pg.Pool, backupDir: string): Promise<Report> {
+  return mapErrors(async () => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result: Record<string, Record<string, unknown>[]> = {};
+      for (const [name, text] of Object.entries(REPORT_QUERIES)) result[name] = (await client.query(text)).rows;
+      // pg_stat_statements may be absent on a managed server: the rest of the report still stands.
+      await client.query('SAVEPOINT slow');
+      result.slowQueries = await client.query(MONITOR_QUERIES.slow).then(
+        (r) => r.rows,
+        async () => (await client.query('ROLLBACK TO SAVEPOINT slow'), []),
+      );
+      await client.query('COMMIT');
+      const backups = listBackups(backupDir).slice(0, 10).map((b) => ({
+        file: b.file.split('/').pop()!,
+        bytes: b.bytes,
+        created_at: b.createdAt.toISOString(),
+        verified: b.verified ? b.verified.ok : null,
+        verified_at: b.verified?.at ?? null,
+      }));
+      return { ...(result as Omit<Report, 'backups'>), backups };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  });
+}

@@ -1,0 +1,125 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import { type Database, openDatabase } from './db/connect.ts';
+import { ConfigError, mapDatabaseError } from './db/errors.ts';
+import { AdminToken, ApiKeyCache, AuthFailureLimiter } from './http/auth.ts';
+import { buildApp } from './http/app.ts';
+import type { ServiceContext } from './http/context.ts';
+import { createMetrics } from './http/metrics.ts';
+import { ReminderStream } from './http/reminder-stream.ts';
+import type { Logger } from './logger.ts';
+import { migrate, migrationStatus } from './migrate/runner.ts';
+import { defaultJobs, Scheduler } from './ops/scheduler.ts';
+
+export interface RunningService {
+  database: Database;
+  scheduler: Scheduler;
+  app: FastifyInstance;
+  /** Where the API listens, e.g. http://127.0.0.1:8080 */
+  url: string;
+  adminTokenLocation: string;
+  /** Stops accepting, finishes requests in flight, stops the scheduler, closes the pool, stops the embedded server. */
+  stop(): Promise<void>;
+}
+
+const WATCH_INTERVAL_MS = 2_000;
+
+/**
+ * The whole product: PostgreSQL (embedded or DATABASE_URL), migrations, the scheduler, reminder delivery and the
+ * HTTP API. When the database goes away the service stays up with /readyz false, and a watchdog brings an
+ * embedded server this service runs back; the pool reconnects on its own once the database answers again.
+ */
+export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  const database = await openDatabase(config, logger);
+  const cleanups: (() => Promise<void>)[] = [() => database.close()];
+  const unwind = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  };
+  try {
+    await migrate(database.pool, config.modules, logger);
+    const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger), logger);
+    await scheduler.start();
+    cleanups.push(() => scheduler.stop());
+    if (config.modules.includes('core')) {
+      // Partitions may have run out while the service was down: top them up before anything logs.
+      await scheduler.runJob('partitions');
+      await scheduler.runJob('size');
+    }
+    const reminders = new ReminderStream(database.db, database.url, logger);
+    if (config.modules.includes('core')) await reminders.start();
+    cleanups.push(() => reminders.stop());
+
+    const readiness = readinessCheck(database, config, logger);
+    const adminToken = new AdminToken(config.http);
+    const context: ServiceContext = {
+      db: database.db,
+      pool: database.pool,
+      config,
+      logger,
+      metrics: createMetrics(database.pool, { backupDir: config.backupDir, modules: config.modules }),
+      adminToken,
+      apiKeys: new ApiKeyCache(database.db),
+      authFailures: new AuthFailureLimiter(),
+      reminders,
+      readiness: readiness.check,
+    };
+    const app = await buildApp(context);
+    const address = await app.listen({ host: config.http.host, port: config.http.port }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') {
+        throw new ConfigError(`port ${config.http.port} on ${config.http.host} is already in use: stop that program or set MORDOMO_HTTP_PORT`);
+      }
+      throw error;
+    });
+    // Fastify ends the streams' connections last; the SSE streams end first so closing does not wait on them.
+    cleanups.push(async () => {
+      await reminders.stop();
+      await app.close();
+    });
+    const watchdog = setInterval(() => void readiness.check(), WATCH_INTERVAL_MS);
+    cleanups.push(async () => clearInterval(watchdog));
+
+    let stopping: Promise<void> | undefined;
+    return {
+      database,
+      scheduler,
+      app,
+      url: address,
+      adminTokenLocation: adminToken.describe(),
+      stop: () => (stopping ??= unwind()),
+    };
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
+}
+
+/**
+ * Readiness: the database answers and every migration file is applied unchanged. A failed probe of an embedded
+ * server that is no longer running starts it again (one attempt at a time).
+ */
+function readinessCheck(database: Database, config: Config, logger: Logger) {
+  let recovering: Promise<unknown> | undefined;
+  let wasReady = true;
+  const check = async (): Promise<{ ready: boolean; reason?: string }> => {
+    try {
+      const statuses = await migrationStatus(database.pool, config.modules);
+      const behind = statuses.filter((s) => s.state !== 'applied');
+      if (behind.length) return { ready: false, reason: `${behind.length} migrations are not applied as shipped; run mordomo-db migrate` };
+      if (!wasReady) logger.info('database reachable again; ready');
+      wasReady = true;
+      return { ready: true };
+    } catch (error) {
+      const reason = mapDatabaseError(error).message;
+      if (wasReady) logger.warn({ reason }, 'database unreachable; not ready');
+      wasReady = false;
+      if (database.server && !recovering) {
+        recovering = database.server
+          .ensureRunning()
+          .catch((failure: Error) => logger.warn({ reason: failure.message }, 'could not restart the embedded PostgreSQL yet'))
+          .finally(() => (recovering = undefined));
+      }
+      return { ready: false, reason };
+    }
+  };
+  return { check };
+}
