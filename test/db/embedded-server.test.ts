@@ -47,7 +47,7 @@ async function waitUntil(check: () => boolean, what: string): Promise<void> {
 
 test('first start initialises the data directory with a 0600 generated password, migrates, and stops on SIGINT', async () => {
   const service = await startService(env);
-  assert.match(service.output(), new RegExp(`PostgreSQL: postgresql://mordomo:\\*\\*\\*@127\\.0\\.0\\.1:${port}/mordomo`));
+  assert.match(service.output(), new RegExp(`PostgreSQL:\\s+postgresql://mordomo:\\*\\*\\*@127\\.0\\.0\\.1:${port}/mordomo`));
   assert.equal(readFileSync(path.join(pgData, 'PG_VERSION'), 'utf8').trim(), '16');
   const mode = (await import('node:fs')).statSync(path.join(dataDir, 'postgres-password')).mode & 0o777;
   assert.equal(mode, 0o600);

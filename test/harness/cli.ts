@@ -11,8 +11,9 @@ export interface CliResult {
 
 /** Environment for a CLI run that ignores whatever the developer's shell exports. */
 export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, MORDOMO_LOG_LEVEL: 'warn' };
-  for (const key of ['DATABASE_URL', 'POSTGRES_PASSWORD', 'MORDOMO_DATA_DIR', 'MORDOMO_PG_PORT', 'MORDOMO_MODULES']) delete env[key];
+  // Port 0: each service a test starts listens on a free port of its own (it prints which).
+  const env: NodeJS.ProcessEnv = { ...process.env, MORDOMO_LOG_LEVEL: 'warn', MORDOMO_HTTP_PORT: '0' };
+  for (const key of ['DATABASE_URL', 'POSTGRES_PASSWORD', 'MORDOMO_DATA_DIR', 'MORDOMO_PG_PORT', 'MORDOMO_MODULES', 'MORDOMO_ADMIN_TOKEN']) delete env[key];
   return { ...env, ...extra };
 }
 
@@ -28,14 +29,15 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
   });
 }
 
-/** Starts `mordomo-db start` and resolves once it prints that it is ready. */
-export function startService(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
+/** Starts `mordomo-db start` and resolves once it prints that it is ready; `api` is the URL it printed. */
+export function startService(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string; api: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'start'], { env: cliEnv(env) });
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('mordomo-db is ready')) resolve({ child, output: () => output });
+      const api = /dashboard:\s+(http:\/\/\S+?)\/\n/.exec(output)?.[1];
+      if (output.includes('Press Ctrl-C to stop') && api) resolve({ child, output: () => output, api });
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);

@@ -18,6 +18,7 @@ export interface Response<T = any> {
 
 export interface TestService {
   base: string;
+  /** The admin token the calls send by default (a test that rotates it sets the new one here). */
   token: string;
   database: TestDatabase;
   service: RunningService;
@@ -44,7 +45,7 @@ export async function testService(label: string, env: Record<string, string> = {
   });
   const token = env.MORDOMO_ADMIN_TOKEN ?? readFileSync(config.http.adminTokenFile, 'utf8').trim();
   const base = service.url;
-  return {
+  const handle: TestService = {
     base,
     token,
     database,
@@ -52,7 +53,7 @@ export async function testService(label: string, env: Record<string, string> = {
     dataDir,
     async call(method, path, options = {}) {
       const headers: Record<string, string> = { ...options.headers };
-      const credential = options.token === undefined ? token : options.token;
+      const credential = options.token === undefined ? handle.token : options.token;
       if (credential !== null) headers.authorization = `Bearer ${credential}`;
       let body: string | undefined;
       if (options.body !== undefined) {
@@ -66,6 +67,7 @@ export async function testService(label: string, env: Record<string, string> = {
       return { status: response.status, body: parsed as any, headers: response.headers, text };
     },
   };
+  return handle;
 }
 
 /**

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { test } from 'node:test';
+import { runCli } from '../harness/cli.ts';
+import { testService } from '../harness/service.ts';
+import { createDomain } from '../ivr/fixtures.ts';
+
+const api = await testService('auth');
+
+test('the admin token file is created 0600 and is the only way into /v1 and /metrics', async () => {
+  const file = `${api.dataDir}/admin-token`;
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  for (const path of ['/v1/users', '/metrics', '/v1/dashboard', '/v1/reminders/upcoming']) {
+    const missing = await api.call('GET', path, { token: null });
+    const wrong = await api.call('GET', path, { token: `${api.token}x` });
+    const malformed = await api.call('GET', path, { token: null, headers: { authorization: `Basic ${api.token}` } });
+    for (const response of [missing, wrong, malformed]) {
+      assert.equal(response.status, 401, path);
+      assert.equal(response.body.error.code, 'unauthorized');
+      assert.equal(response.headers.get('www-authenticate'), 'Bearer');
+    }
+    // The same words whatever was wrong: nothing tells a guesser which part to change.
+    assert.equal(missing.body.error.message, wrong.body.error.message);
+    assert.equal((await api.call('GET', path)).status, 200, path);
+  }
+});
+
+test('rotating the admin token takes effect at once, without a restart', async () => {
+  const old = api.token;
+  const rotated = await runCli(['token', 'rotate'], { MORDOMO_DATA_DIR: api.dataDir });
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const fresh = readFileSync(`${api.dataDir}/admin-token`, 'utf8').trim();
+  assert.notEqual(fresh, old);
+  assert.equal((await api.call('GET', '/v1/users', { token: old })).status, 401);
+  assert.equal((await api.call('GET', '/v1/users', { token: fresh })).status, 200);
+  // The service refuses a token file others can read rather than trust it.
+  chmodSync(`${api.dataDir}/admin-token`, 0o644);
+  const exposed = await api.call('GET', '/v1/users', { token: fresh });
+  assert.equal(exposed.status, 500);
+  assert.equal(exposed.body.error.message, 'internal error');
+  chmodSync(`${api.dataDir}/admin-token`, 0o600);
+  assert.equal((await api.call('GET', '/v1/users', { token: fresh })).status, 200);
+  api.token = fresh;
+});
+
+test('MORDOMO_ADMIN_TOKEN replaces the file, and then rotation says to change the variable', async () => {
+  const token = 'given-by-the-operator-0123456789';
+  const fixed = await testService('auth_env', { MORDOMO_ADMIN_TOKEN: token }, api.database);
+  assert.equal((await fixed.call('GET', '/v1/users', { token })).status, 200);
+  assert.equal((await fixed.call('GET', '/v1/users', { token: api.token })).status, 401);
+  const rotate = await runCli(['token', 'rotate'], { MORDOMO_ADMIN_TOKEN: token, MORDOMO_DATA_DIR: fixed.dataDir });
+  assert.equal(rotate.code, 78);
+  assert.match(rotate.stderr, /MORDOMO_ADMIN_TOKEN/);
+});
+
+test('IVR: the domain comes only from the API key; another domain\'s ids do not exist; revoked keys stop working', async () => {
+  const domainA = await createDomain(api.database.db);
+  const domainB = await createDomain(api.database.db);
+  const keyA = (await api.call('POST', '/v1/admin/ivr/keys', { body: { domain_uuid: domainA, name: 'pbx a' } })).body;
+  const keyB = (await api.call('POST', '/v1/admin/ivr/keys', { body: { domain_uuid: domainB, name: 'pbx b' } })).body;
+  assert.match(keyA.key, /^mdbk_[0-9a-f]{32}_[\w-]{43}$/);
+  const listed = (await api.call('GET', `/v1/admin/ivr/keys?domain_uuid=${domainA}`)).body.items;
+  assert.equal(listed.length, 1);
+  assert.equal(JSON.stringify(listed).includes(keyA.key.slice(-43)), false, 'the secret is never listed');
+  const stored = await api.database.pool.query('SELECT secret_sha256 FROM v_voice_api_keys WHERE key_uuid = $1', [keyA.key_uuid]);
+  assert.equal(stored.rows[0].secret_sha256.length, 32, 'only a hash is stored');
+
+  const secretary = await api.call('POST', '/v1/ivr/secretaries', { token: keyA.key, body: { name: 'Recepção', extension: '8000' } });
+  assert.equal(secretary.status, 201, secretary.text);
+  assert.equal(secretary.body.domain_uuid, domainA);
+  const found = await api.call('GET', '/v1/ivr/extensions/8000/secretary', { token: keyA.key });
+  assert.equal(found.body.secretary_uuid, secretary.body.secretary_uuid);
+
+  // Domain B sees nothing of A's, by list, by id or by extension, and cannot name a domain in the body.
+  assert.deepEqual((await api.call('GET', '/v1/ivr/secretaries', { token: keyB.key })).body.items, []);
+  assert.equal((await api.call('GET', `/v1/ivr/secretaries/${secretary.body.secretary_uuid}`, { token: keyB.key })).status, 404);
+  assert.equal((await api.call('PATCH', `/v1/ivr/secretaries/${secretary.body.secretary_uuid}`, { token: keyB.key, body: { name: 'x' } })).status, 404);
+  assert.equal((await api.call('DELETE', `/v1/ivr/secretaries/${secretary.body.secretary_uuid}`, { token: keyB.key })).status, 404);
+  assert.equal((await api.call('GET', '/v1/ivr/extensions/8000/secretary', { token: keyB.key })).status, 404);
+  const smuggled = await api.call('POST', '/v1/ivr/secretaries', { token: keyB.key, body: { name: 'x', domain_uuid: domainA } });
+  assert.equal(smuggled.status, 400);
+
+  // The admin token is not an IVR key, and an IVR key is not the admin token.
+  assert.equal((await api.call('GET', '/v1/ivr/secretaries')).status, 401);
+  assert.equal((await api.call('GET', '/v1/users', { token: keyA.key })).status, 401);
+
+  // Provider configs are encrypted at rest and come back decrypted only through the default-provider route.
+  const provider = await api.call('POST', '/v1/ivr/providers', {
+    token: keyA.key,
+    body: { provider_type: 'llm', provider_name: 'openai', config: { api_key: 'sk-secret-123' }, is_default: true },
+  });
+  assert.equal(provider.status, 201, provider.text);
+  assert.equal(provider.text.includes('sk-secret-123'), false);
+  const defaults = await api.call('GET', '/v1/ivr/providers/default/llm', { token: keyA.key });
+  assert.deepEqual(defaults.body.config, { api_key: 'sk-secret-123' });
+  assert.equal((await api.call('GET', '/v1/ivr/providers/default/llm', { token: keyB.key })).status, 404);
+
+  const call = await api.call('POST', '/v1/ivr/calls', { token: keyA.key, body: { secretary_uuid: secretary.body.secretary_uuid, caller_id: '5511999990000' } });
+  assert.equal(call.status, 201, call.text);
+  const appended = await api.call('POST', `/v1/ivr/calls/${call.body.conversation_uuid}/messages`, {
+    token: keyA.key,
+    body: { messages: [{ role: 'user', content: 'quero falar com o financeiro' }, { role: 'assistant', content: 'transferindo' }] },
+  });
+  assert.equal(appended.status, 201, appended.text);
+  assert.equal((await api.call('POST', `/v1/ivr/calls/${call.body.conversation_uuid}/messages`, { token: keyB.key, body: { messages: [{ role: 'user', content: 'x' }] } })).status, 404);
+  const since = encodeURIComponent(new Date(Date.now() - 60_000).toISOString());
+  const history = await api.call('GET', `/v1/ivr/calls?since=${since}`, { token: keyA.key });
+  assert.equal(history.body.items[0].message_count, 2);
+  assert.deepEqual((await api.call('GET', `/v1/ivr/calls?since=${since}`, { token: keyB.key })).body.items, []);
+
+  const revoked = await api.call('DELETE', `/v1/admin/ivr/keys/${keyA.key_uuid}`);
+  assert.ok(revoked.body.revoked_at);
+  await new Promise((resolve) => setTimeout(resolve, 5_500)); // verified keys are remembered for 5 s
+  assert.equal((await api.call('GET', '/v1/ivr/secretaries', { token: keyA.key })).status, 401);
+  assert.equal((await api.call('GET', '/v1/ivr/secretaries', { token: keyB.key })).status, 200);
+});
+
+test('IVR keys from the command line: created once, listed without secrets, revoked', async () => {
+  const domain = await createDomain(api.database.db);
+  const env = { DATABASE_URL: api.database.url, MORDOMO_MODULES: 'core,ivr' };
+  const created = await runCli(['ivr', 'key', 'create', domain, 'cli key'], env);
+  assert.equal(created.code, 0, created.stderr);
+  const key = created.stdout.trim();
+  assert.equal((await api.call('GET', '/v1/ivr/secretaries', { token: key })).status, 200);
+  const listed = await runCli(['ivr', 'key', 'list', domain], env);
+  assert.match(listed.stdout, /cli key/);
+  assert.equal(listed.stdout.includes(key.slice(-43)), false);
+  const keyId = listed.stdout.split('\n')[1]!.split(/\s+/)[0]!;
+  assert.equal((await runCli(['ivr', 'key', 'revoke', keyId], env)).code, 0);
+  assert.equal((await runCli(['ivr', 'key', 'create', 'not-a-uuid', 'x'], env)).code, 64);
+  assert.equal((await runCli(['ivr', 'key', 'revoke', '3f0e2a9c-3a43-4d7e-9b7c-2d0c4a1e5b6f'], env)).code, 66);
+});
+
+test('failed authentications are rate limited per client; the limit does not touch valid tokens\' throughput', async () => {
+  let last = 0;
+  for (let i = 0; i < 25; i++) last = (await api.call('GET', '/v1/users', { token: 'wrong-token' })).status;
+  assert.equal(last, 429);
+  const limited = await api.call('GET', '/v1/users', { token: 'wrong-token' });
+  assert.equal(limited.body.error.code, 'rate_limited');
+  assert.match(limited.body.error.message, /retry in \d+ s/);
+  // While limited, even the right token waits: a guesser cannot probe with it mixed in.
+  assert.equal((await api.call('GET', '/v1/users')).status, 429);
+});
