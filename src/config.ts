@@ -47,6 +47,8 @@ export interface HttpSettings {
   adminTokenFile: string;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
+  /** Serve /metrics without the admin token (for a Prometheus on a private network, as in deploy/). */
+  metricsPublic: boolean;
 }
 
 export interface PoolSettings {
@@ -103,6 +105,7 @@ const schema = z.object({
   MORDOMO_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').max(256).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
   MORDOMO_ADMIN_TOKEN_FILE: z.string().min(1).optional(),
   MORDOMO_HTTP_BODY_LIMIT: integer(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
+  MORDOMO_METRICS_PUBLIC: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false'),
   MORDOMO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -155,6 +158,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       adminToken: v.MORDOMO_ADMIN_TOKEN,
       adminTokenFile: path.resolve(v.MORDOMO_ADMIN_TOKEN_FILE ?? path.join(v.MORDOMO_DATA_DIR, 'admin-token')),
       bodyLimit: v.MORDOMO_HTTP_BODY_LIMIT,
+      metricsPublic: v.MORDOMO_METRICS_PUBLIC === 'true',
     },
     logLevel: v.MORDOMO_LOG_LEVEL,
   };

@@ -56,6 +56,12 @@ export interface Conversations {
   user_id: string | null;
 }
 
+export interface DatabaseSizeHistory {
+  bytes: number;
+  sampled_at: Generated<Timestamp>;
+  sampled_on: Timestamp;
+}
+
 export interface Messages {
   audio_duration_ms: number | null;
   confidence: number | null;
@@ -69,6 +75,16 @@ export interface Messages {
   role: string;
   timestamp: Generated<Timestamp>;
   transcription_model: string | null;
+}
+
+export interface MordomoApiKeys {
+  created_at: Generated<Timestamp>;
+  domain_uuid: string;
+  key_uuid: Generated<string>;
+  last_used_at: Timestamp | null;
+  name: string;
+  revoked_at: Timestamp | null;
+  secret_sha256: Buffer;
 }
 
 export interface Reminders {
@@ -127,16 +143,6 @@ export interface VVoiceAiProviders {
   provider_type: string;
   provider_uuid: Generated<string>;
   updated_at: Generated<Timestamp>;
-}
-
-export interface VVoiceApiKeys {
-  created_at: Generated<Timestamp>;
-  domain_uuid: string;
-  key_uuid: Generated<string>;
-  last_used_at: Timestamp | null;
-  name: string;
-  revoked_at: Timestamp | null;
-  secret_sha256: Buffer;
 }
 
 export interface VVoiceConversations {
@@ -221,13 +227,14 @@ export interface DB {
   actions: Actions;
   config: Config;
   conversations: Conversations;
+  database_size_history: DatabaseSizeHistory;
   messages: Messages;
+  mordomo_api_keys: MordomoApiKeys;
   reminders: Reminders;
   system_logs: SystemLogs;
   users: Users;
   v_domains: VDomains;
   v_voice_ai_providers: VVoiceAiProviders;
-  v_voice_api_keys: VVoiceApiKeys;
   v_voice_conversations: VVoiceConversations;
   v_voice_documents: VVoiceDocuments;
   v_voice_messages: VVoiceMessages;

@@ -84,6 +84,7 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     },
   });
   registerDashboard(app);
+  if (config.http.metricsPublic) serveMetrics(app, context);
 
   await app.register(async (admin) => {
     admin.addHook('onRequest', async (request) => {
@@ -95,11 +96,8 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
       }
     });
     coreRoutes(admin, context);
+    if (!config.http.metricsPublic) serveMetrics(admin, context);
     const typed = admin.withTypeProvider<ZodTypeProvider>();
-    typed.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: true } }, async (_request, reply) => {
-      await metrics.refresh();
-      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
     typed.get('/v1/dashboard', {
       schema: { tags: ['operations'], summary: "Every dataset of the operator's dashboard, from one snapshot", response: { 200: z.looseObject({}) } },
       handler: async () => dashboardReport(context.pool, config.backupDir),
@@ -147,6 +145,13 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     });
   }
   return app;
+}
+
+function serveMetrics(scope: FastifyInstance, { metrics }: ServiceContext): void {
+  scope.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    await metrics.refresh();
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
 }
 
 /** One SSE stream: a comment every 15 s keeps proxies from closing it; each reminder is one `reminder` event. */

@@ -44,11 +44,15 @@ const JOB_RUNS = `
 export function createMetrics(pool: pg.Pool, options: { backupDir: string; modules: Module[] }): AppMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'mordomo_' });
+  // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool flags them).
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(`mordomo_${name}`);
+  }
   const gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
     new Gauge<L>({ name, help, labelNames, registers: [registry] });
 
   const up = gauge('pg_up', 'Whether the database answered the last scrape (1) or not (0)');
-  const connections = gauge('pg_stat_activity_count', 'Server connections by state', ['state']);
+  const connections = gauge('pg_stat_activity_connections', 'Server connections by state (postgres_exporter: pg_stat_activity_count)', ['state']);
   const databaseSize = gauge('pg_database_size_bytes', 'Size of the mordomo database');
   const tableSize = gauge('mordomo_table_size_bytes', 'Total size of each table, indexes and TOAST included', ['table']);
   const commits = gauge('pg_stat_database_xact_commit', 'Transactions committed since the statistics reset');
@@ -63,7 +67,7 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
   const backupSize = gauge('mordomo_backup_last_size_bytes', 'Size of the newest backup');
   const backupVerified = gauge('mordomo_backup_last_verified', 'Verification of the newest backup: 1 passed, 0 failed, -1 not verified');
   const backupCount = gauge('mordomo_backups', 'Backups kept in the backup folder');
-  const partitions = gauge('mordomo_log_partitions_ahead_days', 'Daily system_logs partitions that exist from today on');
+  const partitions = gauge('mordomo_log_partitions_ahead', 'Daily system_logs partitions that exist from today on (days of inserts covered)');
   const jobOutcome = gauge('mordomo_job_last_outcome', 'Outcome of the last run of each scheduled job (1 for the outcome it had)', ['job', 'outcome']);
   const jobAt = gauge('mordomo_job_last_run_timestamp_seconds', 'When each scheduled job last ran', ['job']);
   const poolConnections = gauge('mordomo_pool_connections', "The service's pool: connections in use, idle, and requests waiting", ['state']);

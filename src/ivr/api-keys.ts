@@ -29,7 +29,7 @@ export async function createApiKey(db: Kysely<DB>, domainUuid: string, name: str
   const secret = randomBytes(32).toString('base64url');
   const row = await mapErrors(() =>
     db
-      .insertInto('v_voice_api_keys')
+      .insertInto('mordomo_api_keys')
       .values({ domain_uuid: domain, name: label, secret_sha256: sha256(secret) })
       .returning(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'])
       .executeTakeFirstOrThrow(),
@@ -41,7 +41,7 @@ export async function createApiKey(db: Kysely<DB>, domainUuid: string, name: str
 export async function listApiKeys(db: Kysely<DB>, domainUuid?: string): Promise<ApiKey[]> {
   const domain = domainUuid === undefined ? undefined : parse(id, domainUuid, 'domain id');
   return mapErrors(() => {
-    let query = db.selectFrom('v_voice_api_keys').select(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at']);
+    let query = db.selectFrom('mordomo_api_keys').select(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at']);
     if (domain) query = query.where('domain_uuid', '=', domain);
     return query.orderBy('created_at').orderBy('key_uuid').execute();
   });
@@ -52,7 +52,7 @@ export async function revokeApiKey(db: Kysely<DB>, keyUuid: string): Promise<Api
   const key = parse(id, keyUuid, 'key id');
   const row = await mapErrors(() =>
     db
-      .updateTable('v_voice_api_keys')
+      .updateTable('mordomo_api_keys')
       .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.fn<Date>('now')) }))
       .where('key_uuid', '=', key)
       .returning(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'])
@@ -73,7 +73,7 @@ export async function domainOfApiKey(db: Kysely<DB>, presented: string): Promise
   const key = asUuid(hex);
   const row = await mapErrors(() =>
     db
-      .selectFrom('v_voice_api_keys')
+      .selectFrom('mordomo_api_keys')
       .select(['domain_uuid', 'secret_sha256', 'last_used_at'])
       .where('key_uuid', '=', key)
       .where('revoked_at', 'is', null)
@@ -83,7 +83,7 @@ export async function domainOfApiKey(db: Kysely<DB>, presented: string): Promise
   if (!timingSafeEqual(sha256(secret), expected) || !row) return undefined;
   // Recording use at most once a minute keeps a busy key from rewriting its row on every request.
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-    await mapErrors(() => db.updateTable('v_voice_api_keys').set({ last_used_at: new Date() }).where('key_uuid', '=', key).execute());
+    await mapErrors(() => db.updateTable('mordomo_api_keys').set({ last_used_at: new Date() }).where('key_uuid', '=', key).execute());
   }
   return row.domain_uuid;
 }

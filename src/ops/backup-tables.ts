@@ -6,7 +6,7 @@ import type { Module } from '../config.ts';
 /** The tables each module owns, parents before children, so a restore in this order satisfies foreign keys. */
 export const MODULE_TABLES: Record<Module, string[]> = {
   core: ['users', 'conversations', 'messages', 'actions', 'reminders', 'system_logs', 'config'],
-  ivr: ['v_domains', 'v_voice_ai_providers', 'v_voice_secretaries', 'v_voice_conversations', 'v_voice_messages', 'v_voice_documents', 'v_voice_transfer_rules', 'v_voice_api_keys'],
+  ivr: ['v_domains', 'v_voice_ai_providers', 'v_voice_secretaries', 'v_voice_conversations', 'v_voice_messages', 'v_voice_documents', 'v_voice_transfer_rules', 'mordomo_api_keys'],
 };
 
 export interface TableShape {

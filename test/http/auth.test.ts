@@ -62,7 +62,7 @@ test('IVR: the domain comes only from the API key; another domain\'s ids do not 
   const listed = (await api.call('GET', `/v1/admin/ivr/keys?domain_uuid=${domainA}`)).body.items;
   assert.equal(listed.length, 1);
   assert.equal(JSON.stringify(listed).includes(keyA.key.slice(-43)), false, 'the secret is never listed');
-  const stored = await api.database.pool.query('SELECT secret_sha256 FROM v_voice_api_keys WHERE key_uuid = $1', [keyA.key_uuid]);
+  const stored = await api.database.pool.query('SELECT secret_sha256 FROM mordomo_api_keys WHERE key_uuid = $1', [keyA.key_uuid]);
   assert.equal(stored.rows[0].secret_sha256.length, 32, 'only a hash is stored');
 
   const secretary = await api.call('POST', '/v1/ivr/secretaries', { token: keyA.key, body: { name: 'Recepção', extension: '8000' } });

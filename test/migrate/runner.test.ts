@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
@@ -69,7 +69,8 @@ test('refuses to run when an applied migration was edited, naming the file, and 
     cpSync(path.join(MIGRATIONS_ROOT, 'core'), path.join(root, 'core'), { recursive: true });
     const edited = path.join(root, 'core', '003_conversations.sql');
     writeFileSync(edited, readFileSync(edited, 'utf8') + '\n-- a later edit\n');
-    writeFileSync(path.join(root, 'core', '009_later.sql'), 'CREATE TABLE later (id int);');
+    const next = String(readdirSync(path.join(root, 'core')).length + 1).padStart(3, '0');
+    writeFileSync(path.join(root, 'core', `${next}_later.sql`), 'CREATE TABLE later (id int);');
     await assert.rejects(
       () => migrate(pool, ['core'], logger, root),
       (e: unknown) => e instanceof MigrationError && /edited after being applied: migrations\/core\/003_conversations.sql/.test(e.message),

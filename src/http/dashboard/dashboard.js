@@ -49,7 +49,8 @@ function fillTable(id, rows, cells) {
   }
 }
 
-const megabytes = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
+const STATUS_COLOURS = { success: '#12b76a', failed: '#f04438', executing: '#f79009', pending: '#98a2b3' };
+const megabytes = (bytes) => (bytes < 1048576 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1048576).toFixed(1)} MB`);
 const when = (iso) => new Date(iso).toLocaleString();
 
 function render(report) {
@@ -96,7 +97,7 @@ function render(report) {
     type: 'doughnut',
     data: {
       labels: report.actionOutcomes.map((r) => r.status),
-      datasets: [{ data: report.actionOutcomes.map((r) => r.actions), backgroundColor: ['#f79009', '#f04438', '#98a2b3', '#12b76a'] }],
+      datasets: [{ data: report.actionOutcomes.map((r) => r.actions), backgroundColor: report.actionOutcomes.map((r) => STATUS_COLOURS[r.status] ?? '#98a2b3') }],
     },
   });
   const sizes = report.databaseSize;

@@ -1,0 +1,85 @@
+// Docker cannot run here: the deploy files are checked for what can be checked without it, and the SQL of the
+// Grafana dashboard runs against a real migrated database.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { dashboardText, grafanaDashboard } from '../../scripts/grafana-dashboard.ts';
+import { testDatabase } from '../harness/database.ts';
+
+const DEPLOY = path.join(import.meta.dirname, '..', '..', 'deploy');
+const ROOT = path.dirname(DEPLOY);
+const compose = parse(readFileSync(path.join(DEPLOY, 'docker-compose.yml'), 'utf8'));
+
+test('docker-compose.yml: the seed\'s PostgreSQL service, the mordomo-db service, and every file it names exists', () => {
+  const { postgres, 'mordomo-db': service, prometheus, grafana } = compose.services;
+  assert.deepEqual(postgres.healthcheck.test, ['CMD-SHELL', 'pg_isready -U mordomo -d mordomo']);
+  assert.equal(postgres.environment.POSTGRES_USER, 'mordomo');
+  assert.equal(postgres.environment.POSTGRES_DB, 'mordomo');
+  assert.match(postgres.environment.POSTGRES_PASSWORD, /^\$\{POSTGRES_PASSWORD/, 'the password comes from the environment');
+  assert.deepEqual(service.depends_on, { postgres: { condition: 'service_healthy' } });
+  assert.match(service.environment.DATABASE_URL, /@postgres:5432\/mordomo$/);
+  assert.ok(prometheus && grafana);
+
+  for (const [name, definition] of Object.entries<Record<string, any>>(compose.services)) {
+    if (definition.build) {
+      const context = path.resolve(DEPLOY, definition.build.context);
+      assert.ok(existsSync(path.join(context, definition.build.dockerfile)), `${name}: ${definition.build.dockerfile}`);
+    }
+    for (const volume of definition.volumes ?? []) {
+      const [source] = String(volume).split(':');
+      if (source!.startsWith('.')) assert.ok(existsSync(path.resolve(DEPLOY, source!)), `${name} mounts ${source}, which exists`);
+      else assert.ok(source! in compose.volumes, `${name} uses named volume ${source}, which is declared`);
+    }
+    for (const network of definition.networks ?? []) assert.ok(network in compose.networks, `${name}: network ${network}`);
+  }
+});
+
+test('the Dockerfiles copy only files that exist and start PostgreSQL with deploy/postgresql.conf', () => {
+  for (const file of ['Dockerfile', 'Dockerfile.service']) {
+    const text = readFileSync(path.join(DEPLOY, file), 'utf8');
+    for (const [, sources] of text.matchAll(/^COPY\s+(.+)\s+\S+$/gm)) {
+      for (const source of sources!.split(/\s+/)) assert.ok(existsSync(path.join(ROOT, source)), `${file}: COPY ${source}`);
+    }
+  }
+  const image = readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8');
+  assert.match(image, /^FROM postgres:16-alpine$/m);
+  assert.match(image, /config_file=\/etc\/postgresql\/postgresql\.conf/);
+  assert.match(image, /listen_addresses=\*/);
+});
+
+test('prometheus.yml scrapes the service the compose file defines', () => {
+  const config = parse(readFileSync(path.join(DEPLOY, 'prometheus.yml'), 'utf8'));
+  const job = config.scrape_configs.find((j: { job_name: string }) => j.job_name === 'mordomo-db');
+  assert.deepEqual(job.static_configs[0].targets, ['mordomo-db:8080']);
+  assert.equal(compose.services['mordomo-db'].environment.MORDOMO_METRICS_PUBLIC, 'true');
+});
+
+test('the Grafana dashboard is current, valid, has the page\'s panels, and its SQL runs on a migrated database', async () => {
+  const file = readFileSync(path.join(DEPLOY, 'grafana', 'dashboards', 'mordomo.json'), 'utf8');
+  assert.equal(file, dashboardText(), 'regenerate with: npx tsx scripts/grafana-dashboard.ts');
+  const dashboard = JSON.parse(file);
+  const titles = dashboard.panels.map((p: { title: string }) => p.title);
+  for (const title of ['Messages per day (30 days)', 'Top intents (30 days)', 'Latency per source', 'Most active users (7 days)', 'Actions (30 days)', 'Upcoming reminders', 'Database size', 'Last backups', 'Slowest statements']) {
+    assert.ok(titles.includes(title), title);
+  }
+  const uids = new Set(parse(readFileSync(path.join(DEPLOY, 'grafana', 'provisioning', 'datasources', 'datasources.yml'), 'utf8')).datasources.map((d: { uid: string }) => d.uid));
+  const { pool } = await testDatabase('grafana');
+  for (const panel of grafanaDashboard().panels as { title: string; targets: { datasource: { uid: string }; rawSql?: string }[] }[]) {
+    for (const target of panel.targets) {
+      assert.ok(uids.has(target.datasource.uid), `${panel.title}: datasource ${target.datasource.uid} is provisioned`);
+      if (target.rawSql) await pool.query(target.rawSql);
+    }
+  }
+});
+
+test('the server runs with deploy/postgresql.conf: the seed\'s settings are in effect', async () => {
+  const { pool } = await testDatabase('settings');
+  const setting = async (name: string) => (await pool.query(`SELECT current_setting($1) AS v`, [name])).rows[0].v;
+  assert.equal(await setting('shared_preload_libraries'), 'pg_stat_statements');
+  assert.equal(await setting('default_text_search_config'), 'pg_catalog.portuguese');
+  assert.equal(await setting('wal_level'), 'replica');
+  assert.equal(await setting('max_connections'), '100');
+  assert.equal(await setting('log_min_duration_statement'), '1s');
+});
