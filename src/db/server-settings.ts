@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../paths.ts';
 
 /** The single settings file shared by the embedded server and the Docker image. */
-export const SETTINGS_FILE = fileURLToPath(new URL('../../deploy/postgresql.conf', import.meta.url));
+export const SETTINGS_FILE = path.join(PACKAGE_ROOT, 'deploy', 'postgresql.conf');
 
 export const PREFERRED_LOCALE = 'pt_BR.UTF-8';
 export const FALLBACK_LOCALE = 'C.UTF-8';

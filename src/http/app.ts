@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { createJsonSchemaTransform, createJsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { createJsonSchemaTransform, createJsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createIvr } from '../ivr/ivr.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../ivr/api-keys.ts';
@@ -39,7 +39,10 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     return503OnClosing: true,
   });
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  // Responses are rows typed by the compiler against the response schemas, and the tests check real responses
+  // against the published document; re-checking every row with zod on the way out only cost throughput (a page
+  // of 50 messages took longer to encode than to read from PostgreSQL).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
 

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../paths.ts';
 import type { Module } from '../config.ts';
 import { MigrationError } from '../db/errors.ts';
 
-export const MIGRATIONS_ROOT = fileURLToPath(new URL('../../migrations', import.meta.url));
+export const MIGRATIONS_ROOT = path.join(PACKAGE_ROOT, 'migrations');
 
 /** One `migrations/<module>/NNN_name.sql` file. */
 export interface MigrationFile {

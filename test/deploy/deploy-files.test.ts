@@ -49,6 +49,14 @@ test('the Dockerfiles copy only files that exist and start PostgreSQL with deplo
   assert.match(image, /listen_addresses=\*/);
 });
 
+test('the service image starts like `npm start`, with the same V8 heap flags', () => {
+  const start: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const flags = start.split(' ').filter((part) => part.startsWith('--'));
+  assert.ok(flags.length > 0);
+  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.join(DEPLOY, 'Dockerfile.service'), 'utf8'))![1]!;
+  assert.deepEqual(JSON.parse(cmd), ['node', ...flags, 'bin/mordomo-db.js', 'start']);
+});
+
 test('prometheus.yml scrapes the service the compose file defines', () => {
   const config = parse(readFileSync(path.join(DEPLOY, 'prometheus.yml'), 'utf8'));
   const job = config.scrape_configs.find((j: { job_name: string }) => j.job_name === 'mordomo-db');

@@ -1,0 +1,120 @@
+// bench/http: appending a turn and reading the last 50 messages over HTTP (autocannon against `mordomo-db start`
+// in its own process) beside the same operations through the library directly, in the same run, on the same
+// server and data; plus the service's resident memory under that load.
+// Usage: npm run bench:http [-- --seconds 10 --messages 200000]
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { sql } from 'kysely';
+import { appendTurn } from '../../src/core/conversations.ts';
+import { conversationHistory } from '../../src/core/messages.ts';
+import { CLI, cliEnv } from '../../test/harness/cli.ts';
+import { freePort } from '../../test/harness/ports.ts';
+import { tempDir } from '../../test/harness/temp-dir.ts';
+import { benchDatabase, machine, throughput } from '../harness.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, messages: { type: 'string', default: '200000' } } });
+const seconds = Number(values.seconds);
+const totalMessages = Number(values.messages);
+const CONVERSATIONS = 10_000;
+const POOL = 20; // the service's default pool; the library gets the same
+const TOKEN = 'bench-admin-token-0123456789abcdef';
+const RSS_LIMIT_MB = 150;
+
+const idOf = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const randomId = () => idOf(1 + Math.floor(Math.random() * CONVERSATIONS));
+const user = { content: 'Liga a luz da sala, por favor', intent: 'iot_control', confidence: 0.93 };
+const assistant = { content: 'Pronto, a luz da sala está ligada.', latency_ms: 820 };
+
+// The service runs exactly as `npm start` runs it, V8 flags included (package.json's start script).
+const START_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ??
+  (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts.start as string).split(' ').filter((part) => part.startsWith('--'));
+
+function startService(url: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...START_FLAGS, CLI, 'start'], {
+    env: cliEnv({ DATABASE_URL: url, MORDOMO_HTTP_PORT: String(port), MORDOMO_DATA_DIR: tempDir('bench-http'), MORDOMO_ADMIN_TOKEN: TOKEN, MORDOMO_POOL_MAX: String(POOL) }),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Press Ctrl-C')) resolve(child);
+    });
+    child.on('exit', (code) => reject(new Error(`the service exited with ${code}: ${output}`)));
+  });
+}
+
+/** Highest resident set size of `pid` while `work` runs, in MB (sampled every 100 ms from /proc). */
+async function peakRss<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peak = 0;
+  const sample = () => {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    peak = Math.max(peak, kb / 1024);
+  };
+  const timer = setInterval(sample, 100);
+  try {
+    const result = await work();
+    sample();
+    return { result, peakMb: peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function overHttp(base: string, connections: number, kind: 'append' | 'history'): Promise<number> {
+  const result = await autocannon({
+    url: base,
+    connections,
+    duration: seconds,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    requests: [
+      kind === 'append'
+        ? { method: 'POST', setupRequest: (request) => ({ ...request, path: `/v1/conversations/${randomId()}/turns`, body: JSON.stringify({ user, assistant }) }) }
+        : { method: 'GET', setupRequest: (request) => ({ ...request, path: `/v1/conversations/${randomId()}/messages?limit=50` }) },
+    ],
+  });
+  if (result.non2xx || result.errors) throw new Error(`${kind}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return result.requests.average;
+}
+
+const { database, cleanup } = await benchDatabase(POOL);
+const { db } = database;
+let service: ChildProcess | undefined;
+try {
+  process.stderr.write(`loading ${totalMessages} messages in ${CONVERSATIONS} conversations...\n`);
+  await sql`INSERT INTO conversations (id) SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid FROM generate_series(1, ${CONVERSATIONS}) n`.execute(db);
+  await sql`INSERT INTO messages (conversation_id, role, content, timestamp)
+            SELECT ('00000000-0000-4000-8000-' || lpad((1 + i % ${CONVERSATIONS})::text, 12, '0'))::uuid,
+                   (ARRAY['user', 'assistant'])[1 + i % 2], 'mensagem de teste número ' || i, now() - (${totalMessages} - i) * interval '1 second'
+              FROM generate_series(1, ${totalMessages}) i`.execute(db);
+  await sql`VACUUM ANALYZE`.execute(db);
+
+  const port = await freePort();
+  service = await startService(database.url, port);
+  const base = `http://127.0.0.1:${port}`;
+  const rows: string[] = [];
+  let peak = 0;
+  for (const connections of [16, 64]) {
+    for (const kind of ['append', 'history'] as const) {
+      const library = await throughput(connections, seconds, () =>
+        kind === 'append' ? appendTurn(db, randomId(), user, assistant) : conversationHistory(db, randomId(), { limit: 50 }));
+      const { result: http, peakMb } = await peakRss(service.pid!, () => overHttp(base, connections, kind));
+      peak = Math.max(peak, peakMb);
+      const label = kind === 'append' ? 'append a turn' : 'last 50 messages';
+      rows.push(`| ${label.padEnd(16)} | ${String(connections).padStart(3)} | ${library.toFixed(0).padStart(6)} | ${http.toFixed(0).padStart(6)} | ${((http / library) * 100).toFixed(0).padStart(4)}% | ≥ 50% | ${peakMb.toFixed(0).padStart(4)} MB |`);
+    }
+  }
+  process.stdout.write(
+    `\nhttp: ${seconds} s per run, pool ${POOL}, ${totalMessages} messages loaded, service flags: ${START_FLAGS.join(' ') || 'none'}; ${machine()}\n\n` +
+      `| operation | connections | library ops/s | HTTP req/s | HTTP/library | target | service peak RSS |\n|---|---:|---:|---:|---:|---|---:|\n${rows.join('\n')}\n\n` +
+      `service peak RSS over all runs: ${peak.toFixed(0)} MB (limit ${RSS_LIMIT_MB} MB)\n`,
+  );
+} finally {
+  if (service && service.exitCode === null) {
+    service.kill('SIGTERM');
+    await new Promise((resolve) => service!.once('exit', resolve));
+  }
+  await cleanup();
+}
