@@ -4,6 +4,7 @@ import { type Database, openDatabase } from './db/connect.ts';
 import { ConfigError, MordomoError, type ErrorCode } from './db/errors.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { registerBackupCommands } from './cli/backup.ts';
+import { registerPitrCommands } from './cli/pitr.ts';
 import { registerDoctorCommand, registerOperationsCommands } from './cli/operations.ts';
 import { insertDefaultProviders, rotateEncryptionKey } from './ivr/ivr.ts';
 import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
@@ -150,7 +151,7 @@ program
     // Long-running like `start`: the signal ends the wait, then the finally blocks stop jobs and the server in order.
     const database = await openDatabase(config, logger);
     try {
-      const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger), logger);
+      const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger, database.server?.pgData), logger);
       await scheduler.start();
       process.stdout.write(`scheduler running; next: ${JSON.stringify(scheduler.nextRuns())}\n`);
       await waitForSignal();
@@ -165,7 +166,7 @@ program
     const config = configFrom(command);
     const logger = createLogger(config.logLevel);
     await withDatabase(config, logger, async (database) => {
-      const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger), logger);
+      const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger, database.server?.pgData), logger);
       await scheduler.start();
       let outcome;
       try {
@@ -254,6 +255,7 @@ keyCommand
   }));
 
 registerBackupCommands(program, { databaseAction, configOf: configFrom });
+registerPitrCommands(program, { databaseAction, configOf: configFrom });
 registerOperationsCommands(program, { databaseAction, configOf: configFrom });
 registerDoctorCommand(program, { databaseAction, configOf: configFrom });
 

@@ -22,6 +22,8 @@ export interface Config {
   modules: Module[];
   /** Where `mordomo-db backup` writes and `backup list`/`prune` look (default: DATA_DIR/backups). */
   backupDir: string;
+  /** The embedded server archives WAL here, for point-in-time recovery; undefined when turned off. */
+  walArchiveDir: string | undefined;
   /** Backups older than this many days are pruned (the seed keeps 7). */
   backupRetentionDays: number;
   /** When the scheduler takes the nightly backup (cron, local time; the seed's 02:00). */
@@ -78,6 +80,7 @@ const schema = z.object({
     .pipe(z.array(z.enum(['core', 'ivr'])).min(1, 'name at least one module')),
   MORDOMO_BACKUP_DIR: z.string().min(1).optional(),
   MORDOMO_BACKUP_RETENTION_DAYS: integer(1, 3650).default(7),
+  MORDOMO_WAL_ARCHIVE_DIR: z.string().min(1).optional(),
   MORDOMO_BACKUP_CRON: z
     .string()
     .refine((pattern) => {
@@ -139,6 +142,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     modules: [...new Set(v.MORDOMO_MODULES)],
     backupDir: path.resolve(v.MORDOMO_BACKUP_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'backups')),
     backupRetentionDays: v.MORDOMO_BACKUP_RETENTION_DAYS,
+    walArchiveDir:
+      v.MORDOMO_WAL_ARCHIVE_DIR === 'off' ? undefined : path.resolve(v.MORDOMO_WAL_ARCHIVE_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'wal-archive')),
     backupCron: v.MORDOMO_BACKUP_CRON,
     conversationRetentionDays: v.MORDOMO_CONVERSATION_RETENTION_DAYS,
     encryptionKey: v.MORDOMO_ENCRYPTION_KEY ?? (v.MORDOMO_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_ENCRYPTION_KEY_FILE) : undefined),

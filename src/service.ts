@@ -37,7 +37,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   };
   try {
     await migrate(database.pool, config.modules, logger);
-    const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger), logger);
+    const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger, database.server?.pgData), logger);
     await scheduler.start();
     cleanups.push(() => scheduler.stop());
     if (config.modules.includes('core')) {

@@ -100,6 +100,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       password: config.postgresPassword,
       osUser: config.pgOsUser,
       logger,
+      walArchiveDir: config.walArchiveDir,
     });
     const handle = await server.ensureRunning();
     try {

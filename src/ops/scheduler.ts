@@ -7,6 +7,7 @@ import { createBackup } from './backup.ts';
 import { pruneBackups, recordVerification } from './backup-files.ts';
 import { maintainPartitions } from './partitions.ts';
 import { verifyBackup } from './restore.ts';
+import { baseBackupRoot, pruneBaseBackups, takeBaseBackup } from './pitr.ts';
 import { sampleDatabaseSize } from './reports.ts';
 import { expireConversations } from './retention.ts';
 
@@ -36,7 +37,9 @@ export type JobOutcome = 'success' | 'failed' | 'skipped';
  * database size sample for the dashboard's growth chart and, when an operator set
  * MORDOMO_CONVERSATION_RETENTION_DAYS, conversation retention.
  */
-export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, logger: Logger): Job[] {
+export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, logger: Logger, pgData?: string): Job[] {
+  // With the embedded server archiving WAL, the nightly job also takes a base backup for point-in-time recovery.
+  const archive = pgData && config.walArchiveDir ? { pgData, dir: config.walArchiveDir } : undefined;
   const retentionDays = config.conversationRetentionDays;
   const retention: Job[] = retentionDays
     ? [
@@ -76,7 +79,14 @@ export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, 
         recordVerification(backup.file, verified.ok);
         if (!verified.ok) throw new MordomoError('internal', `backup ${backup.file} failed verification`);
         const pruned = pruneBackups(config.backupDir, { maxAgeDays: config.backupRetentionDays });
-        return `${backup.file} verified; ${pruned.length} old backups pruned`;
+        let pitr = '';
+        if (archive) {
+          const baseRoot = baseBackupRoot(config);
+          await takeBaseBackup(pool, archive.pgData, baseRoot, logger);
+          const gone = pruneBaseBackups(baseRoot, archive.dir, config.backupRetentionDays);
+          pitr = `; base backup taken, ${gone.backups} old base backups and ${gone.segments} archived WAL segments pruned`;
+        }
+        return `${backup.file} verified; ${pruned.length} old backups pruned${pitr}`;
       },
     },
   ];
