@@ -1,8 +1,8 @@
 // bench/backup: backup, verify and restore of 1M messages with mordomo-db (embedded PostgreSQL 16, no pg_dump),
 // beside Debian's pg_dump -Fc / pg_restore 15 against Debian's PostgreSQL 15 server holding the same data.
 // Usage: npm run bench:backup [-- --messages 1000000]
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -10,13 +10,12 @@ import { createLogger } from '../../src/logger.ts';
 import { migrate } from '../../src/migrate/runner.ts';
 import { createBackup } from '../../src/ops/backup.ts';
 import { restoreBackup, verifyBackup } from '../../src/ops/restore.ts';
-import { freePort } from '../../test/harness/ports.ts';
+import { PG15_BIN, startPg15 } from '../../test/harness/debian-pg15.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
 import { benchDatabase, machine } from '../harness.ts';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '1000000' } } });
 const MESSAGES = Number(values.messages);
-const PG15 = '/usr/lib/postgresql/15/bin';
 const logger = createLogger('warn');
 
 /** The same data on either server: 10k conversations, MESSAGES messages, 100k log lines. */
@@ -62,36 +61,29 @@ async function ours() {
 }
 
 async function pgDump15() {
-  const dir = tempDir('bench-pg15');
-  const data = path.join(dir, 'data');
-  const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
-  if (asUser.length) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
-  const run = (command: string, args: string[]) => execFileSync(asUser[0] ?? command, [...asUser.slice(1), ...(asUser.length ? [command] : []), ...args], { stdio: 'pipe' });
-  const port = await freePort();
-  run(`${PG15}/initdb`, ['-D', data, '-U', 'mordomo', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
-  run(`${PG15}/pg_ctl`, ['start', '-D', data, '-w', '-l', path.join(data, 'log.txt'), '-o', `-p ${port} -c unix_socket_directories='' -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_wal_size=1GB`]);
-  const url = (db: string) => `postgresql://mordomo@127.0.0.1:${port}/${db}`;
+  const server = await startPg15('-c shared_buffers=256MB -c max_wal_size=1GB');
+  const dir = tempDir('bench-pg15-dump');
   try {
-    const admin = new pg.Pool({ connectionString: url('postgres'), max: 1 });
+    const admin = new pg.Pool({ connectionString: server.url('postgres'), max: 1 });
     await admin.query('CREATE DATABASE mordomo');
     await admin.query('CREATE DATABASE restored');
     await admin.end();
-    const pool = new pg.Pool({ connectionString: url('mordomo'), max: 2 });
+    const pool = new pg.Pool({ connectionString: server.url('mordomo'), max: 2 });
     await migrate(pool, ['core'], logger);
     await load(pool);
     await pool.end();
     const file = path.join(dir, 'dump.pgc');
     let t = performance.now();
-    const dump = spawnSync(`${PG15}/pg_dump`, ['-Fc', '-f', file, url('mordomo')], { encoding: 'utf8' });
+    const dump = spawnSync(`${PG15_BIN}/pg_dump`, ['-Fc', '-f', file, server.url('mordomo')], { encoding: 'utf8' });
     const dumpS = seconds(t);
     if (dump.status !== 0) throw new Error(dump.stderr);
     t = performance.now();
-    const restore = spawnSync(`${PG15}/pg_restore`, ['-d', url('restored'), file], { encoding: 'utf8' });
+    const restore = spawnSync(`${PG15_BIN}/pg_restore`, ['-d', server.url('restored'), file], { encoding: 'utf8' });
     const restoreS = seconds(t);
     if (restore.status !== 0) throw new Error(restore.stderr);
     return { dumpS, restoreS, bytes: statSync(file).size };
   } finally {
-    run(`${PG15}/pg_ctl`, ['stop', '-D', data, '-m', 'fast', '-w']);
+    server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,10 +1,11 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import { MordomoError } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
 import { createBackup, type Manifest, type TableEntry } from '../ops/backup.ts';
 import { listBackups, pruneBackups, recordVerification } from '../ops/backup-files.ts';
+import { pgDumpBackup } from '../ops/pg-dump.ts';
 import { restoreBackup, verifyBackup } from '../ops/restore.ts';
 import { print, size } from './output.ts';
 
@@ -32,10 +33,16 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .command('backup')
     .description('take a consistent, compressed, checksummed backup (works without pg_dump)')
     .option('--out <dir>', 'folder for the backup file (default: MORDOMO_BACKUP_DIR or DATA_DIR/backups)')
+    .addOption(new Option('--format <format>', 'mordomo (verifiable, no pg_dump needed) or pg_dump (a pg_restore archive; needs pg_dump of the server\'s version)').choices(['mordomo', 'pg_dump']).default('mordomo'))
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, config, _logger, options) => {
         const json = Boolean(options.json);
+        if (options.format === 'pg_dump') {
+          const dump = await pgDumpBackup(database.pool, database.url, (options.out as string) ?? config.backupDir);
+          print(json, dump, `pg_dump archive written: ${dump.file} (${size(dump.bytes)}); restore it with pg_restore`);
+          return;
+        }
         const result = await createBackup(database.pool, { outDir: (options.out as string) ?? config.backupDir, onTable: progress(json) });
         print(json, { file: result.file, bytes: result.bytes, manifest: result.manifest }, `backup written: ${result.file} (${totalRows(result.manifest)} rows, ${size(result.bytes)})`);
       }),
