@@ -2,7 +2,9 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import os from 'node:os';
+import { type Kysely, sql } from 'kysely';
 import { loadConfig } from '../src/config.ts';
+import type { DB } from '../src/db/schema.ts';
 import { type Database, openDatabase } from '../src/db/connect.ts';
 import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/migrate/runner.ts';
@@ -14,7 +16,9 @@ export async function benchDatabase(poolMax: number): Promise<{ database: Databa
   const port = await freePort();
   const logger = createLogger('warn');
   const database = await openDatabase(
-    loadConfig({ MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: port, MORDOMO_POOL_MAX: poolMax, POSTGRES_PASSWORD: 'bench', MORDOMO_STATEMENT_TIMEOUT_MS: 0 }),
+    // WAL archiving off: it copies finished segments in the background, off the measured paths, and loading
+    // millions of rows would fill the disk with archived WAL of a throw-away server.
+    loadConfig({ MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: port, MORDOMO_POOL_MAX: poolMax, POSTGRES_PASSWORD: 'bench', MORDOMO_STATEMENT_TIMEOUT_MS: 0, MORDOMO_WAL_ARCHIVE_DIR: 'off' }),
     logger,
   );
   await migrate(database.pool, ['core'], logger);
@@ -27,6 +31,20 @@ export async function benchDatabase(poolMax: number): Promise<{ database: Databa
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Conversation n has a predictable id, so that load generators (and pgbench's numeric \set) can address it. */
+export const idOf = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+/** Loads `conversations` conversations (ids from `idOf`) and `messages` messages spread over them, one a second. */
+export async function loadConversations(db: Kysely<DB>, conversations: number, messages: number): Promise<void> {
+  process.stderr.write(`loading ${messages} messages in ${conversations} conversations...\n`);
+  await sql`INSERT INTO conversations (id) SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid FROM generate_series(1, ${conversations}) n`.execute(db);
+  await sql`INSERT INTO messages (conversation_id, role, content, timestamp)
+            SELECT ('00000000-0000-4000-8000-' || lpad((1 + i % ${conversations})::text, 12, '0'))::uuid,
+                   (ARRAY['user', 'assistant'])[1 + i % 2], 'mensagem de teste número ' || i, now() - (${messages} - i) * interval '1 second'
+              FROM generate_series(1, ${messages}) i`.execute(db);
+  await sql`VACUUM ANALYZE`.execute(db);
 }
 
 /** Runs `work` on `clients` concurrent loops for `seconds`, returning completed operations per second. */

@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { compileAppend, conversationHistory, HISTORY_SQL } from '../../src/core/messages.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, machine, pgbenchTps, throughput } from '../harness.ts';
+import { benchDatabase, idOf, loadConversations, machine, pgbenchTps, throughput } from '../harness.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, messages: { type: 'string', default: '1000000' }, clients: { type: 'string', default: '16' } } });
 const seconds = Number(values.seconds);
@@ -17,19 +17,12 @@ const totalMessages = Number(values.messages);
 const CONVERSATIONS = 10_000;
 
 // Conversation n has a predictable id so pgbench (whose \set only makes numbers) can address the same rows.
-const idOf = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const ID_SQL = `('00000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid`;
 
 const { database, port, password, cleanup } = await benchDatabase(clients);
 const { db } = database;
 try {
-  process.stderr.write(`loading ${totalMessages} messages in ${CONVERSATIONS} conversations...\n`);
-  await sql`INSERT INTO conversations (id) SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid FROM generate_series(1, ${CONVERSATIONS}) n`.execute(db);
-  await sql`INSERT INTO messages (conversation_id, role, content, timestamp)
-            SELECT ('00000000-0000-4000-8000-' || lpad((1 + i % ${CONVERSATIONS})::text, 12, '0'))::uuid,
-                   (ARRAY['user', 'assistant'])[1 + i % 2], 'mensagem de teste número ' || i, now() - (${totalMessages} - i) * interval '1 second'
-              FROM generate_series(1, ${totalMessages}) i`.execute(db);
-  await sql`VACUUM ANALYZE`.execute(db);
+  await loadConversations(db, CONVERSATIONS, totalMessages);
 
   const random = () => 1 + Math.floor(Math.random() * CONVERSATIONS);
   const user = { content: 'Liga a luz da sala, por favor', intent: 'iot_control', confidence: 0.93 };

@@ -6,13 +6,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { sql } from 'kysely';
 import { appendTurn } from '../../src/core/conversations.ts';
 import { conversationHistory } from '../../src/core/messages.ts';
 import { CLI, cliEnv } from '../../test/harness/cli.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, machine, throughput } from '../harness.ts';
+import { benchDatabase, idOf, loadConversations, machine, throughput } from '../harness.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, messages: { type: 'string', default: '200000' } } });
 const seconds = Number(values.seconds);
@@ -22,7 +21,6 @@ const POOL = 20; // the service's default pool; the library gets the same
 const TOKEN = 'bench-admin-token-0123456789abcdef';
 const RSS_LIMIT_MB = 150;
 
-const idOf = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const randomId = () => idOf(1 + Math.floor(Math.random() * CONVERSATIONS));
 const user = { content: 'Liga a luz da sala, por favor', intent: 'iot_control', confidence: 0.93 };
 const assistant = { content: 'Pronto, a luz da sala está ligada.', latency_ms: 820 };
@@ -83,13 +81,7 @@ const { database, cleanup } = await benchDatabase(POOL);
 const { db } = database;
 let service: ChildProcess | undefined;
 try {
-  process.stderr.write(`loading ${totalMessages} messages in ${CONVERSATIONS} conversations...\n`);
-  await sql`INSERT INTO conversations (id) SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid FROM generate_series(1, ${CONVERSATIONS}) n`.execute(db);
-  await sql`INSERT INTO messages (conversation_id, role, content, timestamp)
-            SELECT ('00000000-0000-4000-8000-' || lpad((1 + i % ${CONVERSATIONS})::text, 12, '0'))::uuid,
-                   (ARRAY['user', 'assistant'])[1 + i % 2], 'mensagem de teste número ' || i, now() - (${totalMessages} - i) * interval '1 second'
-              FROM generate_series(1, ${totalMessages}) i`.execute(db);
-  await sql`VACUUM ANALYZE`.execute(db);
+  await loadConversations(db, CONVERSATIONS, totalMessages);
 
   const port = await freePort();
   service = await startService(database.url, port);
