@@ -139,3 +139,31 @@ test('the dashboard data comes from one snapshot with every dataset', async () =
   assert.equal(report.messagesPerDay.length, 30);
   assert.ok(report.topIntents.some((row: { intent: string; count: number }) => row.intent === 'smalltalk' && row.count === 3));
 });
+
+test('search over HTTP: Portuguese full text, the typo fallback, pages, and bad queries', async () => {
+  const conversation = await expectCall('POST', '/v1/conversations', '/v1/conversations', 201, {});
+  await expectCall('POST', '/v1/conversations/{id}/messages', `/v1/conversations/${conversation.id}/messages`, 201, {
+    messages: [{ role: 'user', content: 'A lâmpada da sala queimou' }, { role: 'user', content: 'Liguei o ventilador' }],
+  });
+  const found = await expectCall('GET', '/v1/search', '/v1/search?q=lampada', 200);
+  assert.equal(found.mode, 'fulltext');
+  assert.match(found.items[0].snippet, /«lâmpada»/);
+  const typo = await expectCall('GET', '/v1/search', '/v1/search?q=ventiladr', 200);
+  assert.equal(typo.mode, 'similar');
+  assert.equal((await api.call('GET', '/v1/search?q=')).status, 400);
+  assert.equal((await api.call('GET', `/v1/search?q=${'x'.repeat(600)}`)).status, 400);
+  assert.equal((await api.call('GET', '/v1/search?q=sala&cursor=bad')).status, 400);
+  const stop = await expectCall('GET', '/v1/search', '/v1/search?q=de%20a%20o', 200);
+  assert.equal(stop.mode, 'none');
+});
+
+test('a user\'s data can be exported and erased over HTTP', async () => {
+  const user = await expectCall('POST', '/v1/users', '/v1/users', 201, { name: 'Eva' });
+  await expectCall('POST', '/v1/conversations', '/v1/conversations', 201, { user_id: user.id });
+  const exported = await expectCall('GET', '/v1/users/{id}/export', `/v1/users/${user.id}/export`, 200);
+  assert.equal(exported.user.name, 'Eva');
+  assert.equal(exported.conversations.length, 1);
+  const erased = await expectCall('DELETE', '/v1/users/{id}', `/v1/users/${user.id}`, 200);
+  assert.equal(erased.conversations, 1);
+  assert.equal((await api.call('GET', `/v1/users/${user.id}`)).status, 404);
+});

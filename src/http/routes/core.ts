@@ -7,6 +7,9 @@ import * as conversations from '../../core/conversations.ts';
 import * as logs from '../../core/logs.ts';
 import * as messages from '../../core/messages.ts';
 import * as reminders from '../../core/reminders.ts';
+import { eraseUser, exportUser } from '../../core/privacy.ts';
+import { searchMessages } from '../../core/search.ts';
+import { InvalidInputError } from '../../db/errors.ts';
 import * as users from '../../core/users.ts';
 import { jsonValue } from '../../db/validation.ts';
 import type { ServiceContext } from '../context.ts';
@@ -63,6 +66,33 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
   api.patch('/v1/users/:id', {
     schema: { tags: ['users'], summary: 'Change a user', params: idParams, body: users.userPatch, response: { 200: userSchema, ...errors } },
     handler: async (request) => users.updateUser(db, request.params.id, request.body),
+  });
+  api.get('/v1/users/:id/export', {
+    schema: {
+      tags: ['users'],
+      summary: 'Everything stored about a user, as one document (LGPD)',
+      params: idParams,
+      response: {
+        200: z.object({
+          exported_at: z.string(),
+          user: userSchema,
+          conversations: z.array(conversationSchema.extend({ messages: z.array(messageSchema), actions: z.array(actionSchema) })),
+          reminders: z.array(reminderSchema),
+          log_lines: z.array(logLineSchema),
+        }),
+        ...errors,
+      },
+    },
+    handler: async (request) => exportUser(db, request.params.id),
+  });
+  api.delete('/v1/users/:id', {
+    schema: {
+      tags: ['users'],
+      summary: 'Erase a user and everything about them in one transaction (LGPD); counts come back, an audit line keeps only those',
+      params: idParams,
+      response: { 200: z.object({ conversations: z.number(), messages: z.number(), actions: z.number(), reminders: z.number(), log_lines: z.number() }), ...errors },
+    },
+    handler: async (request) => eraseUser(db, request.params.id),
   });
   api.get('/v1/users/:id/history', {
     schema: {
@@ -246,4 +276,52 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
       return pageFrom(rows, limit, (line) => encodeCursor(line.timestamp, line.id));
     },
   });
+
+  api.get('/v1/search', {
+    schema: {
+      tags: ['search'],
+      summary: 'Search messages in Portuguese (accents ignored, words stemmed, web-search syntax); typos fall back to similarity',
+      querystring: z.strictObject({
+        q: z.string().max(500),
+        user_id: z.uuid().optional(),
+        conversation_id: z.uuid().optional(),
+        role: z.enum(messages.ROLES).optional(),
+        intent: z.string().max(100).optional(),
+        from: z.iso.datetime({ offset: true }).optional(),
+        to: z.iso.datetime({ offset: true }).optional(),
+        limit: z.coerce.number().int().min(1).max(100).default(20),
+        cursor: z.string().max(300).optional(),
+      }),
+      response: {
+        200: z.object({
+          mode: z.enum(['fulltext', 'similar', 'none']).describe('similar: full text found nothing, these are close spellings'),
+          reason: z.string().optional(),
+          items: z.array(
+            z.object({ id: z.uuid(), conversation_id: z.uuid(), role: z.string(), timestamp: z.date(), intent: z.string().nullable(), snippet: z.string(), rank: z.number() }),
+          ),
+          next_cursor: z.string().nullable(),
+        }),
+        ...errors,
+      },
+    },
+    handler: async (request) => {
+      const { q, cursor, ...filters } = request.query;
+      const result = await searchMessages(db, q, { ...filters, after: decodeSearchCursor(cursor) });
+      return {
+        mode: result.mode,
+        ...(result.reason ? { reason: result.reason } : {}),
+        items: result.items,
+        next_cursor: result.next ? Buffer.from(JSON.stringify(result.next)).toString('base64url') : null,
+      };
+    },
+  });
+}
+
+function decodeSearchCursor(cursor: string | undefined): { mode: 'fulltext' | 'similar'; rank: number; id: string } | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidInputError('cursor: not a cursor this API gave out; pass next_cursor from the previous page unchanged');
+  }
 }

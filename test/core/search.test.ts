@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sql } from 'kysely';
+import { appendMessages } from '../../src/core/messages.ts';
+import { startConversation } from '../../src/core/conversations.ts';
+import { searchMessages } from '../../src/core/search.ts';
+import { createUser } from '../../src/core/users.ts';
+import { rejectsWith } from '../harness/assertions.ts';
+import { testDatabase } from '../harness/database.ts';
+
+const { db } = await testDatabase('search');
+const ana = await createUser(db, { name: 'Ana' });
+const bia = await createUser(db, { name: 'Bia' });
+const anaTalk = await startConversation(db, { user_id: ana.id });
+const biaTalk = await startConversation(db, { user_id: bia.id });
+await appendMessages(db, anaTalk.id, [
+  { role: 'user', content: 'A lâmpada da sala queimou de novo', intent: 'report' },
+  { role: 'assistant', content: 'Anotei: trocar a lâmpada da sala.' },
+  { role: 'user', content: 'Ela ligou a luz da cozinha sozinha' },
+  { role: 'user', content: 'Estou ligando o som da varanda' },
+  { role: 'user', content: 'A ação de regar as plantas foi concluída' },
+]);
+await appendMessages(db, biaTalk.id, [
+  { role: 'user', content: 'Quero uma pizza de calabresa', intent: 'food' },
+  { role: 'user', content: 'Desliga a televisão da sala' },
+]);
+
+const contents = async (query: string, options = {}) => {
+  const result = await searchMessages(db, query, options);
+  const texts = await Promise.all(
+    result.items.map(async (hit) => (await db.selectFrom('messages').select('content').where('id', '=', hit.id).executeTakeFirstOrThrow()).content),
+  );
+  return { mode: result.mode, texts: texts.sort(), result };
+};
+
+test('accents are ignored and words are stemmed, as a Portuguese speaker expects', async () => {
+  const lamp = await contents('lampada');
+  assert.equal(lamp.mode, 'fulltext');
+  assert.deepEqual(lamp.texts, ['A lâmpada da sala queimou de novo', 'Anotei: trocar a lâmpada da sala.']);
+  assert.match(lamp.result.items[0]!.snippet, /«lâmpada»/);
+  assert.deepEqual((await contents('ligar')).texts, ['Ela ligou a luz da cozinha sozinha', 'Estou ligando o som da varanda']);
+  assert.deepEqual((await contents('acao')).texts, ['A ação de regar as plantas foi concluída']);
+});
+
+test('web-search syntax: phrases, exclusion, or', async () => {
+  assert.deepEqual((await contents('"trocar a lâmpada"')).texts, ['Anotei: trocar a lâmpada da sala.']);
+  assert.deepEqual((await contents('ligar -som')).texts, ['Ela ligou a luz da cozinha sozinha']);
+  assert.deepEqual((await contents('pizza or televisão')).texts, ['Desliga a televisão da sala', 'Quero uma pizza de calabresa']);
+});
+
+test('a typo falls back to similarity and says so', async () => {
+  const typo = await contents('lampda');
+  assert.equal(typo.mode, 'similar');
+  assert.ok(typo.texts.includes('A lâmpada da sala queimou de novo'), typo.texts.join(' | '));
+  assert.equal((await contents('xyzzyqwv')).mode, 'none');
+});
+
+test('filters: user, conversation, role, intent, time', async () => {
+  assert.deepEqual((await contents('sala', { user_id: bia.id })).texts, ['Desliga a televisão da sala']);
+  assert.deepEqual((await contents('sala', { conversation_id: anaTalk.id, role: 'assistant' })).texts, ['Anotei: trocar a lâmpada da sala.']);
+  assert.deepEqual((await contents('sala', { intent: 'report' })).texts, ['A lâmpada da sala queimou de novo']);
+  assert.equal((await contents('sala', { from: new Date(Date.now() + 60_000) })).result.items.length, 0);
+});
+
+test('bad queries give a clear answer or no results, never a PostgreSQL error', async () => {
+  await rejectsWith(() => searchMessages(db, ''), 'invalid_input', /must not be empty/);
+  await rejectsWith(() => searchMessages(db, '   '), 'invalid_input', /must not be empty/);
+  await rejectsWith(() => searchMessages(db, 'x'.repeat(10_240)), 'invalid_input', /at most 500/);
+  await rejectsWith(() => searchMessages(db, 'a\u0000b'), 'invalid_input', /NUL/);
+  await rejectsWith(() => searchMessages(db, 'sala', { limit: 0 }), 'invalid_input');
+  await rejectsWith(() => searchMessages(db, 'sala', { user_id: 'nope' }), 'invalid_input', /UUID/);
+  const stopWords = await searchMessages(db, 'de a o');
+  assert.equal(stopWords.mode, 'none');
+  assert.match(stopWords.reason!, /very common words/);
+  assert.deepEqual((await contents('"lâmpada')).texts.length, 2, 'an unbalanced quote still searches');
+  for (const fragment of ["'; DROP TABLE messages; --", 'sala) OR 1=1 --', '!!! & | <->', ':*']) await searchMessages(db, fragment);
+  assert.equal(Number((await sql<{ n: number }>`SELECT count(*) AS n FROM messages`.execute(db)).rows[0]!.n), 7);
+});
+
+test('pages follow the ranking without repeating or skipping', async () => {
+  const talk = await startConversation(db, {});
+  await appendMessages(db, talk.id, Array.from({ length: 25 }, (_, i) => ({ role: 'user' as const, content: `lembrete número ${i} sobre o remédio${' remédio'.repeat(i % 3)}` })));
+  const seen: string[] = [];
+  let after;
+  let pages = 0;
+  do {
+    const result = await searchMessages(db, 'remedio', { limit: 10, after });
+    seen.push(...result.items.map((hit) => hit.id));
+    for (let i = 1; i < result.items.length; i++) assert.ok(result.items[i - 1]!.rank >= result.items[i]!.rank);
+    after = result.next;
+    pages++;
+  } while (after);
+  assert.equal(pages, 3);
+  assert.equal(new Set(seen).size, 25);
+});
+
+test('the full-text search can use its index', async () => {
+  const plan = await db.transaction().execute(async (trx) => {
+    await sql`SET LOCAL enable_seqscan = off`.execute(trx);
+    return sql<{ 'QUERY PLAN': string }>`EXPLAIN SELECT id FROM messages m WHERE to_tsvector('mordomo_pt'::regconfig, m.content) @@ websearch_to_tsquery('mordomo_pt', 'lampada')`.execute(trx);
+  });
+  assert.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), /idx_messages_search/);
+});
