@@ -1,9 +1,10 @@
-// bench/http: appending a turn and reading the last 50 messages over HTTP (autocannon against `mordomo-db start`
+// bench/http: appending a turn and reading the last 50 messages over HTTP (wrk or autocannon against `mordomo-db start`
 // in its own process) beside the same operations through the library directly, in the same run, on the same
 // server and data; plus the service's resident memory under that load.
 // Usage: npm run bench:http [-- --seconds 10 --messages 200000]
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { appendTurn } from '../../src/core/conversations.ts';
@@ -61,7 +62,41 @@ async function peakRss<T>(pid: number, work: () => Promise<T>): Promise<{ result
   }
 }
 
+// wrk (C, `apt-get install wrk`) costs the two cores of this machine far less than autocannon (Node) does, so the
+// service, not the load generator, sets the pace; autocannon is the fallback when wrk is absent.
+const WRK = spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined;
+
+function wrkScript(kind: 'append' | 'history'): string {
+  const file = path.join(tempDir('wrk'), `${kind}.lua`);
+  const body = JSON.stringify({ user, assistant }).replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+  writeFileSync(
+    file,
+    `wrk.headers["authorization"] = "Bearer ${TOKEN}"\nwrk.headers["content-type"] = "application/json"\n` +
+      `math.randomseed(os.time())\n` +
+      `request = function()\n  local id = string.format("00000000-0000-4000-8000-%012d", math.random(1, ${CONVERSATIONS}))\n` +
+      (kind === 'append'
+        ? `  return wrk.format("POST", "/v1/conversations/" .. id .. "/turns", nil, "${body}")\nend\n`
+        : `  return wrk.format("GET", "/v1/conversations/" .. id .. "/messages?limit=50")\nend\n`),
+  );
+  return file;
+}
+
+function overWrk(base: string, connections: number, kind: 'append' | 'history'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '-s', wrkScript(kind), base], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('close', () => {
+      const rate = /Requests\/sec:\s+([\d.]+)/.exec(output);
+      const failed = /Non-2xx or 3xx responses: (\d+)/.exec(output);
+      if (!rate || failed) reject(new Error(`wrk ${kind}: ${output}`));
+      else resolve(Number(rate[1]));
+    });
+  });
+}
+
 async function overHttp(base: string, connections: number, kind: 'append' | 'history'): Promise<number> {
+  if (WRK) return overWrk(base, connections, kind);
   const result = await autocannon({
     url: base,
     connections,
@@ -99,7 +134,7 @@ try {
     }
   }
   process.stdout.write(
-    `\nhttp: ${seconds} s per run, pool ${POOL}, ${totalMessages} messages loaded, service flags: ${START_FLAGS.join(' ') || 'none'}; ${machine()}\n\n` +
+    `\nhttp: ${seconds} s per run, pool ${POOL}, ${totalMessages} messages loaded, load by ${WRK ? 'wrk -t1' : 'autocannon'}, service flags: ${START_FLAGS.join(' ') || 'none'}; ${machine()}\n\n` +
       `| operation | connections | library ops/s | HTTP req/s | HTTP/library | target | service peak RSS |\n|---|---:|---:|---:|---:|---|---:|\n${rows.join('\n')}\n\n` +
       `service peak RSS over all runs: ${peak.toFixed(0)} MB (limit ${RSS_LIMIT_MB} MB)\n`,
   );

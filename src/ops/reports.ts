@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { SEED_REPORT_SQL } from '../core/reports.ts';
 import { mapErrors } from '../db/errors.ts';
 import { listBackups } from './backup-files.ts';
 import { MONITOR_QUERIES } from './monitor.ts';
@@ -15,27 +16,10 @@ export const REPORT_QUERIES = {
                            date_trunc('day', now() AT TIME ZONE 'UTC'), interval '1 day') AS day
       LEFT JOIN messages m ON m.timestamp >= day AT TIME ZONE 'UTC' AND m.timestamp < (day + interval '1 day') AT TIME ZONE 'UTC'
      GROUP BY day ORDER BY day`,
-  /** The seed's "most common intents" of 30 days, with their mean confidence. */
-  topIntents: `
-    SELECT intent, COUNT(*)::int AS count, round(AVG(confidence)::numeric, 3)::float AS avg_confidence
-      FROM messages
-     WHERE intent IS NOT NULL AND timestamp > NOW() - INTERVAL '30 days'
-     GROUP BY intent ORDER BY count DESC, intent LIMIT 10`,
-  /** The seed's "mean latency per container" (source named in the message metadata). */
-  latencyBySource: `
-    SELECT coalesce(metadata->>'source', 'unknown') AS source, round(AVG(latency_ms))::int AS avg_latency_ms,
-           MAX(latency_ms) AS max_latency_ms
-      FROM messages
-     WHERE latency_ms IS NOT NULL
-     GROUP BY 1 ORDER BY avg_latency_ms DESC LIMIT 20`,
-  /** The seed's "most active users of 7 days". */
-  activeUsers: `
-    SELECT u.name, COUNT(DISTINCT c.id)::int AS conversations, COUNT(m.id)::int AS messages
-      FROM users u
-      JOIN conversations c ON u.id = c.user_id
-      LEFT JOIN messages m ON c.id = m.conversation_id
-     WHERE c.started_at > NOW() - INTERVAL '7 days'
-     GROUP BY u.id, u.name ORDER BY messages DESC, u.name LIMIT 10`,
+  /** The seed's three, with the windows it gave them (latency had none). */
+  topIntents: SEED_REPORT_SQL.topIntents("NOW() - INTERVAL '30 days'", '10'),
+  latencyBySource: SEED_REPORT_SQL.latencyBySource("'-infinity'::timestamptz", '20'),
+  activeUsers: SEED_REPORT_SQL.activeUsers("NOW() - INTERVAL '7 days'", '10'),
   /** Actions of 30 days by status. */
   actionOutcomes: `
     SELECT status, count(*)::int AS actions FROM actions

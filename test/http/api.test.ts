@@ -167,3 +167,14 @@ test('a user\'s data can be exported and erased over HTTP', async () => {
   assert.equal(erased.conversations, 1);
   assert.equal((await api.call('GET', `/v1/users/${user.id}`)).status, 404);
 });
+
+test('reports over HTTP take their window from the query and refuse parameters they do not know', async () => {
+  const intents = await api.call('GET', '/v1/reports/top-intents?days=30&limit=5');
+  assert.equal(intents.status, 200);
+  assert.ok(intents.body.items.some((row: { intent: string }) => row.intent === 'smalltalk'));
+  for (const name of ['active-users', 'latency-by-source', 'messages-per', 'latency-percentiles', 'action-success', 'overdue-reminders', 'satisfaction-by-week', 'conversation-lengths']) {
+    assert.equal((await api.call('GET', `/v1/reports/${name}`)).status, 200, name);
+  }
+  assert.equal((await api.call('GET', '/v1/reports/active-users?unit=hour')).status, 400);
+  assert.equal((await api.call('GET', '/v1/reports/top-intents?days=0')).status, 400);
+});

@@ -8,6 +8,7 @@ import * as logs from '../../core/logs.ts';
 import * as messages from '../../core/messages.ts';
 import * as reminders from '../../core/reminders.ts';
 import { eraseUser, exportUser } from '../../core/privacy.ts';
+import * as reportsLib from '../../core/reports.ts';
 import { searchMessages } from '../../core/search.ts';
 import { InvalidInputError } from '../../db/errors.ts';
 import * as users from '../../core/users.ts';
@@ -315,6 +316,32 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
       };
     },
   });
+
+  const windowQuery = z.strictObject({
+    days: z.coerce.number().int().min(1).max(3650).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    unit: z.enum(['day', 'hour']).optional(),
+    by: z.enum(['source', 'transcription_model']).optional(),
+    weeks: z.coerce.number().int().min(1).max(520).optional(),
+  });
+  // Each report takes the query parameters it knows; the library refuses the others by name.
+  const REPORTS: Record<string, [string, (query: z.output<typeof windowQuery>) => Promise<unknown[]>]> = {
+    'active-users': ["The seed's most active users (days=7, limit)", (q) => reportsLib.activeUsers(db, q)],
+    'top-intents': ["The seed's most common intents with mean confidence (days=30, limit)", (q) => reportsLib.topIntents(db, q)],
+    'latency-by-source': ["The seed's latency per source (days=30, limit)", (q) => reportsLib.latencyBySource(db, q)],
+    'messages-per': ['Messages per day or hour (unit, days)', (q) => reportsLib.messagesPer(db, q)],
+    'latency-percentiles': ['Latency p50/p95/p99 per source or transcription model (by, days)', (q) => reportsLib.latencyPercentiles(db, q)],
+    'action-success': ['Finished actions by type and success rate (days)', (q) => reportsLib.actionSuccessByType(db, q)],
+    'overdue-reminders': ['Pending reminders whose time has passed', () => reportsLib.overdueReminders(db)],
+    'satisfaction-by-week': ['Mean satisfaction per week (weeks)', (q) => reportsLib.satisfactionByWeek(db, q)],
+    'conversation-lengths': ['Conversations by number of messages (days)', (q) => reportsLib.conversationLengths(db, q)],
+  };
+  for (const [name, [summary, run]] of Object.entries(REPORTS)) {
+    api.get(`/v1/reports/${name}`, {
+      schema: { tags: ['reports'], summary, querystring: windowQuery, response: { 200: z.object({ items: z.array(z.any()) }), ...errors } },
+      handler: async (request) => ({ items: await run(request.query) }),
+    });
+  }
 }
 
 function decodeSearchCursor(cursor: string | undefined): { mode: 'fulltext' | 'similar'; rank: number; id: string } | undefined {

@@ -1,0 +1,160 @@
+import { CompiledQuery, type Kysely, sql } from 'kysely';
+import { z } from 'zod';
+import { mapErrors } from '../db/errors.ts';
+import type { DB } from '../db/schema.ts';
+import { parse } from '../db/validation.ts';
+
+/**
+ * Reports for the Dashboard UI: the seed's three useful queries with their window as a parameter, and the figures
+ * an operator asks next. The SQL of the seed's three is shared with the dashboard and Grafana (src/ops/reports.ts),
+ * which use fixed windows: `since` is the SQL of the window's start.
+ */
+export const SEED_REPORT_SQL = {
+  /** The seed's "most active users" (it used 7 days). */
+  activeUsers: (since: string, limit: string) => `
+    SELECT u.name, COUNT(DISTINCT c.id)::int AS conversations, COUNT(m.id)::int AS messages
+      FROM users u
+      JOIN conversations c ON u.id = c.user_id
+      LEFT JOIN messages m ON c.id = m.conversation_id
+     WHERE c.started_at > ${since}
+     GROUP BY u.id, u.name ORDER BY messages DESC, u.name LIMIT ${limit}`,
+  /** The seed's "most common intents" (30 days), with their mean confidence. */
+  topIntents: (since: string, limit: string) => `
+    SELECT intent, COUNT(*)::int AS count, round(AVG(confidence)::numeric, 3)::float AS avg_confidence
+      FROM messages
+     WHERE intent IS NOT NULL AND timestamp > ${since}
+     GROUP BY intent ORDER BY count DESC, intent LIMIT ${limit}`,
+  /** The seed's "mean latency per container" (the source named in the message metadata). */
+  latencyBySource: (since: string, limit: string) => `
+    SELECT coalesce(metadata->>'source', 'unknown') AS source, round(AVG(latency_ms))::int AS avg_latency_ms,
+           MAX(latency_ms) AS max_latency_ms
+      FROM messages
+     WHERE latency_ms IS NOT NULL AND timestamp > ${since}
+     GROUP BY 1 ORDER BY avg_latency_ms DESC LIMIT ${limit}`,
+} as const;
+
+const windowOptions = (days: number) =>
+  z.strictObject({ days: z.number().int().min(1).max(3650).default(days), limit: z.number().int().min(1).max(1000).default(10) });
+type Window = { days?: number; limit?: number };
+
+const SINCE = 'now() - make_interval(days => $1)';
+
+async function rows<T>(db: Kysely<DB>, text: string, values: unknown[]): Promise<T[]> {
+  return mapErrors(async () => (await db.executeQuery<T>(CompiledQuery.raw(text, values))).rows);
+}
+
+export interface ActiveUser { name: string; conversations: number; messages: number }
+export interface IntentCount { intent: string; count: number; avg_confidence: number | null }
+export interface SourceLatency { source: string; avg_latency_ms: number; max_latency_ms: number }
+
+/** Users with the most messages in conversations started in the last `days` (7). */
+export async function activeUsers(db: Kysely<DB>, options: Window = {}): Promise<ActiveUser[]> {
+  const { days, limit } = parse(windowOptions(7), options, 'report options');
+  return rows(db, SEED_REPORT_SQL.activeUsers(SINCE, '$2'), [days, limit]);
+}
+
+/** The most frequent intents of the last `days` (30) with their mean confidence. */
+export async function topIntents(db: Kysely<DB>, options: Window = {}): Promise<IntentCount[]> {
+  const { days, limit } = parse(windowOptions(30), options, 'report options');
+  return rows(db, SEED_REPORT_SQL.topIntents(SINCE, '$2'), [days, limit]);
+}
+
+/** Mean and maximum latency per source of the last `days` (30), slowest first. */
+export async function latencyBySource(db: Kysely<DB>, options: Window = {}): Promise<SourceLatency[]> {
+  const { days, limit } = parse(windowOptions(30), options, 'report options');
+  return rows(db, SEED_REPORT_SQL.latencyBySource(SINCE, '$2'), [days, limit]);
+}
+
+const perOptions = z.strictObject({ unit: z.enum(['day', 'hour']).default('day'), days: z.number().int().min(1).max(366).default(30) });
+
+/** Messages per UTC day or hour of the last `days`, empty periods included (a chart needs them). */
+export async function messagesPer(db: Kysely<DB>, options: z.input<typeof perOptions> = {}): Promise<{ period: Date; messages: number }[]> {
+  const { unit, days } = parse(perOptions, options, 'report options');
+  const { rows: result } = await mapErrors(() =>
+    sql<{ period: Date; messages: number }>`
+      SELECT period, count(m.id)::int AS messages
+        FROM generate_series(date_trunc(${unit}, now() - make_interval(days => ${days}), 'UTC'), now(), make_interval(hours => ${unit === 'day' ? 24 : 1})) AS period
+        LEFT JOIN messages m ON m.timestamp >= period AND m.timestamp < period + make_interval(hours => ${unit === 'day' ? 24 : 1})
+       GROUP BY period ORDER BY period`.execute(db),
+  );
+  return result;
+}
+
+const percentileOptions = z.strictObject({ by: z.enum(['source', 'transcription_model']).default('source'), days: z.number().int().min(1).max(3650).default(30) });
+
+/** Latency p50/p95/p99 per source (metadata) or per transcription model, of the last `days`. */
+export async function latencyPercentiles(
+  db: Kysely<DB>,
+  options: z.input<typeof percentileOptions> = {},
+): Promise<{ key: string; messages: number; p50: number; p95: number; p99: number }[]> {
+  const { by, days } = parse(percentileOptions, options, 'report options');
+  const key = by === 'source' ? sql`coalesce(metadata->>'source', 'unknown')` : sql`coalesce(transcription_model, 'unknown')`;
+  const { rows: result } = await mapErrors(() =>
+    sql<{ key: string; messages: number; p50: number; p95: number; p99: number }>`
+      SELECT ${key} AS key, count(*)::int AS messages,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::float AS p50,
+             percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)::float AS p95,
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms)::float AS p99
+        FROM messages
+       WHERE latency_ms IS NOT NULL AND timestamp > now() - make_interval(days => ${days})
+       GROUP BY 1 ORDER BY p95 DESC, key`.execute(db),
+  );
+  return result;
+}
+
+/** Finished actions of the last `days` by type: how many succeeded, failed, and the success rate (0..1). */
+export async function actionSuccessByType(
+  db: Kysely<DB>,
+  options: { days?: number } = {},
+): Promise<{ action_type: string; finished: number; succeeded: number; failed: number; success_rate: number }[]> {
+  const { days } = parse(z.strictObject({ days: z.number().int().min(1).max(3650).default(30) }), options, 'report options');
+  const { rows: result } = await mapErrors(() =>
+    sql<{ action_type: string; finished: number; succeeded: number; failed: number; success_rate: number }>`
+      SELECT action_type, count(*)::int AS finished,
+             count(*) FILTER (WHERE status = 'success')::int AS succeeded,
+             count(*) FILTER (WHERE status = 'failed')::int AS failed,
+             round(count(*) FILTER (WHERE status = 'success')::numeric / count(*), 4)::float AS success_rate
+        FROM actions
+       WHERE status IN ('success', 'failed') AND created_at > now() - make_interval(days => ${days})
+       GROUP BY action_type ORDER BY action_type`.execute(db),
+  );
+  return result;
+}
+
+/** Pending reminders whose time has passed (nobody was told: the service was down, or nothing listens). */
+export async function overdueReminders(db: Kysely<DB>): Promise<{ id: string; title: string; scheduled_at: Date; overdue_seconds: number }[]> {
+  const { rows: result } = await mapErrors(() =>
+    sql<{ id: string; title: string; scheduled_at: Date; overdue_seconds: number }>`
+      SELECT id, title, scheduled_at, extract(epoch FROM now() - scheduled_at)::int AS overdue_seconds
+        FROM reminders WHERE status = 'pending' AND scheduled_at < now() ORDER BY scheduled_at, id`.execute(db),
+  );
+  return result;
+}
+
+/** Mean satisfaction of conversations ended in each ISO week (Monday, UTC) of the last `weeks`. */
+export async function satisfactionByWeek(db: Kysely<DB>, options: { weeks?: number } = {}): Promise<{ week: Date; conversations: number; average: number }[]> {
+  const { weeks } = parse(z.strictObject({ weeks: z.number().int().min(1).max(520).default(12) }), options, 'report options');
+  const { rows: result } = await mapErrors(() =>
+    sql<{ week: Date; conversations: number; average: number }>`
+      SELECT date_trunc('week', ended_at, 'UTC') AS week, count(*)::int AS conversations,
+             round(avg(satisfaction_score)::numeric, 3)::float AS average
+        FROM conversations
+       WHERE satisfaction_score IS NOT NULL AND ended_at > now() - make_interval(weeks => ${weeks})
+       GROUP BY 1 ORDER BY 1`.execute(db),
+  );
+  return result;
+}
+
+/** How many conversations of the last `days` have 1, 2–5, 6–10, 11–20 and more than 20 messages. */
+export async function conversationLengths(db: Kysely<DB>, options: { days?: number } = {}): Promise<{ bucket: string; conversations: number }[]> {
+  const { days } = parse(z.strictObject({ days: z.number().int().min(1).max(3650).default(30) }), options, 'report options');
+  const { rows: result } = await mapErrors(() =>
+    sql<{ bucket: string; conversations: number }>`
+      SELECT b.bucket, count(c.id)::int AS conversations
+        FROM (VALUES (1, '1', 1, 1), (2, '2-5', 2, 5), (3, '6-10', 6, 10), (4, '11-20', 11, 20), (5, '21+', 21, 2147483647))
+             AS b(ord, bucket, low, high)
+        LEFT JOIN conversations c ON c.message_count BETWEEN b.low AND b.high AND c.started_at > now() - make_interval(days => ${days})
+       GROUP BY b.ord, b.bucket ORDER BY b.ord`.execute(db),
+  );
+  return result;
+}
