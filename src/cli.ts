@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { registerBackupCommands } from './cli/backup.ts';
 import { registerPitrCommands } from './cli/pitr.ts';
 import { registerDataCommands } from './cli/data.ts';
+import { registerReplicaCommands } from './cli/replica.ts';
 import { registerDoctorCommand, registerOperationsCommands } from './cli/operations.ts';
 import { insertDefaultProviders, rotateEncryptionKey } from './ivr/ivr.ts';
 import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
@@ -258,6 +259,7 @@ keyCommand
 registerBackupCommands(program, { databaseAction, configOf: configFrom });
 registerPitrCommands(program, { databaseAction, configOf: configFrom });
 registerDataCommands(program, { databaseAction, configOf: configFrom });
+registerReplicaCommands(program, { databaseAction, configOf: configFrom });
 registerOperationsCommands(program, { databaseAction, configOf: configFrom });
 registerDoctorCommand(program, { databaseAction, configOf: configFrom });
 

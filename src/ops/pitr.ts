@@ -58,7 +58,13 @@ function copyDataDirectory(from: string, to: string): void {
  * the data directory, pg_backup_stop (which waits until the WAL the copy needs is archived), its backup_label
  * written into the copy. Written under a temporary name and renamed when complete.
  */
-export async function takeBaseBackup(pool: pg.Pool, pgData: string, outRoot: string, logger: Logger): Promise<BaseBackup> {
+export async function takeBaseBackup(
+  pool: pg.Pool,
+  pgData: string,
+  outRoot: string,
+  logger: Logger,
+  options: { requireArchive?: boolean } = {},
+): Promise<BaseBackup> {
   const startedAt = new Date();
   const dir = path.join(outRoot, `base-${stamp(startedAt)}`);
   const partial = `${dir}.partial`;
@@ -67,7 +73,7 @@ export async function takeBaseBackup(pool: pg.Pool, pgData: string, outRoot: str
   const client = await mapErrors(() => pool.connect());
   try {
     const archiving = await client.query<{ archive_mode: string }>(`SELECT current_setting('archive_mode') AS archive_mode`);
-    if (archiving.rows[0]!.archive_mode === 'off') {
+    if (options.requireArchive !== false && archiving.rows[0]!.archive_mode === 'off') {
       throw new ConfigError('WAL archiving is off (MORDOMO_WAL_ARCHIVE_DIR=off, or not the embedded server): a base backup without archived WAL cannot be recovered');
     }
     // The session that starts a backup must stop it: one client, no pooling in between.
@@ -230,7 +236,7 @@ function tail(log: string): string {
   return readFileSync(log, 'utf8').trim().split('\n').filter((line) => /FATAL|PANIC|ERROR|could not/.test(line)).slice(-3).join(' | ');
 }
 
-function chownTree(dir: string, uid: number, gid: number): void {
+export function chownTree(dir: string, uid: number, gid: number): void {
   chownSync(dir, uid, gid);
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);

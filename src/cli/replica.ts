@@ -1,0 +1,68 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { ConfigError, InvalidInputError } from '../db/errors.ts';
+import { createReplica, promoteReplica, replicaStatus } from '../ops/replica.ts';
+import type { CliContext } from './backup.ts';
+import { print, size } from './output.ts';
+
+function portOption(value: unknown): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidInputError(`--port ${String(value)}: not a port number`);
+  return port;
+}
+
+export function registerReplicaCommands(program: Command, { databaseAction, configOf }: CliContext): void {
+  const replica = program.command('replica').description('a streaming hot standby of the embedded server: create, watch, promote');
+
+  replica
+    .command('create')
+    .description('build a hot standby of the embedded server in a new data folder and start it (replication role, physical slot, base backup)')
+    .requiredOption('--standby-dir <dir>', 'a new, empty folder for the standby (usable later as MORDOMO_DATA_DIR)')
+    .option('--port <port>', 'port of the standby', '5433')
+    .action(
+      databaseAction(async (database, config, logger, options) => {
+        if (!database.server) {
+          throw new ConfigError('replica create copies the embedded server\'s files; for a remote primary use pg_basebackup (Debian: postgresql-client-16) with a replication slot');
+        }
+        const dataDir = path.resolve(String(options.standbyDir));
+        const result = await createReplica(database.pool, {
+          primaryPgData: database.server.pgData,
+          primaryPort: config.pgPort,
+          primaryPasswordFile: path.join(config.dataDir, 'postgres-password'),
+          dataDir,
+          port: portOption(options.port),
+          osUser: config.pgOsUser,
+          logger,
+        });
+        process.stdout.write(
+          `standby running on port ${result.port}, streaming through slot ${result.slot}\n` +
+            `  data folder: ${dataDir} (MORDOMO_DATA_DIR=${dataDir} MORDOMO_PG_PORT=${result.port} mordomo-db start adopts it)\n` +
+            `  watch it:    mordomo-db replica status\n`,
+        );
+      }),
+    );
+
+  replica
+    .command('status')
+    .description('standbys connected to this primary (lag in bytes and seconds) and its replication slots (WAL kept for absent ones)')
+    .option('--json', 'machine-readable output')
+    .action(
+      databaseAction(async (database, _config, _logger, options) => {
+        const status = await replicaStatus(database.pool);
+        const standbys = status.standbys.map((s) => `  ${s.application_name.padEnd(28)} ${s.state.padEnd(10)} lag ${size(Number(s.lag_bytes ?? 0))}, ${s.replay_lag_seconds ?? 0} s`);
+        const slots = status.slots.map((s) => `  ${s.slot_name.padEnd(28)} ${s.active ? 'active  ' : 'INACTIVE'} keeps ${size(Number(s.retained_bytes ?? 0))} of WAL`);
+        print(Boolean(options.json), status, `standbys:\n${standbys.join('\n') || '  none connected'}\nslots:\n${slots.join('\n') || '  none'}`);
+      }),
+    );
+
+  replica
+    .command('promote')
+    .description('make the standby in --standby-dir a primary; refused while its primary still answers, unless --force')
+    .requiredOption('--standby-dir <dir>', 'the standby\'s data folder')
+    .option('--force', 'promote even though the primary answers (only when it is fenced off for good)')
+    .action(async (options: { standbyDir: string; force?: boolean }, command: Command) => {
+      const config = configOf(command);
+      await promoteReplica(path.resolve(options.standbyDir), config.pgOsUser, { force: Boolean(options.force) });
+      process.stdout.write(`promoted: ${path.resolve(options.standbyDir)} is a primary and takes writes\n`);
+    });
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { embeddedUrl } from '../db/connect.ts';
+import { binaries, EmbeddedServer, runServerTool } from '../db/embedded-server.ts';
+import { ConfigError, ConflictError, mapErrors, UnavailableError } from '../db/errors.ts';
+import { resolveServerUser } from '../db/os-user.ts';
+import type { Logger } from '../logger.ts';
+import { chownTree, takeBaseBackup } from './pitr.ts';
+
+/**
+ * A streaming hot standby of the embedded server, built from the same base backup as point-in-time recovery
+ * (the embedded server ships no pg_basebackup): a replication role and a physical slot on the primary (so it
+ * keeps WAL while the standby is down; `doctor` warns before a dead slot fills the disk), `standby.signal` and
+ * `primary_conninfo` in the copy, then the standby started as an embedded server of its own data folder.
+ */
+export const REPLICATION_ROLE = 'mordomo_replicator';
+
+export interface ReplicaOptions {
+  primaryPgData: string;
+  primaryPort: number;
+  /** Password file of the primary's data folder: the copy keeps the same roles. */
+  primaryPasswordFile: string;
+  /** A new data folder for the standby (`pg/`, password files), usable as MORDOMO_DATA_DIR. */
+  dataDir: string;
+  port: number;
+  osUser: string;
+  logger: Logger;
+}
+
+/** The slot of a standby data folder: named after its folder, so that two standbys never share one. */
+const slotName = (dataDir: string) => `mordomo_${path.basename(path.resolve(dataDir)).toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 40)}`;
+
+export async function createReplica(primary: pg.Pool, options: ReplicaOptions): Promise<{ slot: string; port: number }> {
+  const { dataDir, logger } = options;
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new ConfigError(`${dataDir} is not empty: give a new folder with --standby-dir`);
+  const slot = slotName(dataDir);
+  const password = randomBytes(24).toString('base64url');
+  await mapErrors(async () => {
+    // Role and slot: created, or refreshed when a previous attempt left them.
+    const { rows } = await primary.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [REPLICATION_ROLE]);
+    const verb = rows.length ? 'ALTER' : 'CREATE';
+    const literal = (await primary.query<{ q: string }>('SELECT quote_literal($1) AS q', [password])).rows[0]!.q;
+    // Role DDL takes no parameters; the literal is quoted by the server, and the statement is not logged with it.
+    await primary.query(`${verb} ROLE ${REPLICATION_ROLE} WITH REPLICATION LOGIN PASSWORD ${literal}`);
+    const existing = await primary.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    if (existing.rows[0]?.active) throw new ConflictError(`replication slot ${slot} is in use by a running standby`);
+    if (!existing.rows.length) await primary.query('SELECT pg_create_physical_replication_slot($1, true)', [slot]);
+  });
+
+  const staging = path.join(dataDir, 'staging');
+  mkdirSync(dataDir, { recursive: true, mode: 0o711 });
+  // The slot already keeps the WAL the copy needs, so the primary need not archive for this.
+  const base = await takeBaseBackup(primary, options.primaryPgData, staging, logger, { requireArchive: false });
+  const pgData = path.join(dataDir, 'pg');
+  renameSync(base.dir, pgData);
+  rmSync(staging, { recursive: true, force: true });
+  rmSync(path.join(pgData, 'mordomo-base-backup.json'));
+  cpSync(options.primaryPasswordFile, path.join(dataDir, 'postgres-password'));
+  writeFileSync(path.join(dataDir, 'replication-password'), `${password}\n`, { mode: 0o600 });
+
+  const autoConf = path.join(pgData, 'postgresql.auto.conf');
+  const conninfo = `host=127.0.0.1 port=${options.primaryPort} user=${REPLICATION_ROLE} password=${password} application_name=${slot}`;
+  writeFileSync(autoConf, `${existsSync(autoConf) ? readFileSync(autoConf, 'utf8') : ''}\nprimary_conninfo = '${conninfo}'\nprimary_slot_name = '${slot}'\n`, { mode: 0o600 });
+  writeFileSync(path.join(pgData, 'standby.signal'), '');
+  const user = resolveServerUser(options.osUser);
+  if (user) chownTree(pgData, user.uid, user.gid);
+
+  // Started as an embedded server of its own folder; it keeps running after this command (adopted by a later
+  // `MORDOMO_DATA_DIR=<dir> mordomo-db start`). No WAL archiving of its own: a standby archives nothing.
+  const server = new EmbeddedServer({ dataDir, port: options.port, password: undefined, osUser: options.osUser, logger });
+  await server.ensureRunning();
+  return { slot, port: options.port };
+}
+
+export interface ReplicaStatus {
+  application_name: string;
+  state: string;
+  sync_state: string;
+  sent_lsn: string;
+  replay_lsn: string | null;
+  lag_bytes: number | null;
+  replay_lag_seconds: number | null;
+}
+
+export interface SlotStatus {
+  slot_name: string;
+  active: boolean;
+  retained_bytes: number | null;
+  wal_status: string | null;
+}
+
+/** What the primary sees: each connected standby's lag, and each slot (a standby that is away keeps WAL there). */
+export async function replicaStatus(primary: pg.Pool): Promise<{ standbys: ReplicaStatus[]; slots: SlotStatus[] }> {
+  return mapErrors(async () => {
+    const standbys = await primary.query<ReplicaStatus>(`
+      SELECT application_name, state, sync_state, sent_lsn::text, replay_lsn::text,
+             pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS lag_bytes,
+             extract(epoch FROM replay_lag)::float AS replay_lag_seconds
+        FROM pg_stat_replication ORDER BY application_name`);
+    const slots = await primary.query<SlotStatus>(`
+      SELECT slot_name, active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes, wal_status
+        FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name`);
+    return { standbys: standbys.rows, slots: slots.rows };
+  });
+}
+
+/**
+ * Promotes the standby in `dataDir` to a primary. Refuses while its primary still answers (two primaries would
+ * each take writes the other never sees) unless `force`: stop or fence the old primary first.
+ */
+export async function promoteReplica(dataDir: string, osUser: string, options: { force?: boolean } = {}): Promise<void> {
+  const pgData = path.join(dataDir, 'pg');
+  if (!existsSync(path.join(pgData, 'standby.signal'))) throw new ConfigError(`${pgData} is not a standby (no standby.signal)`);
+  const conninfo = /primary_conninfo = '([^']*)'/.exec(readFileSync(path.join(pgData, 'postgresql.auto.conf'), 'utf8'))?.[1] ?? '';
+  const port = Number(/port=(\d+)/.exec(conninfo)?.[1]);
+  const password = /password=(\S+)/.exec(conninfo)?.[1] ?? '';
+  if (!options.force && port) {
+    const probe = new pg.Client({ host: '127.0.0.1', port, user: REPLICATION_ROLE, password, database: 'postgres', connectionTimeoutMillis: 3000 });
+    probe.on('error', () => undefined);
+    const alive = await probe.connect().then(
+      () => true,
+      (error: { code?: string }) => error.code !== 'ECONNREFUSED' && error.code !== 'ETIMEDOUT' && error.code !== '57P03',
+    );
+    await probe.end().catch(() => undefined);
+    if (alive) {
+      throw new ConflictError(`the primary on port ${port} still answers: stop it (or fence it) before promoting, or pass --force if it is really gone`);
+    }
+  }
+  const { pg_ctl } = await binaries();
+  await runServerTool(resolveServerUser(osUser), pg_ctl, ['promote', '-D', pgData, '-w', '-t', '120']).catch((error: Error) => {
+    throw new UnavailableError(`promotion failed: ${error.message}`);
+  });
+}
+
+/** A connection string to the standby of `dataDir` (its own port), for checks and tests. */
+export function replicaUrl(dataDir: string, port: number): string {
+  return embeddedUrl(port, readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim());
+}

@@ -1,0 +1,93 @@
+// A streaming standby for real: two local servers, writes flowing to the standby, the standby refusing writes,
+// and a promotion after the primary stops with nothing committed missing.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import pg from 'pg';
+import { embeddedUrl } from '../../src/db/connect.ts';
+import { findRunningServer } from '../../src/db/postmaster.ts';
+import { replicaUrl } from '../../src/ops/replica.ts';
+import { readFileSync } from 'node:fs';
+import { exited, runCli, startService } from '../harness/cli.ts';
+import { freePort } from '../harness/ports.ts';
+import { tempDir } from '../harness/temp-dir.ts';
+
+const root = tempDir('replica');
+const dataDir = path.join(root, 'primary');
+const standbyDir = path.join(root, 'standby');
+const port = await freePort();
+const standbyPort = await freePort();
+const env = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(port) };
+
+after(() => {
+  for (const dir of [dataDir, standbyDir]) {
+    const running = findRunningServer(path.join(dir, 'pg'));
+    if (running) process.kill(running.pid, 'SIGINT');
+  }
+});
+
+async function query<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<T>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query<T>(text, values);
+  } finally {
+    await client.end();
+  }
+}
+
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test('a standby streams the primary\'s writes, refuses its own, and takes over after the primary stops', async () => {
+  const service = await startService(env);
+  const primaryUrl = () => embeddedUrl(port, readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim());
+  try {
+    await query(primaryUrl(), `INSERT INTO users (name) VALUES ('antes da réplica')`);
+    const created = await runCli(['replica', 'create', '--standby-dir', standbyDir, '--port', String(standbyPort)], env);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /standby running on port \d+, streaming through slot mordomo_standby/);
+    const standby = replicaUrl(standbyDir, standbyPort);
+
+    await query(primaryUrl(), `INSERT INTO users (name) VALUES ('depois da réplica')`);
+    await eventually('the write to reach the standby', async () =>
+      (await query<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users`)).rows[0]!.n === 2);
+    await assert.rejects(() => query(standby, `INSERT INTO users (name) VALUES ('no standby')`), (error: { code?: string }) => error.code === '25006');
+
+    const status = await runCli(['replica', 'status', '--json'], env);
+    assert.equal(status.code, 0, status.stderr);
+    const parsed = JSON.parse(status.stdout);
+    assert.equal(parsed.standbys[0].state, 'streaming');
+    assert.deepEqual(parsed.slots.map((s: { slot_name: string; active: boolean }) => [s.slot_name, s.active]), [['mordomo_standby', true]]);
+
+    const early = await runCli(['replica', 'promote', '--standby-dir', standbyDir], env);
+    assert.notEqual(early.code, 0);
+    assert.match(early.stderr, /still answers: stop it/);
+
+    // The last commit before the primary stops must be on the standby after promotion.
+    await query(primaryUrl(), `INSERT INTO users (name) VALUES ('último commit')`);
+  } finally {
+    service.child.kill('SIGTERM');
+    await exited(service.child);
+  }
+  const promoted = await runCli(['replica', 'promote', '--standby-dir', standbyDir], env);
+  assert.equal(promoted.code, 0, promoted.stderr);
+  const standby = replicaUrl(standbyDir, standbyPort);
+  await query(standby, `INSERT INTO users (name) VALUES ('depois da promoção')`);
+  const names = (await query<{ name: string }>(standby, 'SELECT name FROM users ORDER BY name')).rows.map((r) => r.name);
+  assert.deepEqual(names, ['antes da réplica', 'depois da promoção', 'depois da réplica', 'último commit']);
+});
+
+test('replica create refuses a used folder and a server it cannot copy', async () => {
+  const used = await runCli(['replica', 'create', '--standby-dir', root, '--port', String(await freePort())], env);
+  assert.notEqual(used.code, 0);
+  assert.match(used.stderr, /is not empty/);
+  const remote = await runCli(['replica', 'create', '--standby-dir', path.join(root, 'other')], { DATABASE_URL: 'postgresql://x:y@127.0.0.1:1/z' });
+  assert.notEqual(remote.code, 0);
+});
