@@ -27,3 +27,13 @@ export async function rowCounts(db: Kysely<DB>): Promise<Record<string, number>>
 
 /** Inputs every validated entry point must refuse: the usual suspects of a hostile or buggy client. */
 export const BAD_IDS = ['', 'not-a-uuid', "1'; DROP TABLE users; --", '00000000-0000-0000-0000-00000000000g', 'a\u0000b', 42, null];
+
+/** Waits until `check` resolves true (a throw counts as not yet), failing with `what` after `timeoutMs`. */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}

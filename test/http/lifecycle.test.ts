@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { findRunningServer, isAlive } from '../../src/db/postmaster.ts';
+import { eventually } from '../harness/assertions.ts';
 import { exited, startService } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
@@ -30,14 +31,6 @@ async function call(base: string, method: string, route: string, body?: unknown)
   return { status: response.status, body: response.headers.get('content-type')?.includes('json') ? await response.json() : await response.text() };
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 test('start prints where everything is; SIGTERM lets a request in flight finish and loses nothing', async () => {
   const service = await startService(env);

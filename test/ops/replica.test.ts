@@ -8,6 +8,7 @@ import { embeddedUrl } from '../../src/db/connect.ts';
 import { findRunningServer } from '../../src/db/postmaster.ts';
 import { replicaUrl } from '../../src/ops/replica.ts';
 import { readFileSync } from 'node:fs';
+import { eventually } from '../harness/assertions.ts';
 import { exited, runCli, startService } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
@@ -36,14 +37,6 @@ async function query<T extends pg.QueryResultRow>(url: string, text: string, val
   }
 }
 
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 test('a standby streams the primary\'s writes, refuses its own, and takes over after the primary stops', async () => {
   const service = await startService(env);
