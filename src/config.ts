@@ -11,6 +11,9 @@ import { ConfigError } from './db/errors.ts';
 export interface Config {
   /** A server to manage instead of the embedded one. */
   databaseUrl: string | undefined;
+  /** Replicas for read-only work (DATABASE_REPLICA_URL, comma-separated), and how far behind one may be. */
+  replicaUrls: string[];
+  replicaMaxLagBytes: number;
   /** Password of the `mordomo` role; when absent on first start one is generated and kept in `passwordFile`. */
   postgresPassword: string | undefined;
   /** Root of everything the package keeps on disk (`pg/` data directory, password file). */
@@ -69,6 +72,12 @@ const schema = z.object({
     .string()
     .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must start with postgres:// or postgresql://')
     .optional(),
+  DATABASE_REPLICA_URL: z
+    .string()
+    .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'each must start with postgres:// or postgresql://')))
+    .optional(),
+  MORDOMO_REPLICA_MAX_LAG_BYTES: integer(0, 2 ** 40).default(16 * 1024 * 1024),
   POSTGRES_PASSWORD: z.string().min(1).optional(),
   MORDOMO_DATA_DIR: z.string().min(1).default('./data'),
   MORDOMO_PG_PORT: integer(1, 65535).default(5432),
@@ -135,6 +144,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   }
   return {
     databaseUrl: v.DATABASE_URL,
+    replicaUrls: v.DATABASE_REPLICA_URL ?? [],
+    replicaMaxLagBytes: v.MORDOMO_REPLICA_MAX_LAG_BYTES,
     postgresPassword: v.POSTGRES_PASSWORD,
     dataDir: path.resolve(v.MORDOMO_DATA_DIR),
     pgPort: v.MORDOMO_PG_PORT,

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
 import { ConfigError, mapDatabaseError } from './db/errors.ts';
+import { ReadRouter } from './db/read-routing.ts';
 import { AdminToken, ApiKeyCache, AuthFailureLimiter } from './http/auth.ts';
 import { buildApp } from './http/app.ts';
 import type { ServiceContext } from './http/context.ts';
@@ -49,6 +50,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     if (config.modules.includes('core')) await reminders.start();
     cleanups.push(() => reminders.stop());
 
+    const reads = new ReadRouter(database, config.replicaUrls, config.pool, logger, config.replicaMaxLagBytes);
+    await reads.start();
+    cleanups.push(() => reads.stop());
     const readiness = readinessCheck(database, config, logger);
     const adminToken = new AdminToken(config.http);
     const context: ServiceContext = {
@@ -56,11 +60,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       pool: database.pool,
       config,
       logger,
-      metrics: createMetrics(database.pool, { backupDir: config.backupDir, modules: config.modules }),
+      metrics: createMetrics(database.pool, { backupDir: config.backupDir, modules: config.modules, reads }),
       adminToken,
       apiKeys: new ApiKeyCache(database.db),
       authFailures: new AuthFailureLimiter(),
       reminders,
+      reads,
       readiness: readiness.check,
     };
     const app = await buildApp(context);

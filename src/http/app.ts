@@ -10,7 +10,7 @@ import { bearer } from './auth.ts';
 import type { ServiceContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { handleError, handleNotFound, HttpError } from './errors.ts';
-import { coreRoutes } from './routes/core.ts';
+import { coreRoutes, readerFor } from './routes/core.ts';
 import { ivrRoutes } from './routes/ivr.ts';
 import { apiKeySchema, errorSchema, openApiOverride } from './schemas.ts';
 
@@ -103,7 +103,7 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     const typed = admin.withTypeProvider<ZodTypeProvider>();
     typed.get('/v1/dashboard', {
       schema: { tags: ['operations'], summary: "Every dataset of the operator's dashboard, from one snapshot", response: { 200: z.looseObject({}) } },
-      handler: async () => dashboardReport(context.pool, config.backupDir),
+      handler: async (request) => dashboardReport((await readerFor(context, request)).pool, config.backupDir),
     });
     typed.get('/v1/reminders/stream', {
       schema: { tags: ['reminders'], summary: 'Server-Sent Events: each due reminder, once, as it falls due', querystring: z.strictObject({ user_id: z.uuid().optional() }) },

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
+import type { ReadRouter } from '../db/read-routing.ts';
 import type { DB } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { AdminToken, ApiKeyCache, AuthFailureLimiter } from './auth.ts';
@@ -18,6 +19,7 @@ export interface ServiceContext {
   apiKeys: ApiKeyCache;
   authFailures: AuthFailureLimiter;
   reminders: ReminderStream;
+  reads: ReadRouter;
   /** Database reachable and migrations current; the reason when not. */
   readiness(): Promise<{ ready: boolean; reason?: string }>;
 }

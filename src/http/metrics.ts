@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Module } from '../config.ts';
 import { listBackups } from '../ops/backup-files.ts';
 import { partitionsAhead } from '../ops/partitions.ts';
+import type { ReadRouter } from '../db/read-routing.ts';
 
 /**
  * The service's Prometheus metrics: what postgres_exporter would report for this database (same metric names
@@ -41,7 +42,7 @@ const JOB_RUNS = `
   SELECT DISTINCT ON (job) job, outcome, extract(epoch FROM coalesce(finished_at, started_at))::float8 AS at
     FROM mordomo_job_runs WHERE to_regclass('mordomo_job_runs') IS NOT NULL ORDER BY job, started_at DESC`;
 
-export function createMetrics(pool: pg.Pool, options: { backupDir: string; modules: Module[] }): AppMetrics {
+export function createMetrics(pool: pg.Pool, options: { backupDir: string; modules: Module[]; reads?: ReadRouter }): AppMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'mordomo_' });
   // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool flags them).
@@ -70,6 +71,9 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
   const partitions = gauge('mordomo_log_partitions_ahead', 'Daily system_logs partitions that exist from today on (days of inserts covered)');
   const jobOutcome = gauge('mordomo_job_last_outcome', 'Outcome of the last run of each scheduled job (1 for the outcome it had)', ['job', 'outcome']);
   const jobAt = gauge('mordomo_job_last_run_timestamp_seconds', 'When each scheduled job last ran', ['job']);
+  const replicaLag = gauge('mordomo_replica_lag_bytes', 'WAL bytes each read replica is behind the primary', ['replica']);
+  const replicaHealthy = gauge('mordomo_replica_healthy', 'Whether each read replica is in rotation (1) or skipped (0)', ['replica']);
+  const reads = gauge('mordomo_reads', 'Read-only requests served, by where they went', ['target']);
   const poolConnections = gauge('mordomo_pool_connections', "The service's pool: connections in use, idle, and requests waiting", ['state']);
 
   const httpDuration = new Histogram({
@@ -134,6 +138,15 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
       poolConnections.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
       poolConnections.set({ state: 'idle' }, pool.idleCount);
       poolConnections.set({ state: 'waiting' }, pool.waitingCount);
+      if (options.reads) {
+        replicaLag.reset();
+        reads.set({ target: 'primary' }, options.reads.primaryReads);
+        for (const replica of options.reads.health()) {
+          if (replica.lagBytes !== null) replicaLag.set({ replica: replica.name }, replica.lagBytes);
+          replicaHealthy.set({ replica: replica.name }, replica.healthy ? 1 : 0);
+          reads.set({ target: replica.name }, replica.reads);
+        }
+      }
       const backups = listBackups(options.backupDir);
       backupCount.set(backups.length);
       for (const metric of [backupAge, backupSize, backupVerified]) metric.reset();

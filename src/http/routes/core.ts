@@ -1,4 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Reader } from '../../db/read-routing.ts';
+import type { DB } from '../../db/schema.ts';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import * as actions from '../../core/actions.ts';
@@ -38,6 +41,11 @@ const turnMessage = messages.newMessage.omit({ role: true });
 export function coreRoutes(app: FastifyInstance, context: ServiceContext): void {
   const { db, metrics } = context;
   const api = app.withTypeProvider<ZodTypeProvider>();
+  const reader = (request: FastifyRequest) => readerFor(context, request);
+  /** With replicas, a write tells the caller its WAL position, to pass back as x-mordomo-after-lsn. */
+  const stampLsn = async (reply: FastifyReply) => {
+    if (context.reads.hasReplicas) void reply.header('x-mordomo-lsn', await context.reads.writeLsn());
+  };
 
   api.post('/v1/users', {
     schema: { tags: ['users'], summary: 'Create a user', body: users.newUser, response: { 201: userSchema, ...errors } },
@@ -105,7 +113,7 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
     },
     handler: async (request) => {
       const { limit, cursor, days } = request.query;
-      const rows = await messages.userHistory(db, request.params.id, { days, limit: limit + 1, before: decodeCursor(cursor) });
+      const rows = await messages.userHistory((await reader(request)).db, request.params.id, { days, limit: limit + 1, before: decodeCursor(cursor) });
       return pageFrom(rows, limit, (message) => encodeCursor(message.timestamp, message.id));
     },
   });
@@ -126,7 +134,7 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
       params: idParams,
       response: { 200: conversationSchema.extend({ messages: z.array(messageSchema) }), ...errors },
     },
-    handler: async (request) => conversations.getConversation(db, request.params.id),
+    handler: async (request) => conversations.getConversation((await reader(request)).db, request.params.id),
   });
   api.post('/v1/conversations/:id/turns', {
     schema: {
@@ -139,6 +147,7 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
     handler: async (request, reply) => {
       const appended = await conversations.appendTurn(db, request.params.id, request.body.user, request.body.assistant);
       metrics.messagesAppended.inc(appended.length);
+      await stampLsn(reply);
       return reply.status(201).send({ messages: appended });
     },
   });
@@ -153,6 +162,7 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
     handler: async (request, reply) => {
       const appended = await messages.appendMessages(db, request.params.id, request.body.messages);
       metrics.messagesAppended.inc(appended.length);
+      await stampLsn(reply);
       return reply.status(201).send({ messages: appended });
     },
   });
@@ -166,7 +176,7 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
     },
     handler: async (request) => {
       const { limit, cursor } = request.query;
-      const rows = await messages.conversationHistory(db, request.params.id, { limit: limit + 1, before: decodeCursor(cursor)?.at });
+      const rows = await messages.conversationHistory((await reader(request)).db, request.params.id, { limit: limit + 1, before: decodeCursor(cursor)?.at });
       // Oldest first: the extra row, when there is one, is the first.
       const items = rows.length > limit ? rows.slice(1) : rows;
       const oldest = items[0];
@@ -307,7 +317,7 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
     },
     handler: async (request) => {
       const { q, cursor, ...filters } = request.query;
-      const result = await searchMessages(db, q, { ...filters, after: decodeSearchCursor(cursor) });
+      const result = await searchMessages((await reader(request)).db, q, { ...filters, after: decodeSearchCursor(cursor) });
       return {
         mode: result.mode,
         ...(result.reason ? { reason: result.reason } : {}),
@@ -325,23 +335,35 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
     weeks: z.coerce.number().int().min(1).max(520).optional(),
   });
   // Each report takes the query parameters it knows; the library refuses the others by name.
-  const REPORTS: Record<string, [string, (query: z.output<typeof windowQuery>) => Promise<unknown[]>]> = {
-    'active-users': ["The seed's most active users (days=7, limit)", (q) => reportsLib.activeUsers(db, q)],
-    'top-intents': ["The seed's most common intents with mean confidence (days=30, limit)", (q) => reportsLib.topIntents(db, q)],
-    'latency-by-source': ["The seed's latency per source (days=30, limit)", (q) => reportsLib.latencyBySource(db, q)],
-    'messages-per': ['Messages per day or hour (unit, days)', (q) => reportsLib.messagesPer(db, q)],
-    'latency-percentiles': ['Latency p50/p95/p99 per source or transcription model (by, days)', (q) => reportsLib.latencyPercentiles(db, q)],
-    'action-success': ['Finished actions by type and success rate (days)', (q) => reportsLib.actionSuccessByType(db, q)],
-    'overdue-reminders': ['Pending reminders whose time has passed', () => reportsLib.overdueReminders(db)],
-    'satisfaction-by-week': ['Mean satisfaction per week (weeks)', (q) => reportsLib.satisfactionByWeek(db, q)],
-    'conversation-lengths': ['Conversations by number of messages (days)', (q) => reportsLib.conversationLengths(db, q)],
+  type ReportRun = (on: Kysely<DB>, query: z.output<typeof windowQuery>) => Promise<unknown[]>;
+  const REPORTS: Record<string, [string, ReportRun]> = {
+    'active-users': ["The seed's most active users (days=7, limit)", (on, q) => reportsLib.activeUsers(on, q)],
+    'top-intents': ["The seed's most common intents with mean confidence (days=30, limit)", (on, q) => reportsLib.topIntents(on, q)],
+    'latency-by-source': ["The seed's latency per source (days=30, limit)", (on, q) => reportsLib.latencyBySource(on, q)],
+    'messages-per': ['Messages per day or hour (unit, days)', (on, q) => reportsLib.messagesPer(on, q)],
+    'latency-percentiles': ['Latency p50/p95/p99 per source or transcription model (by, days)', (on, q) => reportsLib.latencyPercentiles(on, q)],
+    'action-success': ['Finished actions by type and success rate (days)', (on, q) => reportsLib.actionSuccessByType(on, q)],
+    'overdue-reminders': ['Pending reminders whose time has passed', (on) => reportsLib.overdueReminders(on)],
+    'satisfaction-by-week': ['Mean satisfaction per week (weeks)', (on, q) => reportsLib.satisfactionByWeek(on, q)],
+    'conversation-lengths': ['Conversations by number of messages (days)', (on, q) => reportsLib.conversationLengths(on, q)],
   };
   for (const [name, [summary, run]] of Object.entries(REPORTS)) {
     api.get(`/v1/reports/${name}`, {
       schema: { tags: ['reports'], summary, querystring: windowQuery, response: { 200: z.object({ items: z.array(z.any()) }), ...errors } },
-      handler: async (request) => ({ items: await run(request.query) }),
+      handler: async (request) => ({ items: await run((await reader(request)).db, request.query) }),
     });
   }
+}
+
+const LSN = /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i;
+
+/** The reader for a read-only request; `x-mordomo-after-lsn` (from a write's `x-mordomo-lsn`) asks to see that write. */
+export function readerFor(context: ServiceContext, request: FastifyRequest): Promise<Reader> {
+  const after = request.headers['x-mordomo-after-lsn'];
+  if (after !== undefined && (typeof after !== 'string' || !LSN.test(after))) {
+    throw new InvalidInputError('x-mordomo-after-lsn: must be a WAL position as given in x-mordomo-lsn, like 0/16B3748');
+  }
+  return context.reads.reader({ afterLsn: after });
 }
 
 function decodeSearchCursor(cursor: string | undefined): { mode: 'fulltext' | 'similar'; rank: number; id: string } | undefined {
