@@ -161,8 +161,6 @@ function serveMetrics(scope: FastifyInstance, { metrics }: ServiceContext): void
 function streamReminders(context: ServiceContext, request: FastifyRequest, reply: FastifyReply, userId: string | undefined): void {
   reply.hijack();
   const out = reply.raw;
-  out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  out.write(': connected\n\n');
   const heartbeat = setInterval(() => out.write(': keep-alive\n\n'), 15_000);
   const unsubscribe = context.reminders.subscribe({
     deliver(reminder) {
@@ -178,4 +176,7 @@ function streamReminders(context: ServiceContext, request: FastifyRequest, reply
     clearInterval(heartbeat);
     unsubscribe();
   });
+  // Subscribed before the client hears back: nothing announced after the response began is missed.
+  out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  out.write(': connected\n\n');
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
+import { eventually } from '../harness/assertions.ts';
 import { testService } from '../harness/service.ts';
 
 const first = await testService('sse');
@@ -47,26 +48,31 @@ async function collect(base: string, token: string, query: string, until: (ids: 
 test('due reminders are pushed once each, over SSE and NOTIFY, with two services claiming', async () => {
   const listener = new pg.Client({ connectionString: first.database.url });
   await listener.connect();
-  const notified: string[] = [];
-  listener.on('notification', (message) => notified.push(JSON.parse(message.payload!).id));
-  await listener.query('LISTEN mordomo_reminders');
+  try {
+    const notified: string[] = [];
+    listener.on('notification', (message) => notified.push(JSON.parse(message.payload!).id));
+    await listener.query('LISTEN mordomo_reminders');
 
-  const count = 30;
-  const onFirst = await collect(first.base, first.token, '', (ids) => ids.length >= count);
-  const onSecond = await collect(second.base, second.token, '', (ids) => ids.length >= count);
-  const due = new Date(Date.now() + 1500).toISOString();
-  const created: string[] = [];
-  for (let i = 0; i < count; i++) {
-    created.push((await first.call('POST', '/v1/reminders', { body: { title: `lembrete ${i}`, scheduled_at: due } })).body.id);
+    const count = 30;
+    const onFirst = await collect(first.base, first.token, '', (ids) => ids.length >= count);
+    const onSecond = await collect(second.base, second.token, '', (ids) => ids.length >= count);
+    const due = new Date(Date.now() + 1500).toISOString();
+    const created: string[] = [];
+    for (let i = 0; i < count; i++) {
+      created.push((await first.call('POST', '/v1/reminders', { body: { title: `lembrete ${i}`, scheduled_at: due } })).body.id);
+    }
+    const [a, b] = await Promise.all([onFirst.done, onSecond.done]);
+    // The database client hears the same NOTIFYs on its own connection, not necessarily before the streams do.
+    await eventually('the LISTEN client to hear every reminder', async () => notified.length >= count, 10_000);
+    for (const stream of [a.ids, b.ids, notified]) {
+      assert.deepEqual([...stream].sort(), [...created].sort(), 'every reminder, each exactly once');
+    }
+    assert.equal(a.events[0]!.title !== undefined, true);
+    const states = await first.database.pool.query(`SELECT status, count(*)::int AS n FROM reminders WHERE id = ANY($1) GROUP BY status`, [created]);
+    assert.deepEqual(states.rows, [{ status: 'triggered', n: count }]);
+  } finally {
+    await listener.end();
   }
-  const [a, b] = await Promise.all([onFirst.done, onSecond.done]);
-  for (const stream of [a.ids, b.ids, notified]) {
-    assert.deepEqual([...stream].sort(), [...created].sort(), 'every reminder, each exactly once');
-  }
-  assert.equal(a.events[0]!.title !== undefined, true);
-  const states = await first.database.pool.query(`SELECT status, count(*)::int AS n FROM reminders WHERE id = ANY($1) GROUP BY status`, [created]);
-  assert.deepEqual(states.rows, [{ status: 'triggered', n: count }]);
-  await listener.end();
 });
 
 test('a stream can follow one user; a cancelled reminder is never pushed', async () => {
