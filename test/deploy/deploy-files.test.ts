@@ -1,7 +1,7 @@
 // Docker cannot run here: the deploy files are checked for what can be checked without it, and the SQL of the
 // Grafana dashboard runs against a real migrated database.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
@@ -34,6 +34,18 @@ test('docker-compose.yml: the seed\'s PostgreSQL service, the mordomo-db service
     }
     for (const network of definition.networks ?? []) assert.ok(network in compose.networks, `${name}: network ${network}`);
   }
+});
+
+test('the optional standby clones the primary with pg_basebackup -R, and the primary lets its role in', () => {
+  const standby = compose.services.standby;
+  assert.deepEqual(standby.profiles, ['standby']);
+  assert.equal(standby.image, 'postgres:16-alpine');
+  assert.deepEqual(standby.depends_on, { postgres: { condition: 'service_healthy' } });
+  assert.match(standby.command.join(' '), /pg_basebackup -h postgres -U mordomo_replicator -D "\$\$PGDATA" -R -X stream -C -S \w+/);
+  const init = readFileSync(path.join(DEPLOY, 'initdb', '10-replication.sh'), 'utf8');
+  assert.match(init, /CREATE ROLE mordomo_replicator WITH REPLICATION LOGIN/);
+  assert.match(init, /host replication mordomo_replicator all scram-sha-256/);
+  assert.ok(statSync(path.join(DEPLOY, 'initdb', '10-replication.sh')).mode & 0o111, 'the init script is executable');
 });
 
 test('the Dockerfiles copy only files that exist and start PostgreSQL with deploy/postgresql.conf', () => {
