@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
 import { ConfigError, mapDatabaseError } from './db/errors.ts';
-import { ReadRouter } from './db/read-routing.ts';
 import { AdminToken, ApiKeyCache, AuthFailureLimiter } from './http/auth.ts';
 import { buildApp } from './http/app.ts';
 import type { ServiceContext } from './http/context.ts';
@@ -50,9 +49,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     if (config.modules.includes('core')) await reminders.start();
     cleanups.push(() => reminders.stop());
 
-    const reads = new ReadRouter(database, config.replicaUrls, config.pool, logger, config.replicaMaxLagBytes);
-    await reads.start();
-    cleanups.push(() => reads.stop());
+    const { reads } = database;
     const readiness = readinessCheck(database, config, logger);
     const adminToken = new AdminToken(config.http);
     const context: ServiceContext = {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { redactUrl } from '../db/urls.ts';
 import { ConfigError, InvalidInputError } from '../db/errors.ts';
 import { createReplica, promoteReplica, replicaStatus } from '../ops/replica.ts';
 import type { CliContext } from './backup.ts';
@@ -11,6 +12,15 @@ function portOption(value: unknown): number {
   return port;
 }
 
+function isEmbeddedPrimary(url: string, embeddedPort: number): boolean {
+  try {
+    const parsed = new URL(url);
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname) && Number(parsed.port || 5432) === embeddedPort;
+  } catch {
+    throw new InvalidInputError('--primary: not a connection URL (postgresql://user@host:port/db)');
+  }
+}
+
 export function registerReplicaCommands(program: Command, { databaseAction, configOf }: CliContext): void {
   const replica = program.command('replica').description('a streaming hot standby of the embedded server: create, watch, promote');
 
@@ -19,8 +29,12 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .description('build a hot standby of the embedded server in a new data folder and start it (replication role, physical slot, base backup)')
     .requiredOption('--standby-dir <dir>', 'a new, empty folder for the standby (usable later as MORDOMO_DATA_DIR)')
     .option('--port <port>', 'port of the standby', '5433')
+    .option('--primary <url>', 'the primary (default: the configured database); only the embedded server can be copied from here')
     .action(
       databaseAction(async (database, config, logger, options) => {
+        if (options.primary !== undefined && !isEmbeddedPrimary(String(options.primary), config.pgPort)) {
+          throw new ConfigError(`${redactUrl(String(options.primary))} is not this machine's embedded server: build its standby with pg_basebackup -R (Debian: postgresql-client-16) and a replication slot`);
+        }
         if (!database.server) {
           throw new ConfigError('replica create copies the embedded server\'s files; for a remote primary use pg_basebackup (Debian: postgresql-client-16) with a replication slot');
         }
@@ -49,7 +63,9 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .action(
       databaseAction(async (database, _config, _logger, options) => {
         const status = await replicaStatus(database.pool);
-        const standbys = status.standbys.map((s) => `  ${s.application_name.padEnd(28)} ${s.state.padEnd(10)} lag ${size(Number(s.lag_bytes ?? 0))}, ${s.replay_lag_seconds ?? 0} s`);
+        const standbys = status.standbys.map(
+          (s) => `  ${s.application_name.padEnd(28)} ${s.state.padEnd(10)} received ${s.flush_lsn ?? '-'} replayed ${s.replay_lsn ?? '-'}  lag ${size(Number(s.lag_bytes ?? 0))}, ${s.replay_lag_seconds ?? 0} s`,
+        );
         const slots = status.slots.map((s) => `  ${s.slot_name.padEnd(28)} ${s.active ? 'active  ' : 'INACTIVE'} keeps ${size(Number(s.retained_bytes ?? 0))} of WAL`);
         print(Boolean(options.json), status, `standbys:\n${standbys.join('\n') || '  none connected'}\nslots:\n${slots.join('\n') || '  none'}`);
       }),

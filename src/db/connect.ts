@@ -5,6 +5,8 @@ import type { Logger } from '../logger.ts';
 import { EmbeddedServer, SUPERUSER } from './embedded-server.ts';
 import { ConfigError, mapDatabaseError, MordomoError, UnavailableError } from './errors.ts';
 import { createPool } from './pool.ts';
+import { ReadRouter } from './read-routing.ts';
+import { redactUrl } from './urls.ts';
 import type { DB } from './schema.ts';
 
 export const DATABASE_NAME = 'mordomo';
@@ -19,20 +21,13 @@ export interface Database {
   displayUrl: string;
   /** Present when the package runs the embedded server. */
   server: EmbeddedServer | undefined;
+  /** Where read-only work goes: a healthy replica of DATABASE_REPLICA_URL, else the primary (see read-routing.ts). */
+  reads: ReadRouter;
   /** Ends the pool, then stops the embedded server if this process owns it. */
   close(): Promise<void>;
 }
 
-/** The URL with its password removed, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable database URL)';
-  }
-}
+export { redactUrl } from './urls.ts';
 
 function describeConnectFailure(error: unknown, displayUrl: string, embedded: boolean): MordomoError {
   const code = (error as { code?: string }).code ?? '';
@@ -115,13 +110,17 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   const pool = createPool(url, config.pool, logger);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const owningServer = server;
+  const reads = new ReadRouter({ db, pool }, config.replicaUrls, config.pool, logger, config.replicaMaxLagBytes);
+  await reads.start();
   return {
     db,
     pool,
     url,
     displayUrl: redactUrl(url),
     server,
+    reads,
     async close() {
+      await reads.stop();
       // Kysely ends the pool only if it ever ran a query itself; the migrator and raw callers use the pool directly.
       await db.destroy();
       if (!pool.ended) await pool.end();

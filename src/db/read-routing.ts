@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { PoolSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { redactUrl } from './connect.ts';
+import { redactUrl } from './urls.ts';
 import { mapDatabaseError } from './errors.ts';
 import { createPool } from './pool.ts';
 import type { DB } from './schema.ts';

@@ -79,6 +79,8 @@ export interface ReplicaStatus {
   state: string;
   sync_state: string;
   sent_lsn: string;
+  /** Written and flushed to the standby's disk (received), then replayed. */
+  flush_lsn: string | null;
   replay_lsn: string | null;
   lag_bytes: number | null;
   replay_lag_seconds: number | null;
@@ -95,7 +97,7 @@ export interface SlotStatus {
 export async function replicaStatus(primary: pg.Pool): Promise<{ standbys: ReplicaStatus[]; slots: SlotStatus[] }> {
   return mapErrors(async () => {
     const standbys = await primary.query<ReplicaStatus>(`
-      SELECT application_name, state, sync_state, sent_lsn::text, replay_lsn::text,
+      SELECT application_name, state, sync_state, sent_lsn::text, flush_lsn::text, replay_lsn::text,
              pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS lag_bytes,
              extract(epoch FROM replay_lag)::float AS replay_lag_seconds
         FROM pg_stat_replication ORDER BY application_name`);

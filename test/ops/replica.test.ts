@@ -83,4 +83,8 @@ test('replica create refuses a used folder and a server it cannot copy', async (
   assert.match(used.stderr, /is not empty/);
   const remote = await runCli(['replica', 'create', '--standby-dir', path.join(root, 'other')], { DATABASE_URL: 'postgresql://x:y@127.0.0.1:1/z' });
   assert.notEqual(remote.code, 0);
+  const elsewhere = await runCli(['replica', 'create', '--standby-dir', path.join(root, 'other'), '--primary', 'postgresql://u:secret@db.example.com:5432/mordomo'], env);
+  assert.equal(elsewhere.code, 78);
+  assert.match(elsewhere.stderr, /pg_basebackup -R/);
+  assert.equal(elsewhere.stderr.includes('secret'), false, 'the password is not echoed');
 });
