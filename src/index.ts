@@ -13,6 +13,7 @@ export * as reminders from './core/reminders.ts';
 export * as config from './core/config.ts';
 export * as logs from './core/logs.ts';
 export * as reports from './core/reports.ts';
+export { importMessages, IMPORT_COLUMNS } from './core/import.ts';
 export { searchMessages, type SearchHit, type SearchOptions, type SearchResult } from './core/search.ts';
 export { eraseUser, exportUser, type Erasure, type UserExport } from './core/privacy.ts';
 export { createIvr, IvrDomain, insertDefaultProviders, rotateEncryptionKey, type IvrOptions } from './ivr/ivr.ts';
