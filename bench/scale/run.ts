@@ -41,9 +41,10 @@ const INTENTS = ['iot_control', 'weather', 'music', 'reminder', 'smalltalk', 'sh
 const SOURCES = ['brain', 'stt', 'tts', 'core-api'];
 const MODELS = ['whisper-small', 'whisper-medium', 'vosk-pt'];
 
-function sentence(): string {
+/** Message i's text; every 20,000th carries one of the rare words, so each rare word is in a few messages. */
+function sentence(i: number): string {
   const words = [pick(FILLER), skewed(VERBS), pick(FILLER), skewed(NOUNS), pick(FILLER), pick(FILLER), skewed(NOUNS)];
-  if (random() < 0.001) words.push(pick(RARE));
+  if (i % 20_000 === 0) words.push(RARE[(i / 20_000) % 50]!);
   return words.join(' ');
 }
 
@@ -60,8 +61,8 @@ async function writeCopyFile(file: string): Promise<void> {
     const at = new Date(now - span + (i / MESSAGES) * span).toISOString();
     const user = i % 2 === 0;
     const line = user
-      ? `${conversationId(conversation)}\tuser\t${sentence()}\t${at}\t${skewed(INTENTS)}\t${(0.5 + random() / 2).toFixed(3)}\t\\N\t{"source":"stt","model":"${pick(MODELS)}"}\n`
-      : `${conversationId(conversation)}\tassistant\t${sentence()}\t${at}\t\\N\t\\N\t${Math.floor(200 + random() * 1500)}\t{"source":"${pick(SOURCES)}"}\n`;
+      ? `${conversationId(conversation)}\tuser\t${sentence(i)}\t${at}\t${skewed(INTENTS)}\t${(0.5 + random() / 2).toFixed(3)}\t\\N\t{"source":"stt","model":"${pick(MODELS)}"}\n`
+      : `${conversationId(conversation)}\tassistant\t${sentence(i)}\t${at}\t\\N\t\\N\t${Math.floor(200 + random() * 1500)}\t{"source":"${pick(SOURCES)}"}\n`;
     if (!out.write(line)) await once(out, 'drain');
   }
   out.end();

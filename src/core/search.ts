@@ -47,6 +47,10 @@ const searchOptions = z.strictObject({
 export type SearchOptions = z.input<typeof searchOptions>;
 
 const QUERY_MAX = 500;
+// Ranking needs each candidate's text parsed again; a common word matches a large share of a long history. So
+// results are the best-ranked among the most recent RECENT_MATCHES matches ("what did I say about the lamp last
+// week?"); `from`/`to` reach further back. Rare words match fewer rows than this and are ranked in full.
+const RECENT_MATCHES = 200;
 // How alike a typo must be to a word of the message (pg_trgm word similarity, 0..1; its default 0.6 misses
 // "lampda" for "lâmpada").
 const SIMILARITY_THRESHOLD = 0.3;
@@ -101,6 +105,8 @@ async function run(db: Kysely<DB>, mode: 'fulltext' | 'similar', q: string, o: z
       SELECT m.id, m.conversation_id, m.role, m.timestamp, m.intent, m.content, (${rank})::float4 AS rank
         FROM messages m JOIN conversations c ON c.id = m.conversation_id
        WHERE ${match} ${sql.join(filters, sql` `)}
+       ORDER BY m.timestamp DESC
+       LIMIT ${RECENT_MATCHES}
     )
     SELECT id, conversation_id, role, timestamp, intent, rank,
            ${

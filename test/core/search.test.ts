@@ -101,3 +101,15 @@ test('the full-text search can use its index', async () => {
   });
   assert.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), /idx_messages_search/);
 });
+
+test('a word in hundreds of messages is ranked among its most recent matches; from/to reach older ones', async () => {
+  const talk = await startConversation(db, {});
+  // The oldest message is the most relevant (the word three times), then 250 newer, plainer mentions.
+  await appendMessages(db, talk.id, [{ role: 'user', content: 'persiana persiana persiana do escritório' }]);
+  await appendMessages(db, talk.id, Array.from({ length: 250 }, (_, i) => ({ role: 'user' as const, content: `fecha a persiana ${i}` })));
+  const recent = await searchMessages(db, 'persiana', { limit: 5 });
+  assert.equal(recent.items.some((hit) => hit.snippet.includes('escritório')), false, 'beyond the 200 most recent matches');
+  const oldest = await db.selectFrom('messages').select('timestamp').where('content', 'like', '%escritório%').executeTakeFirstOrThrow();
+  const older = await searchMessages(db, 'persiana', { limit: 5, to: new Date(oldest.timestamp.getTime() + 1) });
+  assert.match(older.items[0]!.snippet, /escritório/);
+});
