@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { findRunningServer } from '../../src/db/postmaster.ts';
 
 export const CLI = fileURLToPath(new URL('../../bin/mordomo-db.js', import.meta.url));
 
@@ -49,4 +51,14 @@ export function startService(env: Record<string, string>): Promise<{ child: Chil
 export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/** After the file's tests, stops any server still running on these data directories, whatever a failure skipped. */
+export function stopServersAfter(...pgDataDirs: string[]): void {
+  after(() => {
+    for (const dir of pgDataDirs) {
+      const running = findRunningServer(dir);
+      if (running) process.kill(running.pid, 'SIGINT');
+    }
+  });
 }

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { findRunningServer, isAlive } from '../../src/db/postmaster.ts';
 import { eventually } from '../harness/assertions.ts';
-import { exited, startService } from '../harness/cli.ts';
+import { exited, startService, stopServersAfter } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
@@ -15,10 +15,7 @@ const dataDir = path.join(tempDir('lifecycle'), 'data');
 const env = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(await freePort()) };
 const pgData = path.join(dataDir, 'pg');
 
-after(() => {
-  const running = findRunningServer(pgData);
-  if (running) process.kill(running.pid, 'SIGINT');
-});
+stopServersAfter(pgData);
 
 const token = () => readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
 

@@ -3,14 +3,13 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
 import { embeddedUrl, openDatabase } from '../../src/db/connect.ts';
-import { findRunningServer } from '../../src/db/postmaster.ts';
 import { createLogger } from '../../src/logger.ts';
 import { pruneBaseBackups, listBaseBackups } from '../../src/ops/pitr.ts';
-import { exited, runCli, startService } from '../harness/cli.ts';
+import { exited, runCli, startService, stopServersAfter } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
@@ -19,12 +18,7 @@ const dataDir = path.join(root, 'data');
 const port = await freePort();
 const env = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(port) };
 
-after(() => {
-  for (const dir of [path.join(dataDir, 'pg'), path.join(root, 'recovered', 'pg')]) {
-    const running = findRunningServer(dir);
-    if (running) process.kill(running.pid, 'SIGINT');
-  }
-});
+stopServersAfter(path.join(dataDir, 'pg'), path.join(root, 'recovered', 'pg'));
 
 async function insertUsers(names: string[]): Promise<void> {
   const password = readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim();

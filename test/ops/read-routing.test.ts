@@ -11,7 +11,7 @@ import { createLogger } from '../../src/logger.ts';
 import { replicaUrl } from '../../src/ops/replica.ts';
 import { startService as startInProcess } from '../../src/service.ts';
 import { eventually } from '../harness/assertions.ts';
-import { exited, runCli, startService } from '../harness/cli.ts';
+import { exited, runCli, startService, stopServersAfter } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
@@ -22,13 +22,8 @@ const port = await freePort();
 const standbyPort = await freePort();
 const env = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(port) };
 
-after(() => {
-  for (const dir of [dataDir, standbyDir]) {
-    const running = findRunningServer(path.join(dir, 'pg'));
-    if (running) process.kill(running.pid, 'SIGINT');
-  }
-  rmSync(root, { recursive: true, force: true });
-});
+stopServersAfter(path.join(dataDir, 'pg'), path.join(standbyDir, 'pg'));
+after(() => rmSync(root, { recursive: true, force: true }));
 
 test('reads go to a healthy replica, see the caller\'s own write when asked, and fall back to the primary', async () => {
   const primary = await startService(env);

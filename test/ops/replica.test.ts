@@ -2,14 +2,13 @@
 // and a promotion after the primary stops with nothing committed missing.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
 import { embeddedUrl } from '../../src/db/connect.ts';
-import { findRunningServer } from '../../src/db/postmaster.ts';
 import { replicaUrl } from '../../src/ops/replica.ts';
 import { readFileSync } from 'node:fs';
 import { eventually } from '../harness/assertions.ts';
-import { exited, runCli, startService } from '../harness/cli.ts';
+import { exited, runCli, startService, stopServersAfter } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
@@ -20,12 +19,7 @@ const port = await freePort();
 const standbyPort = await freePort();
 const env = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(port) };
 
-after(() => {
-  for (const dir of [dataDir, standbyDir]) {
-    const running = findRunningServer(path.join(dir, 'pg'));
-    if (running) process.kill(running.pid, 'SIGINT');
-  }
-});
+stopServersAfter(path.join(dataDir, 'pg'), path.join(standbyDir, 'pg'));
 
 async function query<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<T>> {
   const client = new pg.Client({ connectionString: url });
