@@ -66,6 +66,10 @@ test('a backup restores into an empty database with identical data, counters not
     assert.deepEqual(await checksumsOf(target.pool), await checksumsOf(pool));
     const { rows } = await target.pool.query(`SELECT sum(message_count)::int AS counted, (SELECT count(*)::int FROM messages) AS actual FROM conversations`);
     assert.deepEqual(rows[0], { counted: 40, actual: 40 });
+    // Restore drops secondary indexes while loading and builds them after: every one must be back.
+    const indexes = (target: pg.Pool) =>
+      target.query(`SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY tablename, indexname`).then((r) => r.rows);
+    assert.deepEqual(await indexes(target.pool), await indexes(pool));
     const { rows: ids } = await target.pool.query(`INSERT INTO system_logs (level, source, message) VALUES ('INFO', 'x', 'y') RETURNING id`);
     const { rows: max } = await pool.query(`SELECT max(id)::int AS id FROM system_logs`);
     assert.ok(ids[0].id > max[0].id, 'the sequence continues after the restored rows');
