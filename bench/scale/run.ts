@@ -2,9 +2,12 @@
 // a few thousand words, 10k users, a conversation per 10 messages, skewed intents) into a COPY file, loads it with
 // the library's importMessages beside a plain COPY of the same file into a copy of the table, then measures the
 // hot reads on the loaded data: last-50 history, a user's 7-day history, full-text search for a common and a rare
-// word, every report, and the bytes per message.
+// word, every report, the bytes per message, and the same append and history through Prisma Client (a peer).
 // Usage: npm run bench:scale [-- --messages 10000000]   (default 1,000,000; 10M takes about an hour here)
+import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
@@ -16,7 +19,8 @@ import { conversationHistory, userHistory } from '../../src/core/messages.ts';
 import * as reports from '../../src/core/reports.ts';
 import { searchMessages } from '../../src/core/search.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, machine } from '../harness.ts';
+import { benchDatabase, machine, throughput } from '../harness.ts';
+import { appendTurn } from '../../src/core/conversations.ts';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '1000000' } } });
 const MESSAGES = Number(values.messages);
@@ -67,6 +71,23 @@ async function writeCopyFile(file: string): Promise<void> {
   }
   out.end();
   await once(out, 'finish');
+}
+
+/** Prisma Client generated from prisma/schema.prisma (offline, as the Prisma test does), over @prisma/adapter-pg. */
+async function prismaClient(url: string) {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const cli = path.join(path.dirname(createRequire(import.meta.url).resolve('prisma/package.json')), 'build', 'index.js');
+  const generated = spawnSync(process.execPath, [cli, 'generate'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: '/bin/true', DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+  });
+  if (generated.status !== 0) throw new Error(`prisma generate failed: ${generated.stderr}`);
+  const { PrismaClient } = (await import(new URL('../../test/prisma/generated/client.ts', import.meta.url).href)) as {
+    PrismaClient: new (options: { adapter: unknown }) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  const { PrismaPg } = await import('@prisma/adapter-pg');
+  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 16 }) });
 }
 
 const percentile = (samples: number[], p: number) => {
@@ -134,6 +155,19 @@ try {
     reportTimes.push([name, (await timed(3, run)).sort((a, b) => a - b)[1]!]);
   }
   const { rows } = await sql<{ total: string; db: string }>`SELECT pg_total_relation_size('messages') AS total, pg_database_size(current_database()) AS db`.execute(db);
+
+  // A peer on the same server and data: Prisma Client (the seed's ORM), doing the same two operations.
+  const prisma = await prismaClient(database.url);
+  const peerSeconds = 10;
+  const turn = (i: number) => conversationOf(i * 31 + 7);
+  let n = 0;
+  const libraryAppend = await throughput(16, peerSeconds, () => appendTurn(db, turn(n++), { content: 'Liga a luz' }, { content: 'Pronto.' }));
+  const prismaAppend = await throughput(16, peerSeconds, () =>
+    prisma.message.createMany({ data: [{ conversationId: turn(n), role: 'user', content: 'Liga a luz' }, { conversationId: turn(n++), role: 'assistant', content: 'Pronto.' }] }));
+  const libraryHistory = await throughput(16, peerSeconds, () => conversationHistory(db, turn(n++), { limit: 50 }));
+  const prismaHistory = await throughput(16, peerSeconds, () =>
+    prisma.message.findMany({ where: { conversationId: turn(n++) }, orderBy: { timestamp: 'desc' }, take: 50 }));
+  await prisma.$disconnect();
   const row = (label: string, value: string, target = '') => `| ${label} | ${value} | ${target} |`;
   process.stdout.write(
     `\nscale: ${imported} messages (${(statSync(file).size / 2 ** 20).toFixed(0)} MB COPY file), ${USERS} users, ${CONVERSATIONS} conversations; ${machine()}\n\n` +
@@ -148,6 +182,8 @@ try {
         ...reportTimes.map(([name, ms]) => row(`report ${name} (median of 3)`, `${ms.toFixed(0)} ms`, '< 1 s')),
         row('messages table with indexes, per message', `${(Number(rows[0]!.total) / imported).toFixed(0)} B`),
         row('database, per message', `${(Number(rows[0]!.db) / imported).toFixed(0)} B`),
+        row('append a turn, 16 clients: mordomo-db / Prisma Client 7', `${libraryAppend.toFixed(0)} / ${prismaAppend.toFixed(0)} turns/s`),
+        row('last 50 messages, 16 clients: mordomo-db / Prisma Client 7', `${libraryHistory.toFixed(0)} / ${prismaHistory.toFixed(0)} reads/s`),
       ].join('\n') +
       '\n',
   );
