@@ -4,10 +4,7 @@
 // hot reads on the loaded data: last-50 history, a user's 7-day history, full-text search for a common and a rare
 // word, every report, the bytes per message, and the same append and history through Prisma Client (a peer).
 // Usage: npm run bench:scale [-- --messages 10000000]   (default 1,000,000; 10M takes about an hour here)
-import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
@@ -18,6 +15,7 @@ import { importMessages } from '../../src/core/import.ts';
 import { conversationHistory, userHistory } from '../../src/core/messages.ts';
 import * as reports from '../../src/core/reports.ts';
 import { searchMessages } from '../../src/core/search.ts';
+import { prismaClient } from '../../test/harness/prisma.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
 import { benchDatabase, machine, throughput } from '../harness.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
@@ -71,23 +69,6 @@ async function writeCopyFile(file: string): Promise<void> {
   }
   out.end();
   await once(out, 'finish');
-}
-
-/** Prisma Client generated from prisma/schema.prisma (offline, as the Prisma test does), over @prisma/adapter-pg. */
-async function prismaClient(url: string) {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  const cli = path.join(path.dirname(createRequire(import.meta.url).resolve('prisma/package.json')), 'build', 'index.js');
-  const generated = spawnSync(process.execPath, [cli, 'generate'], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: '/bin/true', DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
-  });
-  if (generated.status !== 0) throw new Error(`prisma generate failed: ${generated.stderr}`);
-  const { PrismaClient } = (await import(new URL('../../test/prisma/generated/client.ts', import.meta.url).href)) as {
-    PrismaClient: new (options: { adapter: unknown }) => any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  };
-  const { PrismaPg } = await import('@prisma/adapter-pg');
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 16 }) });
 }
 
 const percentile = (samples: number[], p: number) => {
@@ -157,7 +138,7 @@ try {
   const { rows } = await sql<{ total: string; db: string }>`SELECT pg_total_relation_size('messages') AS total, pg_database_size(current_database()) AS db`.execute(db);
 
   // A peer on the same server and data: Prisma Client (the seed's ORM), doing the same two operations.
-  const prisma = await prismaClient(database.url);
+  const prisma = await prismaClient(database.url, 16);
   const peerSeconds = 10;
   const turn = (i: number) => conversationOf(i * 31 + 7);
   let n = 0;

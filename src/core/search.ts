@@ -34,6 +34,9 @@ export interface SearchResult {
   next: { mode: 'fulltext' | 'similar'; rank: number; id: string } | undefined;
 }
 
+/** Where a page of results ended (`next`), to continue after it. */
+export const searchPosition = z.strictObject({ mode: z.enum(['fulltext', 'similar']), rank: z.number().finite(), id });
+
 const searchOptions = z.strictObject({
   user_id: id.optional(),
   conversation_id: id.optional(),
@@ -42,7 +45,7 @@ const searchOptions = z.strictObject({
   from: instant.optional(),
   to: instant.optional(),
   limit: limit(100, 20),
-  after: z.strictObject({ mode: z.enum(['fulltext', 'similar']), rank: z.number().finite(), id }).optional(),
+  after: searchPosition.optional(),
 });
 export type SearchOptions = z.input<typeof searchOptions>;
 

@@ -119,21 +119,26 @@ export const pageQuery = {
   cursor: z.string().max(200).optional(),
 };
 
-/** Opaque cursor: the keyset position of the last item of a page. */
-export function encodeCursor(at: Date, id: string | number): string {
-  return Buffer.from(JSON.stringify({ at: at.toISOString(), id: String(id) })).toString('base64url');
-}
+const BAD_CURSOR = 'cursor: not a cursor this API gave out; pass next_cursor from the previous page unchanged';
 
-export function decodeCursor(cursor: string | undefined): Position | undefined {
+/** An opaque cursor: any position, as base64url JSON. */
+export const toCursor = (position: unknown): string => Buffer.from(JSON.stringify(position)).toString('base64url');
+
+/** The position in a cursor, checked against `schema`; anything else is the same clear InvalidInputError. */
+export function fromCursor<S extends z.ZodType>(cursor: string | undefined, schema: S): z.output<S> | undefined {
   if (cursor === undefined) return undefined;
   try {
-    const parsed = position.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     if (parsed.success) return parsed.data;
   } catch {
     // falls through to the error below
   }
-  throw new InvalidInputError('cursor: not a cursor this API gave out; pass next_cursor from the previous page unchanged');
+  throw new InvalidInputError(BAD_CURSOR);
 }
+
+/** Cursor of a keyset list: the sort timestamp and id of the last item of a page. */
+export const encodeCursor = (at: Date, id: string | number): string => toCursor({ at: at.toISOString(), id: String(id) });
+export const decodeCursor = (cursor: string | undefined): Position | undefined => fromCursor(cursor, position);
 
 /** A page of `rows` fetched with `limit + 1`: the extra row only says whether there is a next page. */
 export function pageFrom<T>(rows: T[], limit: number, cursorOf: (row: T) => string): { items: T[]; next_cursor: string | null } {

@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after } from 'node:test';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findRunningServer } from '../../src/db/postmaster.ts';
+import { freePort } from './ports.ts';
+import { tempDir } from './temp-dir.ts';
 
 export const CLI = fileURLToPath(new URL('../../bin/mordomo-db.js', import.meta.url));
 
@@ -61,4 +64,18 @@ export function stopServersAfter(...pgDataDirs: string[]): void {
       if (running) process.kill(running.pid, 'SIGINT');
     }
   });
+}
+
+/**
+ * Folders and ports for a primary (embedded, run through the CLI with `env`) and a standby beside it, in a fresh
+ * temporary folder; whatever server is left on either is stopped after the file's tests.
+ */
+export async function primaryAndStandby(label: string) {
+  const root = tempDir(label);
+  const dataDir = path.join(root, 'primary');
+  const standbyDir = path.join(root, 'standby');
+  const port = await freePort();
+  const standbyPort = await freePort();
+  stopServersAfter(path.join(dataDir, 'pg'), path.join(standbyDir, 'pg'));
+  return { root, dataDir, standbyDir, port, standbyPort, env: { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(port) } };
 }

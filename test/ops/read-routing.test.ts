@@ -11,18 +11,10 @@ import { createLogger } from '../../src/logger.ts';
 import { replicaUrl } from '../../src/ops/replica.ts';
 import { startService as startInProcess } from '../../src/service.ts';
 import { eventually } from '../harness/assertions.ts';
-import { exited, runCli, startService, stopServersAfter } from '../harness/cli.ts';
-import { freePort } from '../harness/ports.ts';
+import { exited, primaryAndStandby, runCli, startService } from '../harness/cli.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
-const root = tempDir('routing');
-const dataDir = path.join(root, 'primary');
-const standbyDir = path.join(root, 'standby');
-const port = await freePort();
-const standbyPort = await freePort();
-const env = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(port) };
-
-stopServersAfter(path.join(dataDir, 'pg'), path.join(standbyDir, 'pg'));
+const { root, dataDir, standbyDir, port, standbyPort, env } = await primaryAndStandby('routing');
 after(() => rmSync(root, { recursive: true, force: true }));
 
 test('reads go to a healthy replica, see the caller\'s own write when asked, and fall back to the primary', async () => {

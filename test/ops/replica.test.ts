@@ -8,18 +8,10 @@ import { embeddedUrl } from '../../src/db/connect.ts';
 import { replicaUrl } from '../../src/ops/replica.ts';
 import { readFileSync } from 'node:fs';
 import { eventually } from '../harness/assertions.ts';
-import { exited, runCli, startService, stopServersAfter } from '../harness/cli.ts';
+import { exited, primaryAndStandby, runCli, startService } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
-import { tempDir } from '../harness/temp-dir.ts';
 
-const root = tempDir('replica');
-const dataDir = path.join(root, 'primary');
-const standbyDir = path.join(root, 'standby');
-const port = await freePort();
-const standbyPort = await freePort();
-const env = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(port) };
-
-stopServersAfter(path.join(dataDir, 'pg'), path.join(standbyDir, 'pg'));
+const { root, dataDir, standbyDir, port, standbyPort, env } = await primaryAndStandby('replica');
 
 async function query<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<T>> {
   const client = new pg.Client({ connectionString: url });

@@ -12,7 +12,7 @@ import * as messages from '../../core/messages.ts';
 import * as reminders from '../../core/reminders.ts';
 import { eraseUser, exportUser } from '../../core/privacy.ts';
 import * as reportsLib from '../../core/reports.ts';
-import { searchMessages } from '../../core/search.ts';
+import { searchMessages, searchPosition } from '../../core/search.ts';
 import { InvalidInputError } from '../../db/errors.ts';
 import * as users from '../../core/users.ts';
 import { jsonValue } from '../../db/validation.ts';
@@ -31,6 +31,8 @@ import {
   pageOf,
   pageQuery,
   reminderSchema,
+  fromCursor,
+  toCursor,
   userSchema,
 } from '../schemas.ts';
 
@@ -317,12 +319,12 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
     },
     handler: async (request) => {
       const { q, cursor, ...filters } = request.query;
-      const result = await searchMessages((await reader(request)).db, q, { ...filters, after: decodeSearchCursor(cursor) });
+      const result = await searchMessages((await reader(request)).db, q, { ...filters, after: fromCursor(cursor, searchPosition) });
       return {
         mode: result.mode,
         ...(result.reason ? { reason: result.reason } : {}),
         items: result.items,
-        next_cursor: result.next ? Buffer.from(JSON.stringify(result.next)).toString('base64url') : null,
+        next_cursor: result.next ? toCursor(result.next) : null,
       };
     },
   });
@@ -366,11 +368,3 @@ export function readerFor(context: ServiceContext, request: FastifyRequest): Pro
   return context.reads.reader({ afterLsn: after });
 }
 
-function decodeSearchCursor(cursor: string | undefined): { mode: 'fulltext' | 'similar'; rank: number; id: string } | undefined {
-  if (cursor === undefined) return undefined;
-  try {
-    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidInputError('cursor: not a cursor this API gave out; pass next_cursor from the previous page unchanged');
-  }
-}
