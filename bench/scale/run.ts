@@ -2,7 +2,8 @@
 // a few thousand words, 10k users, a conversation per 10 messages, skewed intents) into a COPY file, loads it with
 // the library's importMessages beside a plain COPY of the same file into a copy of the table, then measures the
 // hot reads on the loaded data: last-50 history, a user's 7-day history, full-text search for a common and a rare
-// word, every report, the bytes per message, and the same append and history through Prisma Client (a peer).
+// word, every report, the bytes per message, and the same append and history through the peers a user would
+// pick instead (Prisma Client, LangChain's and Mastra's Postgres memories; see peers.ts).
 // Usage: npm run bench:scale [-- --messages 10000000]   (default 1,000,000; 10M takes about an hour here)
 import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +17,9 @@ import { conversationHistory, userHistory } from '../../src/core/messages.ts';
 import * as reports from '../../src/core/reports.ts';
 import { searchMessages } from '../../src/core/search.ts';
 import { prismaClient } from '../../test/harness/prisma.ts';
+import { AIMessage, HumanMessage } from '@langchain/core/messages';
+import { MordomoChatMessageHistory } from '../../src/langchain.ts';
+import { installPeers, langchainPeer, mastraPeer, type PeerOperations } from './peers.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
 import { benchDatabase, machine, throughput } from '../harness.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
@@ -137,18 +141,45 @@ try {
   }
   const { rows } = await sql<{ total: string; db: string }>`SELECT pg_total_relation_size('messages') AS total, pg_database_size(current_database()) AS db`.execute(db);
 
-  // A peer on the same server and data: Prisma Client (the seed's ORM), doing the same two operations.
+  // The peers on the same server and data, each doing the same two operations through its own API.
+  installPeers();
+  const poolConfig = { connectionString: database.url, max: 16 };
+  process.stderr.write('loading the peers\' tables with the same conversations and messages...\n');
   const prisma = await prismaClient(database.url, 16);
+  const peers: PeerOperations[] = [
+    {
+      name: 'mordomo-db',
+      appendTurn: (id, user, assistant) => appendTurn(db, id, { content: user }, { content: assistant }),
+      lastMessages: (id, limit) => conversationHistory(db, id, { limit }),
+      close: async () => {},
+    },
+    {
+      name: 'mordomo-db/langchain MordomoChatMessageHistory',
+      appendTurn: (id, user, assistant) => new MordomoChatMessageHistory({ db, conversationId: id }).addMessages([new HumanMessage(user), new AIMessage(assistant)]),
+      lastMessages: (id) => new MordomoChatMessageHistory({ db, conversationId: id }).getMessages(),
+      close: async () => {},
+    },
+    {
+      name: 'Prisma Client 7 (the seed\'s ORM)',
+      appendTurn: (id, user, assistant) =>
+        prisma.message.createMany({ data: [{ conversationId: id, role: 'user', content: user }, { conversationId: id, role: 'assistant', content: assistant }] }),
+      lastMessages: (id, limit) => prisma.message.findMany({ where: { conversationId: id }, orderBy: { timestamp: 'desc' }, take: limit }),
+      close: () => prisma.$disconnect(),
+    },
+    await langchainPeer(db, poolConfig),
+    await mastraPeer(db, poolConfig),
+  ];
   const peerSeconds = 10;
   const turn = (i: number) => conversationOf(i * 31 + 7);
   let n = 0;
-  const libraryAppend = await throughput(16, peerSeconds, () => appendTurn(db, turn(n++), { content: 'Liga a luz' }, { content: 'Pronto.' }));
-  const prismaAppend = await throughput(16, peerSeconds, () =>
-    prisma.message.createMany({ data: [{ conversationId: turn(n), role: 'user', content: 'Liga a luz' }, { conversationId: turn(n++), role: 'assistant', content: 'Pronto.' }] }));
-  const libraryHistory = await throughput(16, peerSeconds, () => conversationHistory(db, turn(n++), { limit: 50 }));
-  const prismaHistory = await throughput(16, peerSeconds, () =>
-    prisma.message.findMany({ where: { conversationId: turn(n++) }, orderBy: { timestamp: 'desc' }, take: 50 }));
-  await prisma.$disconnect();
+  const peerRows: string[] = [];
+  for (const peer of peers) {
+    process.stderr.write(`${peer.name}...\n`);
+    const appends = await throughput(16, peerSeconds, () => peer.appendTurn(turn(n++), 'Liga a luz da sala', 'Pronto, luz da sala ligada.'));
+    const reads = await throughput(16, peerSeconds, () => peer.lastMessages(turn(n++), 50));
+    peerRows.push(`| ${peer.name} | ${appends.toFixed(0)} | ${reads.toFixed(0)} |`);
+    await peer.close();
+  }
   const row = (label: string, value: string, target = '') => `| ${label} | ${value} | ${target} |`;
   process.stdout.write(
     `\nscale: ${imported} messages (${(statSync(file).size / 2 ** 20).toFixed(0)} MB COPY file), ${USERS} users, ${CONVERSATIONS} conversations; ${machine()}\n\n` +
@@ -163,9 +194,9 @@ try {
         ...reportTimes.map(([name, ms]) => row(`report ${name} (median of 3)`, `${ms.toFixed(0)} ms`, '< 1 s')),
         row('messages table with indexes, per message', `${(Number(rows[0]!.total) / imported).toFixed(0)} B`),
         row('database, per message', `${(Number(rows[0]!.db) / imported).toFixed(0)} B`),
-        row('append a turn, 16 clients: mordomo-db / Prisma Client 7', `${libraryAppend.toFixed(0)} / ${prismaAppend.toFixed(0)} turns/s`),
-        row('last 50 messages, 16 clients: mordomo-db / Prisma Client 7', `${libraryHistory.toFixed(0)} / ${prismaHistory.toFixed(0)} reads/s`),
       ].join('\n') +
+      `\n\npeers, same server and data, 16 clients, ${peerSeconds} s each:\n\n| | append a turn, turns/s | last 50 messages, reads/s |\n|---|---:|---:|\n` +
+      peerRows.join('\n') +
       '\n',
   );
 } finally {
