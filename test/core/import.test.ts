@@ -1,28 +1,72 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import pg from 'pg';
 import { startConversation } from '../../src/core/conversations.ts';
 import { importMessages } from '../../src/core/import.ts';
+import { createUser } from '../../src/core/users.ts';
 import { rejectsWith, rowCounts } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
 
-const { db, pool } = await testDatabase('import');
+const { db, pool, url, name } = await testDatabase('import');
 
-test('a bulk import loads every row and keeps the counters, in one transaction', async () => {
-  const conversation = await startConversation(db, {});
-  const lines = Array.from({ length: 1000 }, (_, i) => `${conversation.id}\t${i % 2 ? 'assistant' : 'user'}\tmensagem ${i}\t2026-11-23T10:00:${String(i % 60).padStart(2, '0')}Z\t\\N\t\\N\t${i}\t{}\n`);
-  assert.equal(await importMessages(pool, Readable.from(lines)), 1000);
-  const row = await db.selectFrom('conversations').select('message_count').where('id', '=', conversation.id).executeTakeFirstOrThrow();
-  assert.equal(row.message_count, 1000);
+// The embedded server's owner (and the test's) is a superuser: imports take the staging path. A role without
+// the right to set session_replication_role takes the row-by-row path; both must behave the same.
+const plainRole = `import_plain_${name}`;
+await pool.query(`CREATE ROLE ${plainRole} LOGIN PASSWORD 'plain'`);
+await pool.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${plainRole}`);
+const plainUrl = new URL(url);
+plainUrl.username = plainRole;
+plainUrl.password = 'plain';
+const plainPool = new pg.Pool({ connectionString: plainUrl.toString(), max: 2 });
+after(async () => {
+  await plainPool.end();
+  const owner = new pg.Client({ connectionString: url });
+  await owner.connect();
+  await owner.query(`DROP OWNED BY ${plainRole}`);
+  await owner.query(`DROP ROLE ${plainRole}`);
+  await owner.end();
 });
 
-test('one bad row refuses the whole file: nothing is half-loaded', async () => {
-  const conversation = await startConversation(db, {});
-  const before = await rowCounts(db);
-  const good = `${conversation.id}\tuser\tok\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`;
-  await rejectsWith(() => importMessages(pool, Readable.from([good, `${conversation.id}\troot\tx\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`])), 'invalid_input');
-  await rejectsWith(() => importMessages(pool, Readable.from([good, `${conversation.id}\tuser\tx\t2026-11-23T10:00:00Z\t\\N\t1.5\t\\N\t{}\n`])), 'invalid_input');
-  await rejectsWith(() => importMessages(pool, Readable.from([good, `3f0e2a9c-3a43-4d7e-9b7c-2d0c4a1e5b6f\tuser\tx\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`])), 'foreign_key');
-  await rejectsWith(() => importMessages(pool, Readable.from([good, 'not a row\n'])), 'invalid_input');
-  assert.deepEqual(await rowCounts(db), before);
+const paths = [
+  { label: 'staging (may set session_replication_role)', importer: () => pool, bulk: true },
+  { label: 'row by row (may not)', importer: () => plainPool, bulk: false },
+];
+
+test('the two roles take the two paths', async () => {
+  for (const path of paths) {
+    const { rows } = await path.importer().query("SELECT has_parameter_privilege('session_replication_role', 'SET') AS bulk");
+    assert.equal(rows[0].bulk, path.bulk, path.label);
+  }
 });
+
+for (const path of paths) {
+  test(`${path.label}: loads every row and keeps the counters, in one transaction`, async () => {
+    const user = await createUser(db, { name: 'Importada' });
+    const conversation = await startConversation(db, { user_id: user.id });
+    const other = await startConversation(db, {});
+    const lines = Array.from({ length: 1000 }, (_, i) =>
+      `${i < 990 ? conversation.id : other.id}\t${i % 2 ? 'assistant' : 'user'}\tmensagem ${i}\t2026-11-23T10:00:${String(i % 60).padStart(2, '0')}Z\t\\N\t\\N\t${i}\t{}\n`);
+    assert.equal(await importMessages(path.importer(), Readable.from(lines)), 1000);
+    const counts = await db.selectFrom('conversations').select(['id', 'message_count']).where('id', 'in', [conversation.id, other.id]).execute();
+    assert.deepEqual(Object.fromEntries(counts.map((row) => [row.id, row.message_count])), { [conversation.id]: 990, [other.id]: 10 });
+    const { last_interaction_at } = await db.selectFrom('users').select('last_interaction_at').where('id', '=', user.id).executeTakeFirstOrThrow();
+    assert.equal(last_interaction_at?.toISOString(), '2026-11-23T10:00:59.000Z');
+    const stored = await db.selectFrom('messages').select(['content', 'latency_ms', 'metadata']).where('conversation_id', '=', conversation.id).where('content', '=', 'mensagem 7').executeTakeFirstOrThrow();
+    assert.deepEqual(stored, { content: 'mensagem 7', latency_ms: 7, metadata: {} });
+  });
+
+  test(`${path.label}: one bad row refuses the whole file, nothing is half-loaded`, async () => {
+    const conversation = await startConversation(db, {});
+    const before = await rowCounts(db);
+    const good = `${conversation.id}\tuser\tok\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`;
+    const importing = (bad: string) => importMessages(path.importer(), Readable.from([good, bad]));
+    await rejectsWith(() => importing(`${conversation.id}\troot\tx\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`), 'invalid_input');
+    await rejectsWith(() => importing(`${conversation.id}\tuser\tx\t2026-11-23T10:00:00Z\t\\N\t1.5\t\\N\t{}\n`), 'invalid_input');
+    await rejectsWith(() => importing(`3f0e2a9c-3a43-4d7e-9b7c-2d0c4a1e5b6f\tuser\tx\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`), 'foreign_key', /messages_conversation_id_fkey/);
+    await rejectsWith(() => importing('not a row\n'), 'invalid_input');
+    assert.deepEqual(await rowCounts(db), before);
+    const { message_count } = await db.selectFrom('conversations').select('message_count').where('id', '=', conversation.id).executeTakeFirstOrThrow();
+    assert.equal(message_count, 0);
+  });
+}
