@@ -105,52 +105,6 @@ export async function conversationHistory(
   return rows.reverse();
 }
 
-// The same page rendered as JSON by PostgreSQL: one text value instead of 50 rows of 12 fields for the driver to
-// parse into objects and the service to serialise again. The same keys in the same order and the same values as
-// `Message` through JSON.stringify (timestamps as ISO 8601 UTC with milliseconds). One row more than asked says whether an older
-// page exists; the oldest message kept gives its position.
-const lastMessagesJson = (where: string) => `
-  WITH page AS (
-    SELECT *, row_number() OVER (ORDER BY timestamp DESC, id DESC) AS n
-      FROM messages
-     WHERE ${where}
-     ORDER BY timestamp DESC, id DESC
-     LIMIT $2 + 1)
-  SELECT '[' || coalesce(string_agg(row_to_json(m)::text, ',' ORDER BY page.timestamp, page.id) FILTER (WHERE n <= $2), '') || ']' AS items,
-         count(*) > $2 AS more,
-         (array_agg(m.timestamp ORDER BY page.timestamp, page.id) FILTER (WHERE n <= $2))[1] AS oldest_at,
-         (array_agg(page.id ORDER BY page.timestamp, page.id) FILTER (WHERE n <= $2))[1] AS oldest_id
-    FROM page CROSS JOIN LATERAL (
-         SELECT page.id, page.conversation_id, page.role, page.content,
-                to_char(page.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS timestamp,
-                page.latency_ms, page.intent, page.confidence, page.rag_context, page.audio_duration_ms,
-                page.transcription_model, page.metadata) m`;
-const LAST_MESSAGES_JSON = lastMessagesJson('conversation_id = $1');
-const LAST_MESSAGES_JSON_BEFORE = lastMessagesJson('conversation_id = $1 AND timestamp < $3');
-
-export interface HistoryJson {
-  /** A JSON array of the messages, oldest first, as `conversationHistory` would return them. */
-  items: string;
-  /** Where the page before this one ends, when there is one: pass `at` as `before`. */
-  older: { at: string; id: string } | null;
-}
-
-/**
- * `conversationHistory` as JSON text, for services that pass the page on (the HTTP API does): PostgreSQL renders
- * it, and nothing is parsed or serialised in between.
- */
-export async function conversationHistoryJson(db: Kysely<DB>, conversationId: string, options: HistoryOptions = {}): Promise<HistoryJson> {
-  const key = parse(id, conversationId, 'conversation id');
-  const { limit: count, before } = parse(historyOptions, options, 'history options');
-  const { rows } = await mapErrors(() =>
-    db.executeQuery<{ items: string; more: boolean; oldest_at: string | null; oldest_id: string | null }>(
-      before ? CompiledQuery.raw(LAST_MESSAGES_JSON_BEFORE, [key, count, before]) : CompiledQuery.raw(LAST_MESSAGES_JSON, [key, count]),
-    ),
-  );
-  const page = rows[0]!;
-  return { items: page.items, older: page.more && page.oldest_at && page.oldest_id ? { at: page.oldest_at, id: page.oldest_id } : null };
-}
-
 /** The SQL of `conversationHistory`, for benchmarks that replay it through pgbench. */
 export const HISTORY_SQL = LAST_MESSAGES;
 

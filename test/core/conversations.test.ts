@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sql } from 'kysely';
 import { appendTurn, endConversation, getConversation, startConversation } from '../../src/core/conversations.ts';
-import { appendMessages, conversationHistory, conversationHistoryJson, userHistory } from '../../src/core/messages.ts';
+import { appendMessages, conversationHistory, userHistory } from '../../src/core/messages.ts';
 import { createUser, getUser } from '../../src/core/users.ts';
 import { BAD_IDS, rejectsWith, rowCounts } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
@@ -82,36 +82,6 @@ test('history returns the last N messages oldest first, and pages backwards with
   assert.deepEqual(previous.map((m) => m.content), ['m1', 'm2', 'm3']);
   await rejectsWith(() => conversationHistory(db, conversation.id, { limit: 0 }), 'invalid_input', /limit/);
   await rejectsWith(() => conversationHistory(db, conversation.id, { limit: 1001 }), 'invalid_input', /limit/);
-});
-
-test('the history rendered as JSON by PostgreSQL is exactly JSON.stringify of the history, page by page', async () => {
-  const conversation = await startConversation(db, {});
-  await appendMessages(db, conversation.id, [
-    { role: 'user', content: 'Acende a luz da cozinha às 8h "já"\n\ttab \\ barra \u0001 ☀️ 😀', intent: 'iot_control', confidence: 0.1 + 0.2 },
-    { role: 'assistant', content: 'Pronto', latency_ms: 2_147_483_647, rag_context: [{ fonte: 'manual', nota: 1e-7, lista: [null, true, 1.5] }], audio_duration_ms: 0, transcription_model: 'whisper-small', metadata: { source: 'brain', nested: { 'chave com espaço': 'valor' } } },
-    { role: 'system', content: 'x'.repeat(10_000), confidence: 1, metadata: {} },
-    ...Array.from({ length: 5 }, (_, i) => ({ role: 'user' as const, content: `mensagem ${i}` })),
-  ]);
-  let before: Date | undefined;
-  let pages = 0;
-  for (;;) {
-    const objects = await conversationHistory(db, conversation.id, { limit: 4 + 1, before });
-    const rendered = await conversationHistoryJson(db, conversation.id, { limit: 4, before });
-    const expected = objects.length > 4 ? objects.slice(1) : objects;
-    // The same document: keys in the same order, equal values (jsonb columns keep PostgreSQL's spacing).
-    assert.deepEqual(JSON.parse(rendered.items), JSON.parse(JSON.stringify(expected)));
-    assert.deepEqual(JSON.parse(rendered.items).map(Object.keys), expected.map(Object.keys));
-    pages++;
-    if (objects.length <= 4) {
-      assert.equal(rendered.older, null);
-      break;
-    }
-    assert.deepEqual(rendered.older, { at: expected[0]!.timestamp.toISOString(), id: expected[0]!.id });
-    before = new Date(rendered.older!.at);
-  }
-  assert.equal(pages, 2);
-  assert.deepEqual(await conversationHistoryJson(db, UNKNOWN), { items: '[]', older: null });
-  await rejectsWith(() => conversationHistoryJson(db, 'nope'), 'invalid_input', /conversation id/);
 });
 
 test('messages appended in quick succession get distinct, increasing timestamps', async () => {

@@ -176,13 +176,13 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
       querystring: z.strictObject(pageQuery),
       response: { 200: pageOf(messageSchema), ...errors },
     },
-    // The hottest read: PostgreSQL renders the page's JSON and it goes out as it came (see conversationHistoryJson).
-    handler: async (request, reply) => {
+    handler: async (request) => {
       const { limit, cursor } = request.query;
-      const page = await messages.conversationHistoryJson((await reader(request)).db, request.params.id, { limit, before: decodeCursor(cursor)?.at });
-      const nextCursor = page.older ? JSON.stringify(toCursor(page.older)) : 'null';
-      // A string with a JSON content type goes out as it is; the schema above still documents its shape.
-      return reply.type('application/json; charset=utf-8').send(`{"items":${page.items},"next_cursor":${nextCursor}}` as never);
+      const rows = await messages.conversationHistory((await reader(request)).db, request.params.id, { limit: limit + 1, before: decodeCursor(cursor)?.at });
+      // Oldest first: the extra row, when there is one, is the first.
+      const items = rows.length > limit ? rows.slice(1) : rows;
+      const oldest = items[0];
+      return { items, next_cursor: rows.length > limit && oldest ? encodeCursor(oldest.timestamp, oldest.id) : null };
     },
   });
   api.post('/v1/conversations/:id/end', {
