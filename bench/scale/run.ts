@@ -123,7 +123,7 @@ try {
 
   const conversationOf = (i: number) => conversationId(1 + ((i * 7919) % CONVERSATIONS));
   const history = await timed(2000, (i) => conversationHistory(db, conversationOf(i), { limit: 50 }));
-  const user7 = await timed(500, (i) => userHistory(db, userId(1 + ((i * 104729) % USERS)), { days: 7, limit: 50 }));
+  const user7 = await timed(2000, (i) => userHistory(db, userId(1 + ((i * 104729) % USERS)), { days: 7, limit: 50 }));
   const common = await timed(200, () => searchMessages(db, 'ligar luz', { limit: 20 }));
   const rare = await timed(200, (i) => searchMessages(db, RARE[i % 50]!, { limit: 20 }));
   const reportTimes: [string, number][] = [];
