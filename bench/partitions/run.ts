@@ -2,6 +2,8 @@
 // mordomo-db does (cleanup_old_logs: detach and drop its partition) beside the seed's row-by-row DELETE of the
 // same day, on the same server and data, in the same run (the DELETE is rolled back, so both see the same rows).
 // Usage: npm run bench:partitions [-- --days 30 --rows-per-day 1000000]
+import { closeSync, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchDatabase, machine } from '../harness.ts';
 
@@ -67,6 +69,8 @@ try {
   await pool.query(`DROP TABLE ${partition}`);
   const dropOnlyMs = performance.now() - t2;
   const { rows: left } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM system_logs');
+  const { rows: dataDir } = await pool.query<{ data_directory: string }>('SHOW data_directory');
+  const floorMs = fileSystemFloor(dataDir[0]!.data_directory, size[0]!.mb);
 
   process.stdout.write(
     `\npartitions: ${DAYS} days × ${PER_DAY} rows; ${machine()}\n\n` +
@@ -74,8 +78,33 @@ try {
       `| mordomo-db cleanup_old_logs (detach + drop partition) | ${dropMs.toFixed(1)} ms | ${PER_DAY} (${rows[0]!.dropped} partition) | < ${LIMIT_MS} ms |\n` +
       `| seed: DELETE … WHERE timestamp < cutoff (rolled back) | ${deleteMs.toFixed(0)} ms | ${deleted} | |\n\n` +
       `rows left: ${left[0]!.n}; ratio ${(deleteMs / dropMs).toFixed(0)}× faster\n` +
-      `next day (${size[0]!.mb} MB with indexes): DETACH ${detachMs.toFixed(1)} ms, then DROP ${dropOnlyMs.toFixed(1)} ms\n`,
+      `next day (${size[0]!.mb} MB with indexes): DETACH ${detachMs.toFixed(1)} ms, then DROP ${dropOnlyMs.toFixed(1)} ms\n` +
+      `the file system's own floor: deleting a ${size[0]!.mb} MB file from the data directory's file system takes ${floorMs.toFixed(1)} ms` +
+      ` (mount options: ${mountOptions(dataDir[0]!.data_directory)})\n`,
   );
 } finally {
   await cleanup();
+}
+
+/**
+ * What freeing that many bytes costs the file system alone, measured beside the data directory: a DROP TABLE
+ * cannot return a partition's files faster than this (with the `discard` mount option the kernel trims the freed
+ * blocks synchronously, in the unlink or truncate itself).
+ */
+function fileSystemFloor(dataDirectory: string, megabytes: number): number {
+  const file = path.join(dataDirectory, '..', 'floor.bin');
+  const fd = openSync(file, 'w');
+  const block = Buffer.alloc(1 << 20, 7);
+  for (let i = 0; i < megabytes; i++) writeSync(fd, block);
+  fsyncSync(fd);
+  closeSync(fd);
+  const t = performance.now();
+  unlinkSync(file);
+  return performance.now() - t;
+}
+
+function mountOptions(directory: string): string {
+  const mounts = readFileSync('/proc/mounts', 'utf8').trim().split('\n').map((line) => line.split(' '));
+  const mount = mounts.filter(([, point]) => directory.startsWith(point!)).sort((a, b) => b[1]!.length - a[1]!.length)[0];
+  return mount ? `${mount[1]} ${mount[2]} ${mount[3]}` : 'unknown';
 }

@@ -21,19 +21,23 @@ export const SEED_REPORT_SQL = {
       JOIN conversations c ON u.id = c.user_id
      WHERE c.started_at > ${since}
      GROUP BY u.id, u.name ORDER BY messages DESC, u.name LIMIT ${limit}`,
-  /** The seed's "most common intents" (30 days), with their mean confidence. */
+  /**
+   * The seed's "most common intents" (30 days), with their mean confidence; and its "mean latency per container"
+   * (the source named in the message metadata). Both read the hourly sums of message_totals() (migration core
+   * 011): rolled-up days from the rollup, the rest of the window from the messages, the same figures either way.
+   */
   topIntents: (since: string, limit: string) => `
-    SELECT intent, COUNT(*)::int AS count, round(AVG(confidence)::numeric, 3)::float AS avg_confidence
-      FROM messages
-     WHERE intent IS NOT NULL AND timestamp > ${since}
+    SELECT intent, sum(messages)::int AS count,
+           round((sum(confidence_sum) / nullif(sum(confidence_count), 0))::numeric, 3)::float AS avg_confidence
+      FROM message_totals(${since})
+     WHERE intent IS NOT NULL
      GROUP BY intent ORDER BY count DESC, intent LIMIT ${limit}`,
-  /** The seed's "mean latency per container" (the source named in the message metadata). */
   latencyBySource: (since: string, limit: string) => `
-    SELECT coalesce(metadata->>'source', 'unknown') AS source, round(AVG(latency_ms))::int AS avg_latency_ms,
-           MAX(latency_ms) AS max_latency_ms
-      FROM messages
-     WHERE latency_ms IS NOT NULL AND timestamp > ${since}
-     GROUP BY 1 ORDER BY avg_latency_ms DESC LIMIT ${limit}`,
+    SELECT source, round(sum(latency_sum)::numeric / sum(latency_count))::int AS avg_latency_ms,
+           max(latency_max) AS max_latency_ms
+      FROM message_totals(${since})
+     WHERE latency_count > 0
+     GROUP BY source ORDER BY avg_latency_ms DESC LIMIT ${limit}`,
 } as const;
 
 const windowOptions = (days: number) =>
@@ -73,34 +77,56 @@ const perOptions = z.strictObject({ unit: z.enum(['day', 'hour']).default('day')
 /** Messages per UTC day or hour of the last `days`, empty periods included (a chart needs them). */
 export async function messagesPer(db: Kysely<DB>, options: z.input<typeof perOptions> = {}): Promise<{ period: Date; messages: number }[]> {
   const { unit, days } = parse(perOptions, options, 'report options');
+  const step = sql`make_interval(hours => ${unit === 'day' ? 24 : 1})`;
   const { rows: result } = await mapErrors(() =>
     sql<{ period: Date; messages: number }>`
-      SELECT period, count(m.id)::int AS messages
-        FROM generate_series(date_trunc(${unit}, now() - make_interval(days => ${days}), 'UTC'), now(), make_interval(hours => ${unit === 'day' ? 24 : 1})) AS period
-        LEFT JOIN messages m ON m.timestamp >= period AND m.timestamp < period + make_interval(hours => ${unit === 'day' ? 24 : 1})
-       GROUP BY period ORDER BY period`.execute(db),
+      WITH start AS (SELECT date_trunc(${unit}, now() - make_interval(days => ${days}), 'UTC') AS at),
+           counted AS (SELECT date_trunc(${unit}, hour, 'UTC') AS period, sum(messages) AS messages
+                         FROM start, message_totals(start.at, true) GROUP BY 1)
+      SELECT period, coalesce(counted.messages, 0)::int AS messages
+        FROM start, generate_series(start.at, now(), ${step}) AS period
+        LEFT JOIN counted USING (period)
+       ORDER BY period`.execute(db),
   );
   return result;
 }
 
 const percentileOptions = z.strictObject({ by: z.enum(['source', 'transcription_model']).default('source'), days: z.number().int().min(1).max(3650).default(30) });
 
-/** Latency p50/p95/p99 per source (metadata) or per transcription model, of the last `days`. */
+/**
+ * Latency p50/p95/p99 per source (metadata) or per transcription model, of the last `days`. Computed from how many
+ * messages had each latency (message_latencies(), rolled up per day), exactly as percentile_cont would: the
+ * value at rank f·(n−1), interpolated between the two neighbouring ranks.
+ */
 export async function latencyPercentiles(
   db: Kysely<DB>,
   options: z.input<typeof percentileOptions> = {},
 ): Promise<{ key: string; messages: number; p50: number; p95: number; p99: number }[]> {
   const { by, days } = parse(percentileOptions, options, 'report options');
-  const key = by === 'source' ? sql`coalesce(metadata->>'source', 'unknown')` : sql`coalesce(transcription_model, 'unknown')`;
   const { rows: result } = await mapErrors(() =>
     sql<{ key: string; messages: number; p50: number; p95: number; p99: number }>`
-      SELECT ${key} AS key, count(*)::int AS messages,
-             percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::float AS p50,
-             percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)::float AS p95,
-             percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms)::float AS p99
-        FROM messages
-       WHERE latency_ms IS NOT NULL AND timestamp > now() - make_interval(days => ${days})
-       GROUP BY 1 ORDER BY p95 DESC, key`.execute(db),
+      WITH counts AS (
+             SELECT key, latency_ms, sum(messages) OVER (PARTITION BY key ORDER BY latency_ms) AS up_to,
+                    sum(messages) OVER (PARTITION BY key) AS total
+               FROM message_latencies(now() - make_interval(days => ${days}), ${by})),
+           ranks AS (
+             SELECT k.key, k.total, q.f, q.f * (k.total - 1)::float8 AS rank
+               FROM (SELECT DISTINCT key, total FROM counts) k
+              CROSS JOIN (VALUES (0.5::float8), (0.95::float8), (0.99::float8)) AS q(f)),
+           valued AS (
+             SELECT r.key, r.total, r.f, r.rank,
+                    (SELECT c.latency_ms FROM counts c WHERE c.key = r.key AND c.up_to > floor(r.rank) ORDER BY c.latency_ms LIMIT 1)::float8 AS below,
+                    (SELECT c.latency_ms FROM counts c WHERE c.key = r.key AND c.up_to > ceil(r.rank) ORDER BY c.latency_ms LIMIT 1)::float8 AS above
+               FROM ranks r),
+           percentiles AS (
+             SELECT key, total, f, below + (above - below) * (rank - floor(rank)) AS value FROM valued)
+      SELECT key, total::int AS messages,
+             max(value) FILTER (WHERE f = 0.5) AS p50,
+             max(value) FILTER (WHERE f = 0.95) AS p95,
+             max(value) FILTER (WHERE f = 0.99) AS p99
+        FROM percentiles
+       GROUP BY key, total
+       ORDER BY p95 DESC, key`.execute(db),
   );
   return result;
 }

@@ -62,6 +62,38 @@ export interface DatabaseSizeHistory {
   sampled_on: Timestamp;
 }
 
+export interface MessageRollupDays {
+  day: Timestamp;
+  rolled_at: Generated<Timestamp>;
+}
+
+export interface MessageRollupDirty {
+  day: Timestamp;
+  marked_at: Generated<Timestamp>;
+}
+
+export interface MessageRollupHourly {
+  confidence_count: number;
+  confidence_sum: number;
+  day: Timestamp;
+  hour: Timestamp;
+  intent: string | null;
+  latency_count: number;
+  latency_max: number | null;
+  latency_sum: number;
+  messages: number;
+  source: string;
+  transcription_model: string;
+}
+
+export interface MessageRollupLatency {
+  day: Timestamp;
+  dimension: string;
+  key: string;
+  latency_ms: number;
+  messages: number;
+}
+
 export interface Messages {
   audio_duration_ms: number | null;
   confidence: number | null;
@@ -228,6 +260,10 @@ export interface DB {
   config: Config;
   conversations: Conversations;
   database_size_history: DatabaseSizeHistory;
+  message_rollup_days: MessageRollupDays;
+  message_rollup_dirty: MessageRollupDirty;
+  message_rollup_hourly: MessageRollupHourly;
+  message_rollup_latency: MessageRollupLatency;
   messages: Messages;
   mordomo_api_keys: MordomoApiKeys;
   reminders: Reminders;

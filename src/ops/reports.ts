@@ -9,13 +9,16 @@ import { MONITOR_QUERIES } from './monitor.ts';
  * figures around them. Each query is one readable statement; the dashboard page and the Grafana JSON show these.
  */
 export const REPORT_QUERIES = {
-  /** Messages per UTC day of the last 30 days, days without messages included. */
+  /** Messages per UTC day of the last 30 days, days without messages included (from message_totals, core 011). */
   messagesPerDay: `
-    SELECT to_char(day, 'YYYY-MM-DD') AS day, count(m.id)::int AS messages
-      FROM generate_series(date_trunc('day', now() AT TIME ZONE 'UTC') - interval '29 days',
-                           date_trunc('day', now() AT TIME ZONE 'UTC'), interval '1 day') AS day
-      LEFT JOIN messages m ON m.timestamp >= day AT TIME ZONE 'UTC' AND m.timestamp < (day + interval '1 day') AT TIME ZONE 'UTC'
-     GROUP BY day ORDER BY day`,
+    WITH counted AS (
+           SELECT (hour AT TIME ZONE 'UTC')::date AS day, sum(messages) AS messages
+             FROM message_totals((((now() AT TIME ZONE 'UTC')::date - 29)::timestamp AT TIME ZONE 'UTC'), true)
+            GROUP BY 1)
+    SELECT to_char(day, 'YYYY-MM-DD') AS day, coalesce(counted.messages, 0)::int AS messages
+      FROM (SELECT (now() AT TIME ZONE 'UTC')::date - back AS day FROM generate_series(0, 29) AS back) days
+      LEFT JOIN counted USING (day)
+     ORDER BY day`,
   /** The seed's three, with the windows it gave them (latency had none). */
   topIntents: SEED_REPORT_SQL.topIntents("NOW() - INTERVAL '30 days'", '10'),
   latencyBySource: SEED_REPORT_SQL.latencyBySource("'-infinity'::timestamptz", '20'),

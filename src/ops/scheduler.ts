@@ -8,6 +8,7 @@ import { pruneBackups, recordVerification } from './backup-files.ts';
 import { maintainPartitions } from './partitions.ts';
 import { verifyBackup } from './restore.ts';
 import { baseBackupRoot, pruneBaseBackups, takeBaseBackup } from './pitr.ts';
+import { refreshMessageRollups } from './rollups.ts';
 import { sampleDatabaseSize } from './reports.ts';
 import { expireConversations } from './retention.ts';
 
@@ -34,7 +35,8 @@ export type JobOutcome = 'success' | 'failed' | 'skipped';
 
 /**
  * The jobs of a deployment: the seed's nightly backup (verified, then pruned), log partition upkeep, a daily
- * database size sample for the dashboard's growth chart and, when an operator set
+ * database size sample for the dashboard's growth chart, the message rollups behind the reports (every 10
+ * minutes) and, when an operator set
  * MORDOMO_CONVERSATION_RETENTION_DAYS, conversation retention.
  */
 export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, logger: Logger, pgData?: string): Job[] {
@@ -57,6 +59,14 @@ export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, 
   const coreJobs: Job[] = config.modules.includes('core')
     ? [
         { name: 'size', cron: '5 0 * * *', run: async () => `${await sampleDatabaseSize(pool)} bytes recorded` },
+        {
+          name: 'rollups',
+          cron: '*/10 * * * *',
+          run: async () => {
+            const days = await refreshMessageRollups(pool);
+            return days === null ? 'a write to one of the days came in meanwhile; next run' : `${days} days of messages rolled up`;
+          },
+        },
         {
           name: 'partitions',
           cron: '15 * * * *',

@@ -1,0 +1,27 @@
+import type pg from 'pg';
+import { mapErrors } from '../db/errors.ts';
+
+/**
+ * Rolls up the complete days not rolled up yet, or changed since (see migrations/core/011_message_rollups.sql), at
+ * most `maxDays` per call, newest first. The scheduler's `rollups` job; reports are exact whether it ran or not,
+ * only faster once it has. Returns how many days were rolled up, or null when a concurrent write to one of those
+ * days made this snapshot stale (the next run does them).
+ */
+export async function refreshMessageRollups(pool: pg.Pool, maxDays = 31): Promise<number | null> {
+  return mapErrors(async () => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await client.query("SET LOCAL statement_timeout = '0'");
+      const { rows } = await client.query<{ days: number }>('SELECT refresh_message_rollups($1::int) AS days', [maxDays]);
+      await client.query('COMMIT');
+      return rows[0]!.days;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if ((error as { code?: string }).code === '40001') return null;
+      throw error;
+    } finally {
+      client.release();
+    }
+  });
+}
