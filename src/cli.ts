@@ -163,7 +163,7 @@ program
     }
   })
   .command('run <job>')
-  .description('run one job now (backup or partitions), recorded like a scheduled run')
+  .description('run one job now (backup, partitions, size, rollups, or retention when configured), recorded like a scheduled run')
   .action(async (job: string, _options, command: Command) => {
     const config = configFrom(command);
     const logger = createLogger(config.logLevel);
