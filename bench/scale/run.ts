@@ -134,6 +134,8 @@ try {
   const imported = await importMessages(pool, createReadStream(file));
   const importSeconds = (performance.now() - t) / 1000;
   await sql`VACUUM ANALYZE`.execute(db);
+  // Reads are timed at rest: not while the checkpoint of the gigabytes just loaded writes them out.
+  await sql`CHECKPOINT`.execute(db);
 
   const conversationOf = (i: number) => conversationId(1 + ((i * 7919) % CONVERSATIONS));
   const history = await timed(2000, (i) => conversationHistory(db, conversationOf(i), { limit: 50 }));
@@ -179,7 +181,7 @@ try {
           Number.isNaN(copySeconds) ? '≥ 90% of COPY: not measured (--skip-reference)' : `≥ 90% of COPY: ${((copySeconds / importSeconds) * 100).toFixed(0)}%`),
         ...(Number.isNaN(copySeconds) ? [] : [row('load: plain COPY, same file, same indexes, no FK/triggers', `${(MESSAGES / copySeconds).toFixed(0)} rows/s`)]),
         row('last 50 messages, p50 / p99', `${percentile(history, 50).toFixed(2)} / ${percentile(history, 99).toFixed(2)} ms`, 'p99 < 5 ms'),
-        row("a user's 7-day history, p99", `${percentile(user7, 99).toFixed(2)} ms`, 'p99 < 5 ms'),
+        row("a user's 7-day history, p50 / p99", `${percentile(user7, 50).toFixed(2)} / ${percentile(user7, 99).toFixed(2)} ms`, 'p99 < 5 ms'),
         row('search top 20, common words ("ligar luz"), p95', `${percentile(common, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
         row('search top 20, a rare word, p95', `${percentile(rare, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
         row(`rollups job: ${rolledDays} days summed`, `${rollupSeconds.toFixed(1)} s`),
