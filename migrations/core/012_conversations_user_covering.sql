@@ -1,6 +1,6 @@
 -- A user's history (the seed's history query) starts from the user's conversations: with the conversation id in
 -- the index, their ids come from the index alone instead of one heap page per conversation (at 10M messages a
--- user has ~100 conversations, and the p99 of a 7-day history was 12.5 ms). Neither column ever changes when a
+-- user has ~100 conversations). Neither column ever changes when a
 -- message is appended, so appends still update conversations in place (HOT). The seed's index name is kept.
 DO $$
 BEGIN
