@@ -196,7 +196,9 @@ LANGUAGE sql STABLE AS $$
       FROM marked
 $$;
 
--- Hourly sums of the messages of the window, the same whether they come from the rollup or the messages.
+-- Hourly sums of the messages of the window, the same whether they come from the rollup or the messages. The
+-- ranges read from the messages are scanned one by one through the timestamp index (LATERAL): a join on a range
+-- condition would otherwise tempt the planner into reading all of messages.
 CREATE OR REPLACE FUNCTION message_totals(since timestamptz, inclusive boolean DEFAULT false)
 RETURNS TABLE (hour timestamptz, source text, transcription_model text, intent text, messages bigint,
                confidence_count bigint, confidence_sum double precision, latency_count bigint, latency_sum bigint,
@@ -211,9 +213,9 @@ LANGUAGE sql STABLE AS $$
     SELECT date_trunc('hour', m.timestamp, 'UTC'), coalesce(m.metadata->>'source', 'unknown'),
            coalesce(m.transcription_model, 'unknown'), m.intent, count(*), count(m.confidence),
            coalesce(sum(m.confidence), 0), count(m.latency_ms), coalesce(sum(m.latency_ms), 0), max(m.latency_ms)
-      FROM message_rollup_ranges(since, inclusive) r
-      JOIN messages m ON m.timestamp >= r.lo AND m.timestamp < r.hi
-     WHERE NOT r.rolled AND (inclusive OR m.timestamp > since)
+      FROM (SELECT lo, hi FROM message_rollup_ranges(since, inclusive) WHERE NOT rolled) r
+     CROSS JOIN LATERAL (SELECT * FROM messages m
+                          WHERE m.timestamp >= r.lo AND m.timestamp < r.hi AND (inclusive OR m.timestamp > since)) m
      GROUP BY 1, 2, 3, 4
 $$;
 
@@ -230,8 +232,9 @@ LANGUAGE sql STABLE AS $$
             SELECT CASE WHEN message_latencies.dimension = 'source' THEN coalesce(m.metadata->>'source', 'unknown')
                         ELSE coalesce(m.transcription_model, 'unknown') END,
                    m.latency_ms, 1
-              FROM message_rollup_ranges(since, false) r
-              JOIN messages m ON m.timestamp >= r.lo AND m.timestamp < r.hi
-             WHERE NOT r.rolled AND m.timestamp > since AND m.latency_ms IS NOT NULL) l
+              FROM (SELECT lo, hi FROM message_rollup_ranges(since, false) WHERE NOT rolled) r
+             CROSS JOIN LATERAL (SELECT * FROM messages m
+                                  WHERE m.timestamp >= r.lo AND m.timestamp < r.hi AND m.timestamp > since
+                                    AND m.latency_ms IS NOT NULL) m) l
      GROUP BY 1, 2
 $$;
