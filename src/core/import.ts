@@ -58,8 +58,8 @@ async function importInBulk(client: pg.PoolClient, source: Readable): Promise<nu
     throw new ForeignKeyError(`refers to a row that does not exist: messages (messages_conversation_id_fkey), conversation ${missing[0].conversation_id}`);
   }
 
-  // Replica mode skips the triggers: the foreign key's, checked above, and the counters', kept below from the
-  // staging table with the same statements as messages_after_insert() (migrations/core/004_messages.sql).
+  // Replica mode skips the triggers: the foreign key's, checked above, and the counters' and rollup marks', kept
+  // below from the staging table with the same statements as messages_after_insert() (migrations/core/011).
   await client.query('SET LOCAL session_replication_role = replica');
   await client.query('INSERT INTO messages SELECT * FROM import_staging');
   await client.query('SET LOCAL session_replication_role = origin');
@@ -78,6 +78,11 @@ async function importInBulk(client: pg.PoolClient, source: Readable): Promise<nu
               GROUP BY c.user_id) latest
       WHERE u.id = latest.user_id
         AND u.last_interaction_at IS DISTINCT FROM GREATEST(u.last_interaction_at, latest.at)`,
+  );
+  // And the days of the rollups (migration core 011) the file wrote into, as the insert trigger marks them.
+  await client.query(
+    `SELECT message_rollup_mark(array_agg(DISTINCT (timestamp AT TIME ZONE 'UTC')::date))
+       FROM import_staging WHERE timestamp < date_trunc('day', clock_timestamp(), 'UTC') HAVING count(*) > 0`,
   );
   return copied;
 }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sql } from 'kysely';
+import { Readable } from 'node:stream';
 import { startConversation } from '../../src/core/conversations.ts';
+import { importMessages } from '../../src/core/import.ts';
 import * as reports from '../../src/core/reports.ts';
 import { REPORT_QUERIES } from '../../src/ops/reports.ts';
 import { refreshMessageRollups } from '../../src/ops/rollups.ts';
@@ -100,9 +102,13 @@ test('reports are exact from the messages alone, from the rollup, and from a rol
                    (${conversation.id}, 'assistant', 'tarde', now() - interval '20 days', NULL, NULL, 1, '{"source":"late"}')`.execute(db);
   await sql`DELETE FROM messages WHERE id = (SELECT id FROM messages WHERE timestamp < now() - interval '25 days' AND timestamp > now() - interval '26 days' LIMIT 1)`.execute(db);
   await sql`UPDATE messages SET timestamp = timestamp - interval '3 days' WHERE id = (SELECT id FROM messages WHERE timestamp < now() - interval '15 days' AND timestamp > now() - interval '16 days' LIMIT 1)`.execute(db);
-  assert.ok((await dirtyDays()).length >= 4, `marked: ${await dirtyDays()}`);
+  // A bulk import of old history (the staging path, triggers off) marks its days too.
+  const imported = new Date(Date.now() - 8 * 86_400_000);
+  await importMessages(pool, Readable.from([`${conversation.id}\tuser\timportada\t${imported.toISOString()}\tmusic\t0.25\t777\t{"source":"stt"}\n`]));
+  assert.ok((await dirtyDays()).includes(imported.toISOString().slice(0, 10)), `the import's day is marked: ${await dirtyDays()}`);
+  assert.ok((await dirtyDays()).length >= 5, `marked: ${await dirtyDays()}`);
   await assertReportsExact('stale days marked');
-  assert.ok((await refreshMessageRollups(pool))! >= 4);
+  assert.ok((await refreshMessageRollups(pool))! >= 5);
   assert.deepEqual(await dirtyDays(), []);
   await assertReportsExact('stale days rolled up again');
 
