@@ -11,6 +11,7 @@ import { migrate } from '../migrate/runner.ts';
 import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
 import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, tableShape } from './backup-tables.ts';
+import { ROLLUP_TABLES } from './rollups.ts';
 
 export interface RestoreOptions {
   /** Replace the data of a database that already holds some. */
@@ -81,6 +82,8 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
         const tables = modules.flatMap((m) => MODULE_TABLES[m]).map((t) => `"${t}"`).join(', ');
         await client.query(`TRUNCATE ${tables} CASCADE`);
+        // Sums of the replaced messages: reports read the restored messages until the rollups job runs again.
+        if (modules.includes('core')) await client.query(`TRUNCATE ${ROLLUP_TABLES.join(', ')}`);
       } else if (type === 'T') {
         const entry = JSON.parse(payload.toString()) as Pick<TableEntry, 'name' | 'columns'>;
         const shape = await tableShape(client, entry.name);

@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import { mapErrors } from '../db/errors.ts';
 
+/** Tables derived from messages (migration core 011): a restore empties them, the rollups job fills them again. */
+export const ROLLUP_TABLES = ['message_rollup_hourly', 'message_rollup_latency', 'message_rollup_days', 'message_rollup_dirty'];
+
 /**
  * Rolls up the complete days not rolled up yet, or changed since (see migrations/core/011_message_rollups.sql), at
  * most `maxDays` per call, newest first. The scheduler's `rollups` job; reports are exact whether it ran or not,

@@ -151,10 +151,13 @@ test('restore refuses a database that holds data unless forced, and then replace
   try {
     await restoreBackup(target.pool, backup.file, logger);
     await target.pool.query(`INSERT INTO users (name) VALUES ('local only')`);
+    // Rollups of the data being replaced must not survive it (they would describe messages that are gone).
+    await target.pool.query(`INSERT INTO message_rollup_days (day) VALUES ('2026-01-01')`);
     await rejectsWith(() => restoreBackup(target.pool, backup.file, logger), 'conflict', /not empty \(table users has rows\).*--force/);
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users WHERE name = 'local only'`)).rows[0].n, 1);
     await restoreBackup(target.pool, backup.file, logger, { force: true });
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users WHERE name = 'local only'`)).rows[0].n, 0);
+    assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM message_rollup_days`)).rows[0].n, 0);
   } finally {
     await target.pool.end();
   }
