@@ -146,13 +146,15 @@ program
 
 program
   .command('scheduler')
-  .description('run only the scheduled jobs (nightly verified backup, log partitions) until Ctrl-C or SIGTERM')
+  .description('run only the scheduled jobs (nightly verified backup, log partitions, size samples, rollups) until Ctrl-C or SIGTERM')
   .action(async (_options, command: Command) => {
     const config = configFrom(command);
     const logger = createLogger(config.logLevel);
     // Long-running like `start`: the signal ends the wait, then the finally blocks stop jobs and the server in order.
     const database = await openDatabase(config, logger);
     try {
+      // The jobs call functions the migrations create: a never-migrated database is migrated first, as by `start`.
+      await migrate(database.pool, config.modules, logger);
       const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger, database.server?.pgData), logger);
       await scheduler.start();
       process.stdout.write(`scheduler running; next: ${JSON.stringify(scheduler.nextRuns())}\n`);
@@ -168,6 +170,7 @@ program
     const config = configFrom(command);
     const logger = createLogger(config.logLevel);
     await withDatabase(config, logger, async (database) => {
+      await migrate(database.pool, config.modules, logger);
       const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger, database.server?.pgData), logger);
       await scheduler.start();
       let outcome;

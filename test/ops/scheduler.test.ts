@@ -6,7 +6,7 @@ import { createLogger } from '../../src/logger.ts';
 import { listBackups } from '../../src/ops/backup-files.ts';
 import { defaultJobs, type Job, Scheduler } from '../../src/ops/scheduler.ts';
 import { runCli } from '../harness/cli.ts';
-import { testDatabase } from '../harness/database.ts';
+import { adminQuery, testDatabase, urlFor } from '../harness/database.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
 const { pool, url } = await testDatabase('scheduler');
@@ -73,4 +73,12 @@ test('scheduler run JOB works from the command line; a bad cron expression is re
   const unknown = await runCli(['scheduler', 'run', 'nope'], { DATABASE_URL: url });
   assert.equal(unknown.code, 66);
   assert.throws(() => loadConfig({ MORDOMO_BACKUP_CRON: 'every night' }, {}), /MORDOMO_BACKUP_CRON: must be a cron expression/);
+});
+
+test('scheduler run on a database never migrated migrates it first (the jobs call functions the migrations create)', async () => {
+  const name = `t_scheduler_fresh_${process.pid}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const ran = await runCli(['scheduler', 'run', 'rollups'], { DATABASE_URL: urlFor(name) });
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.match(ran.stdout, /rollups: success/);
 });
