@@ -13,7 +13,7 @@ import type { DB } from '../../src/db/schema.ts';
 
 const PEERS_DIR = fileURLToPath(new URL('./peers/', import.meta.url));
 
-function installPeers(): void {
+export function installPeers(): void {
   if (existsSync(`${PEERS_DIR}node_modules/@mastra/pg/package.json`) && existsSync(`${PEERS_DIR}node_modules/@langchain/community/package.json`)) return;
   process.stderr.write('installing the peers (bench/scale/peers: @langchain/community, @mastra/pg; about a minute)...\n');
   const installed = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PEERS_DIR, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -91,5 +91,3 @@ export async function mastraPeer(db: Kysely<DB>, poolConfig: { connectionString:
     close: () => store.close(),
   };
 }
-
-export { installPeers };
