@@ -3,6 +3,13 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ForeignKeyError, mapDatabaseError } from '../db/errors.ts';
+import type { Messages } from '../db/schema.ts';
+
+/** Every column of `messages` but `user_id`, which the database keeps (migration core 013). */
+const MESSAGE_COLUMNS = ['id', 'conversation_id', 'role', 'content', 'timestamp', 'latency_ms', 'intent', 'confidence', 'rag_context', 'audio_duration_ms', 'transcription_model', 'metadata'] as const;
+// A column added to messages later fails the type check here instead of being dropped by the bulk import.
+const everyColumnStaged: Exclude<keyof Messages, 'user_id' | (typeof MESSAGE_COLUMNS)[number]> extends never ? true : never = true;
+void everyColumnStaged;
 
 /** The columns of a bulk message import, in file order (COPY text format: tab-separated, \N for null). */
 export const IMPORT_COLUMNS = ['conversation_id', 'role', 'content', 'timestamp', 'intent', 'confidence', 'latency_ms', 'metadata'] as const;
@@ -61,7 +68,15 @@ async function importInBulk(client: pg.PoolClient, source: Readable): Promise<nu
   // Replica mode skips the triggers: the foreign key's, checked above, and the counters' and rollup marks', kept
   // below from the staging table with the same statements as messages_after_insert() (migrations/core/011).
   await client.query('SET LOCAL session_replication_role = replica');
-  await client.query('INSERT INTO messages SELECT * FROM import_staging');
+  // Every column as staged except the owner, which the skipped messages_set_user() would have copied from the
+  // conversation (migration core 013). A lookup per row rather than a join keeps the file's order on disk: a
+  // conversation's messages stay together, as its history reads them.
+  await client.query(
+    `INSERT INTO messages (${MESSAGE_COLUMNS.join(', ')}, user_id)
+     SELECT ${MESSAGE_COLUMNS.map((column) => `s.${column}`).join(', ')},
+            (SELECT c.user_id FROM conversations c WHERE c.id = s.conversation_id)
+       FROM import_staging s`,
+  );
   await client.query('SET LOCAL session_replication_role = origin');
   await client.query(
     `UPDATE conversations c

@@ -107,6 +107,7 @@ export interface Messages {
   role: string;
   timestamp: Generated<Timestamp>;
   transcription_model: string | null;
+  user_id: string | null;
 }
 
 export interface MordomoApiKeys {

@@ -29,6 +29,7 @@ export const userSchema = z.object({
 export const messageSchema = z.object({
   id: z.uuid(),
   conversation_id: z.uuid(),
+  user_id: z.uuid().nullable().describe("the conversation's user, kept by the database"),
   role: oneOf('user, assistant, system'),
   content: z.string(),
   timestamp: at,

@@ -62,7 +62,14 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
   const client = await pool.connect();
   let inTransaction = false;
   let current:
-    | { entry: Pick<TableEntry, 'name' | 'columns'>; stream: ReturnType<typeof copyFrom>; hash: ReturnType<typeof createHash>; done: Promise<void>; indexes: string[] }
+    | {
+        entry: Pick<TableEntry, 'name' | 'columns'>;
+        stream: ReturnType<typeof copyFrom>;
+        hash: ReturnType<typeof createHash>;
+        done: Promise<void>;
+        indexes: string[];
+        staged?: () => Promise<void>;
+      }
     | undefined;
   try {
     const { rows: su } = await client.query<{ ok: boolean }>('SELECT rolsuper AS ok FROM pg_roles WHERE rolname = current_user');
@@ -88,10 +95,11 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
         const entry = JSON.parse(payload.toString()) as Pick<TableEntry, 'name' | 'columns'>;
         const shape = await tableShape(client, entry.name);
         const indexes = await dropSecondaryIndexes(client, entry.name);
-        const stream = client.query(copyFrom(copyInSql({ ...shape, columns: entry.columns })));
+        const staged = await stageForDerivedColumn(client, entry);
+        const stream = client.query(copyFrom(copyInSql({ ...shape, name: staged ? 'restore_staging' : entry.name, columns: entry.columns })));
         const done = new Promise<void>((resolve, reject) => stream.on('finish', resolve).on('error', reject));
         done.catch(() => undefined);
-        current = { entry, stream, hash: createHash('sha256'), done, indexes };
+        current = { entry, stream, hash: createHash('sha256'), done, indexes, staged };
       } else if (type === 'D' && current) {
         current.hash.update(payload);
         // once() also rejects when the COPY fails (bad data), where waiting for 'drain' alone would hang.
@@ -105,6 +113,7 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
         if (rows !== expected.rows || sha256 !== expected.sha256) {
           throw new BackupFormatError(`backup of table ${expected.name} is damaged: ${rows} rows / checksum ${sha256.slice(0, 12)} read, ${expected.rows} / ${expected.sha256.slice(0, 12)} recorded`);
         }
+        await current.staged?.();
         for (const definition of current.indexes) await client.query(definition);
         loaded.push(expected);
         options.onTable?.(expected);
@@ -158,6 +167,30 @@ async function dropSecondaryIndexes(client: pg.ClientBase, table: string): Promi
   return rows.map((r) => r.definition.replace(' ON ONLY ', ' ON '));
 }
 
+/**
+ * Columns the database derives from other rows, which a backup taken before they existed does not hold: loaded
+ * with triggers off, they would stay empty. Such a table's rows go through a staging table and are inserted in
+ * the backup's order (a fill by UPDATE would move them, and verify re-reads tables in physical order).
+ */
+const DERIVED_COLUMNS: Record<string, { column: string; value: string }> = {
+  // migrations/core/013: a message's user is its conversation's.
+  messages: { column: 'user_id', value: '(SELECT c.user_id FROM conversations c WHERE c.id = s.conversation_id)' },
+};
+
+async function stageForDerivedColumn(client: pg.ClientBase, entry: Pick<TableEntry, 'name' | 'columns'>): Promise<(() => Promise<void>) | undefined> {
+  const derived = DERIVED_COLUMNS[entry.name];
+  if (!derived || entry.columns.includes(derived.column)) return undefined;
+  await client.query(`CREATE TEMP TABLE restore_staging (LIKE "${entry.name}" INCLUDING DEFAULTS) ON COMMIT DROP`);
+  const columns = entry.columns.map((c) => `"${c}"`);
+  return async () => {
+    await client.query(
+      `INSERT INTO "${entry.name}" (${columns.join(', ')}, "${derived.column}")
+       SELECT ${columns.map((c) => `s.${c}`).join(', ')}, ${derived.value} FROM restore_staging s`,
+    );
+    await client.query('DROP TABLE restore_staging');
+  };
+}
+
 /** Serial and identity sequences continue after the restored rows, or the next insert would collide. */
 async function resetSequences(client: pg.ClientBase, tables: string[]): Promise<void> {
   const { rows } = await client.query<{ table_name: string; column_name: string; sequence: string }>(
@@ -177,14 +210,21 @@ export interface VerifyResult {
   error?: string;
 }
 
-/** Checksums of the data as it now sits in a database, in the backup's canonical form. */
-export async function tableChecksums(client: pg.ClientBase, tables: string[]): Promise<Map<string, { rows: number; sha256: string }>> {
+/**
+ * Checksums of the data as it now sits in a database, in the backup's canonical form: of every stored column, or
+ * of the columns a backup holds (one taken before a column was added by a later migration).
+ */
+export async function tableChecksums(
+  client: pg.ClientBase,
+  tables: Array<string | Pick<TableEntry, 'name' | 'columns'>>,
+): Promise<Map<string, { rows: number; sha256: string }>> {
   const result = new Map<string, { rows: number; sha256: string }>();
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
   await client.query(CANONICAL_OUTPUT);
   for (const table of tables) {
-    const { rows, sha256 } = await digestCopyOut(client, await tableShape(client, table));
-    result.set(table, { rows, sha256 });
+    const shape = typeof table === 'string' ? await tableShape(client, table) : { ...table, primaryKey: [] };
+    const { rows, sha256 } = await digestCopyOut(client, shape);
+    result.set(shape.name, { rows, sha256 });
   }
   await client.query('COMMIT');
   return result;
@@ -217,7 +257,7 @@ export async function verifyBackup(databaseUrl: string, file: string, logger: Lo
     }
     const client = await pool.connect();
     try {
-      const actual = await tableChecksums(client, manifest.tables.map((t) => t.name));
+      const actual = await tableChecksums(client, manifest.tables);
       const tables = manifest.tables.map((t) => {
         const found = actual.get(t.name)!;
         return { name: t.name, rows: found.rows, expectedRows: t.rows, match: found.rows === t.rows && found.sha256 === t.sha256 };

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { appendTurn, endConversation, getConversation, startConversation } from '../../src/core/conversations.ts';
-import { appendMessages, conversationHistory, userHistory } from '../../src/core/messages.ts';
+import { appendMessages, conversationHistory, userHistory, userHistoryQuery } from '../../src/core/messages.ts';
 import { createUser, getUser } from '../../src/core/users.ts';
 import { BAD_IDS, rejectsWith, rowCounts } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
@@ -108,4 +108,48 @@ test("a user's history covers only their last N days, newest first", async () =>
   assert.deepEqual((await userHistory(db, user.id, { days: 9 })).map((m) => m.content), ['nova resposta', 'nova pergunta', 'velha']);
   assert.deepEqual((await userHistory(db, user.id, { limit: 1 })).map((m) => m.content), ['nova resposta']);
   await rejectsWith(() => userHistory(db, user.id, { days: 0 }), 'invalid_input', /days/);
+});
+
+test("a message's user is always its conversation's: a statement cannot file it under someone else", async () => {
+  const owner = await createUser(db, { name: 'Dona' });
+  const intruder = await createUser(db, { name: 'Intrusa' });
+  const conversation = await startConversation(db, { user_id: owner.id });
+  const [appended] = await appendMessages(db, conversation.id, [{ role: 'user', content: 'minha' }]);
+  assert.equal(appended!.user_id, owner.id);
+  await sql`INSERT INTO messages (conversation_id, role, content, user_id) VALUES (${conversation.id}, 'user', 'forjada', ${intruder.id})`.execute(db);
+  await sql`UPDATE messages SET user_id = ${intruder.id} WHERE id = ${appended!.id}`.execute(db);
+  const stored = await db.selectFrom('messages').select(['content', 'user_id']).where('conversation_id', '=', conversation.id).orderBy('content').execute();
+  assert.deepEqual(stored, [{ content: 'forjada', user_id: owner.id }, { content: 'minha', user_id: owner.id }]);
+  assert.deepEqual(await userHistory(db, intruder.id), []);
+  const anonymous = await startConversation(db);
+  const [unknownSpeaker] = await appendMessages(db, anonymous.id, [{ role: 'user', content: 'quem fala?' }]);
+  assert.equal(unknownSpeaker!.user_id, null);
+});
+
+test("a conversation handed to another user takes its messages to that user's history", async () => {
+  const first = await createUser(db, { name: 'Primeira' });
+  const second = await createUser(db, { name: 'Segunda' });
+  const conversation = await startConversation(db);
+  await appendTurn(db, conversation.id, { content: 'quem sou eu?' }, { content: 'ainda não sei' });
+  await db.updateTable('conversations').set({ user_id: first.id }).where('id', '=', conversation.id).execute();
+  assert.deepEqual((await userHistory(db, first.id)).map((m) => m.content), ['ainda não sei', 'quem sou eu?']);
+  const moved = await startConversation(db, { user_id: first.id });
+  await appendMessages(db, moved.id, [{ role: 'user', content: 'era a segunda' }]);
+  await db.updateTable('conversations').set({ user_id: second.id }).where('id', '=', moved.id).execute();
+  assert.deepEqual((await userHistory(db, first.id)).map((m) => m.content), ['ainda não sei', 'quem sou eu?']);
+  assert.deepEqual((await userHistory(db, second.id)).map((m) => m.content), ['era a segunda']);
+});
+
+test("a user's history is one range of idx_messages_user, not a probe per conversation", async () => {
+  const user = await createUser(db, { name: 'Plano' });
+  for (const options of [{}, { before: { at: new Date(), id: UNKNOWN } }]) {
+    const query = userHistoryQuery(db, user.id, options).compile();
+    const plan = await db.transaction().execute(async (trx) => {
+      await sql`SET LOCAL enable_seqscan = off`.execute(trx);
+      return trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${query.sql}`, [...query.parameters]));
+    });
+    const lines = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    assert.match(lines, /Index Scan Backward using idx_messages_user/);
+    assert.doesNotMatch(lines, /conversations/);
+  }
 });

@@ -54,6 +54,10 @@ for (const path of paths) {
     assert.equal(last_interaction_at?.toISOString(), '2026-11-23T10:00:59.000Z');
     const stored = await db.selectFrom('messages').select(['content', 'latency_ms', 'metadata']).where('conversation_id', '=', conversation.id).where('content', '=', 'mensagem 7').executeTakeFirstOrThrow();
     assert.deepEqual(stored, { content: 'mensagem 7', latency_ms: 7, metadata: {} });
+    // Each message carries its conversation's user, as an append would (NULL for the unknown speaker's).
+    const owners = await db.selectFrom('messages').select(['conversation_id', 'user_id']).distinct()
+      .where('conversation_id', 'in', [conversation.id, other.id]).orderBy('user_id').execute();
+    assert.deepEqual(owners, [{ conversation_id: conversation.id, user_id: user.id }, { conversation_id: other.id, user_id: null }]);
   });
 
   test(`${path.label}: one bad row refuses the whole file, nothing is half-loaded`, async () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { appendTurn, startConversation } from '../../src/core/conversations.ts';
@@ -15,6 +15,7 @@ import { DEFAULT_PROVIDER_SQL } from '../../src/ivr/providers.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createBackup } from '../../src/ops/backup.ts';
 import { MODULE_TABLES } from '../../src/ops/backup-tables.ts';
+import { frame, type FrameType, MAGIC } from '../../src/ops/backup-format.ts';
 import { listBackups, pruneBackups, recordVerification } from '../../src/ops/backup-files.ts';
 import { restoreBackup, tableChecksums, verifyBackup } from '../../src/ops/restore.ts';
 import { rejectsWith } from '../harness/assertions.ts';
@@ -142,6 +143,57 @@ test('verify and restore refuse a corrupted or truncated file, and restore leave
     }
   }
   await rejectsWith(() => restoreBackup(pool, path.join(dir, 'missing.mdb.gz'), logger, { force: true }), 'not_found');
+});
+
+/** The same backup as one taken before migration core 013 gave messages their user_id (its last column). */
+function withoutMessageOwners(file: string, out: string): void {
+  const frames: Buffer[] = [];
+  const entries = new Map<string, { name: string; columns: string[]; rows: number; sha256: string }>();
+  let body = gunzipSync(readFileSync(file)).subarray(MAGIC.length);
+  let messageRows: string[] | undefined;
+  while (body.length) {
+    const type = body.toString('ascii', 0, 1) as FrameType;
+    const payload = body.subarray(5, 5 + body.readUInt32BE(1));
+    body = body.subarray(5 + payload.length);
+    const json = () => JSON.parse(payload.toString());
+    if (type === 'T' && json().name === 'messages') {
+      messageRows = [];
+      frames.push(frame('T', JSON.stringify({ name: 'messages', columns: json().columns.filter((c: string) => c !== 'user_id') })));
+    } else if (type === 'D' && messageRows) {
+      messageRows.push(payload.toString());
+    } else if (type === 'E' && messageRows) {
+      const data = messageRows.join('').split('\n').filter(Boolean).map((row) => `${row.slice(0, row.lastIndexOf('\t'))}\n`).join('');
+      const entry = { ...json(), columns: json().columns.filter((c: string) => c !== 'user_id'), sha256: createHash('sha256').update(data).digest('hex') };
+      entries.set('messages', entry);
+      frames.push(frame('D', data), frame('E', JSON.stringify(entry)));
+      messageRows = undefined;
+    } else if (type === 'M') {
+      const manifest = json();
+      frames.push(frame('M', JSON.stringify({ ...manifest, tables: manifest.tables.map((t: { name: string }) => entries.get(t.name) ?? t) })));
+    } else {
+      frames.push(frame(type, payload));
+    }
+  }
+  writeFileSync(out, gzipSync(Buffer.concat([MAGIC, ...frames])));
+}
+
+test("a backup taken before messages carried their user restores with each message's user, and verifies", async () => {
+  const dir = tempDir('backups-old');
+  const old = path.join(dir, 'before-013.mdb.gz');
+  withoutMessageOwners((await createBackup(pool, { outDir: dir })).file, old);
+  assert.equal((await verifyBackup(url, old, logger)).ok, true);
+  const target = await emptyDatabase();
+  try {
+    await restoreBackup(target.pool, old, logger);
+    const owners = `SELECT count(*)::int AS messages, count(*) FILTER (WHERE m.user_id = c.user_id)::int AS owned
+                      FROM messages m JOIN conversations c ON c.id = m.conversation_id`;
+    const restored = (await target.pool.query(owners)).rows[0];
+    assert.deepEqual(restored, (await pool.query(owners)).rows[0]);
+    assert.equal(restored.owned, restored.messages);
+    assert.deepEqual(await checksumsOf(target.pool), await checksumsOf(pool));
+  } finally {
+    await target.pool.end();
+  }
 });
 
 test('restore refuses a database that holds data unless forced, and then replaces it', async () => {
