@@ -29,8 +29,11 @@ export async function tableShape(client: pg.ClientBase, table: string): Promise<
   return { name: table, columns: rows.map((r) => r.column), primaryKey };
 }
 
-/** Identifiers here come from MODULE_TABLES and the catalog, never from input; quoting keeps `timestamp` valid. */
-const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
+/**
+ * Quotes an identifier: tables come from MODULE_TABLES, columns from the catalog or from a backup's own header (a
+ * file, so escaped as well as quoted); quoting also keeps `timestamp` valid.
+ */
+export const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
 
 /**
  * The COPY that produces a table's content. In physical order, not by primary key: a uuid key's order is random, and

@@ -10,7 +10,7 @@ import type { Logger } from '../logger.ts';
 import { migrate } from '../migrate/runner.ts';
 import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
 import type { Manifest, TableEntry } from './backup.ts';
-import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, tableShape } from './backup-tables.ts';
+import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, quote, tableShape } from './backup-tables.ts';
 import { ROLLUP_TABLES } from './rollups.ts';
 
 export interface RestoreOptions {
@@ -180,11 +180,12 @@ const DERIVED_COLUMNS: Record<string, { column: string; value: string }> = {
 async function stageForDerivedColumn(client: pg.ClientBase, entry: Pick<TableEntry, 'name' | 'columns'>): Promise<(() => Promise<void>) | undefined> {
   const derived = DERIVED_COLUMNS[entry.name];
   if (!derived || entry.columns.includes(derived.column)) return undefined;
-  await client.query(`CREATE TEMP TABLE restore_staging (LIKE "${entry.name}" INCLUDING DEFAULTS) ON COMMIT DROP`);
-  const columns = entry.columns.map((c) => `"${c}"`);
+  await client.query(`CREATE TEMP TABLE restore_staging (LIKE ${quote(entry.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
+  // Column names come from the backup file: quoted, and any that is not the table's fails the COPY first.
+  const columns = entry.columns.map(quote);
   return async () => {
     await client.query(
-      `INSERT INTO "${entry.name}" (${columns.join(', ')}, "${derived.column}")
+      `INSERT INTO ${quote(entry.name)} (${columns.join(', ')}, ${quote(derived.column)})
        SELECT ${columns.map((c) => `s.${c}`).join(', ')}, ${derived.value} FROM restore_staging s`,
     );
     await client.query('DROP TABLE restore_staging');
