@@ -39,6 +39,14 @@ test('pages of messages, users and conversations are written exactly as JSON.str
   assert.equal(responseSerializer(withMessages)(conversation), JSON.stringify(conversation));
 });
 
+test('nullable objects and arrays (an IVR rule that may not match) are written as JSON.stringify writes them', () => {
+  const row = z.object({ a: z.string(), b: z.date().nullable(), c: z.array(z.number()).nullable() });
+  const serialize = responseSerializer(z.object({ rule: row.nullable(), list: z.array(row).nullable() }));
+  for (const value of [{ rule: null, list: null }, { rule: { a: tricky, b: new Date(0), c: [1, 2.5] }, list: [{ a: 'y', b: null, c: null }] }]) {
+    assert.equal(serialize(value), JSON.stringify(value));
+  }
+});
+
 test('a schema that needs a union, or no schema, is written by JSON.stringify', () => {
   const either = z.object({ value: z.union([z.string(), z.number()]) });
   for (const value of ['texto', 42]) assert.equal(responseSerializer(either)({ value }), JSON.stringify({ value }));
