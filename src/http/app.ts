@@ -12,11 +12,9 @@ import { registerDashboard } from './dashboard.ts';
 import { handleError, handleNotFound, HttpError } from './errors.ts';
 import { coreRoutes, readerFor } from './routes/core.ts';
 import { ivrRoutes } from './routes/ivr.ts';
-import { apiKeySchema, errorSchema, openApiOverride } from './schemas.ts';
+import { apiKeySchema, errorSchema, zodToJsonConfig } from './schemas.ts';
 import { responseSerializer } from './serializer.ts';
 
-// Dates and the like have no JSON Schema of their own; see openApiOverride.
-const zodToJsonConfig = { unrepresentable: 'any' as const, override: openApiOverride as never };
 
 const UNAUTHORIZED = 'missing or invalid credentials: send "Authorization: Bearer <token>"';
 

@@ -149,9 +149,12 @@ export function pageFrom<T>(rows: T[], limit: number, cursorOf: (row: T) => stri
 }
 
 /** Dates have no JSON Schema of their own: on the wire they are ISO 8601 strings, and the document says so. */
-export function openApiOverride(context: { zodSchema: { _zod: { def: { type: string } } }; jsonSchema: Record<string, unknown> }): void {
+function openApiOverride(context: { zodSchema: { _zod: { def: { type: string } } }; jsonSchema: Record<string, unknown> }): void {
   if (context.zodSchema._zod.def.type === 'date') {
     context.jsonSchema.type = 'string';
     context.jsonSchema.format = 'date-time';
   }
 }
+
+/** How the response schemas become JSON Schema, for the OpenAPI document and for the response serializer. */
+export const zodToJsonConfig = { unrepresentable: 'any' as const, override: openApiOverride as never };

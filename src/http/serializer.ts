@@ -1,6 +1,6 @@
 import fastJson from 'fast-json-stringify';
 import { z } from 'zod';
-import { openApiOverride } from './schemas.ts';
+import { zodToJsonConfig } from './schemas.ts';
 
 type JsonSchema = { [key: string]: unknown };
 type Serializer = (data: unknown) => string;
@@ -17,7 +17,7 @@ const JSON_VALUE_REF = '#/$defs/JsonValue';
  */
 export function responseSerializer(schema: unknown): Serializer {
   if (!(schema instanceof z.ZodType)) return stringify;
-  const generated = simplify(z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any', override: openApiOverride as never }) as JsonSchema);
+  const generated = simplify(z.toJSONSchema(schema, { io: 'output', ...zodToJsonConfig }) as JsonSchema);
   if (!generated) return stringify;
   return fastJson(generated as unknown as Parameters<typeof fastJson>[0]) as Serializer;
 }
