@@ -74,3 +74,23 @@ for (const path of paths) {
     assert.equal(message_count, 0);
   });
 }
+
+test('staging: a conversation\'s messages stay together on disk, as its history reads them', async () => {
+  const user = await createUser(db, { name: 'Ordem' });
+  const conversations = await Promise.all(Array.from({ length: 50 }, (_, i) => startConversation(db, i % 2 ? { user_id: user.id } : {})));
+  // A file as an export writes it: each conversation's turns together, the conversations in no particular order.
+  const order = conversations.map((c, i) => ({ c, key: (i * 37) % 50 })).sort((a, b) => a.key - b.key).map(({ c }) => c);
+  const lines = order.flatMap((c) => Array.from({ length: 40 }, (_, i) => `${c.id}\tuser\tordem ${i}\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`));
+  // Rows rolled back by the tests above left free space that PostgreSQL would fill first, wherever it is.
+  await pool.query('VACUUM FULL messages');
+  assert.equal(await importMessages(pool, Readable.from(lines)), 2000);
+  // 40 short rows fit in one or two 8 kB pages (a few more where PostgreSQL extended the table as it went);
+  // scattered among the file's 2,000 they would touch ~20 each.
+  const { rows } = await pool.query<{ pages: number }>(
+    `SELECT count(DISTINCT (ctid::text::point)[0])::int AS pages FROM messages
+      WHERE conversation_id = ANY ($1) GROUP BY conversation_id`,
+    [conversations.map((c) => c.id)],
+  );
+  assert.equal(rows.length, 50);
+  assert.ok(rows.reduce((sum, r) => sum + r.pages, 0) <= 125, `pages per conversation: ${rows.map((r) => r.pages).join(' ')}`);
+});
