@@ -115,31 +115,35 @@ const userHistoryOptions = z.strictObject({
 });
 export type UserHistoryOptions = z.input<typeof userHistoryOptions>;
 
+// Fixed texts, as the last messages above. One range of idx_messages_user (migration core 013), whose cost does
+// not grow with the number of the user's conversations. With a cursor, the first condition bounds the range and
+// the second breaks ties within the cursor's millisecond.
+const USER_MESSAGES = `
+  SELECT * FROM messages
+   WHERE user_id = $1 AND timestamp >= now() - make_interval(days => $2)
+   ORDER BY timestamp DESC, id DESC
+   LIMIT $3`;
+const USER_MESSAGES_BEFORE = `
+  SELECT * FROM messages
+   WHERE user_id = $1 AND timestamp >= now() - make_interval(days => $2)
+     AND timestamp <= $4 AND (timestamp, id) < ($4, $5)
+   ORDER BY timestamp DESC, id DESC
+   LIMIT $3`;
+
 /**
  * The seed's Prisma query: a user's messages of the last `days` days, newest first, at most `limit`; `before`
  * continues after the last message of the previous page.
  */
 export async function userHistory(db: Kysely<DB>, userId: string, options: UserHistoryOptions = {}): Promise<Message[]> {
-  return mapErrors(() => userHistoryQuery(db, userId, options).execute());
+  const { rows } = await mapErrors(() => db.executeQuery<Message>(userHistoryStatement(userId, options)));
+  return rows;
 }
 
-/**
- * The query of `userHistory`, for the test that checks its plan: one range of `idx_messages_user` (migration core
- * 013), whose cost does not grow with the number of the user's conversations.
- */
-export function userHistoryQuery(db: Kysely<DB>, userId: string, options: UserHistoryOptions = {}) {
+/** The statement of `userHistory`, for the test that checks its plan. */
+export function userHistoryStatement(userId: string, options: UserHistoryOptions = {}): CompiledQuery {
   const key = parse(id, userId, 'user id');
   const { days, limit: count, before } = parse(userHistoryOptions, options, 'history options');
-  let query = db
-    .selectFrom('messages')
-    .selectAll()
-    .where('user_id', '=', key)
-    .where('timestamp', '>=', sql<Date>`now() - make_interval(days => ${days})`);
-  // The first condition bounds the index range; the second breaks ties within the cursor's millisecond.
-  if (before) {
-    query = query
-      .where('timestamp', '<=', before.at)
-      .where((eb) => eb(eb.refTuple('timestamp', 'id'), '<', eb.tuple(before.at, before.id)));
-  }
-  return query.orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(count);
+  return before
+    ? CompiledQuery.raw(USER_MESSAGES_BEFORE, [key, days, count, before.at, before.id])
+    : CompiledQuery.raw(USER_MESSAGES, [key, days, count]);
 }

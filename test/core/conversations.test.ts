@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CompiledQuery, sql } from 'kysely';
 import { appendTurn, endConversation, getConversation, startConversation } from '../../src/core/conversations.ts';
-import { appendMessages, conversationHistory, userHistory, userHistoryQuery } from '../../src/core/messages.ts';
+import { appendMessages, conversationHistory, userHistory, userHistoryStatement } from '../../src/core/messages.ts';
 import { createUser, getUser } from '../../src/core/users.ts';
 import { BAD_IDS, rejectsWith, rowCounts } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
@@ -143,7 +143,7 @@ test("a conversation handed to another user takes its messages to that user's hi
 test("a user's history is one range of idx_messages_user, not a probe per conversation", async () => {
   const user = await createUser(db, { name: 'Plano' });
   for (const options of [{}, { before: { at: new Date(), id: UNKNOWN } }]) {
-    const query = userHistoryQuery(db, user.id, options).compile();
+    const query = userHistoryStatement(user.id, options);
     const plan = await db.transaction().execute(async (trx) => {
       await sql`SET LOCAL enable_seqscan = off`.execute(trx);
       return trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`EXPLAIN ${query.sql}`, [...query.parameters]));
