@@ -8,12 +8,14 @@ import { MordomoError } from '../db/errors.ts';
 export const MAGIC = Buffer.from('MDBK1\n');
 export type FrameType = 'H' | 'T' | 'D' | 'E' | 'M';
 
-export function frame(type: FrameType, payload: Buffer | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+/** One frame; a payload given in parts (the chunks of a COPY stream) is joined in the same single copy. */
+export function frame(type: FrameType, payload: Buffer | string | Buffer[]): Buffer {
+  const parts = typeof payload === 'string' ? [Buffer.from(payload)] : Array.isArray(payload) ? payload : [payload];
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
   const head = Buffer.alloc(5);
   head.write(type, 0, 'ascii');
-  head.writeUInt32BE(body.length, 1);
-  return Buffer.concat([head, body]);
+  head.writeUInt32BE(length, 1);
+  return Buffer.concat([head, ...parts], 5 + length);
 }
 
 export class BackupFormatError extends MordomoError {
@@ -29,12 +31,18 @@ export interface Frame {
 
 /** Parses frames out of a decompressed byte stream, refusing anything that is not a complete backup. */
 export async function* readFrames(source: AsyncIterable<Buffer>): AsyncGenerator<Frame> {
-  let buffer: Buffer = Buffer.alloc(0);
+  // The chunks of a frame not yet whole are kept apart and joined once it is: joining at each chunk would copy a
+  // large frame over and over.
+  let waiting: Buffer[] = [];
+  let waitingBytes = 0;
+  let needed = MAGIC.length;
   let sawMagic = false;
   for await (const chunk of source) {
-    buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+    waiting.push(chunk);
+    waitingBytes += chunk.length;
+    if (waitingBytes < needed) continue;
+    let buffer = waiting.length === 1 ? waiting[0]! : Buffer.concat(waiting, waitingBytes);
     if (!sawMagic) {
-      if (buffer.length < MAGIC.length) continue;
       if (!buffer.subarray(0, MAGIC.length).equals(MAGIC)) throw new BackupFormatError('not a mordomo-db backup (bad signature)');
       buffer = buffer.subarray(MAGIC.length);
       sawMagic = true;
@@ -47,6 +55,9 @@ export async function* readFrames(source: AsyncIterable<Buffer>): AsyncGenerator
       yield { type, payload: buffer.subarray(5, 5 + length) };
       buffer = buffer.subarray(5 + length);
     }
+    waiting = buffer.length ? [buffer] : [];
+    waitingBytes = buffer.length;
+    needed = buffer.length >= 5 ? 5 + buffer.readUInt32BE(1) : 5;
   }
-  if (!sawMagic || buffer.length > 0) throw new BackupFormatError('truncated backup: the file ends in the middle of a record');
+  if (!sawMagic || waitingBytes > 0) throw new BackupFormatError('truncated backup: the file ends in the middle of a record');
 }

