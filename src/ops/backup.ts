@@ -66,7 +66,8 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
     });
     const { rows: meta } = await client.query<{ version: string; now: Date }>('SELECT version(), now()');
     // Level 4 gives pg_dump -Fc's size (its default level 6 on our frames is 4% smaller) in two thirds of the time;
-    // a deep buffer lets PostgreSQL's COPY run on while zlib compresses on the other core.
+    // a deep buffer lets PostgreSQL's COPY run on while zlib compresses on the other core. (Node passes stream
+    // options through to the zlib stream; its typings only list zlib's own, hence the cast.)
     const gzip = createGzip({ level: 4, chunkSize: 256 * 1024, writableHighWaterMark: 16 * 1024 * 1024 } as ZlibOptions);
     const output = (options.open ?? ((target: string) => createWriteStream(target, { mode: 0o600 })))(partial);
     let written = 0;
