@@ -67,7 +67,7 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
         stream: ReturnType<typeof copyFrom>;
         hash: ReturnType<typeof createHash>;
         done: Promise<void>;
-        indexes: string[];
+        rebuild: string[];
         staged?: () => Promise<void>;
       }
     | undefined;
@@ -94,12 +94,12 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
       } else if (type === 'T') {
         const entry = JSON.parse(payload.toString()) as Pick<TableEntry, 'name' | 'columns'>;
         const shape = await tableShape(client, entry.name);
-        const indexes = await dropSecondaryIndexes(client, entry.name);
+        const rebuild = await dropForLoad(client, entry.name);
         const staged = await stageForDerivedColumn(client, entry);
         const stream = client.query(copyFrom(copyInSql({ ...shape, name: staged ? 'restore_staging' : entry.name, columns: entry.columns })));
         const done = new Promise<void>((resolve, reject) => stream.on('finish', resolve).on('error', reject));
         done.catch(() => undefined);
-        current = { entry, stream, hash: createHash('sha256'), done, indexes, staged };
+        current = { entry, stream, hash: createHash('sha256'), done, rebuild, staged };
       } else if (type === 'D' && current) {
         current.hash.update(payload);
         // once() also rejects when the COPY fails (bad data), where waiting for 'drain' alone would hang.
@@ -114,7 +114,7 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
           throw new BackupFormatError(`backup of table ${expected.name} is damaged: ${rows} rows / checksum ${sha256.slice(0, 12)} read, ${expected.rows} / ${expected.sha256.slice(0, 12)} recorded`);
         }
         await current.staged?.();
-        for (const definition of current.indexes) await client.query(definition);
+        for (const statement of current.rebuild) await client.query(statement);
         loaded.push(expected);
         options.onTable?.(expected);
         current = undefined;
@@ -149,10 +149,56 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
 }
 
 /**
- * Drops a table's indexes that back no constraint and returns their definitions: building an index once over the
- * loaded rows is much faster than maintaining it row by row (the GIN indexes of message search above all), which
- * is what pg_restore does too. All inside the restore's transaction: a failure brings them back with the rest.
+ * Takes off a table what a bulk load would otherwise maintain row by row, and returns the statements that put it
+ * back after the load, in order: its primary key and unique constraints, its other indexes, then the foreign keys
+ * of other tables that hang on those keys. Building each once over the loaded rows is how pg_restore loads, and
+ * much faster (1M messages: COPY 8.4-8.9 s with the uuid primary key kept, 5.0-5.4 s without it plus 0.5 s to build
+ * it). All inside the restore's transaction: a failure brings everything back with the rest.
  */
+async function dropForLoad(client: pg.ClientBase, table: string): Promise<string[]> {
+  const keys = await dropKeys(client, table);
+  const indexes = await dropSecondaryIndexes(client, table);
+  return [...keys.constraints, ...indexes, ...keys.foreignKeys];
+}
+
+/**
+ * Drops a plain table's primary key and unique constraints, and first the foreign keys that reference them. The
+ * referencing tables come later in the restore's order, so they are still empty when their foreign keys are added
+ * back. Something else that depends on a key (a view grouping by it) keeps the key in place rather than being
+ * dropped with it. Partitioned tables keep theirs: one statement would rebuild every partition's index.
+ */
+async function dropKeys(client: pg.ClientBase, table: string): Promise<{ constraints: string[]; foreignKeys: string[] }> {
+  const { rows: keys } = await client.query<{ name: string; definition: string }>(
+    `SELECT k.conname AS name, pg_get_constraintdef(k.oid) AS definition
+       FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
+      WHERE k.conrelid = $1::regclass AND k.contype IN ('p', 'u') AND t.relkind = 'r'`,
+    [table],
+  );
+  if (!keys.length) return { constraints: [], foreignKeys: [] };
+  const { rows: references } = await client.query<{ table_name: string; name: string; definition: string }>(
+    `SELECT f.conrelid::regclass::text AS table_name, f.conname AS name, pg_get_constraintdef(f.oid) AS definition
+       FROM pg_constraint f
+      WHERE f.contype = 'f' AND f.conparentid = 0 AND f.confrelid = $1::regclass
+        AND f.conindid IN (SELECT k.conindid FROM pg_constraint k WHERE k.conrelid = $1::regclass AND k.contype IN ('p', 'u'))`,
+    [table],
+  );
+  await client.query('SAVEPOINT drop_keys');
+  try {
+    for (const f of references) await client.query(`ALTER TABLE ${f.table_name} DROP CONSTRAINT ${quote(f.name)}`);
+    for (const k of keys) await client.query(`ALTER TABLE ${quote(table)} DROP CONSTRAINT ${quote(k.name)}`);
+    await client.query('RELEASE SAVEPOINT drop_keys');
+  } catch (error) {
+    if ((error as { code?: string }).code !== '2BP01') throw error; // dependent_objects_still_exist
+    await client.query('ROLLBACK TO SAVEPOINT drop_keys');
+    return { constraints: [], foreignKeys: [] };
+  }
+  return {
+    constraints: keys.map((k) => `ALTER TABLE ${quote(table)} ADD CONSTRAINT ${quote(k.name)} ${k.definition}`),
+    foreignKeys: references.map((f) => `ALTER TABLE ${f.table_name} ADD CONSTRAINT ${quote(f.name)} ${f.definition}`),
+  };
+}
+
+/** Drops a table's indexes that back no constraint and returns their definitions. */
 async function dropSecondaryIndexes(client: pg.ClientBase, table: string): Promise<string[]> {
   const { rows } = await client.query<{ name: string; definition: string }>(
     `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition

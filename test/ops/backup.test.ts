@@ -42,6 +42,15 @@ async function checksumsOf(target: pg.Pool) {
   }
 }
 
+async function indexesAndConstraints(target: pg.Pool) {
+  const { rows: indexes } = await target.query(`SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY tablename, indexname`);
+  const { rows: constraints } = await target.query(
+    `SELECT conrelid::regclass::text AS table_name, conname, contype, pg_get_constraintdef(oid) AS definition, convalidated
+       FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2`,
+  );
+  return { indexes, constraints };
+}
+
 // A data set touching every table, triggers and sequences included.
 const user = await createUser(db, { name: 'Ana', email: 'ana@example.com', metadata: { casa: 'sala' } });
 for (let c = 0; c < 5; c++) {
@@ -67,10 +76,9 @@ test('a backup restores into an empty database with identical data, counters not
     assert.deepEqual(await checksumsOf(target.pool), await checksumsOf(pool));
     const { rows } = await target.pool.query(`SELECT sum(message_count)::int AS counted, (SELECT count(*)::int FROM messages) AS actual FROM conversations`);
     assert.deepEqual(rows[0], { counted: 40, actual: 40 });
-    // Restore drops secondary indexes while loading and builds them after: every one must be back.
-    const indexes = (target: pg.Pool) =>
-      target.query(`SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY tablename, indexname`).then((r) => r.rows);
-    assert.deepEqual(await indexes(target.pool), await indexes(pool));
+    // Restore drops keys, indexes and the foreign keys on those keys while loading and builds them after: every one
+    // must be back, the same and validated.
+    assert.deepEqual(await indexesAndConstraints(target.pool), await indexesAndConstraints(pool));
     const { rows: ids } = await target.pool.query(`INSERT INTO system_logs (level, source, message) VALUES ('INFO', 'x', 'y') RETURNING id`);
     const { rows: max } = await pool.query(`SELECT max(id)::int AS id FROM system_logs`);
     assert.ok(ids[0].id > max[0].id, 'the sequence continues after the restored rows');
@@ -149,28 +157,29 @@ test('verify and restore refuse a corrupted or truncated file, and restore leave
   await rejectsWith(() => restoreBackup(pool, path.join(dir, 'missing.mdb.gz'), logger, { force: true }), 'not_found');
 });
 
-/** The same backup as one taken before migration core 013 gave messages their user_id (its last column). */
-function withoutMessageOwners(file: string, out: string): void {
+/** Rewrites one table of a backup file, its checksum and row count recomputed so that only the content is wrong. */
+function rewriteTable(file: string, out: string, table: string, change: { columns?: (columns: string[]) => string[]; data: (rows: string) => string }): void {
   const frames: Buffer[] = [];
   const entries = new Map<string, { name: string; columns: string[]; rows: number; sha256: string }>();
   let body = gunzipSync(readFileSync(file)).subarray(MAGIC.length);
-  let messageRows: string[] | undefined;
+  let chunks: string[] | undefined;
+  const columns = change.columns ?? ((c: string[]) => c);
   while (body.length) {
     const type = body.toString('ascii', 0, 1) as FrameType;
     const payload = body.subarray(5, 5 + body.readUInt32BE(1));
     body = body.subarray(5 + payload.length);
     const json = () => JSON.parse(payload.toString());
-    if (type === 'T' && json().name === 'messages') {
-      messageRows = [];
-      frames.push(frame('T', JSON.stringify({ name: 'messages', columns: json().columns.filter((c: string) => c !== 'user_id') })));
-    } else if (type === 'D' && messageRows) {
-      messageRows.push(payload.toString());
-    } else if (type === 'E' && messageRows) {
-      const data = messageRows.join('').split('\n').filter(Boolean).map((row) => `${row.slice(0, row.lastIndexOf('\t'))}\n`).join('');
-      const entry = { ...json(), columns: json().columns.filter((c: string) => c !== 'user_id'), sha256: createHash('sha256').update(data).digest('hex') };
-      entries.set('messages', entry);
+    if (type === 'T' && json().name === table) {
+      chunks = [];
+      frames.push(frame('T', JSON.stringify({ name: table, columns: columns(json().columns) })));
+    } else if (type === 'D' && chunks) {
+      chunks.push(payload.toString());
+    } else if (type === 'E' && chunks) {
+      const data = change.data(chunks.join(''));
+      const entry = { ...json(), columns: columns(json().columns), rows: data.split('\n').length - 1, sha256: createHash('sha256').update(data).digest('hex') };
+      entries.set(table, entry);
       frames.push(frame('D', data), frame('E', JSON.stringify(entry)));
-      messageRows = undefined;
+      chunks = undefined;
     } else if (type === 'M') {
       const manifest = json();
       frames.push(frame('M', JSON.stringify({ ...manifest, tables: manifest.tables.map((t: { name: string }) => entries.get(t.name) ?? t) })));
@@ -180,6 +189,29 @@ function withoutMessageOwners(file: string, out: string): void {
   }
   writeFileSync(out, gzipSync(Buffer.concat([MAGIC, ...frames])));
 }
+
+/** The same backup as one taken before migration core 013 gave messages their user_id (its last column). */
+function withoutMessageOwners(file: string, out: string): void {
+  rewriteTable(file, out, 'messages', {
+    columns: (columns) => columns.filter((c) => c !== 'user_id'),
+    data: (rows) => rows.split('\n').filter(Boolean).map((row) => `${row.slice(0, row.lastIndexOf('\t'))}\n`).join(''),
+  });
+}
+
+test('a backup whose rows break a key is refused, and the target keeps its keys', async () => {
+  const dir = tempDir('backups-duplicate');
+  const duplicated = path.join(dir, 'duplicated.mdb.gz');
+  rewriteTable((await createBackup(pool, { outDir: dir })).file, duplicated, 'conversations', { data: (rows) => rows + rows.slice(0, rows.indexOf('\n') + 1) });
+  const target = await emptyDatabase();
+  try {
+    await rejectsWith(() => restoreBackup(target.pool, duplicated, logger), 'invalid_input', /corrupt backup: table conversations could not be loaded/);
+    assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users`)).rows[0].n, 0, 'nothing was loaded');
+    const { rows } = await target.pool.query(`SELECT conname FROM pg_constraint WHERE conrelid IN ('conversations'::regclass, 'messages'::regclass) AND contype IN ('p', 'f') ORDER BY 1`);
+    assert.deepEqual(rows.map((r) => r.conname), ['conversations_pkey', 'conversations_user_id_fkey', 'messages_conversation_id_fkey', 'messages_pkey']);
+  } finally {
+    await target.pool.end();
+  }
+});
 
 test("a backup taken before messages carried their user restores with each message's user, and verifies", async () => {
   const dir = tempDir('backups-old');
@@ -210,10 +242,15 @@ test('restore refuses a database that holds data unless forced, and then replace
     // Rollups of the data being replaced must not survive it (they would describe messages that are gone).
     await target.pool.query(`INSERT INTO message_rollup_days (day) VALUES ('2026-01-01')`);
     await rejectsWith(() => restoreBackup(target.pool, backup.file, logger), 'conflict', /not empty \(table users has rows\).*--force/);
+    // An operator's own view that groups by a key: the key cannot be dropped for the load, so it stays and is kept up.
+    await target.pool.query(`CREATE VIEW turns_per_conversation AS SELECT c.id, c.user_id, count(m.id) AS n FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id GROUP BY c.id`);
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users WHERE name = 'local only'`)).rows[0].n, 1);
     await restoreBackup(target.pool, backup.file, logger, { force: true });
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users WHERE name = 'local only'`)).rows[0].n, 0);
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM message_rollup_days`)).rows[0].n, 0);
+    assert.deepEqual(await indexesAndConstraints(target.pool), await indexesAndConstraints(pool));
+    const messages = (await pool.query(`SELECT count(*)::int AS n FROM messages`)).rows[0].n;
+    assert.equal((await target.pool.query(`SELECT sum(n)::int AS n FROM turns_per_conversation`)).rows[0].n, messages);
   } finally {
     await target.pool.end();
   }
