@@ -26,6 +26,11 @@ function progress(json: boolean) {
 }
 
 
+/** Progress of the index builds that follow a restore's data, for people on a terminal. */
+function indexProgress(json: boolean) {
+  return json || !process.stderr.isTTY ? undefined : (name: string, ms: number) => process.stderr.write(`  index ${name.padEnd(40)} built in ${(ms / 1000).toFixed(1)} s\n`);
+}
+
 const totalRows = (manifest: Manifest) => manifest.tables.reduce((sum, table) => sum + table.rows, 0);
 
 export function registerBackupCommands(program: Command, { databaseAction, configOf }: CliContext): void {
@@ -102,7 +107,11 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .action(
       databaseAction(async (database, _config, logger, options) => {
         const json = Boolean(options.json);
-        const manifest = await restoreBackup(database.pool, options.file as string, logger, { force: Boolean(options.force), onTable: progress(json) });
+        const manifest = await restoreBackup(database.pool, options.file as string, logger, {
+          force: Boolean(options.force),
+          onTable: progress(json),
+          onIndex: indexProgress(json),
+        });
         print(json, manifest, `restored ${totalRows(manifest)} rows in ${manifest.tables.length} tables from the backup of ${manifest.created_at}`);
       }),
     );

@@ -3,6 +3,7 @@ import type { Module } from '../config.ts';
 import { mapDatabaseError, MigrationError } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
 import { MIGRATIONS_ROOT, type MigrationFile, readMigrations } from './files.ts';
+import { buildQueuedIndexes, CREATE_PENDING_INDEXES } from './pending-indexes.ts';
 
 const CREATE_LEDGER = `
 CREATE TABLE IF NOT EXISTS mordomo_migrations (
@@ -88,8 +89,11 @@ export async function migrate(
     await client.query(LOCK);
     try {
       await client.query(CREATE_LEDGER);
+      await client.query(CREATE_PENDING_INDEXES);
       const rows = await ledger(client);
       refuseEdited(files, rows);
+      // Before any new migration, which may expect them: indexes an interrupted restore left to build.
+      await buildQueuedIndexes(client, { onIndex: (index, ms) => logger.warn({ index, ms: Math.round(ms) }, 'built an index left by an interrupted restore') });
       const pending = compare(files, rows).filter((s) => s.state === 'pending');
       for (const status of pending) {
         const file = files.find((f) => f.module === status.module && f.version === status.version)!;

@@ -59,6 +59,8 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
   const partial = `${file}.partial`;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    // The pool's statement timeout (30 s by default) is for the assistant's queries; copying a big table takes longer.
+    await client.query("SET LOCAL statement_timeout = '0'");
     await client.query(CANONICAL_OUTPUT);
     await assertSeesEveryRow(client);
     const modules = await installedModules(client).catch((error) => {

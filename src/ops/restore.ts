@@ -9,6 +9,7 @@ import { ConfigError, ConflictError, mapDatabaseError, MordomoError, NotFoundErr
 import type { Logger } from '../logger.ts';
 import { migrate } from '../migrate/runner.ts';
 import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
+import { buildPendingIndexes, type IndexDefinition, queueIndexBuilds } from '../migrate/pending-indexes.ts';
 import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, quote, tableShape } from './backup-tables.ts';
 import { ROLLUP_TABLES } from './rollups.ts';
@@ -17,7 +18,12 @@ export interface RestoreOptions {
   /** Replace the data of a database that already holds some. */
   force?: boolean;
   onTable?: (entry: TableEntry) => void;
+  /** Called as each index is built, after the data is in. */
+  onIndex?: (name: string, ms: number) => void;
 }
+
+/** Indexes built at once after the data is in: one per core of the machines this is made for. */
+const INDEX_BUILDERS = 2;
 
 /** The frames of a backup file; gzip's own CRC and our framing both reject a damaged or cut file. */
 async function* frames(file: string): AsyncGenerator<Frame> {
@@ -57,8 +63,24 @@ async function assertEmpty(client: pg.ClientBase, modules: Module[]): Promise<vo
  * Restores a backup into the database of `pool`: migrations of the backed-up modules first, then every table in
  * one transaction with triggers off (counters such as message_count come from the backup, not re-counted), then
  * sequences. Each table's rows and checksum are checked against the backup as they load; any failure rolls back.
+ * Keys, unique indexes and foreign keys are back before that transaction commits; the other indexes are queued in
+ * it and built after, two at a time (a crash leaves them queued for the next start, see migrate/pending-indexes.ts).
  */
 export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger, options: RestoreOptions = {}): Promise<Manifest> {
+  const manifest = await loadBackup(pool, file, logger, options);
+  try {
+    await buildPendingIndexes(pool, INDEX_BUILDERS, { onIndex: options.onIndex });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MordomoError(
+      'unavailable',
+      `the data of the backup is restored, but building its indexes stopped (${reason}); the rest are built by the next mordomo-db command or service start`,
+    );
+  }
+  return manifest;
+}
+
+async function loadBackup(pool: pg.Pool, file: string, logger: Logger, options: RestoreOptions): Promise<Manifest> {
   const client = await pool.connect();
   let inTransaction = false;
   let current:
@@ -86,6 +108,7 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
         await client.query('BEGIN');
         inTransaction = true;
         await client.query(`SET LOCAL session_replication_role = replica`);
+        await client.query("SET LOCAL statement_timeout = '0'");
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
         const tables = modules.flatMap((m) => MODULE_TABLES[m]).map((t) => `"${t}"`).join(', ');
         await client.query(`TRUNCATE ${tables} CASCADE`);
@@ -149,16 +172,18 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
 }
 
 /**
- * Takes off a table what a bulk load would otherwise maintain row by row, and returns the statements that put it
- * back after the load, in order: its primary key and unique constraints, its other indexes, then the foreign keys
- * of other tables that hang on those keys. Building each once over the loaded rows is how pg_restore loads, and
- * much faster (1M messages: COPY 8.4-8.9 s with the uuid primary key kept, 5.0-5.4 s without it plus 0.5 s to build
- * it). All inside the restore's transaction: a failure brings everything back with the rest.
+ * Takes off a table what a bulk load would otherwise maintain row by row and returns the statements that put back,
+ * after the load and in the same transaction, what guards the data: its primary key and unique constraints, its
+ * unique indexes, then the foreign keys of other tables that hang on its keys. Its other indexes are queued, to be
+ * built after the commit. Building each once over the loaded rows is how pg_restore loads, and much faster (1M
+ * messages: COPY 8.4-8.9 s with the uuid primary key kept, 5.0-5.4 s without it plus 0.5 s to build it). All inside
+ * the restore's transaction: a failure brings everything back with the rest, the queue included.
  */
 async function dropForLoad(client: pg.ClientBase, table: string): Promise<string[]> {
   const keys = await dropKeys(client, table);
   const indexes = await dropSecondaryIndexes(client, table);
-  return [...keys.constraints, ...indexes, ...keys.foreignKeys];
+  await queueIndexBuilds(client, table, indexes.filter((i) => !i.unique));
+  return [...keys.constraints, ...indexes.filter((i) => i.unique).map((i) => i.definition), ...keys.foreignKeys];
 }
 
 /**
@@ -199,9 +224,9 @@ async function dropKeys(client: pg.ClientBase, table: string): Promise<{ constra
 }
 
 /** Drops a table's indexes that back no constraint and returns their definitions. */
-async function dropSecondaryIndexes(client: pg.ClientBase, table: string): Promise<string[]> {
-  const { rows } = await client.query<{ name: string; definition: string }>(
-    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+async function dropSecondaryIndexes(client: pg.ClientBase, table: string): Promise<Array<IndexDefinition & { unique: boolean }>> {
+  const { rows } = await client.query<{ name: string; definition: string; unique: boolean }>(
+    `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition, i.indisunique AS unique
        FROM pg_index i
       WHERE i.indrelid = $1::regclass
         AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
@@ -210,7 +235,7 @@ async function dropSecondaryIndexes(client: pg.ClientBase, table: string): Promi
   );
   for (const { name } of rows) await client.query(`DROP INDEX ${name}`);
   // A partitioned table's index is shown "ON ONLY" the parent; rebuilt that way its partitions would get none.
-  return rows.map((r) => r.definition.replace(' ON ONLY ', ' ON '));
+  return rows.map((r) => ({ ...r, definition: r.definition.replace(' ON ONLY ', ' ON ') }));
 }
 
 /**
@@ -267,6 +292,7 @@ export async function tableChecksums(
 ): Promise<Map<string, { rows: number; sha256: string }>> {
   const result = new Map<string, { rows: number; sha256: string }>();
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+  await client.query("SET LOCAL statement_timeout = '0'");
   await client.query(CANONICAL_OUTPUT);
   for (const table of tables) {
     const shape = typeof table === 'string' ? await tableShape(client, table) : { ...table, primaryKey: [] };

@@ -13,6 +13,7 @@ import { createUser } from '../../src/core/users.ts';
 import { createIvr } from '../../src/ivr/ivr.ts';
 import { DEFAULT_PROVIDER_SQL } from '../../src/ivr/providers.ts';
 import { createLogger } from '../../src/logger.ts';
+import { migrate } from '../../src/migrate/runner.ts';
 import { createBackup } from '../../src/ops/backup.ts';
 import { MODULE_TABLES } from '../../src/ops/backup-tables.ts';
 import { frame, type FrameType, MAGIC } from '../../src/ops/backup-format.ts';
@@ -33,10 +34,10 @@ async function emptyDatabase(): Promise<{ pool: pg.Pool; url: string }> {
   return { pool: new pg.Pool({ connectionString: urlFor(name), max: 3 }), url: urlFor(name) };
 }
 
-async function checksumsOf(target: pg.Pool) {
+async function checksumsOf(target: pg.Pool, tables = ALL_TABLES) {
   const client = await target.connect();
   try {
-    return Object.fromEntries(await tableChecksums(client, ALL_TABLES));
+    return Object.fromEntries(await tableChecksums(client, tables));
   } finally {
     client.release();
   }
@@ -253,6 +254,45 @@ test('restore refuses a database that holds data unless forced, and then replace
     assert.equal((await target.pool.query(`SELECT sum(n)::int AS n FROM turns_per_conversation`)).rows[0].n, messages);
   } finally {
     await target.pool.end();
+  }
+});
+
+test('indexes left unbuilt when a restore stops after its data is in are built by the next migration run', async () => {
+  const backup = await createBackup(pool, { outDir: tempDir('backups-interrupted') });
+  const target = await emptyDatabase();
+  try {
+    // Each builder stops after its first index, as if the process had been killed there.
+    const stop = () => {
+      throw new Error('killed');
+    };
+    await rejectsWith(() => restoreBackup(target.pool, backup.file, logger, { onIndex: stop }), 'unavailable', /data of the backup is restored.*killed.*next mordomo-db command/);
+    assert.deepEqual(await checksumsOf(target.pool), await checksumsOf(pool));
+    const { rows: queued } = await target.pool.query(`SELECT name FROM mordomo_pending_indexes`);
+    assert.ok(queued.length > 5, `indexes left queued: ${queued.length}`);
+    const { rows: missing } = await target.pool.query(`SELECT name FROM mordomo_pending_indexes WHERE to_regclass(name) IS NULL`);
+    assert.equal(missing.length, queued.length, 'a queued index is one not built yet');
+    await migrate(target.pool, ['core', 'ivr'], logger);
+    assert.deepEqual(await indexesAndConstraints(target.pool), await indexesAndConstraints(pool));
+    assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM mordomo_pending_indexes`)).rows[0].n, 0);
+  } finally {
+    await target.pool.end();
+  }
+});
+
+test("backup and restore run past the pool's statement timeout, which is for the assistant's queries", async () => {
+  const source = await emptyDatabase();
+  const target = await emptyDatabase();
+  const impatient = (url: string) => new pg.Pool({ connectionString: url, max: 3, statement_timeout: 100 });
+  const [from, to] = [impatient(source.url), impatient(target.url)];
+  try {
+    await migrate(source.pool, ['core'], logger);
+    await source.pool.query(`INSERT INTO system_logs (level, source, message) SELECT 'INFO', 'brain', 'linha ' || g FROM generate_series(1, 300000) g`);
+    await assert.rejects(from.query(`SELECT count(*) FROM system_logs a, system_logs b WHERE a.id < 1000`), /statement timeout/);
+    const backup = await createBackup(from, { outDir: tempDir('backups-timeout') });
+    await restoreBackup(to, backup.file, logger);
+    assert.deepEqual(await checksumsOf(target.pool, MODULE_TABLES.core), await checksumsOf(source.pool, MODULE_TABLES.core));
+  } finally {
+    await Promise.all([from.end(), to.end(), source.pool.end(), target.pool.end()]);
   }
 });
 
