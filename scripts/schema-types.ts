@@ -12,7 +12,7 @@ export function schemaTypesCommand(url: string, verify: boolean): [string, strin
     cli,
     '--dialect', 'postgres',
     '--url', url,
-    '--exclude-pattern', '{mordomo_migrations,pg_stat_statements*}',
+    '--exclude-pattern', '{mordomo_migrations,mordomo_pending_indexes,pg_stat_statements*}',
     '--type-mapping', '{"int8":"number"}',
     '--out-file', SCHEMA_FILE,
     '--log-level', 'error',

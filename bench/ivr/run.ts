@@ -23,6 +23,10 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const clients = Number(values.clients);
 const rounds = Number(values.rounds);
+if (![seconds, clients, rounds].every((n) => Number.isInteger(n) && n >= 1)) {
+  process.stderr.write('bench:ivr: --seconds, --clients and --rounds take whole numbers of at least 1\n');
+  process.exit(2);
+}
 const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
 const DOMAINS = 1000;
 const CALLS_PER_DOMAIN = 100;
