@@ -92,8 +92,7 @@ export async function migrate(
       await client.query(CREATE_PENDING_INDEXES);
       const rows = await ledger(client);
       refuseEdited(files, rows);
-      // Before any new migration, which may expect them: indexes an interrupted restore left to build.
-      await buildQueuedIndexes(client, { onIndex: (index, ms) => logger.warn({ index, ms: Math.round(ms) }, 'built an index left by an interrupted restore') });
+      await buildLeftIndexes(client, logger);
       const pending = compare(files, rows).filter((s) => s.state === 'pending');
       for (const status of pending) {
         const file = files.find((f) => f.module === status.module && f.version === status.version)!;
@@ -106,6 +105,14 @@ export async function migrate(
   } finally {
     client.release();
   }
+}
+
+/** Before any new migration, which may expect them: the indexes an interrupted restore left to build. */
+async function buildLeftIndexes(client: pg.PoolClient, logger: Logger): Promise<void> {
+  const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM mordomo_pending_indexes');
+  if (!rows[0]?.n) return;
+  logger.warn({ indexes: rows[0].n }, 'building the indexes an interrupted restore left (minutes on a big database)');
+  await buildQueuedIndexes(client, { onIndex: (index, ms) => logger.warn({ index, ms: Math.round(ms) }, 'index built') });
 }
 
 async function applyOne(client: pg.PoolClient, file: MigrationFile, logger: Logger): Promise<void> {
