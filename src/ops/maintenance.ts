@@ -20,19 +20,29 @@ export async function runMaintenance(pool: pg.Pool, task: MaintenanceTask, table
   const target = checkedTable(table);
   const tables = target ? [target] : [...MODULE_TABLES.core, ...MODULE_TABLES.ivr];
   const done: string[] = [];
-  await mapErrors(async () => {
-    if (task !== 'reindex' && !target) {
-      await pool.query(task === 'vacuum' ? 'VACUUM (ANALYZE)' : 'ANALYZE');
-      done.push('(all tables)');
-      return;
-    }
-    for (const name of tables) {
-      const { rows } = await pool.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
-      if (!rows[0]!.exists) continue;
-      const statement = { vacuum: `VACUUM (ANALYZE) "${name}"`, analyze: `ANALYZE "${name}"`, reindex: `REINDEX TABLE CONCURRENTLY "${name}"` }[task];
-      await pool.query(statement);
-      done.push(name);
-    }
-  });
+  // VACUUM and REINDEX CONCURRENTLY cannot run inside a transaction, so the pool's statement timeout (30 s by
+  // default, for the assistant's queries; a big table takes minutes) is turned off for this session, and back on
+  // before the connection returns to the pool.
+  const client = await pool.connect();
+  try {
+    await mapErrors(async () => {
+      await client.query('SET statement_timeout = 0');
+      if (task !== 'reindex' && !target) {
+        await client.query(task === 'vacuum' ? 'VACUUM (ANALYZE)' : 'ANALYZE');
+        done.push('(all tables)');
+        return;
+      }
+      for (const name of tables) {
+        const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
+        if (!rows[0]!.exists) continue;
+        const statement = { vacuum: `VACUUM (ANALYZE) "${name}"`, analyze: `ANALYZE "${name}"`, reindex: `REINDEX TABLE CONCURRENTLY "${name}"` }[task];
+        await client.query(statement);
+        done.push(name);
+      }
+    });
+  } finally {
+    const reset = await client.query('RESET statement_timeout').then(() => undefined, (error: Error) => error);
+    client.release(reset);
+  }
   return done;
 }

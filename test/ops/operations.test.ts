@@ -76,3 +76,16 @@ test('the commands print readable tables, or JSON with --json', async () => {
   assert.equal(bad.code, 64);
   assert.match(bad.stderr, /pid must be a positive whole number/);
 });
+
+test("vacuum and reindex of a big table run past the pool's statement timeout, which comes back afterwards", async () => {
+  await pool.query(`INSERT INTO system_logs (level, source, message) SELECT 'INFO', 'brain', 'linha ' || g FROM generate_series(1, 300000) g`);
+  const impatient = new pg.Pool({ connectionString: url, max: 1, statement_timeout: 100 });
+  try {
+    await assert.rejects(impatient.query(`SELECT count(*) FROM system_logs a, system_logs b WHERE a.id < 1000`), /statement timeout/);
+    assert.deepEqual(await runMaintenance(impatient, 'reindex', 'system_logs'), ['system_logs']);
+    assert.deepEqual(await runMaintenance(impatient, 'vacuum'), ['(all tables)']);
+    assert.equal((await impatient.query('SHOW statement_timeout')).rows[0].statement_timeout, '100ms');
+  } finally {
+    await impatient.end();
+  }
+});
