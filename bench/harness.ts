@@ -78,3 +78,6 @@ export function pgbenchTps(file: string, server: { port: number; password: strin
   if (!tps) throw new Error(`pgbench failed (is Debian's postgresql client installed?): ${run.stdout}\n${run.stderr}`);
   return Number(tps[1]);
 }
+
+/** The middle of a set of measurements (the upper middle for an even count): steadier than one run on a shared machine. */
+export const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;

@@ -1,7 +1,8 @@
 // bench/http: appending a turn and reading the last 50 messages over HTTP (wrk or autocannon against `mordomo-db start`
 // in its own process) beside the same operations through the library directly, in the same run, on the same
-// server and data; plus the service's resident memory under that load.
-// Usage: npm run bench:http [-- --seconds 10 --messages 200000]
+// server and data; plus the service's resident memory under that load. Each pair runs alternately, --rounds times,
+// and the medians are compared: on a shared machine one run of each drifts with whatever else the machine does.
+// Usage: npm run bench:http [-- --seconds 10 --messages 200000 --rounds 3]
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,11 +13,18 @@ import { conversationHistory } from '../../src/core/messages.ts';
 import { CLI, cliEnv } from '../../test/harness/cli.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, idOf, loadConversations, machine, throughput } from '../harness.ts';
+import { benchDatabase, idOf, loadConversations, machine, median, throughput } from '../harness.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, messages: { type: 'string', default: '200000' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, messages: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' } },
+});
 const seconds = Number(values.seconds);
 const totalMessages = Number(values.messages);
+const rounds = Number(values.rounds);
+if (![seconds, totalMessages, rounds].every((n) => Number.isInteger(n) && n >= 1)) {
+  process.stderr.write('bench:http: --seconds, --messages and --rounds take whole numbers of at least 1\n');
+  process.exit(2);
+}
 const CONVERSATIONS = 10_000;
 const POOL = 20; // the service's default pool; the library gets the same
 const TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -125,17 +133,26 @@ try {
   let peak = 0;
   for (const connections of [16, 64]) {
     for (const kind of ['append', 'history'] as const) {
-      const library = await throughput(connections, seconds, () =>
-        kind === 'append' ? appendTurn(db, randomId(), user, assistant) : conversationHistory(db, randomId(), { limit: 50 }));
-      const { result: http, peakMb } = await peakRss(service.pid!, () => overHttp(base, connections, kind));
-      peak = Math.max(peak, peakMb);
+      const libraries: number[] = [];
+      const https: number[] = [];
+      let peakHere = 0;
+      for (let round = 0; round < rounds; round++) {
+        libraries.push(await throughput(connections, seconds, () =>
+          kind === 'append' ? appendTurn(db, randomId(), user, assistant) : conversationHistory(db, randomId(), { limit: 50 })));
+        const { result, peakMb } = await peakRss(service.pid!, () => overHttp(base, connections, kind));
+        https.push(result);
+        peakHere = Math.max(peakHere, peakMb);
+      }
+      peak = Math.max(peak, peakHere);
+      const [library, http] = [median(libraries), median(https)];
+      const perRound = libraries.map((l, i) => ((https[i]! / l) * 100).toFixed(0)).join(' / ');
       const label = kind === 'append' ? 'append a turn' : 'last 50 messages';
-      rows.push(`| ${label.padEnd(16)} | ${String(connections).padStart(3)} | ${library.toFixed(0).padStart(6)} | ${http.toFixed(0).padStart(6)} | ${((http / library) * 100).toFixed(0).padStart(4)}% | ≥ 50% | ${peakMb.toFixed(0).padStart(4)} MB |`);
+      rows.push(`| ${label.padEnd(16)} | ${String(connections).padStart(3)} | ${library.toFixed(0).padStart(6)} | ${http.toFixed(0).padStart(6)} | ${((http / library) * 100).toFixed(0).padStart(4)}% | ${perRound}% | ≥ 50% | ${peakHere.toFixed(0).padStart(4)} MB |`);
     }
   }
   process.stdout.write(
-    `\nhttp: ${seconds} s per run, pool ${POOL}, ${totalMessages} messages loaded, load by ${WRK ? 'wrk -t1' : 'autocannon'}, service flags: ${START_FLAGS.join(' ') || 'none'}; ${machine()}\n\n` +
-      `| operation | connections | library ops/s | HTTP req/s | HTTP/library | target | service peak RSS |\n|---|---:|---:|---:|---:|---|---:|\n${rows.join('\n')}\n\n` +
+    `\nhttp: ${rounds} rounds of ${seconds} s per side, pool ${POOL}, ${totalMessages} messages loaded, load by ${WRK ? 'wrk -t1' : 'autocannon'}, service flags: ${START_FLAGS.join(' ') || 'none'}; ${machine()}\n\n` +
+      `| operation | connections | library ops/s (median) | HTTP req/s (median) | HTTP/library | each round | target | service peak RSS |\n|---|---:|---:|---:|---:|---:|---|---:|\n${rows.join('\n')}\n\n` +
       `service peak RSS over all runs: ${peak.toFixed(0)} MB (limit ${RSS_LIMIT_MB} MB)\n`,
   );
 } finally {

@@ -15,7 +15,7 @@ import { SECRETARY_BY_EXTENSION_SQL } from '../../src/ivr/secretaries.ts';
 import { migrate } from '../../src/migrate/runner.ts';
 import { createLogger } from '../../src/logger.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, machine, pgbenchTps } from '../harness.ts';
+import { benchDatabase, machine, median, pgbenchTps } from '../harness.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: '8' }, rounds: { type: 'string', default: '3' } },
@@ -27,7 +27,6 @@ if (![seconds, clients, rounds].every((n) => Number.isInteger(n) && n >= 1)) {
   process.stderr.write('bench:ivr: --seconds, --clients and --rounds take whole numbers of at least 1\n');
   process.exit(2);
 }
-const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
 const DOMAINS = 1000;
 const CALLS_PER_DOMAIN = 100;
 const MESSAGES_PER_CALL = 10;
