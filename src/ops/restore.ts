@@ -5,7 +5,7 @@ import { createGunzip } from 'node:zlib';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Module } from '../config.ts';
-import { ConfigError, ConflictError, mapDatabaseError, MordomoError, NotFoundError } from '../db/errors.ts';
+import { ConfigError, ConflictError, mapDatabaseError, mapErrors, MordomoError, NotFoundError } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
 import { buildPendingIndexes, type IndexDefinition, queueIndexBuilds } from '../migrate/pending-indexes.ts';
 import { migrate } from '../migrate/runner.ts';
@@ -46,13 +46,13 @@ async function* frames(file: string): AsyncGenerator<Frame> {
   }
 }
 
-async function assertEmpty(client: pg.ClientBase, modules: Module[]): Promise<void> {
+async function assertEmpty(pool: pg.Pool, modules: Module[]): Promise<void> {
   for (const table of modules.flatMap((m) => MODULE_TABLES[m])) {
-    const exists = (await client.query('SELECT to_regclass($1) AS t', [table])).rows[0].t;
+    const exists = (await pool.query('SELECT to_regclass($1) AS t', [table])).rows[0].t;
     if (!exists) continue;
     // The migration's own config defaults (never changed by anyone) do not count as data.
     const filter = table === 'config' ? ' WHERE updated_by IS NOT NULL' : '';
-    const { rows } = await client.query(`SELECT EXISTS (SELECT 1 FROM "${table}"${filter}) AS has_rows`);
+    const { rows } = await pool.query(`SELECT EXISTS (SELECT 1 FROM "${table}"${filter}) AS has_rows`);
     if (rows[0].has_rows) {
       throw new ConflictError(`the target database is not empty (table ${table} has rows): restore into an empty database, or pass --force to replace its data`);
     }
@@ -67,7 +67,17 @@ async function assertEmpty(client: pg.ClientBase, modules: Module[]): Promise<vo
  * it and built after, two at a time (a crash leaves them queued for the next start, see migrate/pending-indexes.ts).
  */
 export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger, options: RestoreOptions = {}): Promise<Manifest> {
-  const manifest = await loadBackup(pool, file, logger, options);
+  // Checks and migrations before the load takes its connection: the migration runner takes one of its own, and
+  // with a pool of one (MORDOMO_POOL_MAX=1) holding ours meanwhile would wait forever.
+  const modules = await mapErrors(async () => {
+    const { rows: su } = await pool.query<{ ok: boolean }>('SELECT rolsuper AS ok FROM pg_roles WHERE rolname = current_user');
+    if (!su[0]?.ok) throw new ConfigError('restore needs a superuser: it loads rows with triggers off so that counters are not counted twice');
+    const backedUp = await backedUpModules(file);
+    if (!options.force) await assertEmpty(pool, backedUp);
+    return backedUp;
+  });
+  await migrate(pool, modules, logger);
+  const manifest = await loadBackup(pool, file, modules, options);
   try {
     await buildPendingIndexes(pool, INDEX_BUILDERS, { onIndex: options.onIndex });
   } catch (error) {
@@ -80,7 +90,18 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
   return manifest;
 }
 
-async function loadBackup(pool: pg.Pool, file: string, logger: Logger, options: RestoreOptions): Promise<Manifest> {
+/** The modules a backup holds, from its header. */
+async function backedUpModules(file: string): Promise<Module[]> {
+  for await (const { type, payload } of frames(file)) {
+    if (type !== 'H') break;
+    const header = JSON.parse(payload.toString()) as Pick<Manifest, 'format' | 'modules'>;
+    if (header.format !== 1) throw new BackupFormatError(`backup format ${header.format} is newer than this mordomo-db understands`);
+    return Object.keys(header.modules) as Module[];
+  }
+  throw new BackupFormatError('corrupt backup: it does not start with its header');
+}
+
+async function loadBackup(pool: pg.Pool, file: string, modules: Module[], options: RestoreOptions): Promise<Manifest> {
   const client = await pool.connect();
   let inTransaction = false;
   let current:
@@ -94,17 +115,9 @@ async function loadBackup(pool: pg.Pool, file: string, logger: Logger, options: 
       }
     | undefined;
   try {
-    const { rows: su } = await client.query<{ ok: boolean }>('SELECT rolsuper AS ok FROM pg_roles WHERE rolname = current_user');
-    if (!su[0]?.ok) throw new ConfigError('restore needs a superuser: it loads rows with triggers off so that counters are not counted twice');
-    let modules: Module[] = [];
     const loaded: TableEntry[] = [];
     for await (const { type, payload } of frames(file)) {
       if (type === 'H') {
-        const header = JSON.parse(payload.toString()) as Pick<Manifest, 'format' | 'modules'>;
-        if (header.format !== 1) throw new BackupFormatError(`backup format ${header.format} is newer than this mordomo-db understands`);
-        modules = Object.keys(header.modules) as Module[];
-        if (!options.force) await assertEmpty(client, modules);
-        await migrate(pool, modules, logger);
         await client.query('BEGIN');
         inTransaction = true;
         await client.query(`SET LOCAL session_replication_role = replica`);

@@ -296,6 +296,22 @@ test("backup and restore run past the pool's statement timeout, which is for the
   }
 });
 
+test('a restore works through a pool of one connection (MORDOMO_POOL_MAX=1)', async () => {
+  const backup = await createBackup(pool, { outDir: tempDir('backups-one') });
+  const target = await emptyDatabase();
+  const single = new pg.Pool({ connectionString: target.url, max: 1 });
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    // A restore that waits for a second connection would wait forever: fail instead.
+    const stuck = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the restore waited for a second connection')), 30_000)));
+    await Promise.race([restoreBackup(single, backup.file, logger), stuck]).finally(() => clearTimeout(timer));
+    assert.deepEqual(await checksumsOf(target.pool), await checksumsOf(pool));
+    assert.deepEqual(await indexesAndConstraints(target.pool), await indexesAndConstraints(pool));
+  } finally {
+    await Promise.all([single.end(), target.pool.end()]);
+  }
+});
+
 test('a full disk during a backup leaves no file behind and says so', async () => {
   const dir = tempDir('backups-full');
   let written = 0;
