@@ -107,7 +107,8 @@ const schema = z.object({
   MORDOMO_NEW_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MORDOMO_NEW_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
   MORDOMO_POOL_MIN: integer(0, 100).optional(),
-  MORDOMO_POOL_MAX: integer(1, 100).default(20),
+  // A scheduled job holds a connection for its lock while the job works on another; with one, it would wait forever.
+  MORDOMO_POOL_MAX: z.coerce.number().int().min(2, 'must be at least 2: a scheduled job holds one connection for its lock while it works on another').max(100).default(20),
   MORDOMO_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   MORDOMO_STATEMENT_TIMEOUT_MS: integer(0, 86_400_000).default(30_000),
   MORDOMO_IDLE_TIMEOUT_MS: integer(0, 86_400_000).default(300_000),

@@ -31,6 +31,7 @@ test('bad values are refused with the variable named', () => {
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL: must start with postgres/],
     [{ MORDOMO_MODULES: 'billing' }, /MORDOMO_MODULES/],
     [{ MORDOMO_POOL_MIN: '10', MORDOMO_POOL_MAX: '5' }, /MORDOMO_POOL_MIN must not exceed/],
+    [{ MORDOMO_POOL_MAX: '1' }, /MORDOMO_POOL_MAX: must be at least 2: a scheduled job holds one connection/],
     [{ MORDOMO_ENCRYPTION_KEY: 'short' }, /MORDOMO_ENCRYPTION_KEY: must be at least 16/],
     [{ MORDOMO_PG_OS_USER: 'root; rm -rf /' }, /MORDOMO_PG_OS_USER/],
   ];

@@ -68,7 +68,7 @@ async function assertEmpty(pool: pg.Pool, modules: Module[]): Promise<void> {
  */
 export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger, options: RestoreOptions = {}): Promise<Manifest> {
   // Checks and migrations before the load takes its connection: the migration runner takes one of its own, and
-  // with a pool of one (MORDOMO_POOL_MAX=1) holding ours meanwhile would wait forever.
+  // with a pool of one (a library user may pass any) holding ours meanwhile would wait forever.
   const modules = await mapErrors(async () => {
     const { rows: su } = await pool.query<{ ok: boolean }>('SELECT rolsuper AS ok FROM pg_roles WHERE rolname = current_user');
     if (!su[0]?.ok) throw new ConfigError('restore needs a superuser: it loads rows with triggers off so that counters are not counted twice');

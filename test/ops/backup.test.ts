@@ -296,7 +296,7 @@ test("backup and restore run past the pool's statement timeout, which is for the
   }
 });
 
-test('a restore works through a pool of one connection (MORDOMO_POOL_MAX=1)', async () => {
+test('a restore works through a pool of one connection', async () => {
   const backup = await createBackup(pool, { outDir: tempDir('backups-one') });
   const target = await emptyDatabase();
   const single = new pg.Pool({ connectionString: target.url, max: 1 });
