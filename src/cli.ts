@@ -29,11 +29,14 @@ interface GlobalOptions {
   pgPort?: string;
   modules?: string;
   logLevel?: string;
+  /** restore's --target: a database other than the configured one, so no embedded server is started for it. */
+  target?: string;
 }
 
 function overridesFrom(command: Command): ConfigOverrides {
   const o = command.optsWithGlobals<GlobalOptions>();
   return {
+    DATABASE_URL: o.target,
     MORDOMO_DATA_DIR: o.dataDir,
     MORDOMO_PG_PORT: o.pgPort,
     MORDOMO_MODULES: o.modules,

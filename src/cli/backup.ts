@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import { MordomoError } from '../db/errors.ts';
@@ -29,6 +29,11 @@ function progress(json: boolean) {
 /** Progress of the index builds that follow a restore's data, for people on a terminal. */
 function indexProgress(json: boolean) {
   return json || !process.stderr.isTTY ? undefined : (name: string, ms: number) => process.stderr.write(`  index ${name.padEnd(40)} built in ${(ms / 1000).toFixed(1)} s\n`);
+}
+
+function postgresUrl(value: string): string {
+  if (!/^postgres(ql)?:\/\/./.test(value)) throw new InvalidArgumentError('must be a postgres:// or postgresql:// URL');
+  return value;
 }
 
 const totalRows = (manifest: Manifest) => manifest.tables.reduce((sum, table) => sum + table.rows, 0);
@@ -101,7 +106,8 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
 
   program
     .command('restore <file>')
-    .description('restore a backup into the configured database (DATABASE_URL or the embedded one), which must be empty')
+    .description('restore a backup into the configured database (DATABASE_URL or the embedded one), or --target, which must be empty')
+    .addOption(new Option('--target <url>', 'restore into this database instead (postgres://user:password@host:port/database)').argParser(postgresUrl))
     .option('--force', 'replace the data of a database that is not empty')
     .option('--json', 'machine-readable output')
     .action(

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { createUser } from '../../src/core/users.ts';
 import { runCli } from '../harness/cli.ts';
-import { testDatabase } from '../harness/database.ts';
+import { adminQuery, testDatabase, urlFor } from '../harness/database.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
 const { db, url } = await testDatabase('backup_cli');
@@ -46,3 +46,22 @@ test('verify exits 1 on a damaged backup and says why; restore refuses a non-emp
   assert.match(restored.stderr, /the target database is not empty \(table users has rows\)/);
   assert.doesNotMatch(restored.stderr, /\n\s+at /);
 });
+
+test('restore --target loads into another database, not the configured one (which holds data and would refuse)', async () => {
+  const taken = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as { file: string };
+  await adminQuery('CREATE DATABASE t_restore_target');
+  const restored = await runCli(['restore', taken.file, '--target', urlFor('t_restore_target'), '--json'], env);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.equal((JSON.parse(restored.stdout) as { tables: Array<{ name: string; rows: number }> }).tables.find((t) => t.name === 'users')!.rows, 1);
+  const target = await testDatabaseAt('t_restore_target');
+  assert.deepEqual(await target.query(`SELECT name FROM users`).then((r) => r.rows), [{ name: 'Operadora' }]);
+  await target.end();
+  const bad = await runCli(['restore', taken.file, '--target', 'mysql://somewhere/db'], env);
+  assert.equal(bad.code, 1); // commander's code for a bad option, as for every other command
+  assert.match(bad.stderr, /--target <url>.*must be a postgres:\/\/ or postgresql:\/\/ URL/);
+});
+
+async function testDatabaseAt(name: string) {
+  const { default: pg } = await import('pg');
+  return new pg.Pool({ connectionString: urlFor(name), max: 1 });
+}
