@@ -65,10 +65,11 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .action(
       databaseAction(async (database, _config, logger, options) => {
         const file = options.file as string;
-        const result = await verifyBackup(database.url, file, logger);
+        const json = Boolean(options.json);
+        const result = await verifyBackup(database.url, file, logger, { onTable: progress(json), onIndex: indexProgress(json) });
         recordVerification(file, result.ok);
         const lines = result.tables.map((t) => `  ${t.match ? 'ok  ' : 'DIFF'} ${t.name.padEnd(24)} ${t.rows}/${t.expectedRows} rows`);
-        print(Boolean(options.json), result, `${result.ok ? 'backup verified' : `backup FAILED verification${result.error ? `: ${result.error}` : ''}`}\n${lines.join('\n')}`);
+        print(json, result, `${result.ok ? 'backup verified' : `backup FAILED verification${result.error ? `: ${result.error}` : ''}`}\n${lines.join('\n')}`);
         if (!result.ok) process.exitCode = 1;
       }),
     );

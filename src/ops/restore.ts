@@ -320,7 +320,12 @@ export async function tableChecksums(
  * Proves a backup restores: loads it into a scratch database on the same server, recomputes every table's row
  * count and checksum from the loaded data, compares them with the manifest, and drops the scratch database.
  */
-export async function verifyBackup(databaseUrl: string, file: string, logger: Logger): Promise<VerifyResult> {
+export async function verifyBackup(
+  databaseUrl: string,
+  file: string,
+  logger: Logger,
+  progress: Pick<RestoreOptions, 'onTable' | 'onIndex'> = {},
+): Promise<VerifyResult> {
   const admin = new URL(databaseUrl);
   admin.pathname = '/postgres';
   const scratchName = `mordomo_verify_${randomBytes(4).toString('hex')}`;
@@ -336,7 +341,7 @@ export async function verifyBackup(databaseUrl: string, file: string, logger: Lo
     await adminClient.query(`CREATE DATABASE ${scratchName}`);
     let manifest: Manifest;
     try {
-      manifest = await restoreBackup(pool, file, logger);
+      manifest = await restoreBackup(pool, file, logger, progress);
     } catch (error) {
       if (error instanceof BackupFormatError || error instanceof NotFoundError) return { ok: false, tables: [], error: error.message };
       throw error;
