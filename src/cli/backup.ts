@@ -26,9 +26,11 @@ function progress(json: boolean) {
 }
 
 
-/** Progress of the index builds that follow a restore's data, for people on a terminal. */
+/** The index builds that follow a restore's data and took long enough to be waited for, for people on a terminal. */
 function indexProgress(json: boolean) {
-  return json || !process.stderr.isTTY ? undefined : (name: string, ms: number) => process.stderr.write(`  index ${name.padEnd(40)} built in ${(ms / 1000).toFixed(1)} s\n`);
+  return json || !process.stderr.isTTY
+    ? undefined
+    : (name: string, ms: number) => ms >= 1000 && process.stderr.write(`  index ${name.padEnd(40)} built in ${(ms / 1000).toFixed(1)} s\n`);
 }
 
 function postgresUrl(value: string): string {
