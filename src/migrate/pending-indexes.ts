@@ -33,7 +33,7 @@ export async function queueIndexBuilds(client: pg.ClientBase, table: string, ind
 // The longest builds first, so that the last one to finish is short: GIN before B-tree, big tables before small.
 // SKIP LOCKED lets builders on other connections (or processes) take the next one instead of waiting.
 const NEXT = `
-SELECT name, definition, to_regclass(name) IS NOT NULL AS exists
+SELECT name, definition, to_regclass(name) IS NOT NULL OR to_regclass(table_name) IS NULL AS settled
   FROM mordomo_pending_indexes
  ORDER BY definition LIKE '% USING gin %' DESC, pg_total_relation_size(to_regclass(table_name)) DESC NULLS LAST, name
  LIMIT 1 FOR UPDATE SKIP LOCKED`;
@@ -55,14 +55,15 @@ export async function buildQueuedIndexes(client: pg.ClientBase, options: BuildOp
       await client.query('BEGIN');
       await client.query("SET LOCAL statement_timeout = '0'");
       await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
-      const { rows } = await client.query<{ name: string; definition: string; exists: boolean }>(NEXT);
+      const { rows } = await client.query<{ name: string; definition: string; settled: boolean }>(NEXT);
       const next = rows[0];
       if (!next) {
         await client.query('COMMIT');
         return built;
       }
-      // Already there (built by hand, say): only the queue entry was left.
-      if (!next.exists) await client.query(next.definition);
+      // Already built (by hand, say), or its table is gone: only the queue entry was left, and a build that cannot
+      // succeed would otherwise fail every later start.
+      if (!next.settled) await client.query(next.definition);
       await client.query('DELETE FROM mordomo_pending_indexes WHERE name = $1', [next.name]);
       await client.query('COMMIT');
       name = next.name;
