@@ -65,12 +65,15 @@ export interface PoolSettings {
   applicationName: string;
 }
 
+/** What DATABASE_URL and restore's --target must look like. */
+export const isPostgresUrl = (value: string) => /^postgres(ql)?:\/\//.test(value);
+
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const schema = z.object({
   DATABASE_URL: z
     .string()
-    .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must start with postgres:// or postgresql://')
+    .refine(isPostgresUrl, 'must start with postgres:// or postgresql://')
     .optional(),
   DATABASE_REPLICA_URL: z
     .string()

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { Config } from '../config.ts';
+import { type Config, isPostgresUrl } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import { MordomoError } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
@@ -34,7 +34,7 @@ function indexProgress(json: boolean) {
 }
 
 function postgresUrl(value: string): string {
-  if (!/^postgres(ql)?:\/\/./.test(value)) throw new InvalidArgumentError('must be a postgres:// or postgresql:// URL');
+  if (!isPostgresUrl(value)) throw new InvalidArgumentError('must be a postgres:// or postgresql:// URL');
   return value;
 }
 

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ForeignKeyError, mapDatabaseError } from '../db/errors.ts';
 import type { Messages } from '../db/schema.ts';
+import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 
 /** Every column of `messages` but `user_id`, which the database keeps (migration core 013). */
 const MESSAGE_COLUMNS = ['id', 'conversation_id', 'role', 'content', 'timestamp', 'latency_ms', 'intent', 'confidence', 'rag_context', 'audio_duration_ms', 'transcription_model', 'metadata'] as const;
@@ -30,7 +31,7 @@ export async function importMessages(pool: pg.Pool, source: Readable): Promise<n
   });
   try {
     await client.query('BEGIN');
-    await client.query("SET LOCAL statement_timeout = '0'");
+    await client.query(WITHOUT_STATEMENT_TIMEOUT);
     const { rows } = await client.query<{ bulk: boolean }>("SELECT has_parameter_privilege('session_replication_role', 'SET') AS bulk");
     const imported = rows[0]!.bulk ? await importInBulk(client, source) : await copyInto(client, 'messages', source);
     await client.query('COMMIT');

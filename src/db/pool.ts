@@ -34,6 +34,13 @@ function autoPrepare(client: pg.PoolClient): void {
 }
 
 /**
+ * Lifts the pool's statement timeout for the rest of a transaction. The timeout (30 s by default) is for the
+ * assistant's queries; bulk work (a backup's COPY, a restore, an import, an index build, a migration) takes minutes
+ * on a big database and would be cancelled.
+ */
+export const WITHOUT_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = '0'";
+
+/**
  * A `pg.Pool` with the seed's sizing and timeouts. An idle client that breaks (server restart) is dropped by
  * the pool and its error re-emitted on the pool: logging it here keeps a restart from crashing the process.
  */

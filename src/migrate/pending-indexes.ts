@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { mapDatabaseError } from '../db/errors.ts';
+import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 
 /**
  * Indexes a restore leaves to be built after its data is committed, so that two can be built at once: PostgreSQL 16
@@ -53,7 +54,7 @@ export async function buildQueuedIndexes(client: pg.ClientBase, options: BuildOp
     let name: string;
     try {
       await client.query('BEGIN');
-      await client.query("SET LOCAL statement_timeout = '0'");
+      await client.query(WITHOUT_STATEMENT_TIMEOUT);
       await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
       const { rows } = await client.query<{ name: string; definition: string; settled: boolean }>(NEXT);
       const next = rows[0];

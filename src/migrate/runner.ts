@@ -4,6 +4,7 @@ import { mapDatabaseError, MigrationError } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
 import { MIGRATIONS_ROOT, type MigrationFile, readMigrations } from './files.ts';
 import { buildQueuedIndexes, CREATE_PENDING_INDEXES } from './pending-indexes.ts';
+import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 
 const CREATE_LEDGER = `
 CREATE TABLE IF NOT EXISTS mordomo_migrations (
@@ -122,7 +123,7 @@ async function applyOne(client: pg.PoolClient, file: MigrationFile, logger: Logg
     await client.query('BEGIN');
     // Schema changes take strong locks; waiting forever behind a long transaction would freeze the assistant.
     await client.query("SET LOCAL lock_timeout = '10s'");
-    await client.query("SET LOCAL statement_timeout = '0'");
+    await client.query(WITHOUT_STATEMENT_TIMEOUT);
     await client.query(file.sql);
     await client.query(
       'INSERT INTO mordomo_migrations (module, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',

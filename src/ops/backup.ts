@@ -9,6 +9,7 @@ import type { Module } from '../config.ts';
 import { ConfigError, mapDatabaseError } from '../db/errors.ts';
 import { frame, MAGIC } from './backup-format.ts';
 import { CANONICAL_OUTPUT, digestCopyOut, installedModules, MODULE_TABLES, tableShape } from './backup-tables.ts';
+import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 
 export const FORMAT_VERSION = 1;
 
@@ -59,8 +60,7 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
   const partial = `${file}.partial`;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    // The pool's statement timeout (30 s by default) is for the assistant's queries; copying a big table takes longer.
-    await client.query("SET LOCAL statement_timeout = '0'");
+    await client.query(WITHOUT_STATEMENT_TIMEOUT);
     await client.query(CANONICAL_OUTPUT);
     await assertSeesEveryRow(client);
     const modules = await installedModules(client).catch((error) => {

@@ -13,6 +13,7 @@ import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
 import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, quote, tableShape } from './backup-tables.ts';
 import { ROLLUP_TABLES } from './rollups.ts';
+import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 
 export interface RestoreOptions {
   /** Replace the data of a database that already holds some. */
@@ -121,7 +122,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
         await client.query('BEGIN');
         inTransaction = true;
         await client.query(`SET LOCAL session_replication_role = replica`);
-        await client.query("SET LOCAL statement_timeout = '0'");
+        await client.query(WITHOUT_STATEMENT_TIMEOUT);
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
         const tables = modules.flatMap((m) => MODULE_TABLES[m]).map((t) => `"${t}"`).join(', ');
         await client.query(`TRUNCATE ${tables} CASCADE`);
@@ -305,7 +306,7 @@ export async function tableChecksums(
 ): Promise<Map<string, { rows: number; sha256: string }>> {
   const result = new Map<string, { rows: number; sha256: string }>();
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-  await client.query("SET LOCAL statement_timeout = '0'");
+  await client.query(WITHOUT_STATEMENT_TIMEOUT);
   await client.query(CANONICAL_OUTPUT);
   for (const table of tables) {
     const shape = typeof table === 'string' ? await tableShape(client, table) : { ...table, primaryKey: [] };

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { mapErrors } from '../db/errors.ts';
+import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 
 /** Tables derived from messages (migration core 011): a restore empties them, the rollups job fills them again. */
 export const ROLLUP_TABLES = ['message_rollup_hourly', 'message_rollup_latency', 'message_rollup_days', 'message_rollup_dirty'];
@@ -15,7 +16,7 @@ export async function refreshMessageRollups(pool: pg.Pool, maxDays = 31): Promis
     const client = await pool.connect();
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      await client.query("SET LOCAL statement_timeout = '0'");
+      await client.query(WITHOUT_STATEMENT_TIMEOUT);
       const { rows } = await client.query<{ days: number }>('SELECT refresh_message_rollups($1::int) AS days', [maxDays]);
       await client.query('COMMIT');
       return rows[0]!.days;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import pg from 'pg';
 import { createUser } from '../../src/core/users.ts';
 import { runCli } from '../harness/cli.ts';
 import { adminQuery, testDatabase, urlFor } from '../harness/database.ts';
@@ -53,15 +54,10 @@ test('restore --target loads into another database, not the configured one (whic
   const restored = await runCli(['restore', taken.file, '--target', urlFor('t_restore_target'), '--json'], env);
   assert.equal(restored.code, 0, restored.stderr);
   assert.equal((JSON.parse(restored.stdout) as { tables: Array<{ name: string; rows: number }> }).tables.find((t) => t.name === 'users')!.rows, 1);
-  const target = await testDatabaseAt('t_restore_target');
+  const target = new pg.Pool({ connectionString: urlFor('t_restore_target'), max: 1 });
   assert.deepEqual(await target.query(`SELECT name FROM users`).then((r) => r.rows), [{ name: 'Operadora' }]);
   await target.end();
   const bad = await runCli(['restore', taken.file, '--target', 'mysql://somewhere/db'], env);
   assert.equal(bad.code, 1); // commander's code for a bad option, as for every other command
   assert.match(bad.stderr, /--target <url>.*must be a postgres:\/\/ or postgresql:\/\/ URL/);
 });
-
-async function testDatabaseAt(name: string) {
-  const { default: pg } = await import('pg');
-  return new pg.Pool({ connectionString: urlFor(name), max: 1 });
-}
