@@ -60,29 +60,33 @@ try {
   await sql`VACUUM ANALYZE`.execute(db);
   const { rows: count } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM v_voice_messages`.execute(db);
 
+  // pgbench binds :name variables as parameters (-M prepared), as the library binds $n: the values are computed
+  // by the settings' SELECT and kept with \gset, so the measured statement is the library's text with its parameters.
   const domainSql = `('00000000-0000-4000-8000-' || lpad(:d::text, 12, '0'))`;
-  const queries: Array<[string, string]> = [
-    ['secretary by extension', SECRETARY_BY_EXTENSION_SQL.replace('$1', `${domainSql}::uuid`).replace('$2', `'8000'`)],
-    ['default provider (decrypt)', DEFAULT_PROVIDER_SQL.replace('$1', `${domainSql}::uuid`).replace('$2', `'llm'`)],
-    ['calls of the last 7 days', CALL_HISTORY_SQL.replace('$1', `${domainSql}::uuid`).replace('$2', `now() - interval '7 days'`)],
+  const queries: Array<[string, string, string[]]> = [
+    ['secretary by extension', SECRETARY_BY_EXTENSION_SQL, [`'8000'`]],
+    ['default provider (decrypt)', DEFAULT_PROVIDER_SQL, [domainSql, `'llm'`]],
+    ['calls of the last 7 days', CALL_HISTORY_SQL, [domainSql, `now() - interval '7 days'`]],
   ];
   const dir = tempDir('pgbench-ivr');
-  const pgbench = (name: string, withRls: boolean, query: string): number => {
+  const pgbench = (name: string, withRls: boolean, query: string, parameters: string[]): number => {
     const settings = [
-      ...(withRls ? [`set_config('role', 'mordomo_ivr', true)`] : []),
-      `set_config('app.domain_uuid', ${domainSql}, true)`,
-      `set_config('app.encryption_key', '${KEY}', true)`,
+      ...(withRls ? [`set_config('role', 'mordomo_ivr', true) AS role`] : []),
+      `set_config('app.domain_uuid', ${domainSql}, true) AS domain`,
+      `set_config('app.encryption_key', '${KEY}', true) AS key`,
+      ...parameters.map((value, i) => `${value} AS p${i + 1}`),
     ];
+    const statement = query.replace(/\$(\d+)/g, ':p$1').replace(/\s+/g, ' ').trim().replace(/;$/, '');
     const file = path.join(dir, `${name.replace(/\W+/g, '-')}-${withRls}.sql`);
-    writeFileSync(file, `\\set d random(1, ${DOMAINS})\nBEGIN;\nSELECT ${settings.join(', ')};\n${query.replace(/\s+/g, ' ').trim().replace(/;$/, '')};\nEND;\n`);
+    writeFileSync(file, `\\set d random(1, ${DOMAINS})\nBEGIN;\nSELECT ${settings.join(', ')} \\gset\n${statement};\nEND;\n`);
     return pgbenchTps(file, { port, password }, clients, seconds);
   };
-  const lines = queries.map(([name, query]) => {
+  const lines = queries.map(([name, query, parameters]) => {
     const superusers: number[] = [];
     const withRls: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      superusers.push(pgbench(name, false, query));
-      withRls.push(pgbench(name, true, query));
+      superusers.push(pgbench(name, false, query, parameters));
+      withRls.push(pgbench(name, true, query, parameters));
     }
     const [superuser, rls] = [median(superusers), median(withRls)];
     const overhead = ((superuser - rls) / superuser) * 100;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import pg from 'pg';
 import { CALL_HISTORY_SQL } from '../../src/ivr/calls.ts';
 import { createIvr } from '../../src/ivr/ivr.ts';
@@ -11,6 +11,20 @@ import { createDomain, KEY } from './fixtures.ts';
 
 const { db, url } = await testDatabase('ivr_secretaries');
 const ivr = createIvr(db, { encryptionKey: KEY });
+
+// The seed's text, verbatim: the library runs a variant of it (see SECRETARY_BY_EXTENSION_SQL), and the schema
+// must answer the original the same way.
+const SEED_SECRETARY_BY_EXTENSION_SQL = `
+SELECT s.*, 
+       p_stt.provider_name as stt_provider,
+       p_tts.provider_name as tts_provider,
+       p_llm.provider_name as llm_provider
+FROM v_voice_secretaries s
+LEFT JOIN v_voice_ai_providers p_stt ON s.stt_provider_uuid = p_stt.provider_uuid
+LEFT JOIN v_voice_ai_providers p_tts ON s.tts_provider_uuid = p_tts.provider_uuid
+LEFT JOIN v_voice_ai_providers p_llm ON s.llm_provider_uuid = p_llm.provider_uuid
+WHERE s.domain_uuid = $1
+  AND s.extension = $2;`;
 
 async function asAppRole<T>(domain: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
@@ -37,8 +51,21 @@ test('a secretary found by extension carries its providers’ names, through the
   assert.equal(found.secretary_uuid, secretary.secretary_uuid);
   assert.deepEqual([found.stt_provider, found.tts_provider, found.llm_provider], ['whisper', null, 'qwen']);
   assert.equal('stt_provider_type' in found, false);
-  const { rows } = await asAppRole(domain, (client) => client.query(SECRETARY_BY_EXTENSION_SQL, [domain, '8000']));
-  assert.deepEqual([rows[0].name, rows[0].stt_provider, rows[0].llm_provider], ['Recepção', 'whisper', 'qwen']);
+  const seed = await asAppRole(domain, (client) => client.query(SEED_SECRETARY_BY_EXTENSION_SQL, [domain, '8000']));
+  const library = await asAppRole(domain, (client) => client.query(SECRETARY_BY_EXTENSION_SQL, ['8000']));
+  assert.deepEqual([seed.rows[0].name, seed.rows[0].stt_provider, seed.rows[0].llm_provider], ['Recepção', 'whisper', 'qwen']);
+  assert.deepEqual(library.rows, seed.rows);
+  // Its explicit filter holds without row-level security too: the owner, whom RLS does not restrict here, finds
+  // nothing without a domain set, and only that domain's secretary with one.
+  const asOwner = (setting: string) =>
+    db.transaction().execute(async (trx) => {
+      await sql`SELECT set_config('app.domain_uuid', ${setting}, true)`.execute(trx);
+      return (await trx.executeQuery<{ secretary_uuid: string }>(CompiledQuery.raw(SECRETARY_BY_EXTENSION_SQL, ['8000']))).rows;
+    });
+  const elsewhere = await ivr.forDomain(await createDomain(db)).createSecretary({ name: 'Outra', extension: '8000' });
+  assert.deepEqual(await asOwner(''), []);
+  assert.deepEqual((await asOwner(domain)).map((row) => row.secretary_uuid), [secretary.secretary_uuid]);
+  assert.deepEqual((await asOwner(elsewhere.domain_uuid)).map((row) => row.secretary_uuid), [elsewhere.secretary_uuid]);
   await rejectsWith(() => tenant.secretaryByExtension('8001'), 'not_found', /no secretary on extension 8001/);
 });
 
