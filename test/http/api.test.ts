@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { startConversation } from '../../src/core/conversations.ts';
+import { appendMessages, conversationHistory } from '../../src/core/messages.ts';
+import { createUser } from '../../src/core/users.ts';
+import { testDatabase } from '../harness/database.ts';
 import { openApiValidator, testService } from '../harness/service.ts';
 
 const api = await testService('api');
@@ -12,6 +16,36 @@ async function expectCall(method: string, route: string, path: string, status: n
   validate(method, route, status, response.body);
   return response.body;
 }
+
+test('a page of messages over HTTP reads back exactly as the library’s messages through JSON.stringify, every column and tricky text', async () => {
+  const database = await testDatabase('api_history_json');
+  const service = await testService('api_history_json', {}, database);
+  const user = await createUser(database.db, { name: 'Ana' });
+  const conversation = await startConversation(database.db, { user_id: user.id });
+  const tricky = 'aspas " barra \\ nova\nlinha tab\t \u0001\u001f acentuação 🎙️ \u2028 </script> \'; DROP TABLE messages; --';
+  await appendMessages(database.db, conversation.id, Array.from({ length: 7 }, (_, i) => ({
+    role: i % 2 ? ('assistant' as const) : ('user' as const),
+    content: `${tricky} ${i}`,
+    latency_ms: i % 2 ? 850 + i : null,
+    intent: i % 2 ? null : 'iot_control',
+    confidence: i % 2 ? null : [0.1 + i / 1000, 1 / 3, 1e-7, 0.93][i % 4],
+    rag_context: i % 3 === 0 ? null : [{ doc: tricky, score: 0.5 }, 'texto', 3, true, null],
+    audio_duration_ms: i % 3 === 0 ? 1200 : null,
+    transcription_model: i % 3 === 0 ? 'whisper-small' : null,
+    metadata: i % 2 ? {} : { source: 'stt', nested: { deep: [1, { x: tricky }] }, n: -1.5e-7, big: 12345678901234 },
+  })));
+  const history = (options: { limit: number; before?: Date }) => conversationHistory(database.db, conversation.id, options);
+  const first = await service.call('GET', `/v1/conversations/${conversation.id}/messages?limit=4`);
+  assert.equal(first.status, 200);
+  assert.match(first.headers.get('content-type') ?? '', /^application\/json; charset=utf-8/);
+  const firstItems = await history({ limit: 4 });
+  assert.deepEqual(first.body.items, JSON.parse(JSON.stringify(firstItems)));
+  const second = await service.call('GET', `/v1/conversations/${conversation.id}/messages?limit=4&cursor=${first.body.next_cursor}`);
+  assert.deepEqual(second.body, { items: JSON.parse(JSON.stringify(await history({ limit: 4, before: firstItems[0]!.timestamp }))), next_cursor: null });
+  assert.equal(second.body.items.length, 3);
+  const empty = await service.call('GET', `/v1/conversations/${(await startConversation(database.db)).id}/messages`);
+  assert.deepEqual(empty.body, { items: [], next_cursor: null });
+});
 
 test('health and readiness need no token; the OpenAPI document lists every route', async () => {
   assert.deepEqual((await api.call('GET', '/healthz', { token: null })).body, { status: 'ok' });
