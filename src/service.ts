@@ -45,7 +45,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       await scheduler.runJob('partitions');
       await scheduler.runJob('size');
     }
-    const reminders = new ReminderStream(database.db, database.url, logger);
+    const reminders = new ReminderStream(database.db, database.url, logger, config.pool.connectionTimeoutMs);
     if (config.modules.includes('core')) await reminders.start();
     cleanups.push(() => reminders.stop());
 

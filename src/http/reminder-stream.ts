@@ -24,11 +24,14 @@ export class ReminderStream {
   private stopped = false;
   private claiming = false;
   private backoffMs = 500;
+  private reconnecting?: Promise<void>;
 
   constructor(
     private readonly db: Kysely<DB>,
     private readonly databaseUrl: string,
     private readonly logger: Logger,
+    // Also bounds how long stop() can wait for a reconnection under way.
+    private readonly connectTimeoutMs: number,
     private readonly intervalMs = 1000,
   ) {}
 
@@ -50,6 +53,7 @@ export class ReminderStream {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.reconnect);
+    await this.reconnecting;
     while (this.claiming) await new Promise((resolve) => setTimeout(resolve, 10));
     await this.listener?.end().catch(() => undefined);
     for (const subscriber of this.subscribers) subscriber.end();
@@ -71,7 +75,7 @@ export class ReminderStream {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'mordomo-db reminders' });
+    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'mordomo-db reminders', connectionTimeoutMillis: this.connectTimeoutMs });
     client.on('notification', (message) => {
       if (message.channel !== REMINDER_CHANNEL || !message.payload) return;
       const reminder = JSON.parse(message.payload) as ReminderAnnouncement;
@@ -87,6 +91,13 @@ export class ReminderStream {
     try {
       await client.connect();
       await client.query(`LISTEN ${REMINDER_CHANNEL}`);
+      // A reconnection that was under way when the stream stopped must not leave a connection behind: it would
+      // hold the process open after shutdown.
+      if (this.stopped) {
+        client.removeAllListeners('end');
+        await client.end().catch(() => undefined);
+        return;
+      }
       this.listener = client;
       this.backoffMs = 500;
     } catch (error) {
@@ -100,7 +111,7 @@ export class ReminderStream {
     if (this.stopped) return;
     this.logger.warn({ retryInMs: this.backoffMs }, 'reminder listener lost its connection; reconnecting');
     this.reconnect = setTimeout(() => {
-      this.listen().catch(() => {
+      this.reconnecting = this.listen().catch(() => {
         this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
         this.scheduleReconnect();
       });

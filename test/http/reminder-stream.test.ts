@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import net from 'node:net';
 import pg from 'pg';
+import { createLogger } from '../../src/logger.ts';
+import { ReminderStream } from '../../src/http/reminder-stream.ts';
 import { eventually } from '../harness/assertions.ts';
+import { adminQuery } from '../harness/database.ts';
 import { testService } from '../harness/service.ts';
 
 const first = await testService('sse');
@@ -92,4 +96,42 @@ test('a stream can follow one user; a cancelled reminder is never pushed', async
 test('the stream needs the admin token', async () => {
   const response = await fetch(`${first.base}/v1/reminders/stream`);
   assert.equal(response.status, 401);
+});
+
+test('stopping while the LISTEN connection is being re-opened leaves no connection behind', async () => {
+  // The stream connects through a proxy that passes its first connection on at once and holds the next ones
+  // for a while, so that stop() lands while the reconnection is under way, every time.
+  const target = new URL(first.database.url);
+  const sockets: net.Socket[] = [];
+  let reconnecting!: () => void;
+  const reconnectionStarted = new Promise<void>((resolve) => (reconnecting = resolve));
+  const proxy = net.createServer((client) => {
+    const first = sockets.length === 0;
+    if (!first) reconnecting();
+    setTimeout(() => {
+      const upstream = net.connect(Number(target.port), target.hostname);
+      sockets.push(client, upstream);
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+    }, first ? 0 : 500);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const viaProxy = new URL(first.database.url);
+  viaProxy.port = String((proxy.address() as net.AddressInfo).port);
+  const listening = async () =>
+    (await adminQuery(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query = 'LISTEN mordomo_reminders'`, [first.database.name])).rows[0]!.n;
+  const before = await listening();
+
+  const stream = new ReminderStream(first.database.db, viaProxy.toString(), createLogger('silent'), 5000, 60_000);
+  await stream.start();
+  await eventually('the stream listens', async () => (await listening()) === before + 1);
+  sockets[0]!.destroy(); // the connection is lost; the stream re-opens it through the proxy
+  await reconnectionStarted;
+  await stream.stop();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.equal(await listening(), before, 'no LISTEN connection is left once stop() has returned');
+  proxy.close();
+  for (const socket of sockets) socket.destroy();
 });
