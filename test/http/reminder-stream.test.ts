@@ -106,8 +106,8 @@ test('stopping while the LISTEN connection is being re-opened leaves no connecti
   let reconnecting!: () => void;
   const reconnectionStarted = new Promise<void>((resolve) => (reconnecting = resolve));
   const proxy = net.createServer((client) => {
-    const first = sockets.length === 0;
-    if (!first) reconnecting();
+    const isFirst = sockets.length === 0;
+    if (!isFirst) reconnecting();
     setTimeout(() => {
       const upstream = net.connect(Number(target.port), target.hostname);
       sockets.push(client, upstream);
@@ -115,7 +115,7 @@ test('stopping while the LISTEN connection is being re-opened leaves no connecti
       client.on('error', () => upstream.destroy());
       upstream.on('error', () => client.destroy());
       client.on('close', () => upstream.destroy());
-    }, first ? 0 : 500);
+    }, isFirst ? 0 : 500);
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const viaProxy = new URL(first.database.url);
@@ -130,7 +130,7 @@ test('stopping while the LISTEN connection is being re-opened leaves no connecti
   sockets[0]!.destroy(); // the connection is lost; the stream re-opens it through the proxy
   await reconnectionStarted;
   await stream.stop();
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // time for a leaked reconnection to reach LISTEN
   assert.equal(await listening(), before, 'no LISTEN connection is left once stop() has returned');
   proxy.close();
   for (const socket of sockets) socket.destroy();
