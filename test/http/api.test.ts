@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import { startConversation } from '../../src/core/conversations.ts';
 import { appendMessages, conversationHistory } from '../../src/core/messages.ts';
 import { createUser } from '../../src/core/users.ts';
-import { testDatabase } from '../harness/database.ts';
 import { openApiValidator, testService } from '../harness/service.ts';
 
 const api = await testService('api');
@@ -18,8 +17,7 @@ async function expectCall(method: string, route: string, path: string, status: n
 }
 
 test('a page of messages over HTTP reads back exactly as the library’s messages through JSON.stringify, every column and tricky text', async () => {
-  const database = await testDatabase('api_history_json');
-  const service = await testService('api_history_json', {}, database);
+  const { database } = api;
   const user = await createUser(database.db, { name: 'Ana' });
   const conversation = await startConversation(database.db, { user_id: user.id });
   const tricky = 'aspas " barra \\ nova\nlinha tab\t \u0001\u001f acentuação 🎙️ \u2028 </script> \'; DROP TABLE messages; --';
@@ -35,15 +33,15 @@ test('a page of messages over HTTP reads back exactly as the library’s message
     metadata: i % 2 ? {} : { source: 'stt', nested: { deep: [1, { x: tricky }] }, n: -1.5e-7, big: 12345678901234 },
   })));
   const history = (options: { limit: number; before?: Date }) => conversationHistory(database.db, conversation.id, options);
-  const first = await service.call('GET', `/v1/conversations/${conversation.id}/messages?limit=4`);
+  const first = await api.call('GET', `/v1/conversations/${conversation.id}/messages?limit=4`);
   assert.equal(first.status, 200);
   assert.match(first.headers.get('content-type') ?? '', /^application\/json; charset=utf-8/);
   const firstItems = await history({ limit: 4 });
   assert.deepEqual(first.body.items, JSON.parse(JSON.stringify(firstItems)));
-  const second = await service.call('GET', `/v1/conversations/${conversation.id}/messages?limit=4&cursor=${first.body.next_cursor}`);
+  const second = await api.call('GET', `/v1/conversations/${conversation.id}/messages?limit=4&cursor=${first.body.next_cursor}`);
   assert.deepEqual(second.body, { items: JSON.parse(JSON.stringify(await history({ limit: 4, before: firstItems[0]!.timestamp }))), next_cursor: null });
   assert.equal(second.body.items.length, 3);
-  const empty = await service.call('GET', `/v1/conversations/${(await startConversation(database.db)).id}/messages`);
+  const empty = await api.call('GET', `/v1/conversations/${(await startConversation(database.db)).id}/messages`);
   assert.deepEqual(empty.body, { items: [], next_cursor: null });
 });
 
