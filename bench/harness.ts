@@ -1,6 +1,6 @@
 // Shared by the benchmarks: a throw-away embedded server with the production settings (fsync on), and a timer.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { type Kysely, sql } from 'kysely';
 import { loadConfig } from '../src/config.ts';
@@ -61,6 +61,31 @@ export async function throughput(clients: number, seconds: number, work: (client
     }),
   );
   return done / ((performance.now() - start) / 1000);
+}
+
+/** CPU time used by the whole machine (every process and the kernel) so far, in µs, from /proc/stat. */
+function machineBusyUs(): number {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
+  const idle = ticks[3]! + ticks[4]!; // idle and iowait
+  return ((ticks.reduce((sum, tick) => sum + tick, 0) - idle) * 1e6) / 100; // USER_HZ is 100 on Linux
+}
+
+export interface Costed {
+  /** Operations per second. */
+  rate: number;
+  /** CPU of the whole machine per operation, µs: on a saturated machine, what sets the rate. */
+  machineUs: number;
+  /** CPU of this Node process per operation, µs (meaningless when the work runs in another process). */
+  processUs: number;
+}
+
+/** Runs `measure` (which returns operations per second over `seconds`) and adds what each operation cost in CPU. */
+export async function costed(seconds: number, measure: () => Promise<number> | number): Promise<Costed> {
+  const [machineBefore, processBefore] = [machineBusyUs(), process.cpuUsage()];
+  const rate = await measure();
+  const [machineUsed, processUsed] = [machineBusyUs() - machineBefore, process.cpuUsage(processBefore)];
+  const operations = rate * seconds;
+  return { rate, machineUs: machineUsed / operations, processUs: (processUsed.user + processUsed.system) / operations };
 }
 
 export function machine(): string {

@@ -1,6 +1,8 @@
 // bench/append-and-history: appending a turn and reading the last 50 messages at 16 concurrent clients, through
 // the library and through pgbench running the same SQL on the same server and data (1M messages).
-// Usage: npm run bench:append [-- --seconds 15 --messages 1000000]
+// Library, driver and pgbench run alternately, --rounds times, and the medians are compared: on a shared machine
+// one run of each drifts with whatever else the machine does.
+// Usage: npm run bench:append [-- --seconds 15 --messages 1000000 --clients 16 --rounds 3]
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,12 +10,17 @@ import { sql } from 'kysely';
 import { compileAppend, conversationHistory, HISTORY_SQL } from '../../src/core/messages.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, idOf, loadConversations, machine, pgbenchTps, throughput } from '../harness.ts';
+import { benchDatabase, type Costed, costed, idOf, loadConversations, machine, median, pgbenchTps, throughput } from '../harness.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, messages: { type: 'string', default: '1000000' }, clients: { type: 'string', default: '16' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, messages: { type: 'string', default: '1000000' }, clients: { type: 'string', default: '16' }, rounds: { type: 'string', default: '3' } } });
 const seconds = Number(values.seconds);
 const clients = Number(values.clients);
 const totalMessages = Number(values.messages);
+const rounds = Number(values.rounds);
+if (![seconds, clients, totalMessages, rounds].every((n) => Number.isInteger(n) && n >= 1)) {
+  process.stderr.write('bench:append: --seconds, --messages, --clients and --rounds take whole numbers of at least 1\n');
+  process.exit(2);
+}
 const CONVERSATIONS = 10_000;
 
 // Conversation n has a predictable id so pgbench (whose \set only makes numbers) can address the same rows.
@@ -28,37 +35,61 @@ try {
   const user = { content: 'Liga a luz da sala, por favor', intent: 'iot_control', confidence: 0.93 };
   const assistant = { content: 'Pronto, a luz da sala está ligada.', latency_ms: 820 };
 
-  const libraryAppend = await throughput(clients, seconds, () => appendTurn(db, idOf(random()), user, assistant));
-  const libraryHistory = await throughput(clients, seconds, () => conversationHistory(db, idOf(random()), { limit: 50 }));
-  // The driver alone on the same statements (prepared, as the pool does): how much of the gap is the client's
-  // own cost of receiving and decoding rows in one Node process, which pgbench does not pay.
-  const append0 = compileAppend(db, idOf(1), [{ ...user, role: 'user' }, { ...assistant, role: 'assistant' }]);
-  const driverAppend = await throughput(clients, seconds, () =>
-    database.pool.query({ name: 'bench_append', text: append0.sql, values: [append0.parameters[0], idOf(random())] }));
-  const driverHistory = await throughput(clients, seconds, () =>
-    database.pool.query({ name: 'bench_history', text: HISTORY_SQL, values: [idOf(random()), 50] }));
-
   // The library's own SQL text, with its parameters replaced by pgbench variables.
-  const append = compileAppend(db, idOf(1), [{ ...user, role: 'user' }, { ...assistant, role: 'assistant' }]);
+  const append = compileAppend(idOf(1), [{ ...user, role: 'user' }, { ...assistant, role: 'assistant' }]);
   const appendSql = append.sql.replace('$1::jsonb', `'${String(append.parameters[0]).replace(/'/g, "''")}'::jsonb`).replace('$2::uuid', ID_SQL);
   const historySql = HISTORY_SQL.replace('$1', ID_SQL).replace('$2', '50');
-
   const dir = tempDir('pgbench');
   const pgbench = (name: string, statement: string): number => {
     const file = path.join(dir, `${name}.sql`);
     writeFileSync(file, `\\set n random(1, ${CONVERSATIONS})\n${statement.replace(/\s+/g, ' ').trim()};\n`);
     return pgbenchTps(file, { port, password }, clients, seconds);
   };
-  const pgbenchAppend = pgbench('append', appendSql);
-  const pgbenchHistory = pgbench('history', historySql);
+
+  // Each operation three ways: the library; the driver alone on the same statements (prepared, as the pool does),
+  // to show how much of the gap is the client's own cost of receiving and decoding rows in one Node process,
+  // which pgbench does not pay; and pgbench.
+  const operations = {
+    append: {
+      library: () => throughput(clients, seconds, () => appendTurn(db, idOf(random()), user, assistant)),
+      driver: () => throughput(clients, seconds, () =>
+        database.pool.query({ name: 'bench_append', text: append.sql, values: [append.parameters[0], idOf(random())] })),
+      pgbench: () => pgbench('append', appendSql),
+    },
+    history: {
+      library: () => throughput(clients, seconds, () => conversationHistory(db, idOf(random()), { limit: 50 })),
+      driver: () => throughput(clients, seconds, () =>
+        database.pool.query({ name: 'bench_history', text: HISTORY_SQL, values: [idOf(random()), 50] })),
+      pgbench: () => pgbench('history', historySql),
+    },
+  };
+  type Side = keyof (typeof operations)['append'];
+  const figures: Record<string, Record<Side, Costed[]>> = {};
+  for (const [name, sides] of Object.entries(operations)) {
+    const samples: Record<Side, Costed[]> = (figures[name] = { library: [], driver: [], pgbench: [] });
+    for (let round = 0; round < rounds; round++) {
+      for (const side of ['library', 'driver', 'pgbench'] as const) samples[side].push(await costed(seconds, sides[side]));
+      const last = (side: Side) => samples[side].at(-1)!.rate.toFixed(0);
+      process.stderr.write(`${name}, round ${round + 1} of ${rounds}: library ${last('library')}, driver ${last('driver')}, pgbench ${last('pgbench')} tx/s\n`);
+    }
+  }
 
   const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM messages`.execute(db);
-  const row = (name: string, lib: number, ref: number, driver: number) =>
-    `| ${name.padEnd(26)} | ${lib.toFixed(0).padStart(8)} | ${ref.toFixed(0).padStart(8)} | ${((lib / ref) * 100).toFixed(0).padStart(5)}% | ≥ 90% | ${driver.toFixed(0).padStart(8)} | ${((lib / driver) * 100).toFixed(0).padStart(4)}% |`;
+  const rates = (samples: Costed[]) => samples.map((sample) => sample.rate);
+  const middle = (samples: Costed[], of: (sample: Costed) => number) => median(samples.map(of)).toFixed(0).padStart(5);
+  const row = (label: string, { library, driver, pgbench }: Record<Side, Costed[]>) => {
+    const [lib, ref, alone] = [median(rates(library)), median(rates(pgbench)), median(rates(driver))];
+    const perRound = library.map((sample, i) => ((sample.rate / pgbench[i]!.rate) * 100).toFixed(0)).join(' / ');
+    return `| ${label.padEnd(26)} | ${lib.toFixed(0).padStart(6)} | ${ref.toFixed(0).padStart(6)} | ${((lib / ref) * 100).toFixed(0).padStart(4)}% | ${perRound}% | ≥ 90% | ${alone.toFixed(0).padStart(6)} | ${((lib / alone) * 100).toFixed(0).padStart(4)}% | ` +
+      `${middle(library, (s) => s.machineUs)} / ${middle(pgbench, (s) => s.machineUs)} | ${middle(library, (s) => s.processUs)} / ${middle(driver, (s) => s.processUs)} |`;
+  };
   process.stdout.write(
-    `\nappend-and-history: ${clients} clients, ${seconds} s per run, ${rows[0]!.n} messages at the end; ${machine()}\n\n` +
-      `| operation                  | library tx/s | pgbench tx/s | library/pgbench | target | pg driver alone tx/s | library/driver |\n|---|---:|---:|---:|---|---:|---:|\n` +
-      `${row('append a turn (2 messages)', libraryAppend, pgbenchAppend, driverAppend)}\n${row('last 50 messages', libraryHistory, pgbenchHistory, driverHistory)}\n`,
+    `\nappend-and-history: ${clients} clients, ${rounds} rounds of ${seconds} s per side, ${rows[0]!.n} messages at the end; ${machine()}\n\n` +
+      `| operation | library tx/s | pgbench tx/s | library/pgbench (medians) | each round | target | pg driver alone tx/s | library/driver | machine CPU per tx, µs: library / pgbench | Node process CPU per tx, µs: library / driver alone |\n` +
+      `|---|---:|---:|---:|---:|---|---:|---:|---:|---:|\n` +
+      `${row('append a turn (2 messages)', figures.append!)}\n${row('last 50 messages', figures.history!)}\n\n` +
+      'Machine CPU per transaction is every process and the kernel (PostgreSQL, the client, loopback TCP) over the run, divided by\n' +
+      'the transactions; once the cores are saturated, tx/s is the cores divided by it.\n',
   );
 } finally {
   await cleanup();

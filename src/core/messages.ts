@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely, type Selectable, sql } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
 import type { DB, Messages } from '../db/schema.ts';
@@ -29,28 +29,30 @@ const newMessages = z.array(newMessage).min(1, 'at least one message').max(1000,
  * precision (what a JS Date holds), so within a conversation each message gets a distinct, increasing one: the
  * batch's rows are 1 ms apart, starting after the conversation's latest message even when that is less than a
  * millisecond old. A timestamp is thus a usable history cursor and a turn reads back in the order it was given.
+ * A fixed text, like the history reads below: the hot write of every turn is not rebuilt per call.
  */
-function appendStatement(conversationId: string, rows: unknown[]) {
-  return sql<Message>`
+const APPEND_MESSAGES = `
     INSERT INTO messages (conversation_id, role, content, timestamp, latency_ms, intent, confidence,
                           rag_context, audio_duration_ms, transcription_model, metadata)
     SELECT c.id, m.role, m.content, start.at + (m.ord - 1) * interval '1 millisecond', m.latency_ms, m.intent,
            m.confidence, m.rag_context, m.audio_duration_ms, m.transcription_model, COALESCE(m.metadata, '{}')
       FROM conversations c
-     CROSS JOIN ROWS FROM (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+     CROSS JOIN ROWS FROM (jsonb_to_recordset($1::jsonb)
                AS (role text, content text, latency_ms integer, intent text, confidence float8, rag_context jsonb,
                    audio_duration_ms integer, transcription_model text, metadata jsonb))
            WITH ORDINALITY AS m(role, content, latency_ms, intent, confidence, rag_context, audio_duration_ms,
                                 transcription_model, metadata, ord)
      CROSS JOIN LATERAL (SELECT GREATEST(now(), max(timestamp) + interval '1 millisecond') AS at
                            FROM messages WHERE conversation_id = c.id) start
-     WHERE c.id = ${conversationId}::uuid AND c.ended_at IS NULL
+     WHERE c.id = $2::uuid AND c.ended_at IS NULL
     RETURNING *`;
-}
+
+const appendStatement = (conversationId: string, rows: unknown[]) =>
+  CompiledQuery.raw(APPEND_MESSAGES, [JSON.stringify(rows), conversationId]);
 
 /** The SQL text and parameters of an append, for benchmarks that replay it through pgbench. */
-export function compileAppend(db: Kysely<DB>, conversationId: string, messages: NewMessage[]) {
-  return appendStatement(conversationId, parse(newMessages, messages, 'messages')).compile(db);
+export function compileAppend(conversationId: string, messages: NewMessage[]) {
+  return appendStatement(parse(id, conversationId, 'conversation id'), parse(newMessages, messages, 'messages'));
 }
 
 /**
@@ -60,7 +62,7 @@ export function compileAppend(db: Kysely<DB>, conversationId: string, messages: 
 export async function appendMessages(db: Kysely<DB>, conversationId: string, messages: NewMessage[]): Promise<Message[]> {
   const key = parse(id, conversationId, 'conversation id');
   const rows = parse(newMessages, messages, 'messages');
-  const result = await mapErrors(() => appendStatement(key, rows).execute(db));
+  const result = await mapErrors(() => db.executeQuery<Message>(appendStatement(key, rows)));
   if (result.rows.length === 0) {
     const conversation = await mapErrors(() =>
       db.selectFrom('conversations').select('ended_at').where('id', '=', key).executeTakeFirst(),

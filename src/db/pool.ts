@@ -11,6 +11,25 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 const MAX_PREPARED_PER_CONNECTION = 256;
 const prepared = new WeakMap<pg.Client, Set<string>>();
 
+// Statement texts seen by this process and their names. A name is a digest of the text (the same on every
+// connection); remembering it spares a SHA-1 of the text on every query, the hot ones being fixed texts. Bounded
+// like the per-connection sets (past the limit it starts over rather than growing with every ad hoc text), and
+// long texts (multi-row inserts, whose text grows with the rows) are digested each time rather than kept.
+const MAX_REMEMBERED_NAMES = 1024;
+const MAX_REMEMBERED_TEXT = 4096;
+const names = new Map<string, string>();
+
+function statementName(text: string): string {
+  const remembered = names.get(text);
+  if (remembered !== undefined) return remembered;
+  const name = `mdb_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`;
+  if (text.length <= MAX_REMEMBERED_TEXT) {
+    if (names.size >= MAX_REMEMBERED_NAMES) names.clear();
+    names.set(text, name);
+  }
+  return name;
+}
+
 /**
  * Parameterised statements run as named prepared statements, parsed and planned once per connection instead of
  * on every call, as postgres.js does by default. The library's queries come in a few fixed shapes (Kysely output),
@@ -18,14 +37,14 @@ const prepared = new WeakMap<pg.Client, Set<string>>();
  */
 function autoPrepare(client: pg.PoolClient): void {
   if (prepared.has(client)) return;
-  const names = new Set<string>();
-  prepared.set(client, names);
+  const known = new Set<string>();
+  prepared.set(client, known);
   const original = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
     if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && typeof callback !== 'function') {
-      const name = `mdb_${createHash('sha1').update(config).digest('base64url').slice(0, 20)}`;
-      if (names.has(name) || names.size < MAX_PREPARED_PER_CONNECTION) {
-        names.add(name);
+      const name = statementName(config);
+      if (known.has(name) || known.size < MAX_PREPARED_PER_CONNECTION) {
+        known.add(name);
         return original({ name, text: config, values });
       }
     }
