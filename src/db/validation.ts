@@ -55,8 +55,30 @@ export const instant = z
 
 export const limit = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
 
+/**
+ * Deepest nesting of objects and arrays accepted in any input. The JSON checks above are recursive: a body of a
+ * few kilobytes nested 3,000 levels deep exhausted the stack (a 500 on every route with a JSON field). A hundred
+ * levels is far beyond any real metadata or provider config.
+ */
+export const MAX_INPUT_DEPTH = 100;
+
+/** Whether `value` nests objects or arrays deeper than `limit`, found without recursion so that it cannot overflow. */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
+export const TOO_DEEP = `nests deeper than ${MAX_INPUT_DEPTH} levels of objects and arrays`;
+
 /** Validates `input` against `schema`, throwing an `InvalidInputError` that names every offending field. */
 export function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  if (nestsDeeperThan(input, MAX_INPUT_DEPTH)) throw new InvalidInputError(`invalid ${what}: ${TOO_DEEP}`);
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {

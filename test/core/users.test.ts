@@ -48,7 +48,16 @@ test('refuses bad input with a message naming the field, and writes nothing', as
   await rejectsWith(() => createUser(db, { name: 42 as never }), 'invalid_input', /name/);
   await rejectsWith(() => createUser(db, { name: 'Eve', is_admin: true } as never), 'invalid_input', /is_admin/);
   await rejectsWith(() => createUser(db, { name: "Robert'); DROP TABLE users; --", email: "x'@example.com; --" }), 'invalid_input', /email/);
+  // Nested past what a recursive check can walk: refused by depth, not a RangeError from an exhausted stack.
+  const nested = (depth: number) => {
+    let value: object = {};
+    for (let level = 0; level < depth; level++) value = { a: value };
+    return value;
+  };
+  await rejectsWith(() => createUser(db, { name: 'Eve', metadata: nested(5_000) as never }), 'invalid_input', /deeper than 100 levels/);
   assert.deepEqual(await rowCounts(db), before);
+  // The limit leaves room for any real document.
+  assert.deepEqual((await createUser(db, { name: 'Deep', metadata: nested(90) as never })).metadata, nested(90));
 });
 
 test('stores SQL fragments as plain text', async () => {
