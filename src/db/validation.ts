@@ -24,12 +24,43 @@ export const id = z.uuid({ message: 'must be a UUID' });
 const MAX_JSON_BYTES = 256 * 1024;
 
 /**
- * Any JSON value. Recursive, so it is registered under a name: the OpenAPI document then refers to one
- * `JsonValue` component instead of repeating (or losing) the definition.
+ * Deepest nesting of objects and arrays accepted in any input, far beyond any real metadata or provider config.
+ * `parse` (and the HTTP body parser) check it before any schema runs: a body of a few kilobytes nested 3,000
+ * levels deep used to exhaust the stack in the recursive JSON schema (a 500 on every route with a JSON field).
+ */
+export const MAX_INPUT_DEPTH = 100;
+
+/**
+ * Whether `value` is made only of what JSON has (strings, finite numbers, booleans, null, arrays, plain objects),
+ * walked without recursion and no deeper than MAX_INPUT_DEPTH (so neither a deep nor a cyclic value can hang it).
+ */
+function isJson(value: unknown): boolean {
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (current === null || typeof current === 'string' || typeof current === 'boolean') continue;
+    if (typeof current === 'number') {
+      if (!Number.isFinite(current)) return false;
+      continue;
+    }
+    if (typeof current !== 'object' || depth >= MAX_INPUT_DEPTH) return false;
+    if (!Array.isArray(current)) {
+      const prototype = Object.getPrototypeOf(current);
+      if (prototype !== Object.prototype && prototype !== null) return false;
+    }
+    for (const child of Array.isArray(current) ? current : Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return true;
+}
+
+/**
+ * Any JSON value. A check rather than the recursive union it used to be: zod parses a schema that contains a
+ * recursive one through a per-parse memo (to detect cycles), which was ~10% of the CPU of appending a turn in a
+ * profile. Registered under a name, so the OpenAPI document has one `JsonValue` component.
  */
 export const jsonValue: z.ZodType<JsonValue> = z
-  .lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]))
-  .meta({ id: 'JsonValue' });
+  .custom<JsonValue>(isJson, 'must be a JSON value: strings, finite numbers, booleans, null, arrays and plain objects')
+  .meta({ id: 'JsonValue', description: 'any JSON value' });
 
 /** A JSON document jsonb accepts: no \u0000 inside strings, bounded in size. */
 export const json = jsonValue.superRefine((value, ctx) => {
@@ -55,12 +86,6 @@ export const instant = z
 
 export const limit = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
 
-/**
- * Deepest nesting of objects and arrays accepted in any input. The JSON checks above are recursive: a body of a
- * few kilobytes nested 3,000 levels deep exhausted the stack (a 500 on every route with a JSON field). A hundred
- * levels is far beyond any real metadata or provider config.
- */
-export const MAX_INPUT_DEPTH = 100;
 
 /** Whether `value` nests objects or arrays deeper than `limit`, found without recursion so that it cannot overflow. */
 export function nestsDeeperThan(value: unknown, limit: number): boolean {

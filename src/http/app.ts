@@ -156,7 +156,7 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
 }
 
 /**
- * Fastify's JSON parser (which also strips prototype poisoning), then a depth check before any schema sees the
+ * Fastify's own JSON parser (which refuses prototype poisoning), then a depth check before any schema sees the
  * body: the route schemas' JSON checks are recursive, and a deeply nested body would exhaust the stack.
  */
 function refuseDeepJson(app: FastifyInstance): void {
