@@ -26,12 +26,12 @@ export class IvrDomain {
     private readonly encryptionKey: string | undefined,
   ) {}
 
-  private run<T>(work: (context: DomainContext) => Promise<T>): Promise<T> {
+  #run<T>(work: (context: DomainContext) => Promise<T>): Promise<T> {
     return inDomain(this.db, this.domainUuid, work);
   }
 
   /** Runs with the key (and a plaintext config to encrypt) as transaction settings, never as statement text. */
-  private withKey<T>(work: (context: DomainContext) => Promise<T>, config?: unknown): Promise<T> {
+  #withKey<T>(work: (context: DomainContext) => Promise<T>, config?: unknown): Promise<T> {
     const encryptionKey = requireKey(this.encryptionKey);
     const providerConfig = config === undefined ? undefined : JSON.stringify(config);
     return inDomain(this.db, this.domainUuid, work, { encryptionKey, providerConfig });
@@ -40,112 +40,112 @@ export class IvrDomain {
   async createProvider(input: providers.NewProvider): Promise<providers.Provider> {
     const values = parse(providers.newProvider, input, 'provider');
     const create = (context: DomainContext) => providers.createProvider(context, values);
-    return values.config === undefined ? this.run(create) : this.withKey(create, values.config);
+    return values.config === undefined ? this.#run(create) : this.#withKey(create, values.config);
   }
   async updateProvider(providerUuid: string, input: providers.ProviderPatch): Promise<providers.Provider> {
     const patch = parse(providers.providerPatch, input, 'provider change');
     const update = (context: DomainContext) => providers.updateProvider(context, providerUuid, patch);
-    return patch.config === undefined ? this.run(update) : this.withKey(update, patch.config);
+    return patch.config === undefined ? this.#run(update) : this.#withKey(update, patch.config);
   }
   async getProvider(providerUuid: string) {
-    return this.run((c) => providers.getProvider(c, providerUuid));
+    return this.#run((c) => providers.getProvider(c, providerUuid));
   }
   async listProviders() {
-    return this.run((c) => providers.listProviders(c));
+    return this.#run((c) => providers.listProviders(c));
   }
   async deleteProvider(providerUuid: string) {
-    return this.run((c) => providers.deleteProvider(c, providerUuid));
+    return this.#run((c) => providers.deleteProvider(c, providerUuid));
   }
   /** The default enabled provider of a type with its config decrypted (the seed's query). */
   async defaultProvider(type: providers.ProviderType) {
-    return this.withKey((c) => providers.defaultProvider(c, type));
+    return this.#withKey((c) => providers.defaultProvider(c, type));
   }
 
   async createSecretary(input: secretaries.NewSecretary) {
     const values = parse(secretaries.newSecretary, input, 'secretary');
-    return this.run((c) => secretaries.createSecretary(c, values));
+    return this.#run((c) => secretaries.createSecretary(c, values));
   }
   async updateSecretary(secretaryUuid: string, input: secretaries.SecretaryPatch) {
     const patch = parse(secretaries.secretaryPatch, input, 'secretary change');
-    return this.run((c) => secretaries.updateSecretary(c, secretaryUuid, patch));
+    return this.#run((c) => secretaries.updateSecretary(c, secretaryUuid, patch));
   }
   async getSecretary(secretaryUuid: string) {
-    return this.run((c) => secretaries.getSecretary(c, secretaryUuid));
+    return this.#run((c) => secretaries.getSecretary(c, secretaryUuid));
   }
   async listSecretaries() {
-    return this.run((c) => secretaries.listSecretaries(c));
+    return this.#run((c) => secretaries.listSecretaries(c));
   }
   async deleteSecretary(secretaryUuid: string) {
-    return this.run((c) => secretaries.deleteSecretary(c, secretaryUuid));
+    return this.#run((c) => secretaries.deleteSecretary(c, secretaryUuid));
   }
   /** The secretary on an extension with its providers' names (the seed's query). */
   async secretaryByExtension(extension: string) {
-    return this.run((c) => secretaries.secretaryByExtension(c, extension));
+    return this.#run((c) => secretaries.secretaryByExtension(c, extension));
   }
 
   async startCall(input: calls.NewCall = {}) {
     const values = parse(calls.newCall, input, 'call');
-    return this.run((c) => calls.startCall(c, values));
+    return this.#run((c) => calls.startCall(c, values));
   }
   async appendCallMessages(conversationUuid: string, input: calls.NewCallMessage[]) {
     const messages = parse(calls.callMessages, input, 'call messages');
-    return this.run((c) => calls.appendCallMessages(c, conversationUuid, messages));
+    return this.#run((c) => calls.appendCallMessages(c, conversationUuid, messages));
   }
   async endCall(conversationUuid: string, input: calls.CallEnding = {}) {
     const values = parse(calls.callEnding, input, 'call ending');
-    return this.run((c) => calls.endCall(c, conversationUuid, values));
+    return this.#run((c) => calls.endCall(c, conversationUuid, values));
   }
   async getCall(conversationUuid: string) {
-    return this.run((c) => calls.getCall(c, conversationUuid));
+    return this.#run((c) => calls.getCall(c, conversationUuid));
   }
   /** Calls since `since` with message counts, newest first (the seed's query). */
   async callHistory(since: Date | string) {
-    return this.run((c) => calls.callHistory(c, since));
+    return this.#run((c) => calls.callHistory(c, since));
   }
 
   async createDocument(input: documents.NewDocument) {
     const values = parse(documents.newDocument, input, 'document');
-    return this.run((c) => documents.createDocument(c, values));
+    return this.#run((c) => documents.createDocument(c, values));
   }
   async updateDocument(documentUuid: string, input: documents.DocumentPatch) {
     const patch = parse(documents.documentPatch, input, 'document change');
-    return this.run((c) => documents.updateDocument(c, documentUuid, patch));
+    return this.#run((c) => documents.updateDocument(c, documentUuid, patch));
   }
   async getDocument(documentUuid: string) {
-    return this.run((c) => documents.getDocument(c, documentUuid));
+    return this.#run((c) => documents.getDocument(c, documentUuid));
   }
   async listDocuments() {
-    return this.run((c) => documents.listDocuments(c));
+    return this.#run((c) => documents.listDocuments(c));
   }
   async deleteDocument(documentUuid: string) {
-    return this.run((c) => documents.deleteDocument(c, documentUuid));
+    return this.#run((c) => documents.deleteDocument(c, documentUuid));
   }
   async searchDocuments(query: string, options: documents.DocumentSearchOptions = {}) {
     const checked = parse(documents.documentSearch, options, 'search options');
-    return this.run((c) => documents.searchDocuments(c, query, checked));
+    return this.#run((c) => documents.searchDocuments(c, query, checked));
   }
 
   async createTransferRule(input: rules.NewTransferRule) {
     const values = parse(rules.newTransferRule, input, 'transfer rule');
-    return this.run((c) => rules.createTransferRule(c, values));
+    return this.#run((c) => rules.createTransferRule(c, values));
   }
   async updateTransferRule(ruleUuid: string, input: rules.TransferRulePatch) {
     const patch = parse(rules.transferRulePatch, input, 'transfer rule change');
-    return this.run((c) => rules.updateTransferRule(c, ruleUuid, patch));
+    return this.#run((c) => rules.updateTransferRule(c, ruleUuid, patch));
   }
   async getTransferRule(ruleUuid: string) {
-    return this.run((c) => rules.getTransferRule(c, ruleUuid));
+    return this.#run((c) => rules.getTransferRule(c, ruleUuid));
   }
   async listTransferRules() {
-    return this.run((c) => rules.listTransferRules(c));
+    return this.#run((c) => rules.listTransferRules(c));
   }
   async deleteTransferRule(ruleUuid: string) {
-    return this.run((c) => rules.deleteTransferRule(c, ruleUuid));
+    return this.#run((c) => rules.deleteTransferRule(c, ruleUuid));
   }
   /** The transfer rule that applies to an intent and utterance at a moment (default now), if any. */
   async findTransferRule(input: rules.TransferQuery) {
     const query = parse(rules.transferQuery, input, 'transfer query');
-    return this.run((c) => rules.findTransferRule(c, query));
+    return this.#run((c) => rules.findTransferRule(c, query));
   }
 }
 

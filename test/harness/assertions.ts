@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { DB } from '../../src/db/schema.ts';
 import type { ErrorCode } from '../../src/db/errors.ts';
 import { MordomoError } from '../../src/db/errors.ts';
@@ -23,6 +23,17 @@ export async function rowCounts(db: Kysely<DB>): Promise<Record<string, number>>
     counts[table] = Number(row.n);
   }
   return counts;
+}
+
+const EVERY_TABLE = [
+  'users', 'conversations', 'messages', 'actions', 'reminders', 'system_logs', 'config', 'v_voice_ai_providers', 'v_voice_secretaries',
+  'v_voice_documents', 'v_voice_transfer_rules', 'v_voice_conversations', 'v_voice_messages', 'mordomo_api_keys',
+] as const;
+
+/** Row counts of every table a caller can write (core and IVR), in one statement, to compare before and after. */
+export async function everyRowCount(db: Kysely<DB>): Promise<string> {
+  const { rows } = await sql`SELECT ${sql.join(EVERY_TABLE.map((table) => sql`(SELECT count(*) FROM ${sql.table(table)})`))}`.execute(db);
+  return JSON.stringify(rows[0]);
 }
 
 /** Inputs every validated entry point must refuse: the usual suspects of a hostile or buggy client. */

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { sql } from 'kysely';
 import { createDomain } from '../ivr/fixtures.ts';
+import { everyRowCount } from '../harness/assertions.ts';
 import { testService } from '../harness/service.ts';
 
 const api = await testService('fuzz');
@@ -117,10 +117,7 @@ function withField(base: any, path: string[], value: unknown): unknown {
 }
 
 const ajv = new Ajv2020({ strict: false, validateFormats: false });
-const TABLES = ['users', 'conversations', 'messages', 'actions', 'reminders', 'system_logs', 'config', 'v_voice_ai_providers',
-  'v_voice_secretaries', 'v_voice_documents', 'v_voice_transfer_rules', 'v_voice_conversations', 'v_voice_messages', 'mordomo_api_keys'];
-const counts = async () =>
-  JSON.stringify((await sql`SELECT ${sql.join(TABLES.map((table) => sql`(SELECT count(*) FROM ${sql.table(table)})`))}`.execute(db)).rows[0]);
+const counts = () => everyRowCount(db);
 
 interface Attempt { method: string; path: string; body?: unknown; raw?: string; invalidByDocument?: boolean }
 
