@@ -23,44 +23,44 @@ export const id = z.uuid({ message: 'must be a UUID' });
 
 const MAX_JSON_BYTES = 256 * 1024;
 
-/**
- * Deepest nesting of objects and arrays accepted in any input, far beyond any real metadata or provider config.
- * `parse` (and the HTTP body parser) check it before any schema runs: a body of a few kilobytes nested 3,000
- * levels deep used to exhaust the stack in the recursive JSON schema (a 500 on every route with a JSON field).
- */
-export const MAX_INPUT_DEPTH = 100;
+/** Deepest nesting of objects and arrays accepted in a JSON value, far beyond any real metadata or provider config. */
+const MAX_JSON_DEPTH = 100;
 
 /**
- * Whether `value` is made only of what JSON has (strings, finite numbers, booleans, null, arrays, plain objects),
- * walked without recursion and no deeper than MAX_INPUT_DEPTH (so neither a deep nor a cyclic value can hang it).
+ * What makes `value` unfit to be JSON, or undefined: anything but strings, finite numbers, booleans, null, arrays
+ * and plain objects, or nesting past MAX_JSON_DEPTH. Walked without recursion, so that neither a deep value (a
+ * 6 KB body nested 3,000 levels used to exhaust the stack: a 500 on every route with a JSON field) nor a cyclic
+ * one can overflow or hang it.
  */
-function isJson(value: unknown): boolean {
+function jsonProblem(value: unknown): string | undefined {
   const pending: Array<[unknown, number]> = [[value, 0]];
   while (pending.length > 0) {
     const [current, depth] = pending.pop()!;
     if (current === null || typeof current === 'string' || typeof current === 'boolean') continue;
-    if (typeof current === 'number') {
-      if (!Number.isFinite(current)) return false;
-      continue;
-    }
-    if (typeof current !== 'object' || depth >= MAX_INPUT_DEPTH) return false;
-    if (!Array.isArray(current)) {
-      const prototype = Object.getPrototypeOf(current);
-      if (prototype !== Object.prototype && prototype !== null) return false;
-    }
-    for (const child of Array.isArray(current) ? current : Object.values(current)) pending.push([child, depth + 1]);
+    if (typeof current === 'number' && Number.isFinite(current)) continue;
+    const plain =
+      Array.isArray(current) || (typeof current === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(current)));
+    if (!plain) return 'must be a JSON value: strings, finite numbers, booleans, null, arrays and plain objects';
+    if (depth >= MAX_JSON_DEPTH) return `nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`;
+    for (const child of Array.isArray(current) ? current : Object.values(current as object)) pending.push([child, depth + 1]);
   }
-  return true;
+  return undefined;
 }
 
 /**
  * Any JSON value. A check rather than the recursive union it used to be: zod parses a schema that contains a
  * recursive one through a per-parse memo (to detect cycles), which was ~10% of the CPU of appending a turn in a
- * profile. Registered under a name, so the OpenAPI document has one `JsonValue` component.
+ * profile, and recursion is what a hostile value exhausts. Registered under a name, so the OpenAPI document has
+ * one `JsonValue` component.
  */
-export const jsonValue: z.ZodType<JsonValue> = z
-  .custom<JsonValue>(isJson, 'must be a JSON value: strings, finite numbers, booleans, null, arrays and plain objects')
-  .meta({ id: 'JsonValue', description: 'any JSON value' });
+export const jsonValue = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    const problem = jsonProblem(value);
+    // Not continued: the checks chained after this one serialise the value, which only a JSON value survives.
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, continue: false });
+  })
+  .meta({ id: 'JsonValue', description: 'any JSON value' }) as unknown as z.ZodType<JsonValue>;
 
 /** A JSON document jsonb accepts: no \u0000 inside strings, bounded in size. */
 export const json = jsonValue.superRefine((value, ctx) => {
@@ -86,24 +86,8 @@ export const instant = z
 
 export const limit = (max: number, fallback: number) => z.number().int().min(1).max(max).default(fallback);
 
-
-/** Whether `value` nests objects or arrays deeper than `limit`, found without recursion so that it cannot overflow. */
-export function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const pending: Array<[unknown, number]> = [[value, 0]];
-  while (pending.length > 0) {
-    const [current, depth] = pending.pop()!;
-    if (current === null || typeof current !== 'object') continue;
-    if (depth >= limit) return true;
-    for (const child of Array.isArray(current) ? current : Object.values(current)) pending.push([child, depth + 1]);
-  }
-  return false;
-}
-
-export const TOO_DEEP = `nests deeper than ${MAX_INPUT_DEPTH} levels of objects and arrays`;
-
 /** Validates `input` against `schema`, throwing an `InvalidInputError` that names every offending field. */
 export function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  if (nestsDeeperThan(input, MAX_INPUT_DEPTH)) throw new InvalidInputError(`invalid ${what}: ${TOO_DEEP}`);
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {

@@ -3,7 +3,6 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { MAX_INPUT_DEPTH, nestsDeeperThan, TOO_DEEP } from '../db/validation.ts';
 import { createIvr } from '../ivr/ivr.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../ivr/api-keys.ts';
 import { dashboardReport } from '../ops/reports.ts';
@@ -42,7 +41,6 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     frameworkErrors: handleError,
   });
   app.setValidatorCompiler(validatorCompiler);
-  refuseDeepJson(app);
   // Responses are rows typed by the compiler against the response schemas, and the tests check real responses
   // against the published document; re-checking every row with zod on the way out only cost throughput (a page
   // of 50 messages took longer to encode than to read from PostgreSQL). They are written by code generated from
@@ -153,22 +151,6 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     });
   }
   return app;
-}
-
-/**
- * Fastify's own JSON parser (which refuses prototype poisoning), then a depth check before any schema sees the
- * body: the route schemas' JSON checks are recursive, and a deeply nested body would exhaust the stack.
- */
-function refuseDeepJson(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    parseJson(request, body as string, (error: Error | null, value?: unknown) => {
-      if (error) done(error, undefined);
-      else if (nestsDeeperThan(value, MAX_INPUT_DEPTH)) done(new HttpError(400, 'invalid_input', `body ${TOO_DEEP}`), undefined);
-      else done(null, value);
-    });
-  });
 }
 
 function serveMetrics(scope: FastifyInstance, { metrics }: ServiceContext): void {

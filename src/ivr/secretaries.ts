@@ -55,9 +55,9 @@ const COLUMNS = [
  * The seed's query, with two changes that keep its results and give row-level security the superuser's plan.
  * The tenant is read from the transaction's setting, which the policies read too: bound again as a parameter,
  * it gives the planner two values it must prove equal, and it does that with a gating node above every table
- * (31 µs per lookup under RLS with them, 27 µs without; bench/README "ivr"). And each provider is joined on its domain as well, which the
- * composite foreign keys already guarantee, so that the policy's condition is the join's and not a filter.
- * The seed's own text runs unchanged too (tested).
+ * (31 µs per lookup under RLS with them, 27 µs without; bench/README "ivr"). And each provider is joined on its
+ * domain as well, which the composite foreign keys already guarantee, so that the policy's condition is the
+ * join's and not a filter. The seed's own text runs unchanged too (tested).
  */
 export const SECRETARY_BY_EXTENSION_SQL = `
 SELECT s.*,
