@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MordomoError } from '../src/db/errors.ts';
 import * as library from '../src/index.ts';
-import { everyRowCount } from './harness/assertions.ts';
+import { everyRowCount, nestedObject } from './harness/assertions.ts';
 import { testDatabase } from './harness/database.ts';
 import { createDomain, KEY } from './ivr/fixtures.ts';
 
@@ -16,15 +16,10 @@ const tenant = library.createIvr(db, { encryptionKey: KEY }).forDomain(await cre
 const secretary = await tenant.createSecretary({ name: 'Recepção', extension: '8000' });
 const call = await tenant.startCall({ secretary_uuid: secretary.secretary_uuid });
 
-const deep = () => {
-  let value: unknown = 'fundo';
-  for (let level = 0; level < 5_000; level++) value = [value];
-  return value;
-};
 const JUNK: unknown[] = [
   undefined, null, 0, -1, 1.5, NaN, Infinity, 2 ** 64, true, '', ' ', 'not-a-uuid', "'; DROP TABLE users; --", 'a\u0000b',
   'x'.repeat(100_000), '00000000-0000-0000-0000-000000000000', {}, [], [null], { limit: -1 }, { limit: 1e9 },
-  { days: 0 }, { before: 'yesterday' }, { before: new Date(Number.NaN) }, new Date(Number.NaN), deep(), { metadata: deep() },
+  { days: 0 }, { before: 'yesterday' }, { before: new Date(Number.NaN) }, new Date(Number.NaN), nestedObject(5_000), { metadata: nestedObject(5_000) },
 ];
 /** A short description of an argument for failure messages (JSON.stringify itself overflows on the deep ones). */
 function describe(value: unknown): string {

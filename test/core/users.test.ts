@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createUser, deactivateUser, findUserByEmail, getUser, updateUser } from '../../src/core/users.ts';
-import { BAD_IDS, rejectsWith, rowCounts } from '../harness/assertions.ts';
+import { BAD_IDS, nestedObject, rejectsWith, rowCounts } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
 
 const { db } = await testDatabase('users');
@@ -49,15 +49,10 @@ test('refuses bad input with a message naming the field, and writes nothing', as
   await rejectsWith(() => createUser(db, { name: 'Eve', is_admin: true } as never), 'invalid_input', /is_admin/);
   await rejectsWith(() => createUser(db, { name: "Robert'); DROP TABLE users; --", email: "x'@example.com; --" }), 'invalid_input', /email/);
   // Nested past what a recursive check can walk: refused by depth, not a RangeError from an exhausted stack.
-  const nested = (depth: number) => {
-    let value: object = {};
-    for (let level = 0; level < depth; level++) value = { a: value };
-    return value;
-  };
-  await rejectsWith(() => createUser(db, { name: 'Eve', metadata: nested(5_000) as never }), 'invalid_input', /deeper than 100 levels/);
+  await rejectsWith(() => createUser(db, { name: 'Eve', metadata: nestedObject(5_000) as never }), 'invalid_input', /deeper than 100 levels/);
   assert.deepEqual(await rowCounts(db), before);
   // The limit leaves room for any real document.
-  assert.deepEqual((await createUser(db, { name: 'Deep', metadata: nested(90) as never })).metadata, nested(90));
+  assert.deepEqual((await createUser(db, { name: 'Deep', metadata: nestedObject(90) as never })).metadata, nestedObject(90));
 });
 
 test('stores SQL fragments as plain text', async () => {

@@ -36,6 +36,13 @@ export async function everyRowCount(db: Kysely<DB>): Promise<string> {
   return JSON.stringify(rows[0]);
 }
 
+/** An object nested `depth` levels deep ({ a: { a: … {} } }), built without recursion so that any depth can be made. */
+export function nestedObject(depth: number): object {
+  let value: object = {};
+  for (let level = 0; level < depth; level++) value = { a: value };
+  return value;
+}
+
 /** Inputs every validated entry point must refuse: the usual suspects of a hostile or buggy client. */
 export const BAD_IDS = ['', 'not-a-uuid', "1'; DROP TABLE users; --", '00000000-0000-0000-0000-00000000000g', 'a\u0000b', 42, null];
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { createDomain } from '../ivr/fixtures.ts';
-import { everyRowCount } from '../harness/assertions.ts';
+import { everyRowCount, nestedObject } from '../harness/assertions.ts';
 import { testService } from '../harness/service.ts';
 
 const api = await testService('fuzz');
@@ -53,12 +53,11 @@ const realPathValue: Record<string, string> = {
 const baseBodies: Record<string, unknown> = { 'POST /v1/ivr/transfer-rules': ruleBody, 'PATCH /v1/ivr/transfer-rules/{uuid}': ruleBody };
 const realFor = (route: string) => Object.entries(realPathValue).find(([prefix]) => route.startsWith(prefix))?.[1];
 
-const nested = (depth: number): unknown => (depth === 0 ? 'fundo' : [nested(depth - 1)]);
 const JUNK_VALUES: unknown[] = [
   null, true, 0, -1, 0.5, 2 ** 31, 2 ** 53 + 2, 1e308, -1e308,
   '', ' ', 'x', 'a\u0000b', '\ud800', "'; DROP TABLE users; --", 'A'.repeat(70_000), '9'.repeat(40),
   '0000-01-01T00:00:00Z', '99999-01-01T00:00:00Z', '2026-02-30T10:00:00Z', '1970-01-01T00:00:00Z', '2026-11-23T25:61:00+03:00',
-  '00000000-0000-0000-0000-000000000000', [], [null], {}, { $ne: 1 }, nested(3000),
+  '00000000-0000-0000-0000-000000000000', [], [null], {}, { $ne: 1 }, nestedObject(3_000),
 ];
 const JUNK_QUERY = ['', '-1', '0', '1e309', 'NaN', 'abc', "' OR 1=1 --", '\u0000', 'x'.repeat(3000), '0000-01-01T00:00:00Z',
   '99999-12-31T00:00:00Z', '2026-02-30T00:00:00Z', '00000000-0000-0000-0000-000000000000', 'true', '9'.repeat(30)];
