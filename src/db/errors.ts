@@ -91,7 +91,8 @@ export function mapDatabaseError(error: unknown): MordomoError {
   if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || NETWORK_CODES.has(code)) {
     return new UnavailableError('database unavailable; it may be restarting, retry shortly', { cause: error });
   }
-  if (error instanceof Error && /timeout exceeded when trying to connect|Connection terminated/i.test(error.message)) {
+  // node-postgres' own errors for a connection that died or could not be made carry no SQLSTATE.
+  if (error instanceof Error && /timeout exceeded when trying to connect|Connection terminated|is not queryable/i.test(error.message)) {
     return new UnavailableError('database unavailable: no connection could be made in time', { cause: error });
   }
   return new MordomoError('internal', 'internal database error', { cause: error });

@@ -60,8 +60,20 @@ function autoPrepare(client: pg.PoolClient): void {
 export const WITHOUT_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = '0'";
 
 /**
- * A `pg.Pool` with the seed's sizing and timeouts. An idle client that breaks (server restart) is dropped by
- * the pool and its error re-emitted on the pool: logging it here keeps a restart from crashing the process.
+ * node-postgres reports a connection's death (postmaster exit, `pg_terminate_backend`, a network cut) as an
+ * 'error' event on its Client. pg-pool listens for it only while the client is idle in the pool: a checked-out
+ * client (between two statements of a transaction, a scheduled job's lock client) would throw it as an unhandled
+ * 'error' event and end the process. With a listener of its own, the statement that runs next on that client fails
+ * (and is answered as "unavailable"), and the pool discards the client when it is released.
+ */
+export function surviveLostConnections(pool: pg.Pool, onLost: (error: Error) => void): void {
+  pool.on('connect', (client) => client.on('error', onLost));
+  pool.on('error', onLost);
+}
+
+/**
+ * A `pg.Pool` with the seed's sizing and timeouts, whose connections can die at any moment without taking the
+ * process with them (see `surviveLostConnections`); the pool reconnects once the server answers again.
  */
 export function createPool(connectionString: string, settings: PoolSettings, logger: Logger): pg.Pool {
   const pool = new pg.Pool({
@@ -74,10 +86,10 @@ export function createPool(connectionString: string, settings: PoolSettings, log
     application_name: settings.applicationName,
   });
   pool.on('connect', autoPrepare);
-  pool.on('error', (error) => {
+  surviveLostConnections(pool, (error) => {
     // pool.end() resolves before its sockets have closed; a server stopped right after terminates them. Expected.
     if (pool.ending) return;
-    logger.warn({ err: { message: error.message } }, 'idle database connection lost');
+    logger.warn({ err: { message: error.message } }, 'database connection lost');
   });
   return pool;
 }

@@ -13,7 +13,7 @@ import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
 import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, quote, tableShape } from './backup-tables.ts';
 import { ROLLUP_TABLES } from './rollups.ts';
-import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
+import { surviveLostConnections, WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 
 export interface RestoreOptions {
   /** Replace the data of a database that already holds some. */
@@ -333,11 +333,12 @@ export async function verifyBackup(
   const scratch = new URL(databaseUrl);
   scratch.pathname = `/${scratchName}`;
   const adminClient = new pg.Client({ connectionString: admin.toString() });
+  adminClient.on('error', () => undefined);
   await adminClient.connect();
   const pool = new pg.Pool({ connectionString: scratch.toString(), max: 2 });
-  // pool.end() returns before its sockets close; DROP DATABASE ... WITH (FORCE) then terminates them. Expected.
-  pool.on('error', () => undefined);
-  adminClient.on('error', () => undefined);
+  // A connection lost mid-verification fails the statement that runs next, which fails the verification.
+  // pool.end() returns before its sockets close; DROP DATABASE ... WITH (FORCE) then terminates them. Expected too.
+  surviveLostConnections(pool, () => undefined);
   try {
     await adminClient.query(`CREATE DATABASE ${scratchName}`);
     let manifest: Manifest;

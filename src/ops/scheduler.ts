@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
-import { mapDatabaseError, MordomoError } from '../db/errors.ts';
+import { mapDatabaseError, mapErrors, MordomoError } from '../db/errors.ts';
 import type { Logger } from '../logger.ts';
 import { createBackup } from './backup.ts';
 import { pruneBackups, recordVerification } from './backup-files.ts';
@@ -122,7 +122,7 @@ export class Scheduler {
       throw mapDatabaseError(error);
     });
     for (const job of this.jobs) {
-      this.crons.push(new Cron(job.cron, { protect: true }, () => void this.track(this.runJob(job.name))));
+      this.crons.push(new Cron(job.cron, { protect: true }, () => void this.track(this.runScheduled(job.name))));
     }
   }
 
@@ -143,10 +143,27 @@ export class Scheduler {
     return promise;
   }
 
+  /**
+   * A run its schedule started: nobody awaits it, so a failure to even record the run (the database is down or
+   * its connection died mid-job) is logged here; the next scheduled run tries again.
+   */
+  private async runScheduled(name: string): Promise<void> {
+    try {
+      await this.runJob(name);
+    } catch (error) {
+      this.logger.warn({ job: name, err: { message: mapDatabaseError(error).message } }, 'scheduled job could not run');
+    }
+  }
+
   /** Runs one job now (as its schedule would), returning how it ended. */
   async runJob(name: string): Promise<JobOutcome> {
     const job = this.jobs.find((j) => j.name === name);
     if (!job) throw new MordomoError('not_found', `no job named ${name}`);
+    return mapErrors(() => this.runLocked(job));
+  }
+
+  private async runLocked(job: Job): Promise<JobOutcome> {
+    const name = job.name;
     const client = await this.pool.connect();
     try {
       const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('mordomo-db:job:' || $1)) AS locked`, [name]);
@@ -162,7 +179,7 @@ export class Scheduler {
           detail = await job.run();
         } catch (error) {
           outcome = 'failed';
-          detail = error instanceof MordomoError ? error.message : 'unexpected error';
+          detail = error instanceof Error ? error.message : String(error);
           this.logger.error({ job: name, err: { message: detail } }, 'scheduled job failed');
         }
         await client.query(`UPDATE mordomo_job_runs SET finished_at = now(), outcome = $2, detail = $3 WHERE id = $1`, [run[0]!.id, outcome, detail]);
