@@ -225,13 +225,19 @@ ivrCommand
 
 ivrCommand
   .command('rotate-key')
-  .description('re-encrypt every provider config from MORDOMO_ENCRYPTION_KEY(_FILE) to MORDOMO_NEW_ENCRYPTION_KEY(_FILE), all or nothing')
+  .description(
+    're-encrypt every provider config from MORDOMO_ENCRYPTION_KEY(_FILE) to MORDOMO_NEW_ENCRYPTION_KEY(_FILE), all or nothing; ' +
+      'run it again to finish a rotation left half done, or with the two keys swapped to roll one back',
+  )
   .action(databaseAction(async (database, config) => {
     if (!config.encryptionKey || !config.newEncryptionKey) {
       throw new ConfigError('rotate-key needs the current key (MORDOMO_ENCRYPTION_KEY or _FILE) and the new one (MORDOMO_NEW_ENCRYPTION_KEY or _FILE)');
     }
     const rotated = await rotateEncryptionKey(database.db, config.encryptionKey, config.newEncryptionKey);
-    process.stdout.write(`${rotated} provider configs re-encrypted; now use the new key as MORDOMO_ENCRYPTION_KEY\n`);
+    process.stdout.write(
+      `${rotated} provider configs re-encrypted; the database now takes only the new key: make it MORDOMO_ENCRYPTION_KEY ` +
+        '(a service started with both keys, MORDOMO_NEW_ENCRYPTION_KEY set too, keeps working meanwhile)\n',
+    );
   }));
 
 const keyCommand = ivrCommand.command('key').description("per-domain API keys of the HTTP API's /v1/ivr routes");

@@ -120,6 +120,12 @@ export interface MordomoApiKeys {
   secret_sha256: Buffer;
 }
 
+export interface MordomoIvrEncryptionKey {
+  changed_at: Generated<Timestamp>;
+  key_id: string;
+  singleton: Generated<boolean>;
+}
+
 export interface Reminders {
   created_at: Generated<Timestamp>;
   description: string | null;
@@ -172,6 +178,7 @@ export interface VVoiceAiProviders {
   domain_uuid: string;
   is_default: Generated<boolean>;
   is_enabled: Generated<boolean>;
+  key_id: string | null;
   provider_name: string;
   provider_type: string;
   provider_uuid: Generated<string>;
@@ -267,6 +274,7 @@ export interface DB {
   message_rollup_latency: MessageRollupLatency;
   messages: Messages;
   mordomo_api_keys: MordomoApiKeys;
+  mordomo_ivr_encryption_key: MordomoIvrEncryptionKey;
   reminders: Reminders;
   system_logs: SystemLogs;
   users: Users;

@@ -134,7 +134,7 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
   });
 
   if (config.modules.includes('ivr')) {
-    const ivr = createIvr(context.db, { encryptionKey: config.encryptionKey });
+    const ivr = createIvr(context.db, { encryptionKey: config.encryptionKey, newEncryptionKey: config.newEncryptionKey });
     await app.register(async (tenant) => {
       tenant.decorateRequest('ivrDomain', null);
       tenant.addHook('onRequest', async (request) => {

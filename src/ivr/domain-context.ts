@@ -1,5 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { type Kysely, sql, type Transaction } from 'kysely';
-import { ConfigError, mapDatabaseError } from '../db/errors.ts';
+import { ConfigError, mapDatabaseError, UnavailableError } from '../db/errors.ts';
 import type { DB } from '../db/schema.ts';
 
 /** The role every IVR transaction runs as: owns nothing, so the tables' forced row-level security applies. */
@@ -11,8 +12,22 @@ export interface DomainContext {
 }
 
 /**
+ * The name of an encryption key that the database may keep (migrations/ivr/009): an HMAC of a fixed text under
+ * the key, so it tells keys apart without revealing one.
+ */
+export function keyId(key: string): string {
+  return createHmac('sha256', key).update('mordomo-db provider config key').digest('hex').slice(0, 32);
+}
+
+/** The key given is not the database's current one: a rotation moved the configs to another key. */
+export class KeyNotCurrentError extends UnavailableError {}
+
+const KEY_NOT_CURRENT = 'MDB02';
+const WRONG_KEY = '39000';
+
+/**
  * Runs `work` in one transaction as the IVR role with `app.domain_uuid` set to `domain` (and, when given,
- * `app.encryption_key` to the key). All three are transaction-local settings passed as bind parameters in a SELECT:
+ * `app.encryption_key` to the key with `app.key_id` its id). All four are transaction-local settings passed as bind parameters in a SELECT:
  * the key never appears in SQL text, and `log_statement = 'mod'` does not log SELECTs, so neither the key nor a
  * provider's plaintext config reaches the server log.
  */
@@ -27,15 +42,47 @@ export async function inDomain<T>(
       await sql`SELECT set_config('role', ${IVR_ROLE}, true),
                        set_config('app.domain_uuid', ${domain}, true),
                        set_config('app.encryption_key', ${secrets.encryptionKey ?? ''}, true),
+                       set_config('app.key_id', ${secrets.encryptionKey ? keyId(secrets.encryptionKey) : ''}, true),
                        set_config('app.provider_config', ${secrets.providerConfig ?? ''}, true)`.execute(trx);
       return work({ trx, domain });
     });
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === '39000' && /wrong key|corrupt data/i.test((error as Error).message)) {
-      throw new ConfigError('cannot decrypt provider config: wrong encryption key (check MORDOMO_ENCRYPTION_KEY)');
+    if ((code === WRONG_KEY && /wrong key|corrupt data/i.test((error as Error).message)) || code === KEY_NOT_CURRENT) {
+      throw new KeyNotCurrentError(
+        'the encryption key is not the one the provider configs are under (rotated with mordomo-db ivr rotate-key?): ' +
+          'set MORDOMO_ENCRYPTION_KEY to the current key, or give the service both keys during a rotation (MORDOMO_NEW_ENCRYPTION_KEY)',
+        { cause: error },
+      );
     }
     throw mapDatabaseError(error);
+  }
+}
+
+/**
+ * Keys a service holds during a rotation (the current one and the next), tried in turn: a transaction refused for
+ * its key (not current, or cannot decrypt) runs again under the other, and the one that worked is tried first from
+ * then on. Work is retried only when the database refused it for the key, so nothing was written.
+ */
+export class KeyRing {
+  private readonly keys: string[];
+
+  constructor(keys: (string | undefined)[]) {
+    this.keys = [...new Set(keys.filter((key): key is string => Boolean(key)))];
+  }
+
+  async run<T>(work: (key: string) => Promise<T>): Promise<T> {
+    const first = requireKey(this.keys[0]);
+    try {
+      return await work(first);
+    } catch (error) {
+      const next = this.keys[1];
+      if (!(error instanceof KeyNotCurrentError) || next === undefined) throw error;
+      const result = await work(next);
+      // Promote the key that worked, unless another call already did.
+      if (this.keys[0] === first) this.keys.reverse();
+      return result;
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import type { DB } from '../db/schema.ts';
 import { id, parse } from '../db/validation.ts';
 import * as calls from './calls.ts';
 import * as documents from './documents.ts';
-import { type DomainContext, IVR_ROLE, inDomain, requireKey } from './domain-context.ts';
+import { type DomainContext, IVR_ROLE, inDomain, KeyRing, keyId } from './domain-context.ts';
 import * as providers from './providers.ts';
 import * as secretaries from './secretaries.ts';
 import * as rules from './transfer-rules.ts';
@@ -12,6 +12,11 @@ import * as rules from './transfer-rules.ts';
 export interface IvrOptions {
   /** Key of the providers' encrypted configs (MORDOMO_ENCRYPTION_KEY); needed only to read or write configs. */
   encryptionKey?: string;
+  /**
+   * The key a rotation moves to (MORDOMO_NEW_ENCRYPTION_KEY). With both, configs keep working before, during and
+   * after `rotateEncryptionKey`, whichever key is current.
+   */
+  newEncryptionKey?: string;
 }
 
 /**
@@ -23,7 +28,7 @@ export class IvrDomain {
   constructor(
     private readonly db: Kysely<DB>,
     readonly domainUuid: string,
-    private readonly encryptionKey: string | undefined,
+    private readonly keys: KeyRing,
   ) {}
 
   #run<T>(work: (context: DomainContext) => Promise<T>): Promise<T> {
@@ -32,9 +37,14 @@ export class IvrDomain {
 
   /** Runs with the key (and a plaintext config to encrypt) as transaction settings, never as statement text. */
   #withKey<T>(work: (context: DomainContext) => Promise<T>, config?: unknown): Promise<T> {
-    const encryptionKey = requireKey(this.encryptionKey);
-    const providerConfig = config === undefined ? undefined : JSON.stringify(config);
-    return inDomain(this.db, this.domainUuid, work, { encryptionKey, providerConfig });
+    if (config === undefined) return this.keys.run((encryptionKey) => inDomain(this.db, this.domainUuid, work, { encryptionKey }));
+    const providerConfig = JSON.stringify(config);
+    // The key is claimed before any provider row is touched: the order a rotation takes its locks in.
+    const write = async (context: DomainContext) => {
+      await sql`SELECT v_voice_claim_encryption_key()`.execute(context.trx);
+      return work(context);
+    };
+    return this.keys.run((encryptionKey) => inDomain(this.db, this.domainUuid, write, { encryptionKey, providerConfig }));
   }
 
   async createProvider(input: providers.NewProvider): Promise<providers.Provider> {
@@ -151,9 +161,11 @@ export class IvrDomain {
 
 /** The IVR module over a database; `forDomain` gives the per-tenant handle. */
 export function createIvr(db: Kysely<DB>, options: IvrOptions = {}) {
+  // One ring for every domain handle, so that what one call learned about the current key the next one uses.
+  const keys = new KeyRing([options.encryptionKey, options.newEncryptionKey]);
   return {
     forDomain(domainUuid: string): IvrDomain {
-      return new IvrDomain(db, parse(id, domainUuid, 'domain id'), options.encryptionKey);
+      return new IvrDomain(db, parse(id, domainUuid, 'domain id'), keys);
     },
   };
 }
@@ -169,31 +181,40 @@ export async function insertDefaultProviders(db: Kysely<DB>): Promise<number> {
 }
 
 /**
- * Re-encrypts every provider config of every domain from `oldKey` to `newKey` in one transaction: either all
- * configs move to the new key or, on any failure (a wrong old key, an interruption), none does and the old key
- * keeps working. Keys travel only as transaction settings.
+ * Re-encrypts every provider config of every domain to `newKey` in one transaction: either all configs move to
+ * the new key or, on any failure, none does and the old key keeps working. The database's current key moves first
+ * (migrations/ivr/009), so writers still holding the old key wait and are then refused: no config is written under
+ * the old key after this commits. A config already under the new key is left as it is and one under neither key
+ * refuses the whole rotation, so running it again finishes a rotation whatever state it is in, and running it with
+ * the keys swapped rolls it back. Keys travel only as transaction settings. Returns how many configs moved.
  */
 export async function rotateEncryptionKey(db: Kysely<DB>, oldKey: string, newKey: string): Promise<number> {
+  const newId = keyId(newKey);
   try {
     return await db.transaction().execute(async (trx) => {
+      await sql`SELECT v_voice_start_key_rotation(${keyId(oldKey)}, ${newId})`.execute(trx);
       await sql`SELECT set_config('role', ${IVR_ROLE}, true), set_config('app.old_key', ${oldKey}, true),
-                       set_config('app.encryption_key', ${newKey}, true)`.execute(trx);
+                       set_config('app.encryption_key', ${newKey}, true), set_config('app.key_id', ${newId}, true)`.execute(trx);
       const domains = await trx.selectFrom('v_domains').select('domain_uuid').orderBy('domain_uuid').execute();
       let rotated = 0;
       for (const { domain_uuid } of domains) {
         await sql`SELECT set_config('app.domain_uuid', ${domain_uuid}, true)`.execute(trx);
         const result = await sql`
           UPDATE v_voice_ai_providers
-             SET config = pgp_sym_encrypt(pgp_sym_decrypt(config, current_setting('app.old_key')),
+             SET config = pgp_sym_encrypt(v_voice_decrypt_either(config, current_setting('app.old_key'), current_setting('app.encryption_key')),
                                           current_setting('app.encryption_key'), 'cipher-algo=aes256')
-           WHERE domain_uuid = ${domain_uuid} AND config IS NOT NULL`.execute(trx);
+           WHERE domain_uuid = ${domain_uuid} AND config IS NOT NULL AND key_id IS DISTINCT FROM current_setting('app.key_id')`.execute(trx);
         rotated += Number(result.numAffectedRows ?? 0n);
       }
       return rotated;
     });
   } catch (error) {
-    if ((error as { code?: string }).code === '39000') {
-      throw new ConfigError('cannot decrypt provider config: wrong encryption key (the current key given is not the one in use); nothing was changed');
+    const code = (error as { code?: string }).code;
+    if (code === '39000') {
+      throw new ConfigError('cannot decrypt a provider config with either key: the current key given is not the one in use; nothing was changed');
+    }
+    if (code === 'MDB03') {
+      throw new ConfigError('the current key given is not the one in use (the database records another); nothing was changed');
     }
     throw mapDatabaseError(error);
   }
