@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
+import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { Actions, DB } from '../db/schema.ts';
 import { id, json, parse, requiredText, text } from '../db/validation.ts';
 
@@ -16,8 +17,12 @@ export const newAction = z.strictObject({
 export type NewAction = z.input<typeof newAction>;
 
 /** Records an action requested by a message; its conversation is taken from the message. */
-export async function recordAction(db: Kysely<DB>, input: NewAction): Promise<Action> {
+export async function recordAction(db: Kysely<DB>, input: NewAction, options: IdempotencyOptions = {}): Promise<Action> {
   const values = parse(newAction, input, 'action');
+  return once(db, CORE_KEYS, options, ['recordAction', values], (trx) => insertAction(trx, values));
+}
+
+async function insertAction(db: Kysely<DB>, values: z.output<typeof newAction>): Promise<Action> {
   const inserted = await mapErrors(() =>
     db
       .insertInto('actions')

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
+import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { Conversations, DB } from '../db/schema.ts';
 import { appendMessages, type Message, type NewMessage } from './messages.ts';
 import { id, jsonObject, parse } from '../db/validation.ts';
@@ -20,11 +21,13 @@ export const ending = z.strictObject({
 export type Ending = z.input<typeof ending>;
 
 /** Starts a conversation, for a known user or (no `user_id`) a speaker the assistant did not recognise. */
-export async function startConversation(db: Kysely<DB>, input: NewConversation = {}): Promise<Conversation> {
+export async function startConversation(db: Kysely<DB>, input: NewConversation = {}, options: IdempotencyOptions = {}): Promise<Conversation> {
   const values = parse(newConversation, input, 'conversation');
-  const insert = db.insertInto('conversations');
-  const withValues = Object.keys(values).length ? insert.values(values) : insert.defaultValues();
-  return mapErrors(() => withValues.returningAll().executeTakeFirstOrThrow());
+  return once(db, CORE_KEYS, options, ['startConversation', values], (trx) => {
+    const insert = trx.insertInto('conversations');
+    const withValues = Object.keys(values).length ? insert.values(values) : insert.defaultValues();
+    return mapErrors(() => withValues.returningAll().executeTakeFirstOrThrow());
+  });
 }
 
 /** Appends a user utterance and the assistant's answer as one turn (both written or neither). */
@@ -33,11 +36,17 @@ export async function appendTurn(
   conversationId: string,
   user: Omit<NewMessage, 'role'>,
   assistant: Omit<NewMessage, 'role'>,
+  options: IdempotencyOptions = {},
 ): Promise<Message[]> {
-  return appendMessages(db, conversationId, [
-    { ...user, role: 'user' },
-    { ...assistant, role: 'assistant' },
-  ]);
+  return appendMessages(
+    db,
+    conversationId,
+    [
+      { ...user, role: 'user' },
+      { ...assistant, role: 'assistant' },
+    ],
+    options,
+  );
 }
 
 /** Ends an open conversation; `duration_seconds` is computed by the database. Ending twice is a `ConflictError`. */

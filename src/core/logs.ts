@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { mapErrors } from '../db/errors.ts';
+import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, SystemLogs } from '../db/schema.ts';
 import { instant, jsonObject, limit, parse, position, requiredText } from '../db/validation.ts';
 
@@ -21,8 +22,12 @@ const batch = z.array(newLog).min(1, 'at least one log line').max(10_000, 'at mo
  * Writes log lines in one statement (all or none); the rows travel as one jsonb parameter, so a batch of
  * thousands costs one round trip and no parameter-count limit applies.
  */
-export async function writeLogs(db: Kysely<DB>, lines: NewLogLine[]): Promise<number> {
+export async function writeLogs(db: Kysely<DB>, lines: NewLogLine[], options: IdempotencyOptions = {}): Promise<number> {
   const rows = parse(batch, lines, 'log lines');
+  return once(db, CORE_KEYS, options, ['writeLogs', rows], (trx) => insertLogs(trx, rows));
+}
+
+async function insertLogs(db: Kysely<DB>, rows: z.output<typeof batch>): Promise<number> {
   return mapErrors(async () => {
     const result = await sql`
       INSERT INTO system_logs (level, source, message, metadata)

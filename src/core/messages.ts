@@ -1,6 +1,7 @@
 import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
+import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Messages } from '../db/schema.ts';
 import { id, instant, json, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
 
@@ -59,9 +60,13 @@ export function compileAppend(conversationId: string, messages: NewMessage[]) {
  * Appends messages to an open conversation in one statement (so all or none are written). `message_count` and
  * the user's `last_interaction_at` follow by trigger. Unknown conversation: `NotFoundError`; ended: `ConflictError`.
  */
-export async function appendMessages(db: Kysely<DB>, conversationId: string, messages: NewMessage[]): Promise<Message[]> {
+export async function appendMessages(db: Kysely<DB>, conversationId: string, messages: NewMessage[], options: IdempotencyOptions = {}): Promise<Message[]> {
   const key = parse(id, conversationId, 'conversation id');
   const rows = parse(newMessages, messages, 'messages');
+  return once(db, CORE_KEYS, options, ['appendMessages', key, rows], (trx) => append(trx, key, rows));
+}
+
+async function append(db: Kysely<DB>, key: string, rows: z.output<typeof newMessages>): Promise<Message[]> {
   const result = await mapErrors(() => db.executeQuery<Message>(appendStatement(key, rows)));
   if (result.rows.length === 0) {
     const conversation = await mapErrors(() =>

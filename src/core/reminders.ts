@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
+import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Reminders } from '../db/schema.ts';
 import { id, instant, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
 
@@ -16,9 +17,11 @@ export const newReminder = z.strictObject({
 export type NewReminder = z.input<typeof newReminder>;
 
 /** Creates a pending reminder. One scheduled in the past is simply due at once. */
-export async function createReminder(db: Kysely<DB>, input: NewReminder): Promise<Reminder> {
+export async function createReminder(db: Kysely<DB>, input: NewReminder, options: IdempotencyOptions = {}): Promise<Reminder> {
   const values = parse(newReminder, input, 'reminder');
-  return mapErrors(() => db.insertInto('reminders').values(values).returningAll().executeTakeFirstOrThrow());
+  return once(db, CORE_KEYS, options, ['createReminder', values], (trx) =>
+    mapErrors(() => trx.insertInto('reminders').values(values).returningAll().executeTakeFirstOrThrow()),
+  );
 }
 
 /** Cancels a pending reminder; one already triggered or cancelled is a `ConflictError`. */

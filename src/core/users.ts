@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { mapErrors, NotFoundError } from '../db/errors.ts';
+import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Users } from '../db/schema.ts';
 import { id, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
 
@@ -21,9 +22,11 @@ export const userPatch = newUser.partial().extend({ is_active: z.boolean().optio
 export type UserPatch = z.input<typeof userPatch>;
 
 /** Creates a user. A duplicate e-mail is a `ConflictError`. */
-export async function createUser(db: Kysely<DB>, input: NewUser): Promise<User> {
+export async function createUser(db: Kysely<DB>, input: NewUser, options: IdempotencyOptions = {}): Promise<User> {
   const values = parse(newUser, input, 'user');
-  return mapErrors(() => db.insertInto('users').values(values).returningAll().executeTakeFirstOrThrow());
+  return once(db, CORE_KEYS, options, ['createUser', values], (trx) =>
+    mapErrors(() => trx.insertInto('users').values(values).returningAll().executeTakeFirstOrThrow()),
+  );
 }
 
 /** The user with this id, or `NotFoundError`. */

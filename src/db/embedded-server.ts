@@ -267,13 +267,24 @@ export class EmbeddedServer {
   }
 }
 
+// What the server and its tools get of this process's environment: the locale, PATH, the time zone and the
+// temporary folder. Nothing else, so none of the service's secrets (MORDOMO_*, POSTGRES_PASSWORD, DATABASE_URL):
+// a postmaster's environment is readable in /proc/<pid>/environ by its OS user and, with pg_read_binary_file, by
+// any superuser session.
+const SERVER_ENVIRONMENT = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR)$/;
+
+/** The environment a PostgreSQL program runs with (see SERVER_ENVIRONMENT), messages in English for parsing. */
+export function serverEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(Object.entries(env).filter(([name]) => SERVER_ENVIRONMENT.test(name))), LC_MESSAGES: 'C' };
+}
+
 /** Runs a PostgreSQL program (initdb, pg_ctl) as the server's OS user when there is one; rejects with its output. */
 export function runServerTool(user: ServerUser | undefined, command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(user ? { uid: user.uid, gid: user.gid } : {}),
-      env: { ...process.env, LC_MESSAGES: 'C' },
+      env: serverEnvironment(),
     });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -120,6 +120,13 @@ export interface MordomoApiKeys {
   secret_sha256: Buffer;
 }
 
+export interface MordomoIdempotencyKeys {
+  created_at: Generated<Timestamp>;
+  fingerprint: Buffer;
+  key: string;
+  result: Json | null;
+}
+
 export interface MordomoIvrEncryptionKey {
   changed_at: Generated<Timestamp>;
   key_id: string;
@@ -211,6 +218,14 @@ export interface VVoiceDocuments {
   updated_at: Generated<Timestamp>;
 }
 
+export interface VVoiceIdempotencyKeys {
+  created_at: Generated<Timestamp>;
+  domain_uuid: string;
+  fingerprint: Buffer;
+  key: string;
+  result: Json | null;
+}
+
 export interface VVoiceMessages {
   confidence: number | null;
   content: string;
@@ -274,6 +289,7 @@ export interface DB {
   message_rollup_latency: MessageRollupLatency;
   messages: Messages;
   mordomo_api_keys: MordomoApiKeys;
+  mordomo_idempotency_keys: MordomoIdempotencyKeys;
   mordomo_ivr_encryption_key: MordomoIvrEncryptionKey;
   reminders: Reminders;
   system_logs: SystemLogs;
@@ -282,6 +298,7 @@ export interface DB {
   v_voice_ai_providers: VVoiceAiProviders;
   v_voice_conversations: VVoiceConversations;
   v_voice_documents: VVoiceDocuments;
+  v_voice_idempotency_keys: VVoiceIdempotencyKeys;
   v_voice_messages: VVoiceMessages;
   v_voice_secretaries: VVoiceSecretaries;
   v_voice_transfer_rules: VVoiceTransferRules;

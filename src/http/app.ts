@@ -94,12 +94,8 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
 
   await app.register(async (admin) => {
     admin.addHook('onRequest', async (request) => {
-      authFailures.check(clientOf(request));
       const token = bearer(request.headers.authorization);
-      if (!token || !adminToken.matches(token)) {
-        authFailures.record(clientOf(request));
-        throw new HttpError(401, 'unauthorized', UNAUTHORIZED);
-      }
+      if (!token || !adminToken.matches(token)) throw authFailures.refuse(clientOf(request), token, UNAUTHORIZED);
     });
     coreRoutes(admin, context);
     if (!config.http.metricsPublic) serveMetrics(admin, context);
@@ -127,8 +123,16 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
         handler: async (request) => ({ items: await listApiKeys(context.db, request.query.domain_uuid) }),
       });
       typed.delete('/v1/admin/ivr/keys/:uuid', {
-        schema: { tags: ['ivr keys'], summary: 'Revoke an API key at once', params: z.strictObject({ uuid: z.uuid() }) },
-        handler: async (request) => revokeApiKey(context.db, request.params.uuid),
+        schema: {
+          tags: ['ivr keys'],
+          summary: 'Revoke an API key: refused from the next request on this service; other service instances (and revocations made with the CLI) take up to 5 s',
+          params: z.strictObject({ uuid: z.uuid() }),
+        },
+        handler: async (request) => {
+          const revoked = await revokeApiKey(context.db, request.params.uuid);
+          apiKeys.forget();
+          return revoked;
+        },
       });
     }
   });
@@ -138,13 +142,9 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     await app.register(async (tenant) => {
       tenant.decorateRequest('ivrDomain', null);
       tenant.addHook('onRequest', async (request) => {
-        authFailures.check(clientOf(request));
         const key = bearer(request.headers.authorization);
         const domain = key ? await apiKeys.domainOf(key) : undefined;
-        if (!domain) {
-          authFailures.record(clientOf(request));
-          throw new HttpError(401, 'unauthorized', UNAUTHORIZED);
-        }
+        if (!domain) throw authFailures.refuse(clientOf(request), key, UNAUTHORIZED);
         (request as FastifyRequest & { ivrDomain: unknown }).ivrDomain = ivr.forDomain(domain);
       });
       ivrRoutes(tenant);

@@ -71,8 +71,13 @@ export class AdminToken {
 }
 
 /**
- * Counts failed authentications per client address in a fixed window; past the limit the address gets 429 until
- * the window ends, which makes guessing tokens hopeless without slowing down clients that authenticate.
+ * Limits failed authentications, never valid ones: a request whose credential is valid is let through before this
+ * is asked, so no flood of bad tokens from an address (all tenants of one FusionPBX host share one; so does
+ * everyone behind a reverse proxy) can lock out a valid admin token or another tenant's key. Failures are counted
+ * per presented credential (a client retrying a revoked key) and per address (noise without a credential, or
+ * guesses), in fixed windows; past either limit the failing request gets 429 instead of 401 until the window ends.
+ * Guessing stays hopeless (tokens are at least 24 characters, API keys 256 random bits); what this bounds is the
+ * work and the log lines a flood costs.
  */
 export class AuthFailureLimiter {
   private readonly failures = new Map<string, { count: number; windowEnds: number }>();
@@ -82,23 +87,26 @@ export class AuthFailureLimiter {
     private readonly windowMs = 60_000,
   ) {}
 
-  check(address: string, now = Date.now()): void {
-    const entry = this.failures.get(address);
-    if (entry && entry.windowEnds > now && entry.count >= this.limit) {
-      const seconds = Math.ceil((entry.windowEnds - now) / 1000);
-      throw new HttpError(429, 'rate_limited', `too many failed authentications; retry in ${seconds} s`);
+  /** Records a failed authentication and returns the error to answer with: 401, or 429 past a limit. */
+  refuse(address: string, credential: string | undefined, message: string, now = Date.now()): HttpError {
+    const counters = [`address:${address}`];
+    if (credential !== undefined) counters.push(`credential:${digest(credential).toString('base64')}`);
+    let waitMs = 0;
+    for (const counter of counters) {
+      const count = this.count(counter, now);
+      if (count > this.limit) waitMs = Math.max(waitMs, this.failures.get(counter)!.windowEnds - now);
     }
+    if (waitMs > 0) return new HttpError(429, 'rate_limited', `too many failed authentications; retry in ${Math.ceil(waitMs / 1000)} s`);
+    return new HttpError(401, 'unauthorized', message);
   }
 
-  record(address: string, now = Date.now()): void {
-    const entry = this.failures.get(address);
-    if (!entry || entry.windowEnds <= now) {
-      // Sweep expired entries now and then so that the map cannot grow without bound.
-      if (this.failures.size > 10_000) for (const [key, value] of this.failures) if (value.windowEnds <= now) this.failures.delete(key);
-      this.failures.set(address, { count: 1, windowEnds: now + this.windowMs });
-    } else {
-      entry.count += 1;
-    }
+  private count(counter: string, now: number): number {
+    const entry = this.failures.get(counter);
+    if (entry && entry.windowEnds > now) return ++entry.count;
+    // Sweep expired entries now and then so that the map cannot grow without bound.
+    if (this.failures.size > 10_000) for (const [key, value] of this.failures) if (value.windowEnds <= now) this.failures.delete(key);
+    this.failures.set(counter, { count: 1, windowEnds: now + this.windowMs });
+    return 1;
   }
 }
 
@@ -110,6 +118,11 @@ export class ApiKeyCache {
     private readonly db: Kysely<DB>,
     private readonly ttlMs = 5_000,
   ) {}
+
+  /** Forgets every verified key, so that a revocation through this service applies from its next request. */
+  forget(): void {
+    this.verified.clear();
+  }
 
   async domainOf(presented: string, now = Date.now()): Promise<string | undefined> {
     const key = digest(presented).toString('base64');

@@ -61,7 +61,9 @@ export class ReminderStream {
   }
 
   private async claim(): Promise<void> {
-    if (this.claiming || this.stopped) return;
+    // An announcement is a NOTIFY: made while the LISTEN connection is down (the database restarting), it would
+    // reach no stream here and the claimed reminders would never be pushed. They wait for the listener instead.
+    if (this.claiming || this.stopped || !this.listener) return;
     this.claiming = true;
     try {
       const announced = await announceDueReminders(this.db);

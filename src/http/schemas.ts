@@ -1,5 +1,7 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { InvalidInputError } from '../db/errors.ts';
+import { idempotencyKey, type IdempotencyOptions } from '../db/idempotency.ts';
 import { jsonValue, position, type Position } from '../db/validation.ts';
 
 /**
@@ -111,6 +113,22 @@ export const errorSchema = z.object({
 
 /** A page of a list: `next_cursor`, when not null, fetches the next page. */
 export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next_cursor: z.string().nullable() });
+
+/**
+ * The `Idempotency-Key` header of the POSTs that create rows (IETF httpapi draft): a retry with the same key and
+ * body answers the first result without writing again (for 24 hours); the same key with another body is a 409.
+ */
+export const idempotentHeaders = z.object({
+  'idempotency-key': idempotencyKey
+    .optional()
+    .describe('A key of your own for this request (a UUID, say): a retry with the same key and body returns the first answer and writes nothing; kept 24 hours'),
+});
+
+/** The library's option from the request's `Idempotency-Key` header (validated by `idempotentHeaders`). */
+export function idempotencyOf(request: FastifyRequest): IdempotencyOptions {
+  const key = request.headers['idempotency-key'];
+  return typeof key === 'string' ? { idempotencyKey: key } : {};
+}
 
 export const idParams = z.strictObject({ id: z.uuid({ message: 'must be a UUID' }) });
 

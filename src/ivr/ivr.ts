@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { ConfigError, mapDatabaseError } from '../db/errors.ts';
+import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse } from '../db/validation.ts';
 import * as calls from './calls.ts';
@@ -17,6 +18,11 @@ export interface IvrOptions {
    * after `rotateEncryptionKey`, whichever key is current.
    */
   newEncryptionKey?: string;
+}
+
+/** `work` at most once per idempotency key of the domain (see db/idempotency.ts), in the domain's transaction. */
+function onlyOnce<T>(options: IdempotencyOptions, request: unknown, work: (context: DomainContext) => Promise<T>) {
+  return (context: DomainContext) => once(context.trx, { table: 'v_voice_idempotency_keys', domain: context.domain }, options, request, () => work(context));
 }
 
 /**
@@ -47,9 +53,9 @@ export class IvrDomain {
     return this.keys.run((encryptionKey) => inDomain(this.db, this.domainUuid, write, { encryptionKey, providerConfig }));
   }
 
-  async createProvider(input: providers.NewProvider): Promise<providers.Provider> {
+  async createProvider(input: providers.NewProvider, options: IdempotencyOptions = {}): Promise<providers.Provider> {
     const values = parse(providers.newProvider, input, 'provider');
-    const create = (context: DomainContext) => providers.createProvider(context, values);
+    const create = onlyOnce(options, ['createProvider', values], (context) => providers.createProvider(context, values));
     return values.config === undefined ? this.#run(create) : this.#withKey(create, values.config);
   }
   async updateProvider(providerUuid: string, input: providers.ProviderPatch): Promise<providers.Provider> {
@@ -71,9 +77,9 @@ export class IvrDomain {
     return this.#withKey((c) => providers.defaultProvider(c, type));
   }
 
-  async createSecretary(input: secretaries.NewSecretary) {
+  async createSecretary(input: secretaries.NewSecretary, options: IdempotencyOptions = {}) {
     const values = parse(secretaries.newSecretary, input, 'secretary');
-    return this.#run((c) => secretaries.createSecretary(c, values));
+    return this.#run(onlyOnce(options, ['createSecretary', values], (c) => secretaries.createSecretary(c, values)));
   }
   async updateSecretary(secretaryUuid: string, input: secretaries.SecretaryPatch) {
     const patch = parse(secretaries.secretaryPatch, input, 'secretary change');
@@ -93,13 +99,13 @@ export class IvrDomain {
     return this.#run((c) => secretaries.secretaryByExtension(c, extension));
   }
 
-  async startCall(input: calls.NewCall = {}) {
+  async startCall(input: calls.NewCall = {}, options: IdempotencyOptions = {}) {
     const values = parse(calls.newCall, input, 'call');
-    return this.#run((c) => calls.startCall(c, values));
+    return this.#run(onlyOnce(options, ['startCall', values], (c) => calls.startCall(c, values)));
   }
-  async appendCallMessages(conversationUuid: string, input: calls.NewCallMessage[]) {
+  async appendCallMessages(conversationUuid: string, input: calls.NewCallMessage[], options: IdempotencyOptions = {}) {
     const messages = parse(calls.callMessages, input, 'call messages');
-    return this.#run((c) => calls.appendCallMessages(c, conversationUuid, messages));
+    return this.#run(onlyOnce(options, ['appendCallMessages', conversationUuid, messages], (c) => calls.appendCallMessages(c, conversationUuid, messages)));
   }
   async endCall(conversationUuid: string, input: calls.CallEnding = {}) {
     const values = parse(calls.callEnding, input, 'call ending');
@@ -113,9 +119,9 @@ export class IvrDomain {
     return this.#run((c) => calls.callHistory(c, since));
   }
 
-  async createDocument(input: documents.NewDocument) {
+  async createDocument(input: documents.NewDocument, options: IdempotencyOptions = {}) {
     const values = parse(documents.newDocument, input, 'document');
-    return this.#run((c) => documents.createDocument(c, values));
+    return this.#run(onlyOnce(options, ['createDocument', values], (c) => documents.createDocument(c, values)));
   }
   async updateDocument(documentUuid: string, input: documents.DocumentPatch) {
     const patch = parse(documents.documentPatch, input, 'document change');
@@ -135,9 +141,9 @@ export class IvrDomain {
     return this.#run((c) => documents.searchDocuments(c, query, checked));
   }
 
-  async createTransferRule(input: rules.NewTransferRule) {
+  async createTransferRule(input: rules.NewTransferRule, options: IdempotencyOptions = {}) {
     const values = parse(rules.newTransferRule, input, 'transfer rule');
-    return this.#run((c) => rules.createTransferRule(c, values));
+    return this.#run(onlyOnce(options, ['createTransferRule', values], (c) => rules.createTransferRule(c, values)));
   }
   async updateTransferRule(ruleUuid: string, input: rules.TransferRulePatch) {
     const patch = parse(rules.transferRulePatch, input, 'transfer rule change');

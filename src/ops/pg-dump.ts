@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
+import { serverEnvironment } from '../db/embedded-server.ts';
 import { ConfigError, mapErrors, MordomoError } from '../db/errors.ts';
 
 /**
@@ -40,7 +41,7 @@ export async function pgDumpBackup(pool: pg.Pool, databaseUrl: string, outDir: s
   const url = new URL(databaseUrl);
   const password = decodeURIComponent(url.password);
   url.password = '';
-  const run = spawnSync(binary, ['--format=custom', '--file', partial, url.toString()], { encoding: 'utf8', env: { ...process.env, PGPASSWORD: password } });
+  const run = spawnSync(binary, ['--format=custom', '--file', partial, url.toString()], { encoding: 'utf8', env: { ...serverEnvironment(), PGPASSWORD: password } });
   if (run.status !== 0) {
     rmSync(partial, { force: true });
     throw new MordomoError('internal', `pg_dump failed: ${(run.stderr || run.error?.message || '').trim().split('\n').slice(-2).join(' | ')}`);

@@ -1,7 +1,10 @@
 import { Cron } from 'croner';
+import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { mapDatabaseError, mapErrors, MordomoError } from '../db/errors.ts';
+import { pruneIdempotencyKeys } from '../db/idempotency.ts';
+import type { DB } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import { createBackup } from './backup.ts';
 import { pruneBackups, recordVerification } from './backup-files.ts';
@@ -40,6 +43,8 @@ export type JobOutcome = 'success' | 'failed' | 'skipped';
  * MORDOMO_CONVERSATION_RETENTION_DAYS, conversation retention.
  */
 export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, logger: Logger, pgData?: string): Job[] {
+  // A query builder over the same pool (never destroyed here: the pool belongs to the caller).
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   // With the embedded server archiving WAL, the nightly job also takes a base backup for point-in-time recovery.
   const archive = pgData && config.walArchiveDir ? { pgData, dir: config.walArchiveDir } : undefined;
   const retentionDays = config.conversationRetentionDays;
@@ -80,6 +85,11 @@ export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, 
   return [
     ...retention,
     ...coreJobs,
+    {
+      name: 'idempotency-keys',
+      cron: '50 * * * *',
+      run: async () => `${await pruneIdempotencyKeys(db, config.modules)} expired idempotency keys forgotten`,
+    },
     {
       name: 'backup',
       cron: config.backupCron,

@@ -105,9 +105,14 @@ export async function survivesFaults(label: string, fault: (target: FaultTarget,
   const decoder = new TextDecoder();
   let seen = '';
   const deadline = Date.now() + 30_000;
+  // One read outstanding at a time: a read abandoned to the timer would swallow the chunk it later receives.
+  let pending = reader.read();
   while (!seen.includes(reminder.id) && Date.now() < deadline) {
-    const chunk = await Promise.race([reader.read(), pause(1000).then(() => undefined)]);
-    if (chunk?.value) seen += decoder.decode(chunk.value, { stream: true });
+    const chunk = await Promise.race([pending, pause(1000).then(() => undefined)]);
+    if (chunk === undefined) continue;
+    if (chunk.done) break;
+    seen += decoder.decode(chunk.value, { stream: true });
+    pending = reader.read();
   }
   await reader.cancel();
   assert.ok(seen.includes(reminder.id), 'the due reminder was pushed after the faults');

@@ -85,7 +85,7 @@ test('every v_voice_* table forces row-level security and every unique key of it
   try {
     await migrate(pool, ['ivr'], logger);
     const { rows: tables } = await pool.query(`SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname LIKE 'v_voice_%' AND relkind = 'r' ORDER BY 1`);
-    assert.equal(tables.length, 6);
+    assert.equal(tables.length, 7);
     assert.ok(tables.every((t) => t.relrowsecurity && t.relforcerowsecurity), JSON.stringify(tables));
     const { rows: keys } = await pool.query(`
       SELECT c.conrelid::regclass::text AS t, c.conname, array_agg(a.attname::text) AS cols
@@ -94,7 +94,7 @@ test('every v_voice_* table forces row-level security and every unique key of it
     assert.ok(keys.length >= 5);
     for (const key of keys) assert.ok(key.cols.includes('domain_uuid'), `${key.t}.${key.conname} lacks domain_uuid`);
     const { rows: columns } = await pool.query(`SELECT table_name FROM information_schema.columns WHERE table_name LIKE 'v_voice_%' AND column_name = 'domain_uuid' AND is_nullable = 'NO'`);
-    assert.equal(columns.length, 6);
+    assert.equal(columns.length, 7);
   } finally {
     await pool.end();
   }

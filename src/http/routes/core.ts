@@ -24,6 +24,8 @@ import {
   decodeCursor,
   encodeCursor,
   errorSchema,
+  idempotencyOf,
+  idempotentHeaders,
   idParams,
   logLineSchema,
   messageSchema,
@@ -50,8 +52,8 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
   };
 
   api.post('/v1/users', {
-    schema: { tags: ['users'], summary: 'Create a user', body: users.newUser, response: { 201: userSchema, ...errors } },
-    handler: async (request, reply) => reply.status(201).send(await users.createUser(db, request.body)),
+    schema: { tags: ['users'], summary: 'Create a user', headers: idempotentHeaders, body: users.newUser, response: { 201: userSchema, ...errors } },
+    handler: async (request, reply) => reply.status(201).send(await users.createUser(db, request.body, idempotencyOf(request))),
   });
   api.get('/v1/users', {
     schema: {
@@ -124,10 +126,11 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
     schema: {
       tags: ['conversations'],
       summary: 'Start a conversation',
+      headers: idempotentHeaders,
       body: conversations.newConversation.default({}),
       response: { 201: conversationSchema, ...errors },
     },
-    handler: async (request, reply) => reply.status(201).send(await conversations.startConversation(db, request.body)),
+    handler: async (request, reply) => reply.status(201).send(await conversations.startConversation(db, request.body, idempotencyOf(request))),
   });
   api.get('/v1/conversations/:id', {
     schema: {
@@ -143,11 +146,12 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
       tags: ['conversations'],
       summary: "Append a turn: the user's utterance and the assistant's answer, both or neither",
       params: idParams,
+      headers: idempotentHeaders,
       body: z.strictObject({ user: turnMessage, assistant: turnMessage }),
       response: { 201: z.object({ messages: z.array(messageSchema) }), ...errors },
     },
     handler: async (request, reply) => {
-      const appended = await conversations.appendTurn(db, request.params.id, request.body.user, request.body.assistant);
+      const appended = await conversations.appendTurn(db, request.params.id, request.body.user, request.body.assistant, idempotencyOf(request));
       metrics.messagesAppended.inc(appended.length);
       await stampLsn(reply);
       return reply.status(201).send({ messages: appended });
@@ -158,11 +162,12 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
       tags: ['conversations'],
       summary: 'Append messages in one transaction',
       params: idParams,
+      headers: idempotentHeaders,
       body: z.strictObject({ messages: z.array(messages.newMessage).min(1).max(1000) }),
       response: { 201: z.object({ messages: z.array(messageSchema) }), ...errors },
     },
     handler: async (request, reply) => {
-      const appended = await messages.appendMessages(db, request.params.id, request.body.messages);
+      const appended = await messages.appendMessages(db, request.params.id, request.body.messages, idempotencyOf(request));
       metrics.messagesAppended.inc(appended.length);
       await stampLsn(reply);
       return reply.status(201).send({ messages: appended });
@@ -197,8 +202,14 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
   });
 
   api.post('/v1/actions', {
-    schema: { tags: ['actions'], summary: 'Record an action a message asked for', body: actions.newAction, response: { 201: actionSchema, ...errors } },
-    handler: async (request, reply) => reply.status(201).send(await actions.recordAction(db, request.body)),
+    schema: {
+      tags: ['actions'],
+      summary: 'Record an action a message asked for',
+      headers: idempotentHeaders,
+      body: actions.newAction,
+      response: { 201: actionSchema, ...errors },
+    },
+    handler: async (request, reply) => reply.status(201).send(await actions.recordAction(db, request.body, idempotencyOf(request))),
   });
   api.get('/v1/actions/:id', {
     schema: { tags: ['actions'], summary: 'Get an action', params: idParams, response: { 200: actionSchema, ...errors } },
@@ -219,8 +230,8 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
   });
 
   api.post('/v1/reminders', {
-    schema: { tags: ['reminders'], summary: 'Create a reminder', body: reminders.newReminder, response: { 201: reminderSchema, ...errors } },
-    handler: async (request, reply) => reply.status(201).send(await reminders.createReminder(db, request.body)),
+    schema: { tags: ['reminders'], summary: 'Create a reminder', headers: idempotentHeaders, body: reminders.newReminder, response: { 201: reminderSchema, ...errors } },
+    handler: async (request, reply) => reply.status(201).send(await reminders.createReminder(db, request.body, idempotencyOf(request))),
   });
   api.post('/v1/reminders/:id/cancel', {
     schema: { tags: ['reminders'], summary: 'Cancel a pending reminder', params: idParams, response: { 200: reminderSchema, ...errors } },
@@ -265,10 +276,11 @@ export function coreRoutes(app: FastifyInstance, context: ServiceContext): void 
     schema: {
       tags: ['logs'],
       summary: 'Write log lines in one statement',
+      headers: idempotentHeaders,
       body: z.strictObject({ lines: z.array(logs.newLog).min(1).max(10_000) }),
       response: { 201: z.object({ written: z.number() }), ...errors },
     },
-    handler: async (request, reply) => reply.status(201).send({ written: await logs.writeLogs(db, request.body.lines) }),
+    handler: async (request, reply) => reply.status(201).send({ written: await logs.writeLogs(db, request.body.lines, idempotencyOf(request)) }),
   });
   api.get('/v1/logs', {
     schema: {

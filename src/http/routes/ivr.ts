@@ -8,7 +8,8 @@ import * as documents from '../../ivr/documents.ts';
 import { PROVIDER_TYPES, newProvider, providerPatch } from '../../ivr/providers.ts';
 import * as secretaries from '../../ivr/secretaries.ts';
 import * as rules from '../../ivr/transfer-rules.ts';
-import { errorSchema } from '../schemas.ts';
+import type { IdempotencyOptions } from '../../db/idempotency.ts';
+import { errorSchema, idempotencyOf, idempotentHeaders } from '../schemas.ts';
 
 /** The tenant's handle, set by the API-key check of the IVR scope (see app.ts): the only source of the domain. */
 export function domainOf(request: FastifyRequest): IvrDomain {
@@ -29,7 +30,7 @@ interface Resource {
   create: z.ZodType;
   patch: z.ZodType;
   operations: {
-    create(domain: IvrDomain, body: never): Promise<unknown>;
+    create(domain: IvrDomain, body: never, options: IdempotencyOptions): Promise<unknown>;
     list(domain: IvrDomain): Promise<unknown[]>;
     get(domain: IvrDomain, uuid: string): Promise<unknown>;
     update(domain: IvrDomain, uuid: string, body: never): Promise<unknown>;
@@ -41,8 +42,8 @@ interface Resource {
 function crud(api: FastifyInstance, { path, tag, create, patch, operations }: Resource): void {
   const typed = api.withTypeProvider<ZodTypeProvider>();
   typed.post(path, {
-    schema: { tags: [tag], summary: `Create (${tag})`, body: create, response: { 201: row, ...errors } },
-    handler: async (request, reply) => reply.status(201).send(await operations.create(domainOf(request), request.body as never)),
+    schema: { tags: [tag], summary: `Create (${tag})`, headers: idempotentHeaders, body: create, response: { 201: row, ...errors } },
+    handler: async (request, reply) => reply.status(201).send(await operations.create(domainOf(request), request.body as never, idempotencyOf(request))),
   });
   typed.get(path, {
     schema: { tags: [tag], summary: `List all (${tag}); a domain's set is small and comes whole`, response: { 200: rows, ...errors } },
@@ -75,7 +76,7 @@ export function ivrRoutes(app: FastifyInstance): void {
     create: newProvider,
     patch: providerPatch,
     operations: {
-      create: (d, body) => d.createProvider(body),
+      create: (d, body, options) => d.createProvider(body, options),
       list: (d) => d.listProviders(),
       get: (d, uuid) => d.getProvider(uuid),
       update: (d, uuid, body) => d.updateProvider(uuid, body),
@@ -98,7 +99,7 @@ export function ivrRoutes(app: FastifyInstance): void {
     create: secretaries.newSecretary,
     patch: secretaries.secretaryPatch,
     operations: {
-      create: (d, body) => d.createSecretary(body),
+      create: (d, body, options) => d.createSecretary(body, options),
       list: (d) => d.listSecretaries(),
       get: (d, uuid) => d.getSecretary(uuid),
       update: (d, uuid, body) => d.updateSecretary(uuid, body),
@@ -121,7 +122,7 @@ export function ivrRoutes(app: FastifyInstance): void {
     create: documents.newDocument,
     patch: documents.documentPatch,
     operations: {
-      create: (d, body) => d.createDocument(body),
+      create: (d, body, options) => d.createDocument(body, options),
       list: (d) => d.listDocuments(),
       get: (d, uuid) => d.getDocument(uuid),
       update: (d, uuid, body) => d.updateDocument(uuid, body),
@@ -151,7 +152,7 @@ export function ivrRoutes(app: FastifyInstance): void {
     create: rules.newTransferRule,
     patch: rules.transferRulePatch,
     operations: {
-      create: (d, body) => d.createTransferRule(body),
+      create: (d, body, options) => d.createTransferRule(body, options),
       list: (d) => d.listTransferRules(),
       get: (d, uuid) => d.getTransferRule(uuid),
       update: (d, uuid, body) => d.updateTransferRule(uuid, body),
@@ -169,8 +170,8 @@ export function ivrRoutes(app: FastifyInstance): void {
   });
 
   api.post('/v1/ivr/calls', {
-    schema: { tags: ['ivr calls'], summary: 'Start a call', body: calls.newCall.default({}), response: { 201: row, ...errors } },
-    handler: async (request, reply) => reply.status(201).send(await domainOf(request).startCall(request.body)),
+    schema: { tags: ['ivr calls'], summary: 'Start a call', headers: idempotentHeaders, body: calls.newCall.default({}), response: { 201: row, ...errors } },
+    handler: async (request, reply) => reply.status(201).send(await domainOf(request).startCall(request.body, idempotencyOf(request))),
   });
   api.get('/v1/ivr/calls', {
     schema: {
@@ -190,11 +191,12 @@ export function ivrRoutes(app: FastifyInstance): void {
       tags: ['ivr calls'],
       summary: 'Append messages to a call',
       params: uuidParams,
+      headers: idempotentHeaders,
       body: z.strictObject({ messages: calls.callMessages }),
       response: { 201: rows, ...errors },
     },
     handler: async (request, reply) =>
-      reply.status(201).send({ items: await domainOf(request).appendCallMessages(request.params.uuid, request.body.messages) }),
+      reply.status(201).send({ items: await domainOf(request).appendCallMessages(request.params.uuid, request.body.messages, idempotencyOf(request)) }),
   });
   api.post('/v1/ivr/calls/:uuid/end', {
     schema: { tags: ['ivr calls'], summary: 'End a call', params: uuidParams, body: calls.callEnding.default({}), response: { 200: row, ...errors } },

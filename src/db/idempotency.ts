@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import { z } from 'zod';
+import { ConflictError, mapErrors } from './errors.ts';
+import type { DB } from './schema.ts';
+import { inTransaction } from './transaction.ts';
+import { parse } from './validation.ts';
+
+/** How long a key is remembered: a retry within this time returns the first result; after it, the key is new again. */
+export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
+
+export const idempotencyKey = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'at most 255 characters')
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+export interface IdempotencyOptions {
+  /**
+   * A key the caller makes up for one logical request (a UUID, say). Retrying the call with the same key and the
+   * same input returns the first call's result without writing again, for 24 hours; the same key with other input
+   * is a `ConflictError`. The HTTP API takes it as the `Idempotency-Key` header.
+   */
+  idempotencyKey?: string;
+}
+
+/** Where keys are kept: core's table, or the IVR's per-domain one (under row-level security). */
+export type KeyStore = { table: 'mordomo_idempotency_keys' } | { table: 'v_voice_idempotency_keys'; domain: string };
+export const CORE_KEYS: KeyStore = { table: 'mordomo_idempotency_keys' };
+
+// Results are kept as JSON; Dates are tagged so that a replay returns the same types as the first call.
+const DATE_TAG = '$mordomo-date';
+
+function serialise(result: unknown): string {
+  return JSON.stringify(result ?? null, function (this: Record<string, unknown>, key, value) {
+    const raw = this[key];
+    return raw instanceof Date ? { [DATE_TAG]: raw.toISOString() } : value;
+  });
+}
+
+function revive(text: string): unknown {
+  return JSON.parse(text, (_key, value) => {
+    const tagged = value !== null && typeof value === 'object' && typeof value[DATE_TAG] === 'string' && Object.keys(value).length === 1;
+    return tagged ? new Date(value[DATE_TAG]) : value;
+  });
+}
+
+function keyCondition(store: KeyStore, key: string) {
+  return store.table === 'v_voice_idempotency_keys' ? sql`domain_uuid = ${store.domain} AND key = ${key}` : sql`key = ${key}`;
+}
+
+/**
+ * Runs `work` at most once per key: the key is claimed in the same transaction as the work's writes and its result
+ * recorded there too, so both commit or neither does. A concurrent call with the same key waits for the first to
+ * commit, then returns its result. `request` (the operation and its input) is fingerprinted to tell a retry from a
+ * different request under a reused key. Without a key, `work` just runs.
+ */
+export async function once<T>(db: Kysely<DB>, store: KeyStore, options: IdempotencyOptions, request: unknown, work: (db: Kysely<DB>) => Promise<T>): Promise<T> {
+  if (options.idempotencyKey === undefined) return work(db);
+  const key = parse(idempotencyKey, options.idempotencyKey, 'idempotency key');
+  const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest();
+  const table = sql.table(store.table);
+  const [columns, values, conflict] =
+    store.table === 'v_voice_idempotency_keys'
+      ? [sql`domain_uuid, key, fingerprint`, sql`${store.domain}, ${key}, ${fingerprint}`, sql`domain_uuid, key`]
+      : [sql`key, fingerprint`, sql`${key}, ${fingerprint}`, sql`key`];
+  return inTransaction(db, async (trx) => {
+    // Claimed when new, or when the key's last use has expired.
+    const claimed = await mapErrors(() =>
+      sql`INSERT INTO ${table} (${columns}) VALUES (${values})
+          ON CONFLICT (${conflict}) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, result = NULL, created_at = now()
+           WHERE ${table}.created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})
+          RETURNING true AS claimed`.execute(trx),
+    );
+    if (claimed.rows.length === 0) {
+      const { rows } = await mapErrors(() =>
+        sql<{ fingerprint: Buffer; result: string }>`SELECT fingerprint, result::text AS result FROM ${table} WHERE ${keyCondition(store, key)}`.execute(trx),
+      );
+      if (!rows[0]!.fingerprint.equals(fingerprint)) {
+        throw new ConflictError(`idempotency key ${key} was already used for a different request; send a new key with a new request`);
+      }
+      return revive(rows[0]!.result) as T;
+    }
+    const result = await work(trx);
+    await mapErrors(() => sql`UPDATE ${table} SET result = ${serialise(result)}::jsonb WHERE ${keyCondition(store, key)}`.execute(trx));
+    return result;
+  });
+}
+
+/**
+ * Forgets keys older than IDEMPOTENCY_KEY_TTL_HOURS, in core's table and, with the IVR module, in every domain's
+ * (one domain at a time: its table is under forced row-level security); returns how many.
+ */
+export async function pruneIdempotencyKeys(db: Kysely<DB>, modules: readonly string[]): Promise<number> {
+  const expired = sql`created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})`;
+  return mapErrors(async () => {
+    let pruned = 0;
+    if (modules.includes('core')) {
+      pruned += Number((await sql`DELETE FROM mordomo_idempotency_keys WHERE ${expired}`.execute(db)).numAffectedRows ?? 0n);
+    }
+    if (modules.includes('ivr')) {
+      const domains = await db.selectFrom('v_domains').select('domain_uuid').execute();
+      for (const { domain_uuid } of domains) {
+        pruned += await inTransaction(db, async (trx) => {
+          await sql`SELECT set_config('app.domain_uuid', ${domain_uuid}, true)`.execute(trx);
+          const result = await sql`DELETE FROM v_voice_idempotency_keys WHERE domain_uuid = ${domain_uuid} AND ${expired}`.execute(trx);
+          return Number(result.numAffectedRows ?? 0n);
+        });
+      }
+    }
+    return pruned;
+  });
+}
