@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -39,6 +40,9 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     // Errors the router raises before any route runs (a path parameter past maxParamLength, a malformed URL
     // encoding) leave in the same shape as every other error.
     frameworkErrors: handleError,
+    // Requests Node refuses before Fastify sees them (headers over 16 KB, malformed HTTP) get the one error shape
+    // too, instead of Node's bare status line.
+    clientErrorHandler: answerClientError,
   });
   app.setValidatorCompiler(validatorCompiler);
   // Responses are rows typed by the compiler against the response schemas, and the tests check real responses
@@ -49,6 +53,11 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
 
+  // Every answer: no MIME sniffing, no referrer leaking a URL's ids, no framing (the dashboard and /docs are the
+  // only pages; their scripts' sources are set by their own Content-Security-Policy).
+  app.addHook('onSend', async (_request, reply) => {
+    void reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').header('x-frame-options', 'DENY');
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
@@ -69,7 +78,8 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     transform: createJsonSchemaTransform({ zodToJsonConfig }),
     transformObject: createJsonSchemaTransformObject({ zodToJsonConfig }),
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // staticCSP: /docs gets a Content-Security-Policy allowing only its own files (and the inline bits it needs).
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   const api = app.withTypeProvider<ZodTypeProvider>();
   api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -151,6 +161,19 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     });
   }
   return app;
+}
+
+/** See `clientErrorHandler` above: the status Node would send, with the error body every other refusal has. */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) return;
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const message = tooLarge ? 'request headers too large (over 16 KB in all)' : 'malformed HTTP request';
+  const body = JSON.stringify({ error: { code: 'invalid_input', message, request_id: 'none' } });
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function serveMetrics(scope: FastifyInstance, { metrics }: ServiceContext): void {

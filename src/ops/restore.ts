@@ -117,6 +117,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
     | undefined;
   try {
     const loaded: TableEntry[] = [];
+    let manifest: Manifest | undefined;
     for await (const { type, payload } of frames(file)) {
       if (type === 'H') {
         await client.query('BEGIN');
@@ -155,19 +156,21 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
         loaded.push(expected);
         options.onTable?.(expected);
         current = undefined;
-      } else if (type === 'M') {
-        const manifest = JSON.parse(payload.toString()) as Manifest;
+      } else if (type === 'M' && !manifest) {
+        manifest = JSON.parse(payload.toString()) as Manifest;
         const names = (entries: TableEntry[]) => entries.map((t) => `${t.name}:${t.rows}:${t.sha256}`).join(',');
         if (names(manifest.tables) !== names(loaded)) throw new BackupFormatError('backup manifest does not match its tables');
-        await resetSequences(client, loaded.map((t) => t.name));
-        await client.query('COMMIT');
-        inTransaction = false;
-        return manifest;
       } else {
         throw new BackupFormatError(`corrupt backup: unexpected ${type} record`);
       }
     }
-    throw new BackupFormatError('truncated backup: no manifest at the end');
+    // Committed only once the file was read to its end: gzip checks its trailer (CRC and length) last, and a file
+    // whose trailer was cut off holds every record yet is not the file the backup wrote.
+    if (!manifest) throw new BackupFormatError('truncated backup: no manifest at the end');
+    await resetSequences(client, loaded.map((t) => t.name));
+    await client.query('COMMIT');
+    inTransaction = false;
+    return manifest;
   } catch (error) {
     // A COPY still open must be failed first (CopyFail), or the ROLLBACK would wait behind it forever.
     if (current && !current.stream.errored && !current.stream.destroyed) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { test } from 'node:test';
 import { rowCounts } from '../harness/assertions.ts';
 import { testService } from '../harness/service.ts';
@@ -92,4 +93,32 @@ test('SQL fragments are data: stored and returned verbatim', async () => {
   });
   assert.equal(turn.status, 201);
   assert.equal(turn.body.messages[0].content, "'; SELECT pg_sleep(10); --");
+});
+
+test('headers over 16 KB get 431 in the one error shape, not Node\'s bare status line', async () => {
+  const url = new URL(api.base);
+  const answer = await new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
+    const request = http.request({ host: url.hostname, port: url.port, path: '/v1/users', headers: { authorization: `Bearer ${api.token}`, 'x-padding': 'x'.repeat(20_000) } }, (response) => {
+      let text = '';
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, type: String(response.headers['content-type']), text }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+  assert.equal(answer.status, 431);
+  assert.match(answer.type, /application\/json/);
+  assert.deepEqual(JSON.parse(answer.text), { error: { code: 'invalid_input', message: 'request headers too large (over 16 KB in all)', request_id: 'none' } });
+});
+
+test('every answer forbids sniffing, referrers and framing; /docs has a Content-Security-Policy', async () => {
+  for (const [path, token] of [['/v1/users', undefined], ['/v1/nope', undefined], ['/healthz', null], ['/docs/', null]] as const) {
+    const response = await api.call('GET', path, { token });
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff', path);
+    assert.equal(response.headers.get('referrer-policy'), 'no-referrer', path);
+    assert.equal(response.headers.get('x-frame-options'), 'DENY', path);
+  }
+  const docs = await api.call('GET', '/docs/', { token: null });
+  assert.equal(docs.status, 200);
+  assert.match(docs.headers.get('content-security-policy') ?? '', /default-src 'self'/);
 });

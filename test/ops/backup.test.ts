@@ -138,7 +138,10 @@ test('verify and restore refuse a corrupted or truncated file, and restore leave
   writeFileSync(corrupted, flipped);
   const truncated = path.join(dir, 'truncated.mdb.gz');
   writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
-  for (const file of [corrupted, truncated]) {
+  // Every record is there, only gzip's trailer (CRC and length, the last 8 bytes) is cut short.
+  const trailerCut = path.join(dir, 'trailer-cut.mdb.gz');
+  writeFileSync(trailerCut, bytes.subarray(0, bytes.length - 4));
+  for (const file of [corrupted, truncated, trailerCut]) {
     const result = await verifyBackup(url, file, logger);
     assert.equal(result.ok, false, file);
     assert.match(result.error ?? '', /corrupt|truncated|damaged/);
