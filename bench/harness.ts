@@ -21,9 +21,11 @@ export async function benchDatabase(poolMax: number): Promise<{ database: Databa
     loadConfig({ MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: port, MORDOMO_POOL_MAX: poolMax, POSTGRES_PASSWORD: 'bench', MORDOMO_STATEMENT_TIMEOUT_MS: 0, MORDOMO_WAL_ARCHIVE_DIR: 'off' }),
     logger,
   );
-  await migrate(database.pool, ['core'], logger);
+  await migrate(database.owner.pool, ['core'], logger);
   return {
-    database,
+    // The owner's connection throughout: the benchmarks set up data, vacuum and checkpoint, and pgbench beside
+    // them connects as the same role, so both sides pay the same per-role costs.
+    database: { ...database, ...database.owner },
     port,
     password: 'bench',
     cleanup: async () => {

@@ -18,8 +18,8 @@ chmodSync(dataDir, 0o711);
 const database = await openDatabase(loadConfig({ MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: 55431 }), logger);
 let status = 1;
 try {
-  await migrate(database.pool, ['core', 'ivr'], logger);
-  const [command, args] = schemaTypesCommand(database.url, verify);
+  await migrate(database.owner.pool, ['core', 'ivr'], logger);
+  const [command, args] = schemaTypesCommand(database.owner.url, verify);
   status = spawnSync(command, args, { stdio: 'inherit' }).status ?? 1;
 } finally {
   await database.close();

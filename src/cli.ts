@@ -157,8 +157,8 @@ program
     const database = await openDatabase(config, logger);
     try {
       // The jobs call functions the migrations create: a never-migrated database is migrated first, as by `start`.
-      await migrate(database.pool, config.modules, logger);
-      const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger, database.server?.pgData), logger);
+      await migrate(database.owner.pool, config.modules, logger);
+      const scheduler = new Scheduler(database.owner.pool, defaultJobs(database.owner.pool, database.owner.url, config, logger, database.server?.pgData), logger);
       await scheduler.start();
       process.stdout.write(`scheduler running; next: ${JSON.stringify(scheduler.nextRuns())}\n`);
       await waitForSignal();
@@ -173,8 +173,8 @@ program
     const config = configFrom(command);
     const logger = createLogger(config.logLevel);
     await withDatabase(config, logger, async (database) => {
-      await migrate(database.pool, config.modules, logger);
-      const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger, database.server?.pgData), logger);
+      await migrate(database.owner.pool, config.modules, logger);
+      const scheduler = new Scheduler(database.owner.pool, defaultJobs(database.owner.pool, database.owner.url, config, logger, database.server?.pgData), logger);
       await scheduler.start();
       let outcome;
       try {
@@ -205,12 +205,12 @@ function databaseAction(work: (database: Database, config: Config, logger: Logge
 const migrateCommand = program
   .command('migrate')
   .description('apply pending migrations of the configured modules')
-  .action(databaseAction(async (database, config, logger) => printStatus(await migrate(database.pool, config.modules, logger))));
+  .action(databaseAction(async (database, config, logger) => printStatus(await migrate(database.owner.pool, config.modules, logger))));
 
 migrateCommand
   .command('status')
   .description('list applied, pending and edited migrations without changing anything')
-  .action(databaseAction(async (database, config) => printStatus(await migrationStatus(database.pool, config.modules))));
+  .action(databaseAction(async (database, config) => printStatus(await migrationStatus(database.owner.pool, config.modules))));
 
 const ivrCommand = program
   .command('ivr')
@@ -220,7 +220,7 @@ ivrCommand
   .command('defaults')
   .description('give every domain that lacks them the disabled default providers (run after adding FusionPBX domains)')
   .action(databaseAction(async (database) => {
-    process.stdout.write(`${await insertDefaultProviders(database.db)} default providers added\n`);
+    process.stdout.write(`${await insertDefaultProviders(database.owner.db)} default providers added\n`);
   }));
 
 ivrCommand
@@ -233,7 +233,7 @@ ivrCommand
     if (!config.encryptionKey || !config.newEncryptionKey) {
       throw new ConfigError('rotate-key needs the current key (MORDOMO_ENCRYPTION_KEY or _FILE) and the new one (MORDOMO_NEW_ENCRYPTION_KEY or _FILE)');
     }
-    const rotated = await rotateEncryptionKey(database.db, config.encryptionKey, config.newEncryptionKey);
+    const rotated = await rotateEncryptionKey(database.owner.db, config.encryptionKey, config.newEncryptionKey);
     process.stdout.write(
       `${rotated} provider configs re-encrypted; the database now takes only the new key: make it MORDOMO_ENCRYPTION_KEY ` +
         '(a service started with both keys, MORDOMO_NEW_ENCRYPTION_KEY set too, keeps working meanwhile)\n',
@@ -246,7 +246,7 @@ keyCommand
   .command('create <domain> <name>')
   .description('create a key for a FusionPBX domain (UUID); the key is printed once and only its hash is stored')
   .action(databaseAction(async (database, _config, _logger, options) => {
-    const key = await createApiKey(database.db, String(options.domain), String(options.name));
+    const key = await createApiKey(database.owner.db, String(options.domain), String(options.name));
     process.stdout.write(`${key.key}\n`);
     process.stderr.write(`key ${key.key_uuid} for domain ${key.domain_uuid} created; store it now, it cannot be shown again\n`);
   }));
@@ -255,7 +255,7 @@ keyCommand
   .command('list [domain]')
   .description('list keys (all domains, or one), never their secrets')
   .action(databaseAction(async (database, _config, _logger, options) => {
-    const keys = await listApiKeys(database.db, options.domain === undefined ? undefined : String(options.domain));
+    const keys = await listApiKeys(database.owner.db, options.domain === undefined ? undefined : String(options.domain));
     const lines = keys.map((k) => `${k.key_uuid}  ${k.domain_uuid}  ${k.revoked_at ? 'revoked' : 'active '}  ${k.last_used_at?.toISOString() ?? 'never used'.padEnd(24)}  ${k.name}`);
     process.stdout.write(`key                                   domain                                state    last used                 name\n${lines.join('\n')}\n`);
   }));
@@ -264,7 +264,7 @@ keyCommand
   .command('revoke <key>')
   .description('revoke a key by its id; the service refuses it within seconds')
   .action(databaseAction(async (database, _config, _logger, options) => {
-    const key = await revokeApiKey(database.db, String(options.key));
+    const key = await revokeApiKey(database.owner.db, String(options.key));
     process.stdout.write(`key ${key.key_uuid} revoked at ${key.revoked_at?.toISOString()}\n`);
   }));
 

@@ -9,8 +9,13 @@ import { ConfigError } from './db/errors.ts';
  * commands pass their flags in `overrides`, which win over the environment.
  */
 export interface Config {
-  /** A server to manage instead of the embedded one. */
+  /** A server to manage instead of the embedded one, as its owner (migrations, backups, scheduled jobs). */
   databaseUrl: string | undefined;
+  /**
+   * With DATABASE_URL, the least-privileged login role the service and the library run as
+   * (MORDOMO_RUNTIME_DATABASE_URL: a role granted `mordomo_app`); unset, they run as DATABASE_URL's role.
+   */
+  runtimeDatabaseUrl: string | undefined;
   /** Replicas for read-only work (DATABASE_REPLICA_URL, comma-separated), and how far behind one may be. */
   replicaUrls: string[];
   replicaMaxLagBytes: number;
@@ -72,6 +77,10 @@ const integer = (min: number, max: number) => z.coerce.number().int().min(min).m
 
 const schema = z.object({
   DATABASE_URL: z
+    .string()
+    .refine(isPostgresUrl, 'must start with postgres:// or postgresql://')
+    .optional(),
+  MORDOMO_RUNTIME_DATABASE_URL: z
     .string()
     .refine(isPostgresUrl, 'must start with postgres:// or postgresql://')
     .optional(),
@@ -146,8 +155,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   if (poolMin > v.MORDOMO_POOL_MAX) {
     throw new ConfigError('invalid configuration: MORDOMO_POOL_MIN must not exceed MORDOMO_POOL_MAX');
   }
+  if (v.MORDOMO_RUNTIME_DATABASE_URL && !v.DATABASE_URL) {
+    throw new ConfigError('invalid configuration: MORDOMO_RUNTIME_DATABASE_URL goes with DATABASE_URL (the embedded server makes its own runtime role)');
+  }
   return {
     databaseUrl: v.DATABASE_URL,
+    runtimeDatabaseUrl: v.MORDOMO_RUNTIME_DATABASE_URL,
     replicaUrls: v.DATABASE_REPLICA_URL ?? [],
     replicaMaxLagBytes: v.MORDOMO_REPLICA_MAX_LAG_BYTES,
     postgresPassword: v.POSTGRES_PASSWORD,

@@ -36,8 +36,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
   try {
-    await migrate(database.pool, config.modules, logger);
-    const scheduler = new Scheduler(database.pool, defaultJobs(database.pool, database.url, config, logger, database.server?.pgData), logger);
+    // Schema and operations as the owner; everything a request does, as the runtime role (db/connect.ts).
+    const { owner } = database;
+    await migrate(owner.pool, config.modules, logger);
+    const scheduler = new Scheduler(owner.pool, defaultJobs(owner.pool, owner.url, config, logger, database.server?.pgData), logger);
     await scheduler.start();
     cleanups.push(() => scheduler.stop());
     if (config.modules.includes('core')) {
@@ -104,7 +106,7 @@ function readinessCheck(database: Database, config: Config, logger: Logger) {
   let wasReady = true;
   const check = async (): Promise<{ ready: boolean; reason?: string }> => {
     try {
-      const statuses = await migrationStatus(database.pool, config.modules);
+      const statuses = await migrationStatus(database.owner.pool, config.modules);
       const behind = statuses.filter((s) => s.state !== 'applied');
       if (behind.length) return { ready: false, reason: `${behind.length} migrations are not applied as shipped; run mordomo-db migrate` };
       if (!wasReady) logger.info('database reachable again; ready');

@@ -27,8 +27,8 @@ const config = loadConfig({ MORDOMO_DATA_DIR: path.join(root, 'primary'), MORDOM
 const primary = await openDatabase(config, logger);
 const standbyDir = path.join(root, 'standby');
 try {
-  await migrate(primary.pool, ['core'], logger);
-  await createReplica(primary.pool, {
+  await migrate(primary.owner.pool, ['core'], logger);
+  await createReplica(primary.owner.pool, {
     primaryPgData: primary.server!.pgData,
     primaryPort: port,
     primaryPasswordFile: path.join(config.dataDir, 'postgres-password'),
@@ -42,7 +42,7 @@ try {
   let maxLagBytes = 0;
   let maxLagSeconds = 0;
   const sampler = setInterval(() => {
-    void replicaStatus(primary.pool).then(({ standbys }) => {
+    void replicaStatus(primary.owner.pool).then(({ standbys }) => {
       for (const s of standbys) {
         maxLagBytes = Math.max(maxLagBytes, Number(s.lag_bytes ?? 0));
         maxLagSeconds = Math.max(maxLagSeconds, Number(s.replay_lag_seconds ?? 0));

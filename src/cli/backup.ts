@@ -51,11 +51,11 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
       databaseAction(async (database, config, _logger, options) => {
         const json = Boolean(options.json);
         if (options.format === 'pg_dump') {
-          const dump = await pgDumpBackup(database.pool, database.url, (options.out as string) ?? config.backupDir);
+          const dump = await pgDumpBackup(database.owner.pool, database.owner.url, (options.out as string) ?? config.backupDir);
           print(json, dump, `pg_dump archive written: ${dump.file} (${size(dump.bytes)}); restore it with pg_restore`);
           return;
         }
-        const result = await createBackup(database.pool, { outDir: (options.out as string) ?? config.backupDir, onTable: progress(json) });
+        const result = await createBackup(database.owner.pool, { outDir: (options.out as string) ?? config.backupDir, onTable: progress(json) });
         print(json, { file: result.file, bytes: result.bytes, manifest: result.manifest }, `backup written: ${result.file} (${totalRows(result.manifest)} rows, ${size(result.bytes)})`);
       }),
     );
@@ -68,7 +68,7 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
       databaseAction(async (database, _config, logger, options) => {
         const file = options.file as string;
         const json = Boolean(options.json);
-        const result = await verifyBackup(database.url, file, logger, { onTable: progress(json), onIndex: indexProgress(json) });
+        const result = await verifyBackup(database.owner.url, file, logger, { onTable: progress(json), onIndex: indexProgress(json) });
         recordVerification(file, result.ok);
         const lines = result.tables.map((t) => `  ${t.match ? 'ok  ' : 'DIFF'} ${t.name.padEnd(24)} ${t.rows}/${t.expectedRows} rows`);
         print(json, result, `${result.ok ? 'backup verified' : `backup FAILED verification${result.error ? `: ${result.error}` : ''}`}\n${lines.join('\n')}`);
@@ -116,7 +116,7 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .action(
       databaseAction(async (database, _config, logger, options) => {
         const json = Boolean(options.json);
-        const manifest = await restoreBackup(database.pool, options.file as string, logger, {
+        const manifest = await restoreBackup(database.owner.pool, options.file as string, logger, {
           force: Boolean(options.force),
           onTable: progress(json),
           onIndex: indexProgress(json),

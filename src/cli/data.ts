@@ -17,7 +17,7 @@ export function registerDataCommands(program: Command, { databaseAction }: CliCo
     .action(
       databaseAction(async (database, _config, _logger, options) => {
         const limit = Number(options.limit);
-        const result = await searchMessages(database.db, String(options.query), {
+        const result = await searchMessages(database.owner.db, String(options.query), {
           user_id: options.user as string | undefined,
           role: options.role as 'user' | undefined,
           limit: Number.isFinite(limit) ? limit : -1,
@@ -34,7 +34,7 @@ export function registerDataCommands(program: Command, { databaseAction }: CliCo
     .description('print everything stored about a user (profile, conversations, messages, actions, reminders, log lines) as one JSON document')
     .action(
       databaseAction(async (database, _config, _logger, options) => {
-        process.stdout.write(`${JSON.stringify(await exportUser(database.db, String(options.id)), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(await exportUser(database.owner.db, String(options.id)), null, 2)}\n`);
       }),
     );
   user
@@ -44,7 +44,7 @@ export function registerDataCommands(program: Command, { databaseAction }: CliCo
     .action(
       databaseAction(async (database, _config, _logger, options) => {
         if (!options.yes) throw new InvalidInputError('erasing cannot be undone: run again with --yes to confirm');
-        const erased = await eraseUser(database.db, String(options.id));
+        const erased = await eraseUser(database.owner.db, String(options.id));
         process.stdout.write(
           `erased: ${erased.conversations} conversations, ${erased.messages} messages, ${erased.actions} actions, ${erased.reminders} reminders, ${erased.log_lines} log lines\n`,
         );

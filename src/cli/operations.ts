@@ -25,7 +25,7 @@ export function registerOperationsCommands(program: Command, { databaseAction }:
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, _config, _logger, options) => {
-        const result = await maintainPartitions(database.pool, wholeNumber(options.daysAhead, '--days-ahead', 7), wholeNumber(options.retentionDays, '--retention-days', 30));
+        const result = await maintainPartitions(database.owner.pool, wholeNumber(options.daysAhead, '--days-ahead', 7), wholeNumber(options.retentionDays, '--retention-days', 30));
         print(Boolean(options.json), result, `partitions: ${result.created} created, ${result.dropped} dropped, ${result.ahead} days covered from today`);
       }),
     );
@@ -36,7 +36,7 @@ export function registerOperationsCommands(program: Command, { databaseAction }:
       .description(task === 'reindex' ? 'rebuild indexes without blocking writes (REINDEX CONCURRENTLY)' : `${task.toUpperCase()} one table or all`)
       .action(
         databaseAction(async (database, _config, _logger, options) => {
-          const done = await runMaintenance(database.pool, task, options.table as string | undefined);
+          const done = await runMaintenance(database.owner.pool, task, options.table as string | undefined);
           process.stdout.write(`${task}: ${done.join(', ')}\n`);
         }),
       );
@@ -52,7 +52,7 @@ export function registerOperationsCommands(program: Command, { databaseAction }:
       .description(`report: ${report}`)
       .action(
         databaseAction(async (database, _config, _logger, options) => {
-          const rows = await monitor(database.pool, report);
+          const rows = await monitor(database.owner.pool, report);
           print(Boolean(options.json), rows, table(rows));
         }),
       );
@@ -65,7 +65,7 @@ export function registerOperationsCommands(program: Command, { databaseAction }:
       databaseAction(async (database, _config, _logger, options) => {
         const pid = Number(options.pid);
         if (!Number.isInteger(pid) || pid <= 0) throw new MordomoError('invalid_input', 'pid must be a positive whole number');
-        await terminateBackend(database.pool, pid, Boolean(options.force));
+        await terminateBackend(database.owner.pool, pid, Boolean(options.force));
         process.stdout.write(`terminated backend ${pid}\n`);
       }),
     );
@@ -78,7 +78,7 @@ export function registerDoctorCommand(program: Command, { databaseAction }: CliC
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, config, _logger, options) => {
-        const findings = await doctor(database.pool, config);
+        const findings = await doctor(database.owner.pool, config);
         const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
         const text = findings.map((f) => `${mark[f.status]}  ${f.check}: ${f.detail}${f.fix ? `\n      → ${f.fix}` : ''}`).join('\n');
         print(Boolean(options.json), findings, text);

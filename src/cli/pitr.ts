@@ -27,7 +27,7 @@ export function registerPitrCommands(program: Command, { databaseAction }: CliCo
     .action(
       databaseAction(async (database, config, logger, options) => {
         const { pgData } = embeddedOnly(database, config);
-        const base = await takeBaseBackup(database.pool, pgData, baseBackupRoot(config), logger);
+        const base = await takeBaseBackup(database.owner.pool, pgData, baseBackupRoot(config), logger);
         print(Boolean(options.json), base, `base backup written: ${base.dir} (${size(folderBytes(base.dir))})`);
       }),
     );
@@ -61,7 +61,7 @@ export function registerPitrCommands(program: Command, { databaseAction }: CliCo
         const port = Number(options.port);
         if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidInputError(`--port ${String(options.port)}: not a port number`);
         // Commits of the last moments may still sit in the segment being written: have it archived first.
-        await archiveCurrentWal(database.pool);
+        await archiveCurrentWal(database.owner.pool);
         const out = path.resolve(String(options.out));
         const result = await restoreToTime({
           baseRoot: baseBackupRoot(config),

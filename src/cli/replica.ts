@@ -39,7 +39,7 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
           throw new ConfigError('replica create copies the embedded server\'s files; for a remote primary use pg_basebackup (Debian: postgresql-client-16) with a replication slot');
         }
         const dataDir = path.resolve(String(options.standbyDir));
-        const result = await createReplica(database.pool, {
+        const result = await createReplica(database.owner.pool, {
           primaryPgData: database.server.pgData,
           primaryPort: config.pgPort,
           primaryPasswordFile: path.join(config.dataDir, 'postgres-password'),
@@ -62,7 +62,7 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, _config, _logger, options) => {
-        const status = await replicaStatus(database.pool);
+        const status = await replicaStatus(database.owner.pool);
         const standbys = status.standbys.map(
           (s) => `  ${s.application_name.padEnd(28)} ${s.state.padEnd(10)} received ${s.flush_lsn ?? '-'} replayed ${s.replay_lsn ?? '-'}  lag ${size(Number(s.lag_bytes ?? 0))}, ${s.replay_lag_seconds ?? 0} s`,
         );

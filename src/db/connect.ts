@@ -1,23 +1,34 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { Config } from '../config.ts';
+import type { Config, PoolSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { EmbeddedServer, SUPERUSER } from './embedded-server.ts';
 import { ConfigError, mapDatabaseError, MordomoError, UnavailableError } from './errors.ts';
 import { createPool } from './pool.ts';
+import { scramVerifier } from './scram.ts';
 import { ReadRouter } from './read-routing.ts';
 import { redactUrl } from './urls.ts';
 import type { DB } from './schema.ts';
 
 export const DATABASE_NAME = 'mordomo';
 
-/** An open mordomo-db database: the typed query builder, the pool under it, and how to reach it. */
-export interface Database {
+/** A connection to the database as one role: the typed query builder, the pool under it, and how to reach it. */
+export interface Connection {
   db: Kysely<DB>;
   pool: pg.Pool;
   /** Connection string including the password, for Prisma/psql users and child tools. Never log it. */
   url: string;
-  /** The same without the password, safe to print. */
+}
+
+/**
+ * An open mordomo-db database. `db`, `pool` and `url` are the runtime role's (least privilege: no superuser, owns
+ * nothing, cannot bypass row-level security): what the assistant's work and the HTTP API go through. `owner` is
+ * the schema owner's, for migrations, backups and the scheduled jobs; with DATABASE_URL alone (no
+ * MORDOMO_RUNTIME_DATABASE_URL) both are the same connection.
+ */
+export interface Database extends Connection {
+  owner: Connection;
+  /** The owner's URL without the password (its password is in the data directory), safe to print. */
   displayUrl: string;
   /** Present when the package runs the embedded server. */
   server: EmbeddedServer | undefined;
@@ -74,8 +85,8 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   }
 }
 
-export function embeddedUrl(port: number, password: string, database = DATABASE_NAME): string {
-  return `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+export function embeddedUrl(port: number, password: string, database = DATABASE_NAME, user = SUPERUSER): string {
+  return `postgresql://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 }
 
 /**
@@ -85,9 +96,12 @@ export function embeddedUrl(port: number, password: string, database = DATABASE_
 export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
   let server: EmbeddedServer | undefined;
   let url: string;
+  let runtimeUrl: string | undefined;
   if (config.databaseUrl) {
     url = config.databaseUrl;
     await probe(url, redactUrl(url), false, config.pool.connectionTimeoutMs);
+    runtimeUrl = config.runtimeDatabaseUrl;
+    if (runtimeUrl) await probe(runtimeUrl, redactUrl(runtimeUrl), false, config.pool.connectionTimeoutMs);
   } else {
     server = new EmbeddedServer({
       dataDir: config.dataDir,
@@ -101,30 +115,66 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     try {
       await probe(embeddedUrl(handle.port, handle.password, 'postgres'), '', true, config.pool.connectionTimeoutMs);
       await ensureDatabase(embeddedUrl(handle.port, handle.password, 'postgres'));
+      const runtimePassword = server.runtimePassword();
+      await ensureRuntimeLogin(embeddedUrl(handle.port, handle.password), runtimePassword);
+      runtimeUrl = embeddedUrl(handle.port, runtimePassword, DATABASE_NAME, RUNTIME_ROLE);
     } catch (error) {
       await server.stop().catch(() => undefined);
       throw error instanceof MordomoError ? error : new ConfigError((error as Error).message);
     }
     url = embeddedUrl(handle.port, handle.password);
   }
-  const pool = createPool(url, config.pool, logger);
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  // The owner's sessions are named apart, so that pg_stat_activity (and `monitor`) tell its work from requests'.
+  const owner = connection(url, runtimeUrl ? { ...config.pool, applicationName: `${config.pool.applicationName.slice(0, 50)} owner` } : config.pool, logger);
+  const runtime = runtimeUrl ? connection(runtimeUrl, config.pool, logger) : owner;
   const owningServer = server;
-  const reads = new ReadRouter({ db, pool }, config.replicaUrls, config.pool, logger, config.replicaMaxLagBytes);
+  const reads = new ReadRouter(runtime, config.replicaUrls, config.pool, logger, config.replicaMaxLagBytes);
   await reads.start();
   return {
-    db,
-    pool,
-    url,
-    displayUrl: redactUrl(url),
+    ...runtime,
+    owner,
+    displayUrl: redactUrl(owner.url),
     server,
     reads,
     async close() {
       await reads.stop();
-      // Kysely ends the pool only if it ever ran a query itself; the migrator and raw callers use the pool directly.
-      await db.destroy();
-      if (!pool.ended) await pool.end();
+      for (const { db, pool } of new Set([runtime, owner])) {
+        // Kysely ends the pool only if it ever ran a query itself; the migrator and raw callers use the pool directly.
+        await db.destroy();
+        if (!pool.ended) await pool.end();
+      }
       await owningServer?.stop();
     },
   };
+}
+
+function connection(url: string, settings: PoolSettings, logger: Logger): Connection {
+  const pool = createPool(url, settings, logger);
+  return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool, url };
+}
+
+/** The login role of the service and the library on the embedded server; its grants come from the migrations. */
+export const RUNTIME_ROLE = 'mordomo_app';
+
+/**
+ * Gives the embedded server's runtime role its login and password (created here if the migrations have not yet).
+ * Role DDL cannot take parameters: the password is sent as a SCRAM verifier computed here, so that neither the
+ * statement text nor the server log (log_statement = 'ddl') holds the password itself.
+ */
+async function ensureRuntimeLogin(ownerUrl: string, password: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const verifier = scramVerifier(password);
+    await client.query(`DO $$
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${RUNTIME_ROLE}') THEN
+          CREATE ROLE ${RUNTIME_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+        END IF;
+      END $$`);
+    await client.query(`ALTER ROLE ${RUNTIME_ROLE} LOGIN PASSWORD '${verifier}'`);
+  } finally {
+    await client.end();
+  }
 }

@@ -123,6 +123,23 @@ export class EmbeddedServer {
     return dir;
   }
 
+  /**
+   * The password of the runtime role (see db/connect.ts), generated on first use and kept beside the superuser's
+   * in `runtime-password` (0600). Unlike the superuser's it can be made again at any time: the service sets it on
+   * every start.
+   */
+  runtimePassword(): string {
+    const file = path.join(this.options.dataDir, 'runtime-password');
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    try {
+      writeFileSync(file, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      // Another process made it first: theirs is the one.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    return readFileSync(file, 'utf8').trim();
+  }
+
   private password(): string {
     if (this.options.password) return this.options.password;
     if (existsSync(this.passwordFile)) return readFileSync(this.passwordFile, 'utf8').trim();

@@ -26,6 +26,14 @@ CREATE TABLE IF NOT EXISTS mordomo_job_runs (
     outcome text NOT NULL CHECK (outcome IN ('running', 'success', 'failed', 'skipped')),
     detail text
 )`;
+// The dashboard and /metrics, which run as the runtime role (migrations/core/016), show the runs.
+const GRANT_RUNS = `
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mordomo_app') THEN
+        GRANT SELECT ON mordomo_job_runs TO mordomo_app;
+    END IF;
+END $$`;
 
 export interface Job {
   name: string;
@@ -128,8 +136,9 @@ export class Scheduler {
   ) {}
 
   async start(): Promise<void> {
-    await this.pool.query(CREATE_RUNS).catch((error) => {
-      throw mapDatabaseError(error);
+    await mapErrors(async () => {
+      await this.pool.query(CREATE_RUNS);
+      await this.pool.query(GRANT_RUNS);
     });
     for (const job of this.jobs) {
       this.crons.push(new Cron(job.cron, { protect: true }, () => void this.track(this.runScheduled(job.name))));
