@@ -115,12 +115,18 @@ test('the schema has the seed tables, timestamps with time zone, and every seed 
 test('the server runs with the settings of deploy/postgresql.conf', async () => {
   const { rows } = await pool.query(`SELECT name, setting, unit FROM pg_settings WHERE name IN
     ('max_connections', 'shared_buffers', 'work_mem', 'wal_level', 'log_min_duration_statement', 'autovacuum',
-     'default_text_search_config', 'shared_preload_libraries', 'log_statement') ORDER BY name`);
+     'default_text_search_config', 'shared_preload_libraries', 'log_statement', 'log_parameter_max_length',
+     'log_error_verbosity', 'log_filename', 'log_truncate_on_rotation') ORDER BY name`);
   assert.deepEqual(Object.fromEntries(rows.map((r) => [r.name, r.setting])), {
     autovacuum: 'on',
     default_text_search_config: 'pg_catalog.portuguese',
+    log_error_verbosity: 'terse',
+    log_filename: 'postgresql-%a.log',
     log_min_duration_statement: '1000',
-    log_statement: 'mod',
+    log_parameter_max_length: '0',
+    // The seed's 'mod' logged every INSERT with its values (README, "Differences from the seed" 27).
+    log_statement: 'ddl',
+    log_truncate_on_rotation: 'on',
     max_connections: '100',
     shared_buffers: '32768',
     shared_preload_libraries: 'pg_stat_statements',

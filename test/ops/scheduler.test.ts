@@ -47,7 +47,7 @@ test('a failing job is recorded as failed with its message, and does not stop th
   assert.equal(await scheduler.runJob('broken'), 'failed');
   assert.equal(await scheduler.runJob('broken'), 'failed');
   await scheduler.stop();
-  assert.deepEqual((await runs()).filter((r) => r.job === 'broken').map((r) => [r.outcome, r.detail]), [['failed', 'unexpected error'], ['failed', 'unexpected error']]);
+  assert.deepEqual((await runs()).filter((r) => r.job === 'broken').map((r) => [r.outcome, r.detail]), [['failed', 'boom'], ['failed', 'boom']]);
 });
 
 test('the nightly backup job writes, verifies and prunes; partitions keep days ahead; backup is due at 02:00', async () => {
