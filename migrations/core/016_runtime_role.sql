@@ -1,14 +1,8 @@
 -- The role the service and the library run as: it logs in (the embedded server gives it a generated password; on
 -- another server the operator does, see the README), is no superuser, owns nothing and cannot bypass row-level
 -- security, so whatever SQL it sends it can touch only the rows its grants name. Migrations, backups and the
--- scheduled jobs run as the owner, which alone can change the schema. Roles are cluster-wide: the existence check.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mordomo_app') THEN
-        CREATE ROLE mordomo_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-    END IF;
-END $$;
-
+-- scheduled jobs run as the owner, which alone can change the schema. The migration runner creates the role (every
+-- module needs it and none owns it: src/db/runtime-role.ts); each module grants it what requests need.
 GRANT USAGE ON SCHEMA public TO mordomo_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON users, conversations, messages, actions, reminders, system_logs, config,
     mordomo_idempotency_keys TO mordomo_app;

@@ -1,12 +1,5 @@
 -- The IVR's part of the runtime role (core's migrations/core/016 says why it exists): tenant data only through
 -- mordomo_ivr, under row-level security; API keys, which the service checks before it knows the domain.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mordomo_app') THEN
-        CREATE ROLE mordomo_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-    END IF;
-END $$;
-
 GRANT USAGE ON SCHEMA public TO mordomo_app;
 -- Membership only to SET ROLE to it, not to use its privileges as itself (PostgreSQL 16's INHERIT FALSE; before
 -- 16 a membership is inherited, and then row-level security alone keeps the rows of a domain not set out of reach).

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.ts';
 import { EmbeddedServer, SUPERUSER } from './embedded-server.ts';
 import { ConfigError, mapDatabaseError, MordomoError, UnavailableError } from './errors.ts';
 import { createPool } from './pool.ts';
-import { scramVerifier } from './scram.ts';
+import { ensureRuntimeLogin, RUNTIME_ROLE } from './runtime-role.ts';
 import { ReadRouter } from './read-routing.ts';
 import { redactUrl } from './urls.ts';
 import type { DB } from './schema.ts';
@@ -153,28 +153,3 @@ function connection(url: string, settings: PoolSettings, logger: Logger): Connec
   return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool, url };
 }
 
-/** The login role of the service and the library on the embedded server; its grants come from the migrations. */
-export const RUNTIME_ROLE = 'mordomo_app';
-
-/**
- * Gives the embedded server's runtime role its login and password (created here if the migrations have not yet).
- * Role DDL cannot take parameters: the password is sent as a SCRAM verifier computed here, so that neither the
- * statement text nor the server log (log_statement = 'ddl') holds the password itself.
- */
-async function ensureRuntimeLogin(ownerUrl: string, password: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ownerUrl });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const verifier = scramVerifier(password);
-    await client.query(`DO $$
-      BEGIN
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${RUNTIME_ROLE}') THEN
-          CREATE ROLE ${RUNTIME_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-        END IF;
-      END $$`);
-    await client.query(`ALTER ROLE ${RUNTIME_ROLE} LOGIN PASSWORD '${verifier}'`);
-  } finally {
-    await client.end();
-  }
-}

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import { MIGRATIONS_ROOT, type MigrationFile, readMigrations } from './files.ts';
 import { buildQueuedIndexes, CREATE_PENDING_INDEXES } from './pending-indexes.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
+import { CREATE_RUNTIME_ROLE } from '../db/runtime-role.ts';
 
 const CREATE_LEDGER = `
 CREATE TABLE IF NOT EXISTS mordomo_migrations (
@@ -91,6 +92,7 @@ export async function migrate(
     try {
       await client.query(CREATE_LEDGER);
       await client.query(CREATE_PENDING_INDEXES);
+      await client.query(CREATE_RUNTIME_ROLE);
       const rows = await ledger(client);
       refuseEdited(files, rows);
       await buildLeftIndexes(client, logger);
