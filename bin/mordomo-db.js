@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Runs the bundle `npm install` built (dist/mordomo-db.mjs) when it is at least as new as every source file;
-// otherwise (sources edited since, or no bundle) the TypeScript sources through tsx, which behave the same.
+// Runs the compiled CLI (dist/cli.js). In a clone whose sources were edited since the last build, it runs the
+// TypeScript sources through tsx (a dev dependency) instead, which behave the same.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.join(import.meta.dirname, '..');
-const bundle = path.join(root, 'dist', 'mordomo-db.mjs');
+const compiled = path.join(root, 'dist', 'cli.js');
+const sources = path.join(root, 'src');
 
 function newestSource(dir) {
   let newest = 0;
@@ -16,8 +17,8 @@ function newestSource(dir) {
   return newest;
 }
 
-if (existsSync(bundle) && statSync(bundle).mtimeMs >= newestSource(path.join(root, 'src'))) {
-  await import(bundle);
+if (!existsSync(sources) || (existsSync(compiled) && statSync(compiled).mtimeMs >= newestSource(sources))) {
+  await import(compiled);
 } else {
   const { register } = await import('tsx/esm/api');
   register();

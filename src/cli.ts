@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { type Config, type ConfigOverrides, loadConfig } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
-import { ConfigError, MordomoError, type ErrorCode } from './db/errors.ts';
+import { ConfigError, MordomoError, type ErrorCode } from './errors.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { registerBackupCommands } from './cli/backup.ts';
 import { registerPitrCommands } from './cli/pitr.ts';

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { ConfigError } from './db/errors.ts';
+import { ConfigError } from './errors.ts';
 
 /**
  * Every setting of mordomo-db, parsed and validated in one place. Nothing else reads `process.env`:

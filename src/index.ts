@@ -2,7 +2,7 @@
 export { loadConfig, type Config, type ConfigOverrides, type Module } from './config.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { openDatabase, redactUrl, type Database } from './db/connect.ts';
-export * from './db/errors.ts';
+export * from './errors.ts';
 export type { DB } from './db/schema.ts';
 export { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
 export * as users from './core/users.ts';

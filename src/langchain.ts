@@ -3,7 +3,7 @@ import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from '@langc
 import type { Kysely } from 'kysely';
 import { getConversation } from './core/conversations.ts';
 import { appendMessages, type NewMessage } from './core/messages.ts';
-import { InvalidInputError, mapErrors } from './db/errors.ts';
+import { InvalidInputError, mapErrors } from './errors.ts';
 import type { DB } from './db/schema.ts';
 import { id, parse } from './db/validation.ts';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
-import { ConfigError, mapDatabaseError } from './db/errors.ts';
+import { ConfigError, mapDatabaseError } from './errors.ts';
 import { AdminToken, ApiKeyCache, AuthFailureLimiter } from './http/auth.ts';
 import { buildApp } from './http/app.ts';
 import type { ServiceContext } from './http/context.ts';

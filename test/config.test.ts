@@ -3,7 +3,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../src/config.ts';
-import { ConfigError } from '../src/db/errors.ts';
+import { ConfigError } from '../src/errors.ts';
 import { tempDir } from './harness/temp-dir.ts';
 
 test('defaults follow the seed: port 5432, ./data, pool 5..20, 30 s statements, 300 s idle, module core', () => {

@@ -3,7 +3,7 @@
 // conflict, foreign_key), never a TypeError, a RangeError or a raw driver error, and must write nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MordomoError } from '../src/db/errors.ts';
+import { MordomoError } from '../src/errors.ts';
 import * as library from '../src/index.ts';
 import { everyRowCount, nestedObject } from './harness/assertions.ts';
 import { testDatabase } from './harness/database.ts';

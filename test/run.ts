@@ -1,8 +1,8 @@
 // `npm test`: starts one PostgreSQL for the whole run (embedded in a temporary folder, or TEST_DATABASE_URL),
 // migrates a template database once, then runs every test file with node's test runner. Each file clones the
 // template (test/harness/database.ts). The temporary server is kept for inspection when a test fails.
-import { spawn } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
@@ -39,6 +39,22 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
   await migrate(pool, ['core', 'ivr'], logger);
   await pool.end();
+}
+
+/** The newest modification time under `dir` (0 when it does not exist). */
+function newest(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? newest(full) : statSync(full).mtimeMs;
+  }));
+}
+
+// The CLI tests run bin/mordomo-db.js and the package test packs dist/: both must see the sources as they are.
+const root = path.join(import.meta.dirname, '..');
+if (newest(path.join(root, 'src')) > newest(path.join(root, 'dist'))) {
+  const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+  if (built.status !== 0) process.exit(built.status ?? 1);
 }
 
 let server: EmbeddedServer | undefined;

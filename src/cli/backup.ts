@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Config, isPostgresUrl } from '../config.ts';
 import type { Database } from '../db/connect.ts';
-import { MordomoError } from '../db/errors.ts';
+import { MordomoError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { createBackup, type Manifest, type TableEntry } from '../ops/backup.ts';
 import { listBackups, pruneBackups, recordVerification } from '../ops/backup-files.ts';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { eraseUser, exportUser } from '../core/privacy.ts';
 import { searchMessages } from '../core/search.ts';
-import { InvalidInputError } from '../db/errors.ts';
+import { InvalidInputError } from '../errors.ts';
 import type { CliContext } from './backup.ts';
 import { print } from './output.ts';
 

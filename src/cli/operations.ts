@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { MordomoError } from '../db/errors.ts';
+import { MordomoError } from '../errors.ts';
 import { runMaintenance, type MaintenanceTask } from '../ops/maintenance.ts';
 import { MONITOR_QUERIES, monitor, type MonitorReport, terminateBackend } from '../ops/monitor.ts';
 import { doctor } from '../ops/doctor.ts';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
-import { ConfigError, InvalidInputError } from '../db/errors.ts';
+import { ConfigError, InvalidInputError } from '../errors.ts';
 import { archiveCurrentWal, baseBackupRoot, folderBytes, listBaseBackups, restoreToTime, takeBaseBackup } from '../ops/pitr.ts';
 import type { CliContext } from './backup.ts';
 import { print, size } from './output.ts';

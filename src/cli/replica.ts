@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { redactUrl } from '../db/urls.ts';
-import { ConfigError, InvalidInputError } from '../db/errors.ts';
+import { ConfigError, InvalidInputError } from '../errors.ts';
 import { createReplica, promoteReplica, replicaStatus } from '../ops/replica.ts';
 import type { CliContext } from './backup.ts';
 import { print, size } from './output.ts';

@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
-import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
+import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { Actions, DB } from '../db/schema.ts';
 import { id, json, parse, requiredText, text } from '../db/validation.ts';

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { mapErrors, NotFoundError } from '../db/errors.ts';
+import { mapErrors, NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { parse, requiredText } from '../db/validation.ts';
 

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ForeignKeyError, mapDatabaseError } from '../db/errors.ts';
+import { ForeignKeyError, mapDatabaseError } from '../errors.ts';
 import type { Messages } from '../db/schema.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 

@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
-import { mapErrors } from '../db/errors.ts';
+import { mapErrors } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, SystemLogs } from '../db/schema.ts';
 import { instant, jsonObject, limit, parse, position, requiredText } from '../db/validation.ts';

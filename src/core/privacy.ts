@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { mapErrors, NotFoundError } from '../db/errors.ts';
+import { mapErrors, NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse } from '../db/validation.ts';
 import type { Action } from './actions.ts';

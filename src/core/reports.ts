@@ -1,6 +1,6 @@
 import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { z } from 'zod';
-import { mapErrors } from '../db/errors.ts';
+import { mapErrors } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { parse } from '../db/validation.ts';
 

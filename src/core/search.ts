@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
-import { InvalidInputError, mapErrors } from '../db/errors.ts';
+import { InvalidInputError, mapErrors } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { id, instant, limit, parse, text } from '../db/validation.ts';
 import { ROLES } from './messages.ts';

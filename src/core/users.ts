@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
-import { mapErrors, NotFoundError } from '../db/errors.ts';
+import { mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Users } from '../db/schema.ts';
 import { id, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Config, PoolSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { EmbeddedServer, SUPERUSER } from './embedded-server.ts';
-import { ConfigError, mapDatabaseError, MordomoError, UnavailableError } from './errors.ts';
+import { ConfigError, mapDatabaseError, MordomoError, UnavailableError } from '../errors.ts';
 import { createPool } from './pool.ts';
 import { ensureRuntimeLogin, RUNTIME_ROLE } from './runtime-role.ts';
 import { ReadRouter } from './read-routing.ts';

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writ
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../logger.ts';
-import { ConfigError, UnavailableError } from './errors.ts';
+import { ConfigError, UnavailableError } from '../errors.ts';
 import { assertReachable, resolveServerUser, type ServerUser } from './os-user.ts';
 import { findRunningServer, isAlive, portInUse } from './postmaster.ts';
 import { archiveSettings, embeddedOverrides, embeddedSettings } from './server-settings.ts';

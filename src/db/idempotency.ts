@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
-import { ConflictError, mapErrors } from './errors.ts';
+import { ConflictError, mapErrors } from '../errors.ts';
 import type { DB } from './schema.ts';
 import { inTransaction } from './transaction.ts';
 import { parse } from './validation.ts';

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../errors.ts';
 
 /** The OS identity PostgreSQL runs under: `undefined` means "this process's own" (not root). */
 export interface ServerUser {

@@ -3,9 +3,16 @@ import pg from 'pg';
 import type { PoolSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
 
-// Return int8 (count(*), bigserial ids) as JS numbers: every int8 here is a row count or a log id that stays far
-// below 2^53, and callers expect `number`.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+/**
+ * The type parsers of every connection this package opens: int8 (count(*), bigserial ids) as JS numbers, since
+ * every int8 here is a row count or a log id far below 2^53 and callers expect `number`. Given per pool or client
+ * (node-postgres' `types` option), never set on the global `pg.types`: another `pg` user in the same process keeps
+ * its own parsing.
+ */
+export const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
 
 /** Distinct statements a connection keeps prepared; past this, new shapes run unprepared (no unbounded growth). */
 const MAX_PREPARED_PER_CONNECTION = 256;
@@ -84,6 +91,7 @@ export function createPool(connectionString: string, settings: PoolSettings, log
     idleTimeoutMillis: settings.idleTimeoutMs,
     statement_timeout: settings.statementTimeoutMs,
     application_name: settings.applicationName,
+    types: TYPES,
   });
   pool.on('connect', autoPrepare);
   surviveLostConnections(pool, (error) => {

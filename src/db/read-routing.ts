@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { PoolSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { redactUrl } from './urls.ts';
-import { mapDatabaseError } from './errors.ts';
+import { mapDatabaseError } from '../errors.ts';
 import { createPool } from './pool.ts';
 import type { DB } from './schema.ts';
 

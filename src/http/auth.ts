@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { HttpSettings } from '../config.ts';
-import { ConfigError } from '../db/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { domainOfApiKey } from '../ivr/api-keys.ts';
 import { HttpError } from './errors.ts';

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../paths.ts';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 
-const here = path.join(PACKAGE_ROOT, 'src', 'http');
+// Beside this module: src/http/dashboard in a clone, dist/http/dashboard (copied by the build) in the package.
+const here = path.dirname(fileURLToPath(import.meta.url));
 // Chart.js ships a self-contained browser build; serving it from node_modules needs no bundler at run time.
 const chartJs = path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
 

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { type ErrorCode, MordomoError } from '../db/errors.ts';
+import { type ErrorCode, MordomoError } from '../errors.ts';
 
 /** Codes only the HTTP layer produces, beside the library's. */
 export type HttpErrorCode = ErrorCode | 'unauthorized' | 'rate_limited' | 'payload_too_large' | 'unsupported_media_type';

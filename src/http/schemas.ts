@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { InvalidInputError } from '../db/errors.ts';
+import { InvalidInputError } from '../errors.ts';
 import { idempotencyKey, type IdempotencyOptions } from '../db/idempotency.ts';
 import { jsonValue, position, type Position } from '../db/validation.ts';
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { mapErrors, NotFoundError } from '../db/errors.ts';
+import { mapErrors, NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse, requiredText } from '../db/validation.ts';
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { NotFoundError } from '../db/errors.ts';
+import { NotFoundError } from '../errors.ts';
 import { id, limit, parse, requiredText, text } from '../db/validation.ts';
 import type { DomainContext } from './domain-context.ts';
 

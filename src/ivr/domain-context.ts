@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { type Kysely, sql, type Transaction } from 'kysely';
-import { ConfigError, mapDatabaseError, UnavailableError } from '../db/errors.ts';
+import { ConfigError, mapDatabaseError, UnavailableError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 
 /** The role every IVR transaction runs as: owns nothing, so the tables' forced row-level security applies. */

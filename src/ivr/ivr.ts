@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { ConfigError, mapDatabaseError } from '../db/errors.ts';
+import { ConfigError, mapDatabaseError } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse } from '../db/validation.ts';

@@ -1,6 +1,6 @@
 import { CompiledQuery, sql } from 'kysely';
 import { z } from 'zod';
-import { NotFoundError } from '../db/errors.ts';
+import { NotFoundError } from '../errors.ts';
 import { id, json, parse } from '../db/validation.ts';
 import type { DomainContext } from './domain-context.ts';
 

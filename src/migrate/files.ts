@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../paths.ts';
 import type { Module } from '../config.ts';
-import { MigrationError } from '../db/errors.ts';
+import { MigrationError } from '../errors.ts';
 
 export const MIGRATIONS_ROOT = path.join(PACKAGE_ROOT, 'migrations');
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { mapDatabaseError } from '../db/errors.ts';
+import { mapDatabaseError } from '../errors.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Module } from '../config.ts';
-import { mapDatabaseError, MigrationError } from '../db/errors.ts';
+import { mapDatabaseError, MigrationError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { MIGRATIONS_ROOT, type MigrationFile, readMigrations } from './files.ts';
 import { buildQueuedIndexes, CREATE_PENDING_INDEXES } from './pending-indexes.ts';

@@ -1,4 +1,4 @@
-import { MordomoError } from '../db/errors.ts';
+import { MordomoError } from '../errors.ts';
 
 /**
  * The backup file: gzip around a sequence of frames, each `type (1 byte) | length (uint32 BE) | payload`.

@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 import { createGzip, type ZlibOptions } from 'node:zlib';
 import type pg from 'pg';
 import type { Module } from '../config.ts';
-import { ConfigError, mapDatabaseError } from '../db/errors.ts';
+import { ConfigError, mapDatabaseError } from '../errors.ts';
 import { frame, MAGIC } from './backup-format.ts';
 import { CANONICAL_OUTPUT, digestCopyOut, installedModules, MODULE_TABLES, tableShape } from './backup-tables.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';

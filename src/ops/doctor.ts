@@ -1,7 +1,7 @@
 import { existsSync, statfsSync } from 'node:fs';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
-import { mapErrors } from '../db/errors.ts';
+import { mapErrors } from '../errors.ts';
 import { listBackups } from './backup-files.ts';
 import { partitionsAhead } from './partitions.ts';
 

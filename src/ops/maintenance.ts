@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { InvalidInputError, mapErrors } from '../db/errors.ts';
+import { InvalidInputError, mapErrors } from '../errors.ts';
 import { MODULE_TABLES } from './backup-tables.ts';
 
 export type MaintenanceTask = 'vacuum' | 'analyze' | 'reindex';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ConflictError, mapErrors, NotFoundError } from '../db/errors.ts';
+import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
 
 /** The seed's monitoring queries (the unused-index one corrected) and a few more an operator needs. */
 export const MONITOR_QUERIES = {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { mapErrors } from '../db/errors.ts';
+import { mapErrors } from '../errors.ts';
 
 /** Daily system_logs partitions that exist from today (UTC) on, i.e. how many days ahead inserts are covered. */
 export async function partitionsAhead(pool: pg.Pool): Promise<number> {

@@ -3,7 +3,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSy
 import path from 'node:path';
 import type pg from 'pg';
 import { serverEnvironment } from '../db/embedded-server.ts';
-import { ConfigError, mapErrors, MordomoError } from '../db/errors.ts';
+import { ConfigError, mapErrors, MordomoError } from '../errors.ts';
 
 /**
  * `backup --format pg_dump`: a standard custom-format archive for people who restore with pg_restore. It needs a

@@ -3,7 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { embeddedUrl } from '../db/connect.ts';
 import { binaries, runServerTool } from '../db/embedded-server.ts';
-import { ConfigError, mapErrors, NotFoundError, UnavailableError } from '../db/errors.ts';
+import { ConfigError, mapErrors, NotFoundError, UnavailableError } from '../errors.ts';
 import { resolveServerUser } from '../db/os-user.ts';
 import { portInUse } from '../db/postmaster.ts';
 import type { Logger } from '../logger.ts';

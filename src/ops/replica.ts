@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { embeddedUrl } from '../db/connect.ts';
 import { binaries, EmbeddedServer, runServerTool } from '../db/embedded-server.ts';
-import { ConfigError, ConflictError, mapErrors, UnavailableError } from '../db/errors.ts';
+import { ConfigError, ConflictError, mapErrors, UnavailableError } from '../errors.ts';
 import { resolveServerUser } from '../db/os-user.ts';
 import type { Logger } from '../logger.ts';
 import { chownTree, takeBaseBackup } from './pitr.ts';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { SEED_REPORT_SQL } from '../core/reports.ts';
-import { mapErrors } from '../db/errors.ts';
+import { mapErrors } from '../errors.ts';
 import { listBackups } from './backup-files.ts';
 import { MONITOR_QUERIES } from './monitor.ts';
 

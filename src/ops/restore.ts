@@ -5,7 +5,7 @@ import { createGunzip } from 'node:zlib';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Module } from '../config.ts';
-import { ConfigError, ConflictError, mapDatabaseError, mapErrors, MordomoError, NotFoundError } from '../db/errors.ts';
+import { ConfigError, ConflictError, mapDatabaseError, mapErrors, MordomoError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { buildPendingIndexes, type IndexDefinition, queueIndexBuilds } from '../migrate/pending-indexes.ts';
 import { migrate } from '../migrate/runner.ts';
@@ -13,7 +13,7 @@ import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
 import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, quote, tableShape } from './backup-tables.ts';
 import { ROLLUP_TABLES } from './rollups.ts';
-import { surviveLostConnections, WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
+import { surviveLostConnections, TYPES, WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 
 export interface RestoreOptions {
   /** Replace the data of a database that already holds some. */
@@ -338,7 +338,7 @@ export async function verifyBackup(
   const adminClient = new pg.Client({ connectionString: admin.toString() });
   adminClient.on('error', () => undefined);
   await adminClient.connect();
-  const pool = new pg.Pool({ connectionString: scratch.toString(), max: 2 });
+  const pool = new pg.Pool({ connectionString: scratch.toString(), max: 2, types: TYPES });
   // A connection lost mid-verification fails the statement that runs next, which fails the verification.
   // pool.end() returns before its sockets close; DROP DATABASE ... WITH (FORCE) then terminates them. Expected too.
   surviveLostConnections(pool, () => undefined);

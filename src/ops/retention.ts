@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { InvalidInputError, mapErrors } from '../db/errors.ts';
+import { InvalidInputError, mapErrors } from '../errors.ts';
 
 // One batch per statement and transaction: each holds row locks on at most `batch` conversations for a moment,
 // so the assistant keeps appending turns while years of history are cleared. Messages and actions go by cascade.

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { mapErrors } from '../db/errors.ts';
+import { mapErrors } from '../errors.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 
 /** Tables derived from messages (migration core 011): a restore empties them, the rollups job fills them again. */

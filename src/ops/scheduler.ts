@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
-import { mapDatabaseError, mapErrors, MordomoError } from '../db/errors.ts';
+import { mapDatabaseError, mapErrors, MordomoError } from '../errors.ts';
 import { pruneIdempotencyKeys } from '../db/idempotency.ts';
 import type { DB } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createPool } from '../../src/db/pool.ts';
-import { mapDatabaseError } from '../../src/db/errors.ts';
+import { mapDatabaseError } from '../../src/errors.ts';
 import { createLogger } from '../../src/logger.ts';
 import { testDatabase } from '../harness/database.ts';
 

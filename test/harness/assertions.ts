@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { type Kysely, sql } from 'kysely';
 import type { DB } from '../../src/db/schema.ts';
-import type { ErrorCode } from '../../src/db/errors.ts';
-import { MordomoError } from '../../src/db/errors.ts';
+import type { ErrorCode } from '../../src/errors.ts';
+import { MordomoError } from '../../src/errors.ts';
 
 /** Asserts that `work` fails with a typed error of `code` whose message matches `message`. */
 export async function rejectsWith(work: () => Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<void> {

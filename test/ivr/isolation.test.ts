@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import pg from 'pg';
-import { MordomoError } from '../../src/db/errors.ts';
+import { MordomoError } from '../../src/errors.ts';
 import { createIvr, type IvrDomain } from '../../src/ivr/ivr.ts';
 import { testDatabase } from '../harness/database.ts';
 import { createDomain, KEY } from './fixtures.ts';

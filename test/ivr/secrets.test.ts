@@ -6,7 +6,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { sql } from 'kysely';
-import { MordomoError } from '../../src/db/errors.ts';
+import { MordomoError } from '../../src/errors.ts';
 import { createIvr } from '../../src/ivr/ivr.ts';
 import { runCli } from '../harness/cli.ts';
 import { testDatabase } from '../harness/database.ts';

@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { MigrationError } from '../../src/db/errors.ts';
+import { MigrationError } from '../../src/errors.ts';
 import { createLogger } from '../../src/logger.ts';
 import { MIGRATIONS_ROOT, readMigrations } from '../../src/migrate/files.ts';
 import { migrate, migrationStatus } from '../../src/migrate/runner.ts';

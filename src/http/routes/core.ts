@@ -13,7 +13,7 @@ import * as reminders from '../../core/reminders.ts';
 import { eraseUser, exportUser } from '../../core/privacy.ts';
 import * as reportsLib from '../../core/reports.ts';
 import { searchMessages, searchPosition } from '../../core/search.ts';
-import { InvalidInputError } from '../../db/errors.ts';
+import { InvalidInputError } from '../../errors.ts';
 import * as users from '../../core/users.ts';
 import { jsonValue } from '../../db/validation.ts';
 import type { ServiceContext } from '../context.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { NotFoundError } from '../../db/errors.ts';
+import { NotFoundError } from '../../errors.ts';
 import type { IvrDomain } from '../../ivr/ivr.ts';
 import * as calls from '../../ivr/calls.ts';
 import * as documents from '../../ivr/documents.ts';
