@@ -1,8 +1,8 @@
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { type Config, type ConfigOverrides, loadConfig } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
 import { ConfigError, MordomoError, type ErrorCode } from './errors.ts';
-import { createLogger, type Logger } from './logger.ts';
+import { commandLogger, type Logger } from './logger.ts';
 import { registerBackupCommands } from './cli/backup.ts';
 import { registerPitrCommands } from './cli/pitr.ts';
 import { registerDataCommands } from './cli/data.ts';
@@ -15,14 +15,22 @@ import { rotateAdminToken } from './http/auth.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from './ivr/api-keys.ts';
 import { startService } from './service.ts';
 
-/** sysexits-style codes, so scripts can tell a bad setting from a server that is down. */
+/**
+ * sysexits-style codes, so scripts can tell a bad setting from a server that is down (README, "Commands", lists
+ * them all with 0, 1 and 130). Anything else unexpected is 1.
+ */
 const EXIT_CODES: Partial<Record<ErrorCode, number>> = {
   invalid_input: 64,
+  conflict: 65,
+  foreign_key: 65,
   not_found: 66,
   unavailable: 69,
+  timeout: 69,
   migration: 70,
   config: 78,
 };
+/** A command line the option parser refused (unknown option, missing argument): EX_USAGE, like invalid input. */
+const USAGE = 64;
 
 interface GlobalOptions {
   dataDir?: string;
@@ -101,6 +109,9 @@ const program = new Command('mordomo-db')
       .env('MORDOMO_LOG_LEVEL'),
   )
   .showHelpAfterError()
+  // The parser throws instead of exiting, so that its refusals leave with the documented code (below); inherited by
+  // every command added after this.
+  .exitOverride()
   .addHelpText(
     'after',
     '\nWithout DATABASE_URL the embedded PostgreSQL 16 under --data-dir is used: started for the command and\n' +
@@ -114,7 +125,7 @@ program
   .addOption(new Option('--http-host <host>', 'address the HTTP API listens on').env('MORDOMO_HTTP_HOST'))
   .action(async (options: { httpPort?: string; httpHost?: string }, command: Command) => {
     const config = loadConfig({ ...overridesFrom(command), MORDOMO_HTTP_PORT: options.httpPort, MORDOMO_HTTP_HOST: options.httpHost });
-    const logger = createLogger(config.logLevel);
+    const logger = commandLogger(config, true);
     const service = await startService(config, logger);
     const password = config.databaseUrl
       ? 'as given in DATABASE_URL'
@@ -152,7 +163,7 @@ program
   .description('run only the scheduled jobs (nightly verified backup, log partitions, size samples, rollups) until Ctrl-C or SIGTERM')
   .action(async (_options, command: Command) => {
     const config = configFrom(command);
-    const logger = createLogger(config.logLevel);
+    const logger = commandLogger(config, false);
     // Long-running like `start`: the signal ends the wait, then the finally blocks stop jobs and the server in order.
     const database = await openDatabase(config, logger);
     try {
@@ -171,7 +182,7 @@ program
   .description('run one job now (backup, partitions, size, rollups, or retention when configured), recorded like a scheduled run')
   .action(async (job: string, _options, command: Command) => {
     const config = configFrom(command);
-    const logger = createLogger(config.logLevel);
+    const logger = commandLogger(config, false);
     await withDatabase(config, logger, async (database) => {
       await migrate(database.owner.pool, config.modules, logger);
       const scheduler = new Scheduler(database.owner.pool, defaultJobs(database.owner.pool, database.owner.url, config, logger, database.server?.pgData), logger);
@@ -197,7 +208,7 @@ function databaseAction(work: (database: Database, config: Config, logger: Logge
     const positional = Object.fromEntries(command.registeredArguments.map((argument, i) => [argument.name(), args[i]]));
     const options = { ...command.optsWithGlobals(), ...positional };
     const config = configFrom(command);
-    const logger = createLogger(config.logLevel);
+    const logger = commandLogger(config, false);
     await withDatabase(config, logger, (database) => work(database, config, logger, options));
   };
 }
@@ -278,6 +289,11 @@ registerDoctorCommand(program, { databaseAction, configOf: configFrom });
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
+  if (error instanceof CommanderError) {
+    // The parser has printed its message (or the help or version asked for).
+    process.exitCode = error.exitCode === 0 ? 0 : USAGE;
+    process.exit();
+  }
   const known = error instanceof MordomoError;
   process.stderr.write(`mordomo-db: ${known ? error.message : 'unexpected error: ' + String((error as Error).message)}\n`);
   process.exitCode = known ? (EXIT_CODES[error.code] ?? 1) : 1;

@@ -44,7 +44,10 @@ export interface Config {
   newEncryptionKey: string | undefined;
   pool: PoolSettings;
   http: HttpSettings;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** MORDOMO_LOG_LEVEL; unset, `start` logs at info and other commands at warn. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' | undefined;
+  /** MORDOMO_LOG_FORMAT: `json` lines, `pretty` lines for people, or `auto` (pretty on a terminal, else JSON). */
+  logFormat: 'json' | 'pretty' | 'auto';
 }
 
 export type Module = 'core' | 'ivr';
@@ -131,7 +134,8 @@ const schema = z.object({
   MORDOMO_ADMIN_TOKEN_FILE: z.string().min(1).optional(),
   MORDOMO_HTTP_BODY_LIMIT: integer(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   MORDOMO_METRICS_PUBLIC: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false'),
-  MORDOMO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MORDOMO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  MORDOMO_LOG_FORMAT: z.enum(['json', 'pretty', 'auto']).default('auto'),
 });
 
 export type ConfigOverrides = Partial<Record<keyof z.input<typeof schema>, string | number | undefined>>;
@@ -194,6 +198,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       metricsPublic: v.MORDOMO_METRICS_PUBLIC === 'true',
     },
     logLevel: v.MORDOMO_LOG_LEVEL,
+    logFormat: v.MORDOMO_LOG_FORMAT,
   };
 }
 

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -25,8 +26,29 @@ export const REDACTED_PATHS = [
   'req.headers.authorization',
 ];
 
+const OPTIONS = {
+  base: { name: 'mordomo-db' },
+  redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  // An error is logged with its stack and its cause chain (a typed error's cause is the driver's, with SQLSTATE,
+  // table and constraint); neither carries SQL parameters.
+  serializers: { err: pino.stdSerializers.errWithCause },
+};
+
 /** The one structured JSON logger; pass it down rather than creating others. */
 export function createLogger(level: string = 'info', destination?: pino.DestinationStream): Logger {
-  const options = { level, base: { name: 'mordomo-db' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const options = { ...OPTIONS, level };
   return destination ? pino(options, destination) : pino(options, pino.destination(2));
+}
+
+/**
+ * The logger of a CLI command. On a terminal (or with MORDOMO_LOG_FORMAT=pretty) lines for people, through
+ * pino-pretty; otherwise JSON lines, as the service writes. `start` logs at info unless told otherwise, other
+ * commands at warn: a person running `backup` wants its result, not every migration it checked.
+ */
+export function commandLogger(settings: { logLevel: string | undefined; logFormat: 'json' | 'pretty' | 'auto' }, isStart: boolean): Logger {
+  const level = settings.logLevel ?? (isStart ? 'info' : 'warn');
+  const human = settings.logFormat === 'pretty' || (settings.logFormat === 'auto' && process.stderr.isTTY === true);
+  if (!human) return createLogger(level);
+  const stream = pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname,name', translateTime: 'SYS:HH:MM:ss' });
+  return pino({ ...OPTIONS, level }, stream);
 }

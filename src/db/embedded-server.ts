@@ -74,10 +74,12 @@ export class EmbeddedServer {
     this.prepareDataDir();
     await this.withStartupLock(async () => {
       const password = this.password();
-      if (!existsSync(path.join(this.pgData, 'PG_VERSION'))) await this.initdb(password);
+      const fresh = !existsSync(path.join(this.pgData, 'PG_VERSION'));
+      if (fresh) await this.initdb(password);
       this.checkMajorVersion();
       const settings = embeddedSettings();
-      if (settings.warning) this.options.logger.warn(settings.warning);
+      // Said once, when the data directory is made with it (and by `doctor`), not on every command.
+      if (settings.warning) this.options.logger[fresh ? 'warn' : 'debug'](settings.warning);
       this.writeSettings(settings.text + (this.options.walArchiveDir ? archiveSettings(this.prepareArchiveDir(this.options.walArchiveDir)) : ''));
       const running = findRunningServer(this.pgData);
       if (running) {

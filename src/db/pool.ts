@@ -97,7 +97,7 @@ export function createPool(connectionString: string, settings: PoolSettings, log
   surviveLostConnections(pool, (error) => {
     // pool.end() resolves before its sockets have closed; a server stopped right after terminates them. Expected.
     if (pool.ending) return;
-    logger.warn({ err: { message: error.message } }, 'database connection lost');
+    logger.warn({ err: error }, 'database connection lost');
   });
   return pool;
 }

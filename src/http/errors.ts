@@ -58,7 +58,9 @@ function classify(error: FastifyError | Error): { status: number; code: HttpErro
 /** The one error handler: every failure leaves as `{ error: { code, message, request_id } }`, never a stack or SQL. */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, code, message } = classify(error);
-  if (status >= 500) request.log.error({ err: { message: error.message, code: (error as { code?: unknown }).code } }, 'request failed');
+  // Logged with its stack and cause (pino's serializer): the server-side failures an operator must see. The database
+  // being down is expected while it restarts, and the watchdog says so once: a warning, not an error per request.
+  if (status >= 500) request.log[code === 'unavailable' ? 'warn' : 'error']({ err: error }, 'request failed');
   const body: ErrorBody = { error: { code, message, request_id: String(request.id) } };
   if (status === 401) void reply.header('www-authenticate', 'Bearer');
   return reply.status(status).type('application/json').send(body);

@@ -70,7 +70,7 @@ export class ReminderStream {
       if (announced) this.logger.info({ announced }, 'reminders due');
     } catch (error) {
       // The database may be restarting; the next tick tries again and nothing was claimed meanwhile.
-      this.logger.warn({ err: { message: (error as Error).message } }, 'could not claim due reminders');
+      this.logger.warn({ err: error }, 'could not claim due reminders');
     } finally {
       this.claiming = false;
     }

@@ -1,5 +1,6 @@
 import { existsSync, statfsSync } from 'node:fs';
 import type pg from 'pg';
+import { embeddedSettings } from '../db/server-settings.ts';
 import type { Config } from '../config.ts';
 import { mapErrors } from '../errors.ts';
 import { listBackups } from './backup-files.ts';
@@ -87,5 +88,11 @@ export async function doctor(pool: pg.Pool, config: Config, options: { now?: Dat
   const now = options.now ?? new Date();
   const fromDatabase = await mapErrors(() => database(pool, config, options.longTransactionSeconds ?? 300));
   const disks = config.databaseUrl ? [disk('backups', config.backupDir)] : [disk('data', config.dataDir), disk('backups', config.backupDir)];
-  return [backups(config, now), ...disks, ...fromDatabase];
+  return [backups(config, now), ...disks, ...fromDatabase, ...(config.databaseUrl ? [] : [locale()])];
+}
+
+/** The embedded server's locale: the seed's pt_BR, or the C.UTF-8 fallback (said once at first start, and here). */
+function locale(): Finding {
+  const { warning, locale: used } = embeddedSettings();
+  return warning ? { check: 'locale', status: 'warn', detail: warning, fix: 'install it (Debian: locales, then dpkg-reconfigure locales) and restart' } : ok('locale', used);
 }

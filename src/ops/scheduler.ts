@@ -170,7 +170,7 @@ export class Scheduler {
     try {
       await this.runJob(name);
     } catch (error) {
-      this.logger.warn({ job: name, err: { message: mapDatabaseError(error).message } }, 'scheduled job could not run');
+      this.logger.warn({ job: name, err: mapDatabaseError(error) }, 'scheduled job could not run');
     }
   }
 
@@ -199,7 +199,7 @@ export class Scheduler {
         } catch (error) {
           outcome = 'failed';
           detail = error instanceof Error ? error.message : String(error);
-          this.logger.error({ job: name, err: { message: detail } }, 'scheduled job failed');
+          this.logger.error({ job: name, err: error }, 'scheduled job failed');
         }
         await client.query(`UPDATE mordomo_job_runs SET finished_at = now(), outcome = $2, detail = $3 WHERE id = $1`, [run[0]!.id, outcome, detail]);
         this.logger.info({ job: name, outcome, detail }, 'scheduled job finished');

@@ -43,7 +43,7 @@ test('verify exits 1 on a damaged backup and says why; restore refuses a non-emp
   assert.match(verified.stdout, /backup FAILED verification: corrupt or truncated backup/);
   const taken = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as { file: string };
   const restored = await runCli(['restore', taken.file], env);
-  assert.equal(restored.code, 1);
+  assert.equal(restored.code, 65); // a data conflict (README, exit codes)
   assert.match(restored.stderr, /the target database is not empty \(table users has rows\)/);
   assert.doesNotMatch(restored.stderr, /\n\s+at /);
 });
@@ -58,6 +58,6 @@ test('restore --target loads into another database, not the configured one (whic
   assert.deepEqual(await target.query(`SELECT name FROM users`).then((r) => r.rows), [{ name: 'Operadora' }]);
   await target.end();
   const bad = await runCli(['restore', taken.file, '--target', 'mysql://somewhere/db'], env);
-  assert.equal(bad.code, 1); // commander's code for a bad option, as for every other command
+  assert.equal(bad.code, 64); // a usage error, as for every other command
   assert.match(bad.stderr, /--target <url>.*must be a postgres:\/\/ or postgresql:\/\/ URL/);
 });

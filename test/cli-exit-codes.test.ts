@@ -1,0 +1,76 @@
+// Every exit code the README documents, each from a real command that ends with it.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import pg from 'pg';
+import { eventually } from './harness/assertions.ts';
+import { CLI, cliEnv, runCli } from './harness/cli.ts';
+import { adminQuery, testDatabase } from './harness/database.ts';
+import { tempDir } from './harness/temp-dir.ts';
+
+const { url, name } = await testDatabase('exit_codes');
+const env = { DATABASE_URL: url };
+const dir = tempDir('exit-codes');
+
+async function exitsWith(expected: number, args: string[], extra: Record<string, string> = {}) {
+  const result = await runCli(args, { ...env, ...extra });
+  assert.equal(result.code, expected, `mordomo-db ${args.join(' ')}:\n${result.stdout}${result.stderr}`);
+  return result;
+}
+
+test('0 done, 1 a failed check, 64 usage, 65 data conflict, 66 not found', async () => {
+  await exitsWith(0, ['migrate', 'status']);
+  const damaged = path.join(dir, 'damaged.mdb.gz');
+  writeFileSync(damaged, 'not a backup');
+  await exitsWith(1, ['backup', 'verify', damaged]);
+  const usage = await exitsWith(64, ['backup', 'list', '--no-such-option']);
+  assert.match(usage.stderr, /unknown option '--no-such-option'/);
+  await exitsWith(64, ['no-such-command']);
+  await exitsWith(64, ['user', 'export', 'not-a-uuid']);
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  await holder.query(`INSERT INTO users (name) VALUES ('Ana')`);
+  await holder.end();
+  await exitsWith(0, ['backup', '--out', dir]);
+  const backup = path.join(dir, readdirSync(dir).find((file) => file.endsWith('.mdb.gz') && file !== 'damaged.mdb.gz')!);
+  const conflict = await exitsWith(65, ['restore', backup]);
+  assert.match(conflict.stderr, /not empty/);
+  await exitsWith(66, ['scheduler', 'run', 'no-such-job']);
+});
+
+test('69 database unavailable, 70 migration refused, 78 configuration', async () => {
+  await exitsWith(69, ['migrate', 'status'], { DATABASE_URL: 'postgresql://nobody:wrong@127.0.0.1:1/none', MORDOMO_CONNECT_TIMEOUT_MS: '500' });
+  const edited = await testDatabase('exit_codes_edited');
+  const admin = new pg.Client({ connectionString: edited.url });
+  await admin.connect();
+  await admin.query(`UPDATE mordomo_migrations SET checksum = 'edited' WHERE module = 'core' AND version = 1`);
+  await admin.end();
+  const refused = await exitsWith(70, ['migrate'], { DATABASE_URL: edited.url });
+  assert.match(refused.stderr, /edited/);
+  await exitsWith(78, ['migrate', 'status'], { MORDOMO_POOL_MAX: '1' });
+});
+
+test('130 when interrupted while working; the command stops cleanly', async () => {
+  // VACUUM of a table this test holds locked: the command waits inside its work until the signal comes.
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+  const child = spawn(process.execPath, [CLI, 'maintenance', 'vacuum', 'users'], { env: cliEnv(env) });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    // Asked outside the holder's transaction, whose view of pg_stat_activity is frozen at its first read.
+    await eventually('the vacuum to wait for the lock', async () => {
+      const { rows } = await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name LIKE 'mordomo-db%'`, [name]);
+      return rows.length > 0;
+    });
+    child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  } finally {
+    await holder.query('ROLLBACK');
+    await holder.end();
+  }
+  assert.equal(await exited, 130);
+});
