@@ -13,19 +13,30 @@ export type ErrorCode =
   | 'migration'
   | 'internal';
 
+/** What PostgreSQL said of an error that came from it: its SQLSTATE and, when it names them, table and constraint. */
+export interface DatabaseFields {
+  sqlstate: string;
+  table?: string;
+  column?: string;
+  constraint?: string;
+}
+
 export class MordomoError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** Set when the error came from PostgreSQL (the driver's error itself is the `cause`). */
+  readonly database?: DatabaseFields;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; database?: DatabaseFields }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+    if (options?.database) this.database = options.database;
   }
 }
 
 /** A subclass of `MordomoError` fixed to one code, so callers can use `instanceof NotFoundError` and the like. */
 function withCode(code: ErrorCode) {
   return class extends MordomoError {
-    constructor(message: string, options?: { cause?: unknown }) {
+    constructor(message: string, options?: { cause?: unknown; database?: DatabaseFields }) {
       super(code, message, options);
     }
   };
@@ -60,6 +71,30 @@ function where(err: PgErrorLike): string {
 }
 
 /**
+ * What each named constraint of the schema means, said as the rule the caller broke; a constraint not listed
+ * (a plain foreign key, a column check) is named with its table instead.
+ */
+export const CONSTRAINT_MESSAGES: Record<string, string> = {
+  idx_users_email: 'a user with this e-mail already exists',
+  conversations_ended_after_start: 'a conversation cannot end before it started',
+  v_voice_ai_providers_name_unique: 'this domain already has a provider of this type with this name',
+  v_voice_ai_providers_enabled_needs_config: 'a provider cannot be enabled without a config: give it one, or set is_enabled to false',
+  idx_providers_one_default: 'this domain already has a default provider of this type',
+  v_voice_secretaries_extension_unique: 'this domain already has a secretary on this extension',
+  v_voice_secretaries_stt_fk: "a secretary's STT provider must be an stt provider of the same domain",
+  v_voice_secretaries_tts_fk: "a secretary's TTS provider must be a tts provider of the same domain",
+  v_voice_secretaries_llm_fk: "a secretary's LLM provider must be an llm provider of the same domain",
+  v_voice_secretaries_realtime_fk: "a secretary's realtime provider must be a realtime provider of the same domain",
+  v_voice_conversations_call_unique: 'a call with this call_uuid already exists in this domain',
+  v_voice_conversations_secretary_fk: "a call's secretary must be a secretary of the same domain",
+  v_voice_conversations_ended_after_start: 'a call cannot end before it started',
+  v_voice_messages_conversation_fk: 'the call does not exist in this domain',
+  v_voice_documents_secretary_fk: "a document's secretary must be a secretary of the same domain",
+  v_voice_transfer_rules_secretary_fk: "a transfer rule's secretary must be a secretary of the same domain",
+  v_voice_transfer_rules_window: 'time_start and time_end go together and must differ: give both, or neither for all day',
+};
+
+/**
  * Turns an error thrown by `pg` into a typed `MordomoError`. Errors that are already typed pass through; anything
  * unrecognised becomes an `internal` error whose message hides the driver's text (which may quote SQL).
  */
@@ -67,35 +102,39 @@ export function mapDatabaseError(error: unknown): MordomoError {
   if (error instanceof MordomoError) return error;
   const err = (error ?? {}) as PgErrorLike;
   const code = err.code ?? '';
-  if (code === REFUSED_TRANSITION_SQLSTATE) return new ConflictError(err.message ?? 'change refused', { cause: error });
-  if (code === '23505') return new ConflictError(`already exists: ${where(err)}`, { cause: error });
-  if (code === '23503') return new ForeignKeyError(`refers to a row that does not exist: ${where(err)}`, { cause: error });
+  const meaning = err.constraint ? CONSTRAINT_MESSAGES[err.constraint] : undefined;
+  // A SQLSTATE is five characters; network errors (ECONNREFUSED…) carry other codes.
+  const database: DatabaseFields | undefined = /^[0-9A-Z]{5}$/.test(code)
+    ? { sqlstate: code, ...(err.table && { table: err.table }), ...(err.column && { column: err.column }), ...(err.constraint && { constraint: err.constraint }) }
+    : undefined;
+  const options = { cause: error, database };
+  if (code === REFUSED_TRANSITION_SQLSTATE) return new ConflictError(err.message ?? 'change refused', options);
+  if (code === '23505') return new ConflictError(meaning ?? `already exists: ${where(err)}`, options);
+  if (code === '23503') return new ForeignKeyError(meaning ?? `refers to a row that does not exist: ${where(err)}`, options);
   if (code === '23514' || code === '23502' || code === '23P01') {
-    return new InvalidInputError(`value not allowed by ${where(err)}`, { cause: error });
+    return new InvalidInputError(meaning ?? `value not allowed by ${where(err)}`, options);
   }
   if (code === '22021' || code === '22P05') {
-    return new InvalidInputError('text contains a character PostgreSQL cannot store (NUL byte?)', { cause: error });
+    return new InvalidInputError('text contains a character PostgreSQL cannot store (NUL byte?)', options);
   }
-  if (code.startsWith('22')) return new InvalidInputError('value out of range or malformed', { cause: error });
+  if (code.startsWith('22')) return new InvalidInputError('value out of range or malformed', options);
   if (code === '40001' || code === '40P01') {
-    return new ConflictError('concurrent change to the same rows; retry the operation', { cause: error });
+    return new ConflictError('concurrent change to the same rows; retry the operation', options);
   }
-  if (code === '57014') return new TimeoutError('statement timed out (statement timeout)', { cause: error });
-  if (code === '55P03') return new TimeoutError('could not obtain a lock in time', { cause: error });
+  if (code === '57014') return new TimeoutError('statement timed out (statement timeout)', options);
+  if (code === '55P03') return new TimeoutError('could not obtain a lock in time', options);
   if (code === '28P01' || code === '28000') {
-    return new UnavailableError('PostgreSQL refused the password: check POSTGRES_PASSWORD or DATABASE_URL', {
-      cause: error,
-    });
+    return new UnavailableError('PostgreSQL refused the password: check POSTGRES_PASSWORD or DATABASE_URL', options);
   }
-  if (code === '3D000') return new UnavailableError('the database named in the connection does not exist', { cause: error });
+  if (code === '3D000') return new UnavailableError('the database named in the connection does not exist', options);
   if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || NETWORK_CODES.has(code)) {
-    return new UnavailableError('database unavailable; it may be restarting, retry shortly', { cause: error });
+    return new UnavailableError('database unavailable; it may be restarting, retry shortly', options);
   }
   // node-postgres' own errors for a connection that died or could not be made carry no SQLSTATE.
   if (error instanceof Error && /timeout exceeded when trying to connect|Connection terminated|is not queryable/i.test(error.message)) {
-    return new UnavailableError('database unavailable: no connection could be made in time', { cause: error });
+    return new UnavailableError('database unavailable: no connection could be made in time', options);
   }
-  return new MordomoError('internal', 'internal database error', { cause: error });
+  return new MordomoError('internal', 'internal database error', options);
 }
 
 /** Runs `work` and rethrows any failure as a typed error. */

@@ -90,10 +90,8 @@ export const limit = (max: number, fallback: number) => z.number().int().min(1).
 export function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const field = issue.path.length ? issue.path.join('.') : what;
-    return `${field}: ${issue.message}`;
-  });
+  // A problem of the value as a whole is said once ("invalid value of x: must be…"), not prefixed with `what` again.
+  const problems = result.error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message));
   throw new InvalidInputError(`invalid ${what}: ${problems.join('; ')}`);
 }
 
