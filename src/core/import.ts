@@ -5,6 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { ForeignKeyError, mapDatabaseError } from '../errors.ts';
 import type { Messages } from '../db/schema.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
+import { inClientTransaction } from '../db/transaction.ts';
 
 /** Every column of `messages` but `user_id`, which the database keeps (migration core 013). */
 const MESSAGE_COLUMNS = ['id', 'conversation_id', 'role', 'content', 'timestamp', 'latency_ms', 'intent', 'confidence', 'rag_context', 'audio_duration_ms', 'transcription_model', 'metadata'] as const;
@@ -30,14 +31,12 @@ export async function importMessages(pool: pg.Pool, source: Readable): Promise<n
     throw mapDatabaseError(error);
   });
   try {
-    await client.query('BEGIN');
-    await client.query(WITHOUT_STATEMENT_TIMEOUT);
-    const { rows } = await client.query<{ bulk: boolean }>("SELECT has_parameter_privilege('session_replication_role', 'SET') AS bulk");
-    const imported = rows[0]!.bulk ? await importInBulk(client, source) : await copyInto(client, 'messages', source);
-    await client.query('COMMIT');
-    return imported;
+    return await inClientTransaction(client, async () => {
+      await client.query(WITHOUT_STATEMENT_TIMEOUT);
+      const { rows } = await client.query<{ bulk: boolean }>("SELECT has_parameter_privilege('session_replication_role', 'SET') AS bulk");
+      return rows[0]!.bulk ? await importInBulk(client, source) : await copyInto(client, 'messages', source);
+    });
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
     throw error instanceof ForeignKeyError ? error : mapDatabaseError(error);
   } finally {
     client.release();

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type pg from 'pg';
 import type { DB } from './schema.ts';
 
 /**
@@ -7,4 +8,21 @@ import type { DB } from './schema.ts';
  */
 export function inTransaction<T>(db: Kysely<DB>, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
   return db.isTransaction ? work(db) : db.transaction().execute(work);
+}
+
+/**
+ * The same on a raw `pg` client, for the work Kysely cannot do (COPY streams, migrations' multi-statement files):
+ * `begin` (e.g. `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY`), then `work`, then COMMIT; on any failure a
+ * ROLLBACK (whose own failure, on a connection already lost, is not the error to report) and the failure rethrown.
+ */
+export async function inClientTransaction<T>(client: pg.ClientBase, work: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  await client.query(begin);
+  try {
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
 }

@@ -10,7 +10,7 @@ import { dashboardReport } from '../ops/reports.ts';
 import { bearer } from './auth.ts';
 import type { ServiceContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
-import { handleError, handleNotFound, HttpError } from './errors.ts';
+import { handleError, handleNotFound } from './errors.ts';
 import { coreRoutes, readerFor } from './routes/core.ts';
 import { ivrRoutes } from './routes/ivr.ts';
 import { apiKeySchema, errorSchema, zodToJsonConfig } from './schemas.ts';

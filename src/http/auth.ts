@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { HttpSettings } from '../config.ts';
@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { domainOfApiKey } from '../ivr/api-keys.ts';
 import { HttpError } from './errors.ts';
+import { writeFileAtomic } from '../files.ts';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -18,9 +19,7 @@ function sameSecret(presented: string, expected: string): boolean {
 function writeTokenFile(file: string): string {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const token = randomBytes(32).toString('base64url');
-  const partial = `${file}.partial`;
-  writeFileSync(partial, `${token}\n`, { mode: 0o600 });
-  renameSync(partial, file); // a reader sees the old token or the new one, never half of one
+  writeFileAtomic(file, `${token}\n`); // a reader sees the old token or the new one, never half of one
   return token;
 }
 

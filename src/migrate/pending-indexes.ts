@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { mapDatabaseError } from '../errors.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
+import { inClientTransaction } from '../db/transaction.ts';
 
 /**
  * Indexes a restore leaves to be built after its data is committed, so that two can be built at once: PostgreSQL 16
@@ -51,27 +52,21 @@ export async function buildQueuedIndexes(client: pg.ClientBase, options: BuildOp
   let built = 0;
   while (!options.stopped?.()) {
     const started = performance.now();
-    let name: string;
-    try {
-      await client.query('BEGIN');
+    const name = await inClientTransaction(client, async () => {
       await client.query(WITHOUT_STATEMENT_TIMEOUT);
       await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
       const { rows } = await client.query<{ name: string; definition: string; settled: boolean }>(NEXT);
       const next = rows[0];
-      if (!next) {
-        await client.query('COMMIT');
-        return built;
-      }
+      if (!next) return undefined;
       // Already built (by hand, say), or its table is gone: only the queue entry was left, and a build that cannot
       // succeed would otherwise fail every later start.
       if (!next.settled) await client.query(next.definition);
       await client.query('DELETE FROM mordomo_pending_indexes WHERE name = $1', [next.name]);
-      await client.query('COMMIT');
-      name = next.name;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      return next.name;
+    }).catch((error: unknown) => {
       throw mapDatabaseError(error);
-    }
+    });
+    if (name === undefined) return built;
     built++;
     options.onIndex?.(name, performance.now() - started);
   }

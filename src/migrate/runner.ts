@@ -6,6 +6,7 @@ import { MIGRATIONS_ROOT, type MigrationFile, readMigrations } from './files.ts'
 import { buildQueuedIndexes, CREATE_PENDING_INDEXES } from './pending-indexes.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 import { CREATE_RUNTIME_ROLE } from '../db/runtime-role.ts';
+import { inClientTransaction } from '../db/transaction.ts';
 
 const CREATE_LEDGER = `
 CREATE TABLE IF NOT EXISTS mordomo_migrations (
@@ -122,19 +123,18 @@ async function applyOne(client: pg.PoolClient, file: MigrationFile, logger: Logg
   const started = Date.now();
   const label = `${file.module}/${String(file.version).padStart(3, '0')}_${file.name}`;
   try {
-    await client.query('BEGIN');
-    // Schema changes take strong locks; waiting forever behind a long transaction would freeze the assistant.
-    await client.query("SET LOCAL lock_timeout = '10s'");
-    await client.query(WITHOUT_STATEMENT_TIMEOUT);
-    await client.query(file.sql);
-    await client.query(
-      'INSERT INTO mordomo_migrations (module, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
-      [file.module, file.version, file.name, file.checksum, Date.now() - started],
-    );
-    await client.query('COMMIT');
+    await inClientTransaction(client, async () => {
+      // Schema changes take strong locks; waiting forever behind a long transaction would freeze the assistant.
+      await client.query("SET LOCAL lock_timeout = '10s'");
+      await client.query(WITHOUT_STATEMENT_TIMEOUT);
+      await client.query(file.sql);
+      await client.query(
+        'INSERT INTO mordomo_migrations (module, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
+        [file.module, file.version, file.name, file.checksum, Date.now() - started],
+      );
+    });
     logger.info({ migration: label, ms: Date.now() - started }, 'migration applied');
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
     const detail = (error as Error).message;
     throw new MigrationError(`migration ${label} failed and was rolled back: ${detail}`, { cause: error });
   }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { closeSync, createWriteStream, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
@@ -10,6 +10,8 @@ import { ConfigError, mapDatabaseError } from '../errors.ts';
 import { frame, MAGIC } from './backup-format.ts';
 import { CANONICAL_OUTPUT, digestCopyOut, installedModules, MODULE_TABLES, tableShape } from './backup-tables.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
+import { commitFile, fileStamp } from '../files.ts';
+import { inClientTransaction } from '../db/transaction.ts';
 
 export const FORMAT_VERSION = 1;
 
@@ -45,7 +47,7 @@ export interface BackupOptions {
 
 /** Backups are named by their UTC time so that names sort by age. */
 export function backupName(at: Date): string {
-  return `mordomo-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.mdb.gz`;
+  return `mordomo-${fileStamp(at)}.mdb.gz`;
 }
 
 /**
@@ -59,58 +61,57 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
   const file = path.join(options.outDir, backupName(new Date()));
   const partial = `${file}.partial`;
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    await client.query(WITHOUT_STATEMENT_TIMEOUT);
-    await client.query(CANONICAL_OUTPUT);
-    await assertSeesEveryRow(client);
-    const modules = await installedModules(client).catch((error) => {
-      throw (error as { code?: string }).code === '42P01' ? new ConfigError('nothing to back up: this database was never migrated') : error;
-    });
-    const { rows: meta } = await client.query<{ version: string; now: Date }>('SELECT version(), now()');
-    // Level 4 gives pg_dump -Fc's size (its default level 6 on our frames is 4% smaller) in two thirds of the time;
-    // a deep buffer lets PostgreSQL's COPY run on while zlib compresses on the other core. (Node passes stream
-    // options through to the zlib stream; its typings only list zlib's own, hence the cast.)
-    const gzip = createGzip({ level: 4, chunkSize: 256 * 1024, writableHighWaterMark: 16 * 1024 * 1024 } as ZlibOptions);
-    const output = (options.open ?? ((target: string) => createWriteStream(target, { mode: 0o600 })))(partial);
-    let written = 0;
-    gzip.on('data', (chunk: Buffer) => (written += chunk.length));
-    gzip.pipe(output);
-    // The output failing (a full disk) must stop the backup at once: gzip alone would just stop draining.
-    const failed = new Promise<never>((_, reject) => output.once('error', reject));
-    failed.catch(() => undefined);
-    const write = async (chunk: Buffer) => {
-      if (!gzip.write(chunk)) await Promise.race([once(gzip, 'drain'), failed]);
-    };
-    const manifest: Manifest = {
-      format: FORMAT_VERSION,
-      server_version: meta[0]!.version,
-      created_at: meta[0]!.now.toISOString(),
-      modules,
-      tables: [],
-    };
-    await write(MAGIC);
-    await write(frame('H', JSON.stringify({ format: FORMAT_VERSION, server_version: manifest.server_version, created_at: manifest.created_at, modules })));
-    for (const module of Object.keys(modules) as Module[]) {
-      for (const table of MODULE_TABLES[module] ?? []) {
-        const entry = await copyTable(client, table, write);
-        manifest.tables.push(entry);
-        options.onTable?.(entry);
-      }
-    }
-    await write(frame('M', JSON.stringify(manifest)));
-    gzip.end();
-    await Promise.race([finished(output), failed]);
-    await client.query('COMMIT');
-    const fd = openSync(partial, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(partial, file);
-    const dir = openSync(options.outDir, 'r');
-    fsyncSync(dir);
-    closeSync(dir);
+    // One snapshot for every table: the backup is consistent however many turns are written meanwhile.
+    const { manifest, written } = await inClientTransaction(
+      client,
+      async () => {
+        await client.query(WITHOUT_STATEMENT_TIMEOUT);
+        await client.query(CANONICAL_OUTPUT);
+        await assertSeesEveryRow(client);
+        const modules = await installedModules(client).catch((error) => {
+          throw (error as { code?: string }).code === '42P01' ? new ConfigError('nothing to back up: this database was never migrated') : error;
+        });
+        const { rows: meta } = await client.query<{ version: string; now: Date }>('SELECT version(), now()');
+        // Level 4 gives pg_dump -Fc's size (its default level 6 on our frames is 4% smaller) in two thirds of the time;
+        // a deep buffer lets PostgreSQL's COPY run on while zlib compresses on the other core. (Node passes stream
+        // options through to the zlib stream; its typings only list zlib's own, hence the cast.)
+        const gzip = createGzip({ level: 4, chunkSize: 256 * 1024, writableHighWaterMark: 16 * 1024 * 1024 } as ZlibOptions);
+        const output = (options.open ?? ((target: string) => createWriteStream(target, { mode: 0o600 })))(partial);
+        let written = 0;
+        gzip.on('data', (chunk: Buffer) => (written += chunk.length));
+        gzip.pipe(output);
+        // The output failing (a full disk) must stop the backup at once: gzip alone would just stop draining.
+        const failed = new Promise<never>((_, reject) => output.once('error', reject));
+        failed.catch(() => undefined);
+        const write = async (chunk: Buffer) => {
+          if (!gzip.write(chunk)) await Promise.race([once(gzip, 'drain'), failed]);
+        };
+        const manifest: Manifest = {
+          format: FORMAT_VERSION,
+          server_version: meta[0]!.version,
+          created_at: meta[0]!.now.toISOString(),
+          modules,
+          tables: [],
+        };
+        await write(MAGIC);
+        await write(frame('H', JSON.stringify({ format: FORMAT_VERSION, server_version: manifest.server_version, created_at: manifest.created_at, modules })));
+        for (const module of Object.keys(modules) as Module[]) {
+          for (const table of MODULE_TABLES[module] ?? []) {
+            const entry = await copyTable(client, table, write);
+            manifest.tables.push(entry);
+            options.onTable?.(entry);
+          }
+        }
+        await write(frame('M', JSON.stringify(manifest)));
+        gzip.end();
+        await Promise.race([finished(output), failed]);
+        return { manifest, written };
+      },
+      'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+    );
+    commitFile(partial, file);
     return { file, bytes: written, manifest };
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
     rmSync(partial, { force: true });
     if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
       throw new ConfigError(`backup failed: no space left on the device of ${options.outDir}; nothing was kept`);

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { serverEnvironment } from '../db/embedded-server.ts';
 import { ConfigError, mapErrors, MordomoError } from '../errors.ts';
+import { commitFile, fileStamp } from '../files.ts';
 
 /**
  * `backup --format pg_dump`: a standard custom-format archive for people who restore with pg_restore. It needs a
@@ -35,7 +36,7 @@ export async function pgDumpBackup(pool: pg.Pool, databaseUrl: string, outDir: s
   const { rows } = await mapErrors(() => pool.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`));
   const binary = findPgDump(Math.floor(Number(rows[0]!.v) / 10_000));
   mkdirSync(outDir, { recursive: true, mode: 0o700 });
-  const file = path.join(outDir, `mordomo-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.dump`);
+  const file = path.join(outDir, `mordomo-${fileStamp(new Date())}.dump`);
   const partial = `${file}.partial`;
   // The password travels in the environment, never on a command line others can read in `ps`.
   const url = new URL(databaseUrl);
@@ -46,10 +47,7 @@ export async function pgDumpBackup(pool: pg.Pool, databaseUrl: string, outDir: s
     rmSync(partial, { force: true });
     throw new MordomoError('internal', `pg_dump failed: ${(run.stderr || run.error?.message || '').trim().split('\n').slice(-2).join(' | ')}`);
   }
-  const fd = openSync(partial, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(partial, file);
+  commitFile(partial, file);
   if (!existsSync(file)) throw new MordomoError('internal', `pg_dump wrote nothing to ${file}`);
   return { file, bytes: statSync(file).size };
 }

@@ -7,6 +7,7 @@ import { ConfigError, mapErrors, NotFoundError, UnavailableError } from '../erro
 import { resolveServerUser } from '../db/os-user.ts';
 import { portInUse } from '../db/postmaster.ts';
 import type { Logger } from '../logger.ts';
+import { fileStamp } from '../files.ts';
 
 /**
  * Point-in-time recovery for the embedded server: base backups taken with the low-level API
@@ -32,7 +33,6 @@ const MANIFEST = 'mordomo-base-backup.json';
 const SKIP_CONTENTS = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans', 'log']);
 const SKIP_FILES = new Set(['postmaster.pid', 'postmaster.opts', 'startup.log']);
 
-const stamp = (at: Date) => at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 
 /** Copies a live data directory: files may change (WAL replay repairs them) or vanish (then they are not needed). */
 function copyDataDirectory(from: string, to: string): void {
@@ -66,7 +66,7 @@ export async function takeBaseBackup(
   options: { requireArchive?: boolean } = {},
 ): Promise<BaseBackup> {
   const startedAt = new Date();
-  const dir = path.join(outRoot, `base-${stamp(startedAt)}`);
+  const dir = path.join(outRoot, `base-${fileStamp(startedAt)}`);
   const partial = `${dir}.partial`;
   mkdirSync(outRoot, { recursive: true, mode: 0o700 });
   rmSync(partial, { recursive: true, force: true });
@@ -77,7 +77,7 @@ export async function takeBaseBackup(
       throw new ConfigError('WAL archiving is off (MORDOMO_WAL_ARCHIVE_DIR=off, or not the embedded server): a base backup without archived WAL cannot be recovered');
     }
     // The session that starts a backup must stop it: one client, no pooling in between.
-    await mapErrors(() => client.query(`SELECT pg_backup_start($1, true)`, [`mordomo-db ${stamp(startedAt)}`]));
+    await mapErrors(() => client.query(`SELECT pg_backup_start($1, true)`, [`mordomo-db ${fileStamp(startedAt)}`]));
     let label: string;
     try {
       logger.info({ dir }, 'copying the data directory for a base backup');

@@ -3,6 +3,7 @@ import { SEED_REPORT_SQL } from '../core/reports.ts';
 import { mapErrors } from '../errors.ts';
 import { listBackups } from './backup-files.ts';
 import { MONITOR_QUERIES } from './monitor.ts';
+import { inClientTransaction } from '../db/transaction.ts';
 
 /**
  * The home operator's overview: the seed's report queries (active users, top intents, latency per source) and the
@@ -59,16 +60,21 @@ export async function dashboardReport(pool: pg.Pool, backupDir: string): Promise
   return mapErrors(async () => {
     const client = await pool.connect();
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const result: Record<string, Record<string, unknown>[]> = {};
-      for (const [name, text] of Object.entries(REPORT_QUERIES)) result[name] = (await client.query(text)).rows;
-      // pg_stat_statements may be absent on a managed server: the rest of the report still stands.
-      await client.query('SAVEPOINT slow');
-      result.slowQueries = await client.query(MONITOR_QUERIES.slow).then(
-        (r) => r.rows,
-        async () => (await client.query('ROLLBACK TO SAVEPOINT slow'), []),
+      const result = await inClientTransaction(
+        client,
+        async () => {
+          const read: Record<string, Record<string, unknown>[]> = {};
+          for (const [name, text] of Object.entries(REPORT_QUERIES)) read[name] = (await client.query(text)).rows;
+          // pg_stat_statements may be absent on a managed server: the rest of the report still stands.
+          await client.query('SAVEPOINT slow');
+          read.slowQueries = await client.query(MONITOR_QUERIES.slow).then(
+            (r) => r.rows,
+            async () => (await client.query('ROLLBACK TO SAVEPOINT slow'), []),
+          );
+          return read;
+        },
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       );
-      await client.query('COMMIT');
       const backups = listBackups(backupDir).slice(0, 10).map((b) => ({
         file: b.file.split('/').pop()!,
         bytes: b.bytes,
@@ -77,9 +83,6 @@ export async function dashboardReport(pool: pg.Pool, backupDir: string): Promise
         verified_at: b.verified?.at ?? null,
       }));
       return { ...(result as Omit<Report, 'backups'>), backups };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
     } finally {
       client.release();
     }

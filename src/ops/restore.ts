@@ -14,6 +14,7 @@ import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, quote, tableShape } from './backup-tables.ts';
 import { ROLLUP_TABLES } from './rollups.ts';
 import { surviveLostConnections, TYPES, WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
+import { inClientTransaction } from '../db/transaction.ts';
 
 export interface RestoreOptions {
   /** Replace the data of a database that already holds some. */
@@ -308,15 +309,19 @@ export async function tableChecksums(
   tables: Array<string | Pick<TableEntry, 'name' | 'columns'>>,
 ): Promise<Map<string, { rows: number; sha256: string }>> {
   const result = new Map<string, { rows: number; sha256: string }>();
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-  await client.query(WITHOUT_STATEMENT_TIMEOUT);
-  await client.query(CANONICAL_OUTPUT);
-  for (const table of tables) {
-    const shape = typeof table === 'string' ? await tableShape(client, table) : { ...table, primaryKey: [] };
-    const { rows, sha256 } = await digestCopyOut(client, shape);
-    result.set(shape.name, { rows, sha256 });
-  }
-  await client.query('COMMIT');
+  await inClientTransaction(
+    client,
+    async () => {
+      await client.query(WITHOUT_STATEMENT_TIMEOUT);
+      await client.query(CANONICAL_OUTPUT);
+      for (const table of tables) {
+        const shape = typeof table === 'string' ? await tableShape(client, table) : { ...table, primaryKey: [] };
+        const { rows, sha256 } = await digestCopyOut(client, shape);
+        result.set(shape.name, { rows, sha256 });
+      }
+    },
+    'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+  );
   return result;
 }
 

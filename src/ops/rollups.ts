@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { mapErrors } from '../errors.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
+import { inClientTransaction } from '../db/transaction.ts';
 
 /** Tables derived from messages (migration core 011): a restore empties them, the rollups job fills them again. */
 export const ROLLUP_TABLES = ['message_rollup_hourly', 'message_rollup_latency', 'message_rollup_days', 'message_rollup_dirty'];
@@ -15,13 +16,16 @@ export async function refreshMessageRollups(pool: pg.Pool, maxDays = 31): Promis
   return mapErrors(async () => {
     const client = await pool.connect();
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      await client.query(WITHOUT_STATEMENT_TIMEOUT);
-      const { rows } = await client.query<{ days: number }>('SELECT refresh_message_rollups($1::int) AS days', [maxDays]);
-      await client.query('COMMIT');
-      return rows[0]!.days;
+      return await inClientTransaction(
+        client,
+        async () => {
+          await client.query(WITHOUT_STATEMENT_TIMEOUT);
+          const { rows } = await client.query<{ days: number }>('SELECT refresh_message_rollups($1::int) AS days', [maxDays]);
+          return rows[0]!.days;
+        },
+        'BEGIN ISOLATION LEVEL REPEATABLE READ',
+      );
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
       if ((error as { code?: string }).code === '40001') return null;
       throw error;
     } finally {

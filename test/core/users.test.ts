@@ -21,7 +21,7 @@ test('creates a user with the seed defaults and reads it back by id and e-mail',
 test('refuses a second user with the same e-mail as a conflict, writing nothing', async () => {
   await createUser(db, { name: 'Bia', email: 'bia@example.com' });
   const before = await rowCounts(db);
-  await rejectsWith(() => createUser(db, { name: 'Bia 2', email: 'bia@example.com' }), 'conflict', /already exists: users/);
+  await rejectsWith(() => createUser(db, { name: 'Bia 2', email: 'bia@example.com' }), 'conflict', /^a user with this e-mail already exists$/);
   assert.deepEqual(await rowCounts(db), before);
 });
 

@@ -61,10 +61,10 @@ test('refuses duplicates, unknown types, an enabled provider without config, and
   const domain = await createDomain(db);
   const tenant = ivr.forDomain(domain);
   await tenant.createProvider({ provider_type: 'stt', provider_name: 'whisper', config: {} , is_default: true});
-  await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'whisper', config: {} }), 'conflict', /v_voice_ai_providers_name_unique/);
+  await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'whisper', config: {} }), 'conflict', /already has a provider of this type with this name/);
   await rejectsWith(() => tenant.createProvider({ provider_type: 'vision' as never, provider_name: 'x' }), 'invalid_input', /provider_type/);
   await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'x y' }), 'invalid_input', /provider_name/);
-  await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'bare' }), 'invalid_input', /enabled_needs_config/);
+  await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'bare' }), 'invalid_input', /cannot be enabled without a config/);
   await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'arr', config: [] as never }), 'invalid_input', /config/);
   await assert.rejects(
     sql`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_default, is_enabled) VALUES (${domain}, 'stt', 'second', true, false)`.execute(db),

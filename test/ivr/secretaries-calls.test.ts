@@ -75,15 +75,15 @@ test('the database refuses a provider of the wrong type or of another domain, an
   const tenant = ivr.forDomain(domain);
   const tts = await tenant.createProvider({ provider_type: 'tts', provider_name: 'piper', config: {} });
   const foreignStt = await ivr.forDomain(other).createProvider({ provider_type: 'stt', provider_name: 'whisper', config: {} });
-  await rejectsWith(() => tenant.createSecretary({ name: 'A', stt_provider_uuid: tts.provider_uuid }), 'foreign_key', /v_voice_secretaries_stt_fk/);
-  await rejectsWith(() => tenant.createSecretary({ name: 'B', stt_provider_uuid: foreignStt.provider_uuid }), 'foreign_key', /v_voice_secretaries_stt_fk/);
+  await rejectsWith(() => tenant.createSecretary({ name: 'A', stt_provider_uuid: tts.provider_uuid }), 'foreign_key', /STT provider must be an stt provider of the same domain/);
+  await rejectsWith(() => tenant.createSecretary({ name: 'B', stt_provider_uuid: foreignStt.provider_uuid }), 'foreign_key', /STT provider must be an stt provider of the same domain/);
   // Even the owner, bypassing the library and row-level security, cannot link across domains.
   await assert.rejects(
     sql`INSERT INTO v_voice_secretaries (domain_uuid, name, stt_provider_uuid) VALUES (${domain}, 'raw', ${foreignStt.provider_uuid})`.execute(db),
     (e: { code?: string }) => e.code === '23503',
   );
   await tenant.createSecretary({ name: 'C', extension: '100' });
-  await rejectsWith(() => tenant.createSecretary({ name: 'D', extension: '100' }), 'conflict', /v_voice_secretaries_extension_unique/);
+  await rejectsWith(() => tenant.createSecretary({ name: 'D', extension: '100' }), 'conflict', /already has a secretary on this extension/);
   await ivr.forDomain(other).createSecretary({ name: 'Same extension elsewhere', extension: '100' });
   await rejectsWith(() => tenant.createSecretary({ name: 'E', extension: '12a' }), 'invalid_input', /extension/);
   await rejectsWith(() => tenant.createSecretary({ name: 'F', processing_mode: 'batch' as never }), 'invalid_input', /processing_mode/);
@@ -107,7 +107,7 @@ test('a call is started, transcribed in order, ended, and listed by the seed’s
   assert.ok(ended.ended_at instanceof Date);
   await rejectsWith(() => tenant.endCall(call.conversation_uuid), 'conflict', /already ended/);
   await rejectsWith(() => tenant.appendCallMessages(call.conversation_uuid, [{ role: 'user', content: 'oi' }]), 'conflict', /has ended/);
-  await rejectsWith(() => tenant.startCall({ call_uuid: 'fs-call-1' }), 'conflict', /v_voice_conversations_call_unique/);
+  await rejectsWith(() => tenant.startCall({ call_uuid: 'fs-call-1' }), 'conflict', /call with this call_uuid already exists/);
   const history = await tenant.callHistory(new Date(Date.now() - 3_600_000));
   assert.deepEqual(history.map((h) => [h.caller_id, h.secretary_name, h.message_count, h.resolution]), [['+5511999990000', 'Atendente', 2, 'transferred']]);
   const { rows } = await asAppRole(domain, (client) => client.query(CALL_HISTORY_SQL, [domain, new Date(Date.now() - 3_600_000)]));
