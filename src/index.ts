@@ -1,22 +1,50 @@
-/** The public library API of mordomo-db. */
+/**
+ * The public library API of mordomo-db (ESM only; README, "Library"). Everything else in the package is internal.
+ * The LangChain chat memory is its own entry point, `mordomo-db/langchain`.
+ */
+
+/** Settings from the environment (`loadConfig`), validated in one place; `Config` is their parsed shape. */
 export { loadConfig, type Config, type ConfigOverrides, type Module } from './config.ts';
+/** The structured logger (pino) every function that logs takes, with secrets redacted. */
 export { createLogger, type Logger } from './logger.ts';
-export { openDatabase, redactUrl, type Database } from './db/connect.ts';
+/**
+ * Opens the database (`DATABASE_URL`, or the embedded PostgreSQL under `MORDOMO_DATA_DIR`): `db` as the runtime
+ * role for the assistant's work, `owner` for migrations and operations. `redactUrl` hides a URL's password.
+ */
+export { openDatabase, redactUrl, type Connection, type Database } from './db/connect.ts';
+/** Typed errors: every failure is a `MordomoError` with a `code`, the driver's error as `cause` and `database` fields. */
 export * from './errors.ts';
+/** Options of every create: `idempotencyKey` makes a retried call return the first result without writing again. */
+export { IDEMPOTENCY_KEY_TTL_HOURS, type IdempotencyOptions } from './db/idempotency.ts';
+/** The database's tables as Kysely types, generated from the migrations. */
 export type { DB } from './db/schema.ts';
+/** Applies the migrations of the given modules (as the owner) and reports their state. */
 export { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
+/** Users of the assistant. */
 export * as users from './core/users.ts';
+/** Conversations and their turns. */
 export * as conversations from './core/conversations.ts';
+/** Messages: appends in one statement, history pages. */
 export * as messages from './core/messages.ts';
+/** Actions a message asked for, moving pending → executing → success | failed. */
 export * as actions from './core/actions.ts';
+/** Reminders, and claiming the due ones exactly once. */
 export * as reminders from './core/reminders.ts';
+/** The assistant's settings, each validated by its own rule. */
 export * as config from './core/config.ts';
+/** System log lines in daily partitions. */
 export * as logs from './core/logs.ts';
+/** The reports behind the dashboard and the seed's analytics queries. */
 export * as reports from './core/reports.ts';
+/** History from elsewhere as COPY text, in one transaction. */
 export { importMessages, IMPORT_COLUMNS } from './core/import.ts';
+/** Portuguese full-text search over messages, with a typo fallback. */
 export { searchMessages, type SearchHit, type SearchOptions, type SearchResult } from './core/search.ts';
+/** LGPD: everything about a person, and erasing it. */
 export { eraseUser, exportUser, type Erasure, type UserExport } from './core/privacy.ts';
+/** The Voice AI IVR: a per-domain handle (`createIvr(db).forDomain(uuid)`), default providers, key rotation. */
 export { createIvr, IvrDomain, insertDefaultProviders, rotateEncryptionKey, type IvrOptions } from './ivr/ivr.ts';
+/** Rows of the IVR, as the handle returns them. */
 export type { Provider, ProviderType, ProviderWithConfig } from './ivr/providers.ts';
 export type { Secretary, SecretaryWithProviders } from './ivr/secretaries.ts';
 export type { Call, CallMessage, CallSummary } from './ivr/calls.ts';

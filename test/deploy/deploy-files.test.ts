@@ -51,7 +51,8 @@ test('the optional standby clones the primary with pg_basebackup -R, and the pri
 test('the Dockerfiles copy only files that exist and start PostgreSQL with deploy/postgresql.conf', () => {
   for (const file of ['Dockerfile', 'Dockerfile.service']) {
     const text = readFileSync(path.join(DEPLOY, file), 'utf8');
-    for (const [, sources] of text.matchAll(/^COPY\s+(.+)\s+\S+$/gm)) {
+    // From the build context; a COPY --from=<stage> copies what an earlier stage made.
+    for (const [, sources] of text.matchAll(/^COPY\s+(?!--from=)(.+)\s+\S+$/gm)) {
       for (const source of sources!.split(/\s+/)) assert.ok(existsSync(path.join(ROOT, source)), `${file}: COPY ${source}`);
     }
   }
