@@ -77,6 +77,22 @@ console.log(JSON.stringify({ history: history.map((m) => m.content), remembered:
   });
 });
 
+test('importing the package starts nothing and writes nothing', () => {
+  const empty = path.join(work, 'empty');
+  mkdirSync(empty);
+  // The script resolves the package from the consumer's folder; it runs in a folder of its own, where the default
+  // data directory (./data) or anything else written relative to it would appear.
+  writeFileSync(
+    path.join(consumer, 'import-only.mjs'),
+    "await import('mordomo-db');\nawait import('mordomo-db/langchain');\nconsole.log(JSON.stringify(process.getActiveResourcesInfo()));\n",
+  );
+  const out = mustRun(process.execPath, [path.join(consumer, 'import-only.mjs')], empty);
+  assert.deepEqual(readdirSync(empty), [], 'no file was written');
+  // Its own stdout and the loader's file reads aside: no timer, socket, server or child process.
+  const started = (JSON.parse(out.trim().split('\n').at(-1)!) as string[]).filter((kind) => /Timeout|Immediate|TCP|UDP|Process|Signal/.test(kind));
+  assert.deepEqual(started, [], 'nothing was started');
+});
+
 test('require() either works or gets the clear message Node gives for an ES module', () => {
   const { code, out } = run(process.execPath, ['-e', "require('mordomo-db')"], consumer);
   if (code !== 0) assert.match(out, /ERR_REQUIRE_ESM|require\(\) of ES Module/);

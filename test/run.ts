@@ -84,8 +84,9 @@ try {
   exitCode = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      // A hung test fails after 2 minutes instead of holding CI until its deadline.
-      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', '--test-reporter=spec', ...files.sort()],
+      // A hung test file fails after 4 minutes instead of holding CI until its deadline (the package test, which
+      // installs the packed package into a new project and type-checks against it twice, takes 1–2 minutes).
+      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', '--test-reporter=spec', ...files.sort()],
       { stdio: 'inherit', env: { ...process.env, TEST_ADMIN_URL: adminUrl } },
     );
     child.on('close', (code) => resolve(code ?? 1));
