@@ -27,9 +27,9 @@ const WRONG_KEY = '39000';
 
 /**
  * Runs `work` in one transaction as the IVR role with `app.domain_uuid` set to `domain` (and, when given,
- * `app.encryption_key` to the key with `app.key_id` its id). All four are transaction-local settings passed as bind parameters in a SELECT:
- * the key never appears in SQL text, and `log_statement = 'mod'` does not log SELECTs, so neither the key nor a
- * provider's plaintext config reaches the server log.
+ * `app.encryption_key` to the key with `app.key_id` its id). All four are transaction-local settings passed as
+ * bind parameters of a SELECT: the key never appears in SQL text, our server never logs parameters
+ * (`log_parameter_max_length = 0`), and a server on the seed's `log_statement = 'mod'` does not log SELECTs.
  */
 export async function inDomain<T>(
   db: Kysely<DB>,

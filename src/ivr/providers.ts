@@ -51,7 +51,7 @@ const PUBLIC_COLUMNS = sql`provider_uuid, domain_uuid, provider_type, provider_n
                            is_default, is_enabled, created_at, updated_at`;
 
 // The plaintext config arrives as the transaction setting app.provider_config (see inDomain), never as a
-// parameter of the INSERT or UPDATE, which log_statement = 'mod' would write to the server log.
+// parameter of the INSERT or UPDATE, which a server still on the seed's log_statement = 'mod' would log.
 const ENCRYPTED_CONFIG = sql`pgp_sym_encrypt(current_setting('app.provider_config'), current_setting('app.encryption_key'), 'cipher-algo=aes256')`;
 
 /** The seed's query, verbatim: the default (else any) enabled provider of a type, with its config decrypted. */
