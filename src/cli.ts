@@ -169,7 +169,7 @@ program
     try {
       // The jobs call functions the migrations create: a never-migrated database is migrated first, as by `start`.
       await migrate(database.owner.pool, config.modules, logger);
-      const scheduler = new Scheduler(database.owner.pool, defaultJobs(database.owner.pool, database.owner.url, config, logger, database.server?.pgData), logger);
+      const scheduler = new Scheduler(database.owner.pool, defaultJobs(database.owner, config, logger, database.server?.pgData), logger);
       await scheduler.start();
       process.stdout.write(`scheduler running; next: ${JSON.stringify(scheduler.nextRuns())}\n`);
       await waitForSignal();
@@ -185,7 +185,7 @@ program
     const logger = commandLogger(config, false);
     await withDatabase(config, logger, async (database) => {
       await migrate(database.owner.pool, config.modules, logger);
-      const scheduler = new Scheduler(database.owner.pool, defaultJobs(database.owner.pool, database.owner.url, config, logger, database.server?.pgData), logger);
+      const scheduler = new Scheduler(database.owner.pool, defaultJobs(database.owner, config, logger, database.server?.pgData), logger);
       await scheduler.start();
       let outcome;
       try {

@@ -39,7 +39,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     // Schema and operations as the owner; everything a request does, as the runtime role (db/connect.ts).
     const { owner } = database;
     await migrate(owner.pool, config.modules, logger);
-    const scheduler = new Scheduler(owner.pool, defaultJobs(owner.pool, owner.url, config, logger, database.server?.pgData), logger);
+    const scheduler = new Scheduler(owner.pool, defaultJobs(owner, config, logger, database.server?.pgData), logger);
     await scheduler.start();
     cleanups.push(() => scheduler.stop());
     if (config.modules.includes('core')) {

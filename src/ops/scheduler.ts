@@ -1,10 +1,9 @@
 import { Cron } from 'croner';
-import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { mapDatabaseError, mapErrors, MordomoError } from '../errors.ts';
 import { pruneIdempotencyKeys } from '../db/idempotency.ts';
-import type { DB } from '../db/schema.ts';
+import type { Connection } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { createBackup } from './backup.ts';
 import { pruneBackups, recordVerification } from './backup-files.ts';
@@ -50,9 +49,8 @@ export type JobOutcome = 'success' | 'failed' | 'skipped';
  * minutes) and, when an operator set
  * MORDOMO_CONVERSATION_RETENTION_DAYS, conversation retention.
  */
-export function defaultJobs(pool: pg.Pool, databaseUrl: string, config: Config, logger: Logger, pgData?: string): Job[] {
-  // A query builder over the same pool (never destroyed here: the pool belongs to the caller).
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+export function defaultJobs(owner: Connection, config: Config, logger: Logger, pgData?: string): Job[] {
+  const { db, pool, url: databaseUrl } = owner;
   // With the embedded server archiving WAL, the nightly job also takes a base backup for point-in-time recovery.
   const archive = pgData && config.walArchiveDir ? { pgData, dir: config.walArchiveDir } : undefined;
   const retentionDays = config.conversationRetentionDays;

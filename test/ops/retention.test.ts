@@ -9,7 +9,8 @@ import { defaultJobs } from '../../src/ops/scheduler.ts';
 import { rejectsWith } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
 
-const { db, pool, url } = await testDatabase('retention');
+const database = await testDatabase('retention');
+const { db, pool } = database;
 
 test('conversations older than the retention go in bounded batches, with their messages and actions; newer ones stay', async () => {
   const old: string[] = [];
@@ -31,7 +32,7 @@ test('conversations older than the retention go in bounded batches, with their m
 
 test('retention is off unless configured, and then scheduled as a job', () => {
   const logger = createLogger('silent');
-  const names = (env: Record<string, string>) => defaultJobs(pool, url, loadConfig({}, env), logger).map((j) => j.name).sort();
+  const names = (env: Record<string, string>) => defaultJobs(database, loadConfig({}, env), logger).map((j) => j.name).sort();
   assert.deepEqual(names({}), ['backup', 'idempotency-keys', 'partitions', 'rollups', 'size']);
   assert.deepEqual(names({ MORDOMO_CONVERSATION_RETENTION_DAYS: '365' }), ['backup', 'idempotency-keys', 'partitions', 'retention', 'rollups', 'size']);
   assert.deepEqual(names({ MORDOMO_MODULES: 'ivr' }), ['backup', 'idempotency-keys']);

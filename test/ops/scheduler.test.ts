@@ -9,7 +9,8 @@ import { runCli } from '../harness/cli.ts';
 import { adminQuery, testDatabase, urlFor } from '../harness/database.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
-const { pool, url } = await testDatabase('scheduler');
+const database = await testDatabase('scheduler');
+const { pool, url } = database;
 const logger = createLogger('silent');
 
 const runs = async () =>
@@ -53,7 +54,7 @@ test('a failing job is recorded as failed with its message, and does not stop th
 test('the nightly backup job writes, verifies and prunes; partitions keep days ahead; backup is due at 02:00', async () => {
   const backupDir = tempDir('scheduled-backups');
   const config = loadConfig({ MORDOMO_BACKUP_DIR: backupDir }, {});
-  const scheduler = new Scheduler(pool, defaultJobs(pool, url, config, logger), logger);
+  const scheduler = new Scheduler(pool, defaultJobs(database, config, logger), logger);
   await scheduler.start();
   const next = scheduler.nextRuns().backup!;
   assert.deepEqual([next.getHours(), next.getMinutes()], [2, 0]);
