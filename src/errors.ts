@@ -2,16 +2,8 @@
  * Typed errors of mordomo-db. Library code throws these; the CLI and the HTTP layer turn `code` into an exit code
  * or a status. Messages say what went wrong and what to do, and never carry SQL text, stacks or secrets.
  */
-export type ErrorCode =
-  | 'not_found'
-  | 'conflict'
-  | 'invalid_input'
-  | 'foreign_key'
-  | 'timeout'
-  | 'unavailable'
-  | 'config'
-  | 'migration'
-  | 'internal';
+export const ERROR_CODES = ['not_found', 'conflict', 'invalid_input', 'foreign_key', 'timeout', 'unavailable', 'config', 'migration', 'internal'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** What PostgreSQL said of an error that came from it: its SQLSTATE and, when it names them, table and constraint. */
 export interface DatabaseFields {

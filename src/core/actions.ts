@@ -4,6 +4,7 @@ import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { Actions, DB } from '../db/schema.ts';
 import { id, json, parse, requiredText, text } from '../db/validation.ts';
+import { COLUMNS } from '../db/columns.ts';
 
 export type Action = Selectable<Actions>;
 export type ActionStatus = 'pending' | 'executing' | 'success' | 'failed';
@@ -39,7 +40,7 @@ async function insertAction(db: Kysely<DB>, values: z.output<typeof newAction>):
           ])
           .where('id', '=', values.message_id),
       )
-      .returningAll()
+      .returning(COLUMNS.actions)
       .executeTakeFirst(),
   );
   if (!inserted) throw new NotFoundError(`message ${values.message_id} not found`);
@@ -84,7 +85,7 @@ export async function transitionAction(
         })
         .where('id', '=', key)
         .where('status', '=', from)
-        .returningAll()
+        .returning(COLUMNS.actions)
         .executeTakeFirst(),
     );
     if (updated) return updated;
@@ -99,7 +100,7 @@ export async function transitionAction(
 /** The action with this id, or `NotFoundError`. */
 export async function getAction(db: Kysely<DB>, actionId: string): Promise<Action> {
   const key = parse(id, actionId, 'action id');
-  const action = await mapErrors(() => db.selectFrom('actions').selectAll().where('id', '=', key).executeTakeFirst());
+  const action = await mapErrors(() => db.selectFrom('actions').select(COLUMNS.actions).where('id', '=', key).executeTakeFirst());
   if (!action) throw new NotFoundError(`action ${key} not found`);
   return action;
 }

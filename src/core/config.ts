@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { mapErrors, NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { parse, requiredText } from '../db/validation.ts';
+import { COLUMNS } from '../db/columns.ts';
 
 /** The assistant's known settings and what each accepts. */
 export const CONFIG_KEYS = {
@@ -52,12 +53,12 @@ export async function setConfig<K extends ConfigKey>(
       .insertInto('config')
       .values({ key: name, value: json, updated_by: by })
       .onConflict((oc) => oc.column('key').doUpdateSet({ value: json, updated_by: by }))
-      .returningAll()
+      .returning(COLUMNS.config)
       .executeTakeFirstOrThrow(),
   );
 }
 
 /** Every stored setting, by key. */
 export async function listConfig(db: Kysely<DB>): Promise<ConfigEntry[]> {
-  return mapErrors(() => db.selectFrom('config').selectAll().orderBy('key').execute());
+  return mapErrors(() => db.selectFrom('config').select(COLUMNS.config).orderBy('key').execute());
 }

@@ -5,6 +5,7 @@ import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { Conversations, DB } from '../db/schema.ts';
 import { appendMessages, type Message, type NewMessage } from './messages.ts';
 import { id, jsonObject, parse } from '../db/validation.ts';
+import { COLUMNS } from '../db/columns.ts';
 
 export type Conversation = Selectable<Conversations>;
 export type ConversationWithMessages = Conversation & { messages: Message[] };
@@ -26,7 +27,7 @@ export async function startConversation(db: Kysely<DB>, input: NewConversation =
   return once(db, CORE_KEYS, options, ['startConversation', values], (trx) => {
     const insert = trx.insertInto('conversations');
     const withValues = Object.keys(values).length ? insert.values(values) : insert.defaultValues();
-    return mapErrors(() => withValues.returningAll().executeTakeFirstOrThrow());
+    return mapErrors(() => withValues.returning(COLUMNS.conversations).executeTakeFirstOrThrow());
   });
 }
 
@@ -59,7 +60,7 @@ export async function endConversation(db: Kysely<DB>, conversationId: string, in
       .set((eb) => ({ ended_at: eb.fn<Date>('now'), satisfaction_score: satisfaction_score ?? null }))
       .where('id', '=', key)
       .where('ended_at', 'is', null)
-      .returningAll()
+      .returning(COLUMNS.conversations)
       .executeTakeFirst(),
   );
   if (ended) return ended;
@@ -68,7 +69,7 @@ export async function endConversation(db: Kysely<DB>, conversationId: string, in
 }
 
 async function getConversationRow(db: Kysely<DB>, key: string): Promise<Conversation> {
-  const row = await mapErrors(() => db.selectFrom('conversations').selectAll().where('id', '=', key).executeTakeFirst());
+  const row = await mapErrors(() => db.selectFrom('conversations').select(COLUMNS.conversations).where('id', '=', key).executeTakeFirst());
   if (!row) throw new NotFoundError(`conversation ${key} not found`);
   return row;
 }
@@ -84,7 +85,7 @@ export async function getConversation(db: Kysely<DB>, conversationId: string): P
         const conversation = await getConversationRow(trx, key);
         const messages = await trx
           .selectFrom('messages')
-          .selectAll()
+          .select(COLUMNS.messages)
           .where('conversation_id', '=', key)
           .orderBy('timestamp')
           .orderBy('id')

@@ -4,6 +4,7 @@ import { mapErrors } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, SystemLogs } from '../db/schema.ts';
 import { instant, jsonObject, limit, parse, position, requiredText } from '../db/validation.ts';
+import { COLUMNS } from '../db/columns.ts';
 
 export type LogLine = Selectable<SystemLogs>;
 export const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -57,7 +58,7 @@ export type LogQuery = z.input<typeof logQuery>;
 export async function queryLogs(db: Kysely<DB>, query: LogQuery = {}): Promise<LogLine[]> {
   const q = parse(logQuery, query, 'log query');
   return mapErrors(() => {
-    let select = db.selectFrom('system_logs').selectAll();
+    let select = db.selectFrom('system_logs').select(COLUMNS.system_logs);
     if (q.level) select = select.where('level', '=', q.level);
     if (q.source) select = select.where('source', '=', q.source);
     if (q.from) select = select.where('timestamp', '>=', q.from);

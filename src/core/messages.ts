@@ -4,6 +4,10 @@ import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Messages } from '../db/schema.ts';
 import { id, instant, json, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
+import { columnList } from '../db/columns.ts';
+
+/** Every column of a message, named (see db/columns.ts). */
+const MESSAGE_COLUMNS = columnList('messages');
 
 export type Message = Selectable<Messages>;
 
@@ -46,7 +50,7 @@ const APPEND_MESSAGES = `
      CROSS JOIN LATERAL (SELECT GREATEST(now(), max(timestamp) + interval '1 millisecond') AS at
                            FROM messages WHERE conversation_id = c.id) start
      WHERE c.id = $2::uuid AND c.ended_at IS NULL
-    RETURNING *`;
+    RETURNING ${MESSAGE_COLUMNS}`;
 
 const appendStatement = (conversationId: string, rows: unknown[]) =>
   CompiledQuery.raw(APPEND_MESSAGES, [JSON.stringify(rows), conversationId]);
@@ -87,12 +91,12 @@ export type HistoryOptions = z.input<typeof historyOptions>;
 // The hot read of every turn: fixed texts (prepared once per connection by the pool) rather than a query built
 // per call. `id` breaks ties so that paging is deterministic.
 const LAST_MESSAGES = `
-  SELECT * FROM messages
+  SELECT ${MESSAGE_COLUMNS} FROM messages
    WHERE conversation_id = $1
    ORDER BY timestamp DESC, id DESC
    LIMIT $2`;
 const LAST_MESSAGES_BEFORE = `
-  SELECT * FROM messages
+  SELECT ${MESSAGE_COLUMNS} FROM messages
    WHERE conversation_id = $1 AND timestamp < $3
    ORDER BY timestamp DESC, id DESC
    LIMIT $2`;
@@ -126,12 +130,12 @@ export type UserHistoryOptions = z.input<typeof userHistoryOptions>;
 // not grow with the number of the user's conversations. With a cursor, the first condition bounds the range and
 // the second breaks ties within the cursor's millisecond.
 const USER_MESSAGES = `
-  SELECT * FROM messages
+  SELECT ${MESSAGE_COLUMNS} FROM messages
    WHERE user_id = $1 AND timestamp >= now() - make_interval(days => $2)
    ORDER BY timestamp DESC, id DESC
    LIMIT $3`;
 const USER_MESSAGES_BEFORE = `
-  SELECT * FROM messages
+  SELECT ${MESSAGE_COLUMNS} FROM messages
    WHERE user_id = $1 AND timestamp >= now() - make_interval(days => $2)
      AND timestamp <= $4 AND (timestamp, id) < ($4, $5)
    ORDER BY timestamp DESC, id DESC

@@ -4,6 +4,7 @@ import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Reminders } from '../db/schema.ts';
 import { id, instant, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
+import { COLUMNS, columnList } from '../db/columns.ts';
 
 export type Reminder = Selectable<Reminders>;
 
@@ -20,7 +21,7 @@ export type NewReminder = z.input<typeof newReminder>;
 export async function createReminder(db: Kysely<DB>, input: NewReminder, options: IdempotencyOptions = {}): Promise<Reminder> {
   const values = parse(newReminder, input, 'reminder');
   return once(db, CORE_KEYS, options, ['createReminder', values], (trx) =>
-    mapErrors(() => trx.insertInto('reminders').values(values).returningAll().executeTakeFirstOrThrow()),
+    mapErrors(() => trx.insertInto('reminders').values(values).returning(COLUMNS.reminders).executeTakeFirstOrThrow()),
   );
 }
 
@@ -33,7 +34,7 @@ export async function cancelReminder(db: Kysely<DB>, reminderId: string): Promis
       .set({ status: 'cancelled' })
       .where('id', '=', key)
       .where('status', '=', 'pending')
-      .returningAll()
+      .returning(COLUMNS.reminders)
       .executeTakeFirst(),
   );
   if (cancelled) return cancelled;
@@ -51,7 +52,7 @@ export async function upcomingReminders(db: Kysely<DB>, options: UpcomingOptions
   return mapErrors(() => {
     let query = db
       .selectFrom('reminders')
-      .selectAll()
+      .select(COLUMNS.reminders)
       .where('status', '=', 'pending')
       .where('scheduled_at', '>', sql<Date>`now()`);
     if (user_id) query = query.where('user_id', '=', user_id);
@@ -77,7 +78,7 @@ const claimDue = (count: number) => sql`
            LIMIT ${count}
            FOR UPDATE SKIP LOCKED) due
    WHERE r.id = due.id
-  RETURNING r.*`;
+  RETURNING ${sql.raw(columnList('reminders', 'r'))}`;
 
 const claimOptions = z.strictObject({ limit: limit(1000, 100) });
 

@@ -4,6 +4,7 @@ import { mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Users } from '../db/schema.ts';
 import { id, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
+import { COLUMNS } from '../db/columns.ts';
 
 export type User = Selectable<Users>;
 
@@ -25,14 +26,14 @@ export type UserPatch = z.input<typeof userPatch>;
 export async function createUser(db: Kysely<DB>, input: NewUser, options: IdempotencyOptions = {}): Promise<User> {
   const values = parse(newUser, input, 'user');
   return once(db, CORE_KEYS, options, ['createUser', values], (trx) =>
-    mapErrors(() => trx.insertInto('users').values(values).returningAll().executeTakeFirstOrThrow()),
+    mapErrors(() => trx.insertInto('users').values(values).returning(COLUMNS.users).executeTakeFirstOrThrow()),
   );
 }
 
 /** The user with this id, or `NotFoundError`. */
 export async function getUser(db: Kysely<DB>, userId: string): Promise<User> {
   const key = parse(id, userId, 'user id');
-  const user = await mapErrors(() => db.selectFrom('users').selectAll().where('id', '=', key).executeTakeFirst());
+  const user = await mapErrors(() => db.selectFrom('users').select(COLUMNS.users).where('id', '=', key).executeTakeFirst());
   if (!user) throw new NotFoundError(`user ${key} not found`);
   return user;
 }
@@ -40,7 +41,7 @@ export async function getUser(db: Kysely<DB>, userId: string): Promise<User> {
 /** The user with this e-mail, or `undefined`. */
 export async function findUserByEmail(db: Kysely<DB>, address: string): Promise<User | undefined> {
   const key = parse(email, address, 'e-mail');
-  return mapErrors(() => db.selectFrom('users').selectAll().where('email', '=', key).executeTakeFirst());
+  return mapErrors(() => db.selectFrom('users').select(COLUMNS.users).where('email', '=', key).executeTakeFirst());
 }
 
 /** Changes the given fields; `updated_at` follows by trigger. */
@@ -49,7 +50,7 @@ export async function updateUser(db: Kysely<DB>, userId: string, patch: UserPatc
   const values = parse(userPatch, patch, 'user change');
   if (Object.keys(values).length === 0) return getUser(db, key);
   const user = await mapErrors(() =>
-    db.updateTable('users').set(values).where('id', '=', key).returningAll().executeTakeFirst(),
+    db.updateTable('users').set(values).where('id', '=', key).returning(COLUMNS.users).executeTakeFirst(),
   );
   if (!user) throw new NotFoundError(`user ${key} not found`);
   return user;
@@ -62,7 +63,7 @@ export type UserListOptions = z.input<typeof listOptions>;
 export async function listUsers(db: Kysely<DB>, options: UserListOptions = {}): Promise<User[]> {
   const { limit: count, after, active } = parse(listOptions, options, 'list options');
   return mapErrors(() => {
-    let query = db.selectFrom('users').selectAll();
+    let query = db.selectFrom('users').select(COLUMNS.users);
     if (active !== undefined) query = query.where('is_active', '=', active);
     // The position's own row gives the exact (microsecond) timestamp; `at` serves only if that row is gone.
     if (after) query = query.where(sql<boolean>`(created_at, id) > (coalesce((SELECT created_at FROM users WHERE id = ${after.id}::uuid), ${after.at}), ${after.id}::uuid)`);

@@ -19,7 +19,25 @@ export const text = (max: number) =>
 /** Non-empty, trimmed-non-empty text. */
 export const requiredText = (max: number) => text(max).refine((value) => value.trim().length > 0, 'must not be empty');
 
-export const id = z.uuid({ message: 'must be a UUID' });
+/**
+ * What PostgreSQL's `uuid` type reads (uuid_in): 32 hex digits, in either case, optionally in braces, with a hyphen
+ * allowed after any group of four. No version or variant is required: FusionPBX and other systems hand out ids
+ * such as 11111111-1111-1111-1111-111111111111, which PostgreSQL stores and which must be addressable here.
+ */
+const POSTGRES_UUID = /^(?:[0-9a-f]{4}(?:-?[0-9a-f]{4}){7}|\{[0-9a-f]{4}(?:-?[0-9a-f]{4}){7}\})$/i;
+
+/** The form PostgreSQL prints (lowercase, 8-4-4-4-12), so that ids compare equal in JavaScript as in SQL. */
+function canonicalUuid(value: string): string {
+  const hex = value.replace(/[{}-]/g, '').toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** An id: any text PostgreSQL accepts as a uuid, given back in its canonical form. */
+export const id = z
+  .string({ message: 'must be a UUID' })
+  .regex(POSTGRES_UUID, 'must be a UUID')
+  .transform(canonicalUuid)
+  .describe('a UUID, in any form PostgreSQL accepts (any version or variant; hyphens and braces optional)');
 
 const MAX_JSON_BYTES = 256 * 1024;
 

@@ -1,20 +1,35 @@
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { createJsonSchemaTransform, createJsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { createJsonSchemaTransform, createJsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
 import { createIvr } from '../ivr/ivr.ts';
-import { createApiKey, listApiKeys, revokeApiKey } from '../ivr/api-keys.ts';
-import { dashboardReport } from '../ops/reports.ts';
 import { bearer } from './auth.ts';
 import type { ServiceContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
 import { handleError, handleNotFound } from './errors.ts';
-import { coreRoutes, readerFor } from './routes/core.ts';
-import { ivrRoutes } from './routes/ivr.ts';
-import { apiKeySchema, errorSchema, zodToJsonConfig } from './schemas.ts';
+import { describeResponses, pruneComponents } from './responses.ts';
+import { actionRoutes } from './routes/actions.ts';
+import { configRoutes } from './routes/config.ts';
+import { conversationRoutes } from './routes/conversations.ts';
+import { healthRoutes } from './routes/health.ts';
+import { callRoutes } from './routes/ivr/calls.ts';
+import { documentRoutes } from './routes/ivr/documents.ts';
+import { providerRoutes } from './routes/ivr/providers.ts';
+import { secretaryRoutes } from './routes/ivr/secretaries.ts';
+import { transferRuleRoutes } from './routes/ivr/transfer-rules.ts';
+import { ivrKeyRoutes } from './routes/ivr-keys.ts';
+import { logRoutes } from './routes/logs.ts';
+import { operationsRoutes } from './routes/operations.ts';
+import { reminderRoutes } from './routes/reminders.ts';
+import { reportRoutes } from './routes/reports.ts';
+import { searchRoutes } from './routes/search.ts';
+import { userRoutes } from './routes/users.ts';
+import { zodToJsonConfig } from './schemas.ts';
 import { responseSerializer } from './serializer.ts';
+
+/** The zod schemas registered by name (User, Message, Error…) become the document's components. */
+const toComponents = createJsonSchemaTransformObject({ zodToJsonConfig });
 
 
 const UNAUTHORIZED = 'missing or invalid credentials: send "Authorization: Bearer <token>"';
@@ -63,6 +78,10 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
+  // JSON only: Fastify also parses text/plain, which would turn a JSON document sent as text into a 400 naming
+  // fields; a body in any other type is refused as what it is, 415.
+  app.removeContentTypeParser('text/plain');
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -70,83 +89,37 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
         title: 'mordomo-db',
         version: '0.1.0',
         description:
-          'The data API of the Mordomo assistant and the Voice AI IVR. Core routes take the admin token; /v1/ivr routes take a domain API key. Errors are {"error":{"code","message","request_id"}}.',
+          'The data API of the Mordomo assistant and the Voice AI IVR. Core routes take the admin token; /v1/ivr routes take a domain API key. Every error is an `Error`: {"error":{"code","message","request_id"}}. Lists are pages: pass `next_cursor` back as `cursor`.',
       },
+      servers: [{ url: '/' }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
     transform: createJsonSchemaTransform({ zodToJsonConfig }),
-    transformObject: createJsonSchemaTransformObject({ zodToJsonConfig }),
+    transformObject: (document) => pruneComponents(describeResponses(toComponents(document))),
   });
   // staticCSP: /docs gets a Content-Security-Policy allowing only its own files (and the inline bits it needs).
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
-  const api = app.withTypeProvider<ZodTypeProvider>();
-  api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  api.get('/healthz', {
-    schema: { tags: ['health'], summary: 'The process is alive', security: [], response: { 200: z.object({ status: z.literal('ok') }) } },
-    handler: async () => ({ status: 'ok' as const }),
-  });
-  api.get('/readyz', {
-    schema: {
-      tags: ['health'],
-      summary: 'The database is reachable and its migrations are current',
-      security: [],
-      response: { 200: z.object({ status: z.literal('ready') }), 503: z.object({ status: z.literal('not ready'), reason: z.string() }) },
-    },
-    handler: async (_request, reply) => {
-      const { ready, reason } = await context.readiness();
-      return ready ? { status: 'ready' as const } : reply.status(503).send({ status: 'not ready' as const, reason: reason ?? 'unknown' });
-    },
-  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(healthRoutes, { context });
   registerDashboard(app);
   if (config.http.metricsPublic) serveMetrics(app, context);
 
+  // The admin scope: the Mordomo core, operations and the IVR's keys, behind the admin token.
   await app.register(async (admin) => {
     admin.addHook('onRequest', async (request) => {
       const token = bearer(request.headers.authorization);
       if (!token || !adminToken.matches(token)) throw authFailures.refuse(clientOf(request), token, UNAUTHORIZED);
     });
-    coreRoutes(admin, context);
     if (!config.http.metricsPublic) serveMetrics(admin, context);
-    const typed = admin.withTypeProvider<ZodTypeProvider>();
-    typed.get('/v1/dashboard', {
-      schema: { tags: ['operations'], summary: "Every dataset of the operator's dashboard, from one snapshot", response: { 200: z.looseObject({}) } },
-      handler: async (request) => dashboardReport((await readerFor(context, request)).pool, config.backupDir),
-    });
-    typed.get('/v1/reminders/stream', {
-      schema: { tags: ['reminders'], summary: 'Server-Sent Events: each due reminder, once, as it falls due', querystring: z.strictObject({ user_id: z.uuid().optional() }) },
-      handler: async (request, reply) => streamReminders(context, request, reply, request.query.user_id),
-    });
-    if (config.modules.includes('ivr')) {
-      typed.post('/v1/admin/ivr/keys', {
-        schema: {
-          tags: ['ivr keys'],
-          summary: 'Create an API key for a domain; the key is shown in this response only',
-          body: z.strictObject({ domain_uuid: z.uuid(), name: z.string().min(1).max(100) }),
-          response: { 201: apiKeySchema.extend({ key: z.string() }), 400: errorSchema, 422: errorSchema },
-        },
-        handler: async (request, reply) => reply.status(201).send(await createApiKey(context.db, request.body.domain_uuid, request.body.name)),
-      });
-      typed.get('/v1/admin/ivr/keys', {
-        schema: { tags: ['ivr keys'], summary: 'API keys (never their secrets)', querystring: z.strictObject({ domain_uuid: z.uuid().optional() }) },
-        handler: async (request) => ({ items: await listApiKeys(context.db, request.query.domain_uuid) }),
-      });
-      typed.delete('/v1/admin/ivr/keys/:uuid', {
-        schema: {
-          tags: ['ivr keys'],
-          summary: 'Revoke an API key: refused from the next request on this service; other service instances (and revocations made with the CLI) take up to 5 s',
-          params: z.strictObject({ uuid: z.uuid() }),
-        },
-        handler: async (request) => {
-          const revoked = await revokeApiKey(context.db, request.params.uuid);
-          apiKeys.forget();
-          return revoked;
-        },
-      });
+    for (const routes of [userRoutes, conversationRoutes, actionRoutes, reminderRoutes, configRoutes, logRoutes, searchRoutes, reportRoutes, operationsRoutes]) {
+      await admin.register(routes, { context });
     }
+    if (config.modules.includes('ivr')) await admin.register(ivrKeyRoutes, { context });
   });
 
+  // The tenant scope: /v1/ivr, where a domain's API key alone decides the domain.
   if (config.modules.includes('ivr')) {
     const ivr = createIvr(context.db, { encryptionKey: config.encryptionKey, newEncryptionKey: config.newEncryptionKey });
     await app.register(async (tenant) => {
@@ -157,7 +130,7 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
         if (!domain) throw authFailures.refuse(clientOf(request), key, UNAUTHORIZED);
         (request as FastifyRequest & { ivrDomain: unknown }).ivrDomain = ivr.forDomain(domain);
       });
-      ivrRoutes(tenant);
+      for (const routes of [providerRoutes, secretaryRoutes, documentRoutes, transferRuleRoutes, callRoutes]) await tenant.register(routes);
     });
   }
   return app;
@@ -181,28 +154,4 @@ function serveMetrics(scope: FastifyInstance, { metrics }: ServiceContext): void
     await metrics.refresh();
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-}
-
-/** One SSE stream: a comment every 15 s keeps proxies from closing it; each reminder is one `reminder` event. */
-function streamReminders(context: ServiceContext, request: FastifyRequest, reply: FastifyReply, userId: string | undefined): void {
-  reply.hijack();
-  const out = reply.raw;
-  const heartbeat = setInterval(() => out.write(': keep-alive\n\n'), 15_000);
-  const unsubscribe = context.reminders.subscribe({
-    deliver(reminder) {
-      if (userId && reminder.user_id !== userId) return;
-      out.write(`id: ${reminder.id}\nevent: reminder\ndata: ${JSON.stringify(reminder)}\n\n`);
-    },
-    end() {
-      clearInterval(heartbeat);
-      out.end();
-    },
-  });
-  request.raw.on('close', () => {
-    clearInterval(heartbeat);
-    unsubscribe();
-  });
-  // Subscribed before the client hears back: nothing announced after the response began is missed.
-  out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  out.write(': connected\n\n');
 }

@@ -1,9 +1,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { type ErrorCode, MordomoError } from '../errors.ts';
+import { ERROR_CODES, type ErrorCode, MordomoError } from '../errors.ts';
 
-/** Codes only the HTTP layer produces, beside the library's. */
-export type HttpErrorCode = ErrorCode | 'unauthorized' | 'rate_limited' | 'payload_too_large' | 'unsupported_media_type';
+/** Every `code` an error body can carry: the library's, and those only the HTTP layer produces. */
+export const HTTP_ERROR_CODES = [...ERROR_CODES, 'unauthorized', 'rate_limited', 'payload_too_large', 'unsupported_media_type'] as const;
+export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 
 /** An error the HTTP layer raises itself (auth, rate limit), carried to the error handler like a library error. */
 export class HttpError extends Error {
@@ -50,6 +51,8 @@ function classify(error: FastifyError | Error): { status: number; code: HttpErro
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return { status: 415, code: 'unsupported_media_type', message: 'send JSON with content-type: application/json' };
   }
+  // A path parameter past maxParamLength: ids are short, so it is a bad id, refused like any other (400, not 414).
+  if (status === 414) return { status: 400, code: 'invalid_input', message: 'a path parameter is too long (ids are UUIDs)' };
   // Fastify's own 4xx (malformed JSON, bad content length, …) have safe messages.
   if (status >= 400 && status < 500) return { status, code: 'invalid_input', message: fastifyError.message };
   return { status: 500, code: 'internal', message: 'internal error' };

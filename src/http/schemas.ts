@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.ts';
 import { idempotencyKey, type IdempotencyOptions } from '../db/idempotency.ts';
-import { jsonValue, position, type Position } from '../db/validation.ts';
+import { id, jsonValue, position, type Position } from '../db/validation.ts';
 
 /**
  * Shapes of what the API sends back (request shapes are the library's own schemas). Responses are encoded through
@@ -12,104 +12,238 @@ import { jsonValue, position, type Position } from '../db/validation.ts';
 const at = z.date();
 const json = jsonValue;
 const object = json.describe('a JSON object');
+// Ids leave as PostgreSQL prints them: any version or variant (FusionPBX's included), always 8-4-4-4-12.
+const uuid = z.guid();
 // Status-like columns are text with a CHECK in the database, hence strings in the row types.
 const oneOf = (values: string) => z.string().describe(`one of: ${values}`);
 
-export const userSchema = z.object({
-  id: z.uuid(),
+export const userSchema = z
+  .object({
+    id: uuid,
+    name: z.string(),
+    email: z.string().nullable(),
+    voice_enrolled: z.boolean(),
+    speaker_embedding_id: z.string().nullable(),
+    created_at: at,
+    updated_at: at,
+    last_interaction_at: at.nullable(),
+    is_active: z.boolean(),
+    metadata: object,
+  })
+  .meta({ id: 'User' });
+
+export const messageSchema = z
+  .object({
+    id: uuid,
+    conversation_id: uuid,
+    user_id: uuid.nullable().describe("the conversation's user, kept by the database"),
+    role: oneOf('user, assistant, system'),
+    content: z.string(),
+    timestamp: at,
+    latency_ms: z.number().nullable(),
+    intent: z.string().nullable(),
+    confidence: z.number().nullable(),
+    rag_context: json.nullable(),
+    audio_duration_ms: z.number().nullable(),
+    transcription_model: z.string().nullable(),
+    metadata: object,
+  })
+  .meta({ id: 'Message' });
+
+export const conversationSchema = z
+  .object({
+    id: uuid,
+    user_id: uuid.nullable(),
+    started_at: at,
+    ended_at: at.nullable(),
+    duration_seconds: z.number().nullable(),
+    message_count: z.number(),
+    satisfaction_score: z.number().nullable(),
+    metadata: object,
+  })
+  .meta({ id: 'Conversation' });
+
+export const actionSchema = z
+  .object({
+    id: uuid,
+    message_id: uuid.nullable(),
+    conversation_id: uuid.nullable(),
+    action_type: z.string(),
+    action_name: z.string(),
+    parameters: json,
+    status: oneOf('pending, executing, success, failed'),
+    result: json.nullable(),
+    error_message: z.string().nullable(),
+    created_at: at,
+    executed_at: at.nullable(),
+  })
+  .meta({ id: 'Action' });
+
+export const reminderSchema = z
+  .object({
+    id: uuid,
+    user_id: uuid.nullable(),
+    title: z.string(),
+    description: z.string().nullable(),
+    scheduled_at: at,
+    status: oneOf('pending, triggered, cancelled'),
+    created_at: at,
+    triggered_at: at.nullable(),
+    metadata: object,
+  })
+  .meta({ id: 'Reminder' });
+
+export const configEntrySchema = z
+  .object({
+    key: z.string(),
+    value: json.describe('JSON value, validated per key'),
+    description: z.string().nullable(),
+    updated_at: at,
+    updated_by: z.string().nullable(),
+  })
+  .meta({ id: 'ConfigEntry' });
+
+export const logLineSchema = z
+  .object({
+    id: z.number(),
+    timestamp: at,
+    level: oneOf('DEBUG, INFO, WARN, ERROR'),
+    source: z.string(),
+    message: z.string(),
+    metadata: object,
+  })
+  .meta({ id: 'LogLine' });
+
+export const apiKeySchema = z
+  .object({
+    key_uuid: uuid,
+    domain_uuid: uuid,
+    name: z.string(),
+    created_at: at,
+    last_used_at: at.nullable(),
+    revoked_at: at.nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+
+// The IVR module's rows, as src/ivr types them.
+export const providerSchema = z
+  .object({
+    provider_uuid: uuid,
+    domain_uuid: uuid,
+    provider_type: oneOf('stt, tts, llm, embeddings, realtime'),
+    provider_name: z.string(),
+    configured: z.boolean().describe('whether a config is stored; the config itself is write-only (encrypted, never listed)'),
+    is_default: z.boolean(),
+    is_enabled: z.boolean(),
+    created_at: at,
+    updated_at: at,
+  })
+  .meta({ id: 'Provider' });
+
+export const providerWithConfigSchema = z
+  .object({ provider_uuid: uuid, provider_name: z.string(), config: object.describe('the decrypted config, for the IVR engine') })
+  .meta({ id: 'ProviderWithConfig' });
+
+const secretaryFields = {
+  secretary_uuid: uuid,
+  domain_uuid: uuid,
   name: z.string(),
-  email: z.string().nullable(),
-  voice_enrolled: z.boolean(),
-  speaker_embedding_id: z.string().nullable(),
+  extension: z.string().nullable(),
+  processing_mode: oneOf('turn_based, realtime'),
+  system_prompt: z.string().nullable(),
+  greeting: z.string().nullable(),
+  farewell: z.string().nullable(),
+  stt_provider_uuid: uuid.nullable(),
+  tts_provider_uuid: uuid.nullable(),
+  llm_provider_uuid: uuid.nullable(),
+  realtime_provider_uuid: uuid.nullable(),
   created_at: at,
   updated_at: at,
-  last_interaction_at: at.nullable(),
-  is_active: z.boolean(),
-  metadata: object,
-});
+};
+export const secretarySchema = z.object(secretaryFields).meta({ id: 'Secretary' });
+export const secretaryWithProvidersSchema = z
+  .object({ ...secretaryFields, stt_provider: z.string().nullable(), tts_provider: z.string().nullable(), llm_provider: z.string().nullable() })
+  .meta({ id: 'SecretaryWithProviders' });
 
-export const messageSchema = z.object({
-  id: z.uuid(),
-  conversation_id: z.uuid(),
-  user_id: z.uuid().nullable().describe("the conversation's user, kept by the database"),
-  role: oneOf('user, assistant, system'),
-  content: z.string(),
-  timestamp: at,
-  latency_ms: z.number().nullable(),
-  intent: z.string().nullable(),
-  confidence: z.number().nullable(),
-  rag_context: json.nullable(),
-  audio_duration_ms: z.number().nullable(),
-  transcription_model: z.string().nullable(),
-  metadata: object,
-});
+export const documentSchema = z
+  .object({
+    document_uuid: uuid,
+    domain_uuid: uuid,
+    secretary_uuid: uuid.nullable(),
+    title: z.string(),
+    content: z.string(),
+    source: z.string().nullable(),
+    mime_type: z.string(),
+    is_enabled: z.boolean(),
+    created_at: at,
+    updated_at: at,
+  })
+  .meta({ id: 'Document' });
 
-export const conversationSchema = z.object({
-  id: z.uuid(),
-  user_id: z.uuid().nullable(),
-  started_at: at,
-  ended_at: at.nullable(),
-  duration_seconds: z.number().nullable(),
-  message_count: z.number(),
-  satisfaction_score: z.number().nullable(),
-  metadata: object,
-});
+export const documentHitSchema = z
+  .object({ document_uuid: uuid, secretary_uuid: uuid.nullable(), title: z.string(), rank: z.number(), snippet: z.string() })
+  .meta({ id: 'DocumentHit' });
 
-export const actionSchema = z.object({
-  id: z.uuid(),
-  message_id: z.uuid().nullable(),
-  conversation_id: z.uuid().nullable(),
-  action_type: z.string(),
-  action_name: z.string(),
-  parameters: json,
-  status: oneOf('pending, executing, success, failed'),
-  result: json.nullable(),
-  error_message: z.string().nullable(),
-  created_at: at,
-  executed_at: at.nullable(),
-});
+export const transferRuleSchema = z
+  .object({
+    rule_uuid: uuid,
+    domain_uuid: uuid,
+    secretary_uuid: uuid.nullable(),
+    name: z.string(),
+    match_intents: z.array(z.string()),
+    match_keywords: z.array(z.string()),
+    destination_type: oneOf('extension, number, voicemail'),
+    destination: z.string(),
+    priority: z.number(),
+    weekdays: z.array(z.number()).nullable().describe('ISO weekdays, 1 = Monday'),
+    time_start: z.string().nullable().describe("HH:MM:SS in the rule's time zone"),
+    time_end: z.string().nullable(),
+    timezone: z.string(),
+    is_enabled: z.boolean(),
+    created_at: at,
+    updated_at: at,
+  })
+  .meta({ id: 'TransferRule' });
 
-export const reminderSchema = z.object({
-  id: z.uuid(),
-  user_id: z.uuid().nullable(),
-  title: z.string(),
-  description: z.string().nullable(),
-  scheduled_at: at,
-  status: oneOf('pending, triggered, cancelled'),
-  created_at: at,
-  triggered_at: at.nullable(),
-  metadata: object,
-});
+export const callSchema = z
+  .object({
+    conversation_uuid: uuid,
+    domain_uuid: uuid,
+    secretary_uuid: uuid.nullable(),
+    caller_id: z.string().nullable(),
+    call_uuid: z.string().nullable(),
+    started_at: at,
+    ended_at: at.nullable(),
+    resolution: z.string().nullable(),
+    transferred_to: z.string().nullable(),
+  })
+  .meta({ id: 'Call' });
 
-export const configEntrySchema = z.object({
-  key: z.string(),
-  value: z.unknown().describe('JSON value, validated per key'),
-  description: z.string().nullable(),
-  updated_at: at,
-  updated_by: z.string().nullable(),
-});
+export const callMessageSchema = z
+  .object({
+    message_uuid: uuid,
+    domain_uuid: uuid,
+    conversation_uuid: uuid,
+    role: oneOf('user, assistant, system'),
+    content: z.string(),
+    created_at: at,
+    latency_ms: z.number().nullable(),
+    intent: z.string().nullable(),
+    confidence: z.number().nullable(),
+  })
+  .meta({ id: 'CallMessage' });
 
-export const logLineSchema = z.object({
-  id: z.number(),
-  timestamp: at,
-  level: oneOf('DEBUG, INFO, WARN, ERROR'),
-  source: z.string(),
-  message: z.string(),
-  metadata: object,
-});
-
-export const apiKeySchema = z.object({
-  key_uuid: z.uuid(),
-  domain_uuid: z.uuid(),
-  name: z.string(),
-  created_at: at,
-  last_used_at: at.nullable(),
-  revoked_at: at.nullable(),
-});
-
-export const errorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), request_id: z.string() }),
-});
+export const callSummarySchema = z
+  .object({
+    conversation_uuid: uuid,
+    caller_id: z.string().nullable(),
+    started_at: at,
+    ended_at: at.nullable(),
+    resolution: z.string().nullable(),
+    secretary_name: z.string().nullable().describe('null for a call no secretary answered'),
+    message_count: z.number(),
+  })
+  .meta({ id: 'CallSummary' });
 
 /** A page of a list: `next_cursor`, when not null, fetches the next page. */
 export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next_cursor: z.string().nullable() });
@@ -130,7 +264,10 @@ export function idempotencyOf(request: FastifyRequest): IdempotencyOptions {
   return typeof key === 'string' ? { idempotencyKey: key } : {};
 }
 
-export const idParams = z.strictObject({ id: z.uuid({ message: 'must be a UUID' }) });
+/** The path parameter of a core resource's id (any form PostgreSQL reads as a uuid). */
+export const idParams = z.strictObject({ id });
+/** The path parameter of an IVR resource's id. */
+export const uuidParams = z.strictObject({ uuid: id });
 
 /** Query parameters every list takes. */
 export const pageQuery = {

@@ -17,7 +17,8 @@ const JSON_VALUE_REF = '#/$defs/JsonValue';
  */
 export function responseSerializer(schema: unknown): Serializer {
   if (!(schema instanceof z.ZodType)) return stringify;
-  const generated = simplify(z.toJSONSchema(schema, { io: 'output', ...zodToJsonConfig }) as JsonSchema);
+  const document = z.toJSONSchema(schema, { io: 'output', ...zodToJsonConfig }) as JsonSchema;
+  const generated = simplify(document, (document.$defs ?? {}) as Record<string, JsonSchema>);
   if (!generated) return stringify;
   return fastJson(generated as unknown as Parameters<typeof fastJson>[0]) as Serializer;
 }
@@ -27,30 +28,33 @@ export function responseSerializer(schema: unknown): Serializer {
  * `X | null` a type list. Anything else that needs a union (where the generated code would validate each value to
  * choose a branch) gives undefined.
  */
-function simplify(node: JsonSchema): JsonSchema | undefined {
+function simplify(node: JsonSchema, defs: Record<string, JsonSchema>): JsonSchema | undefined {
   if (node.$ref === JSON_VALUE_REF) return {};
+  // Named shapes (User, Message…: components of the document) are written inline.
+  const named = typeof node.$ref === 'string' && node.$ref.startsWith('#/$defs/') ? defs[node.$ref.slice('#/$defs/'.length)] : undefined;
+  if (named) return simplify(named, defs);
   if (Array.isArray(node.anyOf)) {
     const [value, nullable, ...rest] = node.anyOf as JsonSchema[];
     if (rest.length || !value || nullable?.type !== 'null') return undefined;
-    const inner = simplify(value);
+    const inner = simplify(value, defs);
     if (!inner) return undefined;
     if (Object.keys(inner).length === 0) return {};
     return typeof inner.type === 'string' ? { ...inner, type: [inner.type, 'null'] } : undefined;
   }
   if ('$ref' in node || 'oneOf' in node || 'allOf' in node) return undefined;
-  const { $defs: _defs, $schema: _schema, pattern: _pattern, properties, items, ...rest } = node;
+  const { $defs: _defs, $schema: _schema, $id: _id, id: _name, pattern: _pattern, properties, items, ...rest } = node;
   const result: JsonSchema = { ...rest };
   if (properties) {
     const simplified: JsonSchema = {};
     for (const [name, property] of Object.entries(properties as Record<string, JsonSchema>)) {
-      const inner = simplify(property);
+      const inner = simplify(property, defs);
       if (!inner) return undefined;
       simplified[name] = inner;
     }
     result.properties = simplified;
   }
   if (items) {
-    const inner = simplify(items as JsonSchema);
+    const inner = simplify(items as JsonSchema, defs);
     if (!inner) return undefined;
     result.items = inner;
   }

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { mapErrors, NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse, requiredText } from '../db/validation.ts';
+import { afterPosition, pageOptions, type PageOptions } from './paging.ts';
 
 /**
  * Per-domain API keys of the HTTP service. A key reads `mdbk_<key id>_<secret>`: the id finds the row, the secret
@@ -37,13 +38,17 @@ export async function createApiKey(db: Kysely<DB>, domainUuid: string, name: str
   return { ...row, key: `${PREFIX}_${row.key_uuid.replaceAll('-', '')}_${secret}` };
 }
 
-/** The keys of a domain (all domains when omitted), without secrets. */
-export async function listApiKeys(db: Kysely<DB>, domainUuid?: string): Promise<ApiKey[]> {
+/** The keys of a domain (all domains when omitted), without secrets, in creation order; `{ limit, after }` pages. */
+export async function listApiKeys(db: Kysely<DB>, domainUuid?: string, options: PageOptions = {}): Promise<ApiKey[]> {
   const domain = domainUuid === undefined ? undefined : parse(id, domainUuid, 'domain id');
+  const { limit, after } = parse(pageOptions(1000), options, 'list options');
   return mapErrors(() => {
-    let query = db.selectFrom('mordomo_api_keys').select(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at']);
+    let query = db
+      .selectFrom('mordomo_api_keys')
+      .select(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'])
+      .where(afterPosition('mordomo_api_keys', 'key_uuid', after));
     if (domain) query = query.where('domain_uuid', '=', domain);
-    return query.orderBy('created_at').orderBy('key_uuid').execute();
+    return query.orderBy('created_at').orderBy('key_uuid').limit(limit).execute();
   });
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { id, instant, parse, requiredText, text } from '../db/validation.ts';
 import type { DomainContext } from './domain-context.ts';
+import { pageOptions, type PageOptions } from './paging.ts';
 
 export interface Call {
   conversation_uuid: string;
@@ -34,7 +35,8 @@ export interface CallSummary {
   started_at: Date;
   ended_at: Date | null;
   resolution: string | null;
-  secretary_name: string;
+  /** null for a call that no secretary answered (the seed's inner join left such calls out of the history). */
+  secretary_name: string | null;
   message_count: number;
 }
 
@@ -83,17 +85,43 @@ WHERE c.domain_uuid = $1
 GROUP BY c.conversation_uuid, s.name
 ORDER BY c.started_at DESC;`;
 
+// Named rather than `*`: a prepared `SELECT *` fails once a migration adds a column under a running service.
+const CALL_COLUMNS = [
+  'conversation_uuid', 'domain_uuid', 'secretary_uuid', 'caller_id', 'call_uuid', 'started_at', 'ended_at', 'resolution', 'transferred_to',
+] as const;
+const MESSAGE_COLUMNS = ['message_uuid', 'domain_uuid', 'conversation_uuid', 'role', 'content', 'created_at', 'latency_ms', 'intent', 'confidence'] as const;
+
+/**
+ * The seed's history query as the library runs it, a page at a time: newest first, continuing before the last call
+ * of the previous page ($3, $4: its id and start). Two fixes: a call no secretary answered is listed (the seed's
+ * inner join dropped it), and the secretary is joined within the domain.
+ */
+const CALL_HISTORY_PAGE_SQL = `
+SELECT c.conversation_uuid, c.caller_id, c.started_at, c.ended_at, c.resolution,
+       s.name AS secretary_name,
+       COUNT(m.message_uuid)::int AS message_count
+  FROM v_voice_conversations c
+  LEFT JOIN v_voice_secretaries s ON s.domain_uuid = c.domain_uuid AND s.secretary_uuid = c.secretary_uuid
+  LEFT JOIN v_voice_messages m ON m.domain_uuid = c.domain_uuid AND m.conversation_uuid = c.conversation_uuid
+ WHERE c.domain_uuid = $1
+   AND c.started_at >= $2
+   AND ($3::uuid IS NULL OR (c.started_at, c.conversation_uuid) <
+        (coalesce((SELECT started_at FROM v_voice_conversations WHERE conversation_uuid = $3::uuid), $4::timestamptz), $3::uuid))
+ GROUP BY c.conversation_uuid, s.name
+ ORDER BY c.started_at DESC, c.conversation_uuid DESC
+ LIMIT $5`;
+
 export async function startCall({ trx, domain }: DomainContext, values: z.output<typeof newCall>): Promise<Call> {
-  return trx.insertInto('v_voice_conversations').values({ ...values, domain_uuid: domain }).returningAll().executeTakeFirstOrThrow();
+  return trx.insertInto('v_voice_conversations').values({ ...values, domain_uuid: domain }).returning(CALL_COLUMNS).executeTakeFirstOrThrow();
 }
 
 export async function getCall({ trx, domain }: DomainContext, conversationUuid: string): Promise<Call & { messages: CallMessage[] }> {
   const key = parse(id, conversationUuid, 'conversation id');
-  const call = await trx.selectFrom('v_voice_conversations').selectAll().where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
+  const call = await trx.selectFrom('v_voice_conversations').select(CALL_COLUMNS).where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
   if (!call) throw new NotFoundError(`call ${key} not found`);
   const messages = await trx
     .selectFrom('v_voice_messages')
-    .selectAll()
+    .select(MESSAGE_COLUMNS)
     .where('domain_uuid', '=', domain)
     .where('conversation_uuid', '=', key)
     .orderBy('created_at')
@@ -120,7 +148,7 @@ export async function appendCallMessages(
      CROSS JOIN LATERAL (SELECT GREATEST(now(), max(created_at) + interval '1 millisecond') AS at
                            FROM v_voice_messages WHERE conversation_uuid = c.conversation_uuid AND domain_uuid = c.domain_uuid) start
      WHERE c.domain_uuid = ${domain} AND c.conversation_uuid = ${key} AND c.ended_at IS NULL
-    RETURNING *`.execute(trx);
+    RETURNING ${sql.join(MESSAGE_COLUMNS.map((column) => sql.ref(column)))}`.execute(trx);
   if (rows.length === 0) {
     const call = await trx.selectFrom('v_voice_conversations').select('ended_at').where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
     if (!call) throw new NotFoundError(`call ${key} not found`);
@@ -137,7 +165,7 @@ export async function endCall({ trx, domain }: DomainContext, conversationUuid: 
     .where('domain_uuid', '=', domain)
     .where('conversation_uuid', '=', key)
     .where('ended_at', 'is', null)
-    .returningAll()
+    .returning(CALL_COLUMNS)
     .executeTakeFirst();
   if (ended) return ended;
   const call = await trx.selectFrom('v_voice_conversations').select('ended_at').where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
@@ -145,9 +173,12 @@ export async function endCall({ trx, domain }: DomainContext, conversationUuid: 
   throw new ConflictError(`call ${key} has already ended`);
 }
 
-/** Calls since `since`, newest first, with message counts (the seed's query). */
-export async function callHistory({ trx, domain }: DomainContext, since: unknown): Promise<CallSummary[]> {
+/** Calls since `since`, newest first, with message counts (the seed's query): `limit` (50) calls before `after`. */
+export async function callHistory({ trx, domain }: DomainContext, since: unknown, options: PageOptions = {}): Promise<CallSummary[]> {
   const from = parse(instant, since, 'since');
-  const { rows } = await trx.executeQuery<CallSummary>(CompiledQuery.raw(CALL_HISTORY_SQL, [domain, from]));
-  return rows.map((row) => ({ ...row, message_count: Number(row.message_count) }));
+  const { limit, after } = parse(pageOptions(50), options, 'list options');
+  const { rows } = await trx.executeQuery<CallSummary>(
+    CompiledQuery.raw(CALL_HISTORY_PAGE_SQL, [domain, from, after?.id ?? null, after?.at ?? null, limit]),
+  );
+  return rows;
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
 import { id, limit, parse, requiredText, text } from '../db/validation.ts';
 import type { DomainContext } from './domain-context.ts';
+import { afterPosition, pageOptions, type PageOptions } from './paging.ts';
 
 export interface Document {
   document_uuid: string;
@@ -53,8 +54,18 @@ export async function getDocument({ trx, domain }: DomainContext, documentUuid: 
   return row;
 }
 
-export async function listDocuments({ trx, domain }: DomainContext): Promise<Document[]> {
-  return trx.selectFrom('v_voice_documents').select(COLUMNS).where('domain_uuid', '=', domain).orderBy('title').execute();
+/** The domain's documents in creation order, a page at a time (see paging.ts). */
+export async function listDocuments({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<Document[]> {
+  const { limit, after } = parse(pageOptions(1000), options, 'list options');
+  return trx
+    .selectFrom('v_voice_documents')
+    .select(COLUMNS)
+    .where('domain_uuid', '=', domain)
+    .where(afterPosition('v_voice_documents', 'document_uuid', after))
+    .orderBy('created_at')
+    .orderBy('document_uuid')
+    .limit(limit)
+    .execute();
 }
 
 export async function updateDocument({ trx, domain }: DomainContext, documentUuid: string, patch: z.output<typeof documentPatch>): Promise<Document> {

@@ -6,6 +6,7 @@ import { id, parse } from '../db/validation.ts';
 import * as calls from './calls.ts';
 import * as documents from './documents.ts';
 import { type DomainContext, IVR_ROLE, inDomain, KeyRing, keyId } from './domain-context.ts';
+import type { PageOptions } from './paging.ts';
 import * as providers from './providers.ts';
 import * as secretaries from './secretaries.ts';
 import * as rules from './transfer-rules.ts';
@@ -66,8 +67,9 @@ export class IvrDomain {
   async getProvider(providerUuid: string) {
     return this.#run((c) => providers.getProvider(c, providerUuid));
   }
-  async listProviders() {
-    return this.#run((c) => providers.listProviders(c));
+  /** In creation order; `{ limit, after }` pages (see paging.ts). */
+  async listProviders(options: PageOptions = {}) {
+    return this.#run((c) => providers.listProviders(c, options));
   }
   async deleteProvider(providerUuid: string) {
     return this.#run((c) => providers.deleteProvider(c, providerUuid));
@@ -88,8 +90,9 @@ export class IvrDomain {
   async getSecretary(secretaryUuid: string) {
     return this.#run((c) => secretaries.getSecretary(c, secretaryUuid));
   }
-  async listSecretaries() {
-    return this.#run((c) => secretaries.listSecretaries(c));
+  /** In creation order; `{ limit, after }` pages (see paging.ts). */
+  async listSecretaries(options: PageOptions = {}) {
+    return this.#run((c) => secretaries.listSecretaries(c, options));
   }
   async deleteSecretary(secretaryUuid: string) {
     return this.#run((c) => secretaries.deleteSecretary(c, secretaryUuid));
@@ -114,9 +117,9 @@ export class IvrDomain {
   async getCall(conversationUuid: string) {
     return this.#run((c) => calls.getCall(c, conversationUuid));
   }
-  /** Calls since `since` with message counts, newest first (the seed's query). */
-  async callHistory(since: Date | string) {
-    return this.#run((c) => calls.callHistory(c, since));
+  /** Calls since `since` with message counts, newest first (the seed's query); `{ limit, after }` pages (50 by default). */
+  async callHistory(since: Date | string, options: PageOptions = {}) {
+    return this.#run((c) => calls.callHistory(c, since, options));
   }
 
   async createDocument(input: documents.NewDocument, options: IdempotencyOptions = {}) {
@@ -130,8 +133,9 @@ export class IvrDomain {
   async getDocument(documentUuid: string) {
     return this.#run((c) => documents.getDocument(c, documentUuid));
   }
-  async listDocuments() {
-    return this.#run((c) => documents.listDocuments(c));
+  /** In creation order; `{ limit, after }` pages (see paging.ts). */
+  async listDocuments(options: PageOptions = {}) {
+    return this.#run((c) => documents.listDocuments(c, options));
   }
   async deleteDocument(documentUuid: string) {
     return this.#run((c) => documents.deleteDocument(c, documentUuid));
@@ -152,8 +156,9 @@ export class IvrDomain {
   async getTransferRule(ruleUuid: string) {
     return this.#run((c) => rules.getTransferRule(c, ruleUuid));
   }
-  async listTransferRules() {
-    return this.#run((c) => rules.listTransferRules(c));
+  /** In creation order; `{ limit, after }` pages (see paging.ts). */
+  async listTransferRules(options: PageOptions = {}) {
+    return this.#run((c) => rules.listTransferRules(c, options));
   }
   async deleteTransferRule(ruleUuid: string) {
     return this.#run((c) => rules.deleteTransferRule(c, ruleUuid));

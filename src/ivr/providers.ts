@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
 import { id, json, parse } from '../db/validation.ts';
 import type { DomainContext } from './domain-context.ts';
+import { afterPosition, pageOptions, type PageOptions } from './paging.ts';
 
 export const PROVIDER_TYPES = ['stt', 'tts', 'llm', 'embeddings', 'realtime'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
@@ -92,10 +93,13 @@ export async function getProvider({ trx, domain }: DomainContext, providerUuid: 
   return rows[0];
 }
 
-export async function listProviders({ trx, domain }: DomainContext): Promise<Provider[]> {
+/** The domain's providers in creation order, a page at a time (see paging.ts). */
+export async function listProviders({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<Provider[]> {
+  const { limit, after } = parse(pageOptions(1000), options, 'list options');
   const { rows } = await sql<Provider>`
-    SELECT ${PUBLIC_COLUMNS} FROM v_voice_ai_providers WHERE domain_uuid = ${domain}
-     ORDER BY provider_type, is_default DESC, provider_name`.execute(trx);
+    SELECT ${PUBLIC_COLUMNS} FROM v_voice_ai_providers
+     WHERE domain_uuid = ${domain} AND ${afterPosition('v_voice_ai_providers', 'provider_uuid', after)}
+     ORDER BY created_at, provider_uuid LIMIT ${limit}`.execute(trx);
   return rows;
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
 import { id, parse, requiredText, text } from '../db/validation.ts';
 import type { DomainContext } from './domain-context.ts';
+import { afterPosition, pageOptions, type PageOptions } from './paging.ts';
 
 export interface Secretary {
   secretary_uuid: string;
@@ -57,10 +58,12 @@ const COLUMNS = [
  * it gives the planner two values it must prove equal, and it does that with a gating node above every table
  * (31 µs per lookup under RLS with them, 27 µs without; bench/README "ivr"). And each provider is joined on its
  * domain as well, which the composite foreign keys already guarantee, so that the policy's condition is the
- * join's and not a filter. The seed's own text runs unchanged too (tested).
+ * join's and not a filter. The secretary's columns are named rather than `s.*`, which a prepared statement cannot
+ * survive a migration adding one (see db/columns.ts), and which brought the *_provider_type columns that only pin
+ * the composite foreign keys. The seed's own text runs unchanged too (tested).
  */
 export const SECRETARY_BY_EXTENSION_SQL = `
-SELECT s.*,
+SELECT ${COLUMNS.map((column) => `s.${column}`).join(', ')},
        p_stt.provider_name as stt_provider,
        p_tts.provider_name as tts_provider,
        p_llm.provider_name as llm_provider
@@ -83,8 +86,18 @@ export async function getSecretary({ trx, domain }: DomainContext, secretaryUuid
   return row as Secretary;
 }
 
-export async function listSecretaries({ trx, domain }: DomainContext): Promise<Secretary[]> {
-  const rows = await trx.selectFrom('v_voice_secretaries').select(COLUMNS).where('domain_uuid', '=', domain).orderBy('extension').orderBy('name').execute();
+/** The domain's secretaries in creation order, a page at a time (see paging.ts). */
+export async function listSecretaries({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<Secretary[]> {
+  const { limit, after } = parse(pageOptions(1000), options, 'list options');
+  const rows = await trx
+    .selectFrom('v_voice_secretaries')
+    .select(COLUMNS)
+    .where('domain_uuid', '=', domain)
+    .where(afterPosition('v_voice_secretaries', 'secretary_uuid', after))
+    .orderBy('created_at')
+    .orderBy('secretary_uuid')
+    .limit(limit)
+    .execute();
   return rows as Secretary[];
 }
 
@@ -111,11 +124,9 @@ export async function deleteSecretary({ trx, domain }: DomainContext, secretaryU
 /** The secretary answering `extension`, with its providers' names, or `NotFoundError`. */
 export async function secretaryByExtension({ trx }: DomainContext, extension: string): Promise<SecretaryWithProviders> {
   const checked = parse(fields.extension.unwrap().unwrap(), extension, 'extension');
-  const { rows } = await trx.executeQuery<SecretaryWithProviders & Record<string, unknown>>(
+  const { rows } = await trx.executeQuery<SecretaryWithProviders>(
     CompiledQuery.raw(SECRETARY_BY_EXTENSION_SQL, [checked]),
   );
-  const row = rows[0];
-  if (!row) throw new NotFoundError(`no secretary on extension ${checked}`);
-  // The *_provider_type columns only pin the composite foreign keys; they are not part of a secretary.
-  return Object.fromEntries(Object.entries(row).filter(([column]) => !column.endsWith('_provider_type'))) as unknown as SecretaryWithProviders;
+  if (!rows[0]) throw new NotFoundError(`no secretary on extension ${checked}`);
+  return rows[0];
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
 import { id, instant, parse, requiredText, text } from '../db/validation.ts';
 import type { DomainContext } from './domain-context.ts';
+import { afterPosition, pageOptions, type PageOptions } from './paging.ts';
 
 export interface TransferRule {
   rule_uuid: string;
@@ -72,25 +73,42 @@ export const transferQuery = z.strictObject({
 });
 export type TransferQuery = z.input<typeof transferQuery>;
 
+// Named rather than `*`: a prepared `SELECT *` fails once a migration adds a column under a running service.
+const COLUMNS = [
+  'rule_uuid', 'domain_uuid', 'secretary_uuid', 'name', 'match_intents', 'match_keywords', 'destination_type', 'destination',
+  'priority', 'weekdays', 'time_start', 'time_end', 'timezone', 'is_enabled', 'created_at', 'updated_at',
+] as const;
+
 export async function createTransferRule({ trx, domain }: DomainContext, values: z.output<typeof newTransferRule>): Promise<TransferRule> {
-  return (await trx.insertInto('v_voice_transfer_rules').values({ ...values, domain_uuid: domain }).returningAll().executeTakeFirstOrThrow()) as TransferRule;
+  return (await trx.insertInto('v_voice_transfer_rules').values({ ...values, domain_uuid: domain }).returning(COLUMNS).executeTakeFirstOrThrow()) as TransferRule;
 }
 
 export async function getTransferRule({ trx, domain }: DomainContext, ruleUuid: string): Promise<TransferRule> {
   const key = parse(id, ruleUuid, 'rule id');
-  const row = await trx.selectFrom('v_voice_transfer_rules').selectAll().where('domain_uuid', '=', domain).where('rule_uuid', '=', key).executeTakeFirst();
+  const row = await trx.selectFrom('v_voice_transfer_rules').select(COLUMNS).where('domain_uuid', '=', domain).where('rule_uuid', '=', key).executeTakeFirst();
   if (!row) throw new NotFoundError(`transfer rule ${key} not found`);
   return row as TransferRule;
 }
 
-export async function listTransferRules({ trx, domain }: DomainContext): Promise<TransferRule[]> {
-  return (await trx.selectFrom('v_voice_transfer_rules').selectAll().where('domain_uuid', '=', domain).orderBy('priority').orderBy('name').execute()) as TransferRule[];
+/** The domain's transfer rules in creation order, a page at a time (see paging.ts; `findTransferRule` applies priorities). */
+export async function listTransferRules({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<TransferRule[]> {
+  const { limit, after } = parse(pageOptions(1000), options, 'list options');
+  const rows = await trx
+    .selectFrom('v_voice_transfer_rules')
+    .select(COLUMNS)
+    .where('domain_uuid', '=', domain)
+    .where(afterPosition('v_voice_transfer_rules', 'rule_uuid', after))
+    .orderBy('created_at')
+    .orderBy('rule_uuid')
+    .limit(limit)
+    .execute();
+  return rows as TransferRule[];
 }
 
 export async function updateTransferRule({ trx, domain }: DomainContext, ruleUuid: string, patch: z.output<typeof transferRulePatch>): Promise<TransferRule> {
   const key = parse(id, ruleUuid, 'rule id');
   if (Object.keys(patch).length === 0) return getTransferRule({ trx, domain }, key);
-  const row = await trx.updateTable('v_voice_transfer_rules').set(patch).where('domain_uuid', '=', domain).where('rule_uuid', '=', key).returningAll().executeTakeFirst();
+  const row = await trx.updateTable('v_voice_transfer_rules').set(patch).where('domain_uuid', '=', domain).where('rule_uuid', '=', key).returning(COLUMNS).executeTakeFirst();
   if (!row) throw new NotFoundError(`transfer rule ${key} not found`);
   return row as TransferRule;
 }
@@ -109,7 +127,7 @@ export async function deleteTransferRule({ trx, domain }: DomainContext, ruleUui
 export async function findTransferRule({ trx, domain }: DomainContext, query: z.output<typeof transferQuery>): Promise<TransferRule | undefined> {
   const at = query.at ?? null;
   const { rows } = await sql<TransferRule>`
-    SELECT r.*
+    SELECT ${sql.join(COLUMNS.map((column) => sql.ref(`r.${column}`)))}
       FROM v_voice_transfer_rules r,
            LATERAL (SELECT COALESCE(${at}::timestamptz, now()) AT TIME ZONE r.timezone AS local) l
      WHERE r.domain_uuid = ${domain} AND r.is_enabled

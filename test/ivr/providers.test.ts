@@ -109,7 +109,8 @@ test('every domain gets the five disabled default providers once; new domains ge
   const added = await insertDefaultProviders(db);
   assert.ok(added >= 5);
   assert.equal(await insertDefaultProviders(db), 0);
-  const list = await ivr.forDomain(domain).listProviders();
+  // Lists come in creation order, and the five are created together: compared by type.
+  const list = (await ivr.forDomain(domain).listProviders()).sort((a, b) => a.provider_type.localeCompare(b.provider_type));
   assert.deepEqual(
     list.map((p) => [p.provider_type, p.provider_name, p.is_enabled, p.configured, p.is_default]),
     [['embeddings', 'openai-embeddings', false, false, true], ['llm', 'openai', false, false, true], ['realtime', 'openai-realtime', false, false, true],

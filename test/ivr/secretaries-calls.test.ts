@@ -54,7 +54,9 @@ test('a secretary found by extension carries its providers’ names, through the
   const seed = await asAppRole(domain, (client) => client.query(SEED_SECRETARY_BY_EXTENSION_SQL, [domain, '8000']));
   const library = await asAppRole(domain, (client) => client.query(SECRETARY_BY_EXTENSION_SQL, ['8000']));
   assert.deepEqual([seed.rows[0].name, seed.rows[0].stt_provider, seed.rows[0].llm_provider], ['Recepção', 'whisper', 'qwen']);
-  assert.deepEqual(library.rows, seed.rows);
+  // The same rows, but for the columns that only pin the composite foreign keys, which the library does not select.
+  const secretaryColumns = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([column]) => !column.endsWith('_provider_type')));
+  assert.deepEqual(library.rows, seed.rows.map(secretaryColumns));
   // Its explicit filter holds without row-level security too: the owner, whom RLS does not restrict here, finds
   // nothing without a domain set, and only that domain's secretary with one.
   const asOwner = (setting: string) =>

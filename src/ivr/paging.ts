@@ -1,0 +1,22 @@
+import { type RawBuilder, sql } from 'kysely';
+import { z } from 'zod';
+import { limit, position } from '../db/validation.ts';
+
+/**
+ * Pages of a domain's lists, the way the core pages its own: `limit` rows after a position (the creation time and
+ * id of the last row of the previous page), in creation order, so a page never repeats or skips a row however the
+ * set changes between calls. Without options a list is whole up to 1000 rows, which a domain's configuration
+ * never reaches; calls grow without bound and default to 50.
+ */
+export const pageOptions = (fallback: number) => z.strictObject({ limit: limit(1000, fallback), after: position.optional() });
+export type PageOptions = z.input<ReturnType<typeof pageOptions>>;
+
+/**
+ * Rows strictly after `after` in (created_at, key) order. The position's own row gives the exact (microsecond)
+ * timestamp, which a Date in a cursor has lost; `at` serves only if that row is gone.
+ */
+export function afterPosition(table: string, key: string, after: z.output<typeof position> | undefined): RawBuilder<boolean> {
+  if (!after) return sql<boolean>`true`;
+  const [column, id] = [sql.ref(key), after.id];
+  return sql<boolean>`(created_at, ${column}) > (coalesce((SELECT created_at FROM ${sql.table(table)} WHERE ${column} = ${id}::uuid), ${after.at}), ${id}::uuid)`;
+}
