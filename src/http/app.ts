@@ -43,7 +43,7 @@ const clientOf = (request: FastifyRequest) => request.ip;
  * key, which alone decides the domain).
  */
 export async function buildApp(context: ServiceContext): Promise<FastifyInstance> {
-  const { config, metrics, adminToken, authFailures, apiKeys } = context;
+  const { config, metrics } = context;
   const app = Fastify({
     loggerInstance: context.logger.child({ component: 'http' }) as FastifyBaseLogger,
     // Errors are logged by the error handler; a line per request would cost more than many requests do.
@@ -82,6 +82,18 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
   // fields; a body in any other type is refused as what it is, 415.
   app.removeContentTypeParser('text/plain');
 
+  await publishDocument(app);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(healthRoutes, { context });
+  registerDashboard(app);
+  if (config.http.metricsPublic) serveMetrics(app, context);
+  await app.register(adminScope, { context });
+  if (config.modules.includes('ivr')) await app.register(tenantScope, { context });
+  return app;
+}
+
+/** The OpenAPI document (`/openapi.json`) generated from the routes' schemas, and `/docs` to read it. */
+async function publishDocument(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -100,40 +112,34 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
   });
   // staticCSP: /docs gets a Content-Security-Policy allowing only its own files (and the inline bits it needs).
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+}
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  await app.register(healthRoutes, { context });
-  registerDashboard(app);
-  if (config.http.metricsPublic) serveMetrics(app, context);
-
-  // The admin scope: the Mordomo core, operations and the IVR's keys, behind the admin token.
-  await app.register(async (admin) => {
-    admin.addHook('onRequest', async (request) => {
-      const token = bearer(request.headers.authorization);
-      if (!token || !adminToken.matches(token)) throw authFailures.refuse(clientOf(request), token, UNAUTHORIZED);
-    });
-    if (!config.http.metricsPublic) serveMetrics(admin, context);
-    for (const routes of [userRoutes, conversationRoutes, actionRoutes, reminderRoutes, configRoutes, logRoutes, searchRoutes, reportRoutes, operationsRoutes]) {
-      await admin.register(routes, { context });
-    }
-    if (config.modules.includes('ivr')) await admin.register(ivrKeyRoutes, { context });
+/** The admin scope: the Mordomo core, operations and the IVR's keys, behind the admin token. */
+async function adminScope(admin: FastifyInstance, { context }: { context: ServiceContext }): Promise<void> {
+  const { config, adminToken, authFailures } = context;
+  admin.addHook('onRequest', async (request) => {
+    const token = bearer(request.headers.authorization);
+    if (!token || !adminToken.matches(token)) throw authFailures.refuse(clientOf(request), token, UNAUTHORIZED);
   });
-
-  // The tenant scope: /v1/ivr, where a domain's API key alone decides the domain.
-  if (config.modules.includes('ivr')) {
-    const ivr = createIvr(context.db, { encryptionKey: config.encryptionKey, newEncryptionKey: config.newEncryptionKey });
-    await app.register(async (tenant) => {
-      tenant.decorateRequest('ivrDomain', null);
-      tenant.addHook('onRequest', async (request) => {
-        const key = bearer(request.headers.authorization);
-        const domain = key ? await apiKeys.domainOf(key) : undefined;
-        if (!domain) throw authFailures.refuse(clientOf(request), key, UNAUTHORIZED);
-        (request as FastifyRequest & { ivrDomain: unknown }).ivrDomain = ivr.forDomain(domain);
-      });
-      for (const routes of [providerRoutes, secretaryRoutes, documentRoutes, transferRuleRoutes, callRoutes]) await tenant.register(routes);
-    });
+  if (!config.http.metricsPublic) serveMetrics(admin, context);
+  for (const routes of [userRoutes, conversationRoutes, actionRoutes, reminderRoutes, configRoutes, logRoutes, searchRoutes, reportRoutes, operationsRoutes]) {
+    await admin.register(routes, { context });
   }
-  return app;
+  if (config.modules.includes('ivr')) await admin.register(ivrKeyRoutes, { context });
+}
+
+/** The tenant scope: /v1/ivr, where a domain's API key alone decides the domain. */
+async function tenantScope(tenant: FastifyInstance, { context }: { context: ServiceContext }): Promise<void> {
+  const { config, apiKeys, authFailures } = context;
+  const ivr = createIvr(context.db, { encryptionKey: config.encryptionKey, newEncryptionKey: config.newEncryptionKey });
+  tenant.decorateRequest('ivrDomain', null);
+  tenant.addHook('onRequest', async (request) => {
+    const key = bearer(request.headers.authorization);
+    const domain = key ? await apiKeys.domainOf(key) : undefined;
+    if (!domain) throw authFailures.refuse(clientOf(request), key, UNAUTHORIZED);
+    (request as FastifyRequest & { ivrDomain: unknown }).ivrDomain = ivr.forDomain(domain);
+  });
+  for (const routes of [providerRoutes, secretaryRoutes, documentRoutes, transferRuleRoutes, callRoutes]) await tenant.register(routes);
 }
 
 /** See `clientErrorHandler` above: the status Node would send, with the error body every other refusal has. */

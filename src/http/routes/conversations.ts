@@ -85,11 +85,7 @@ export async function conversationRoutes(app: FastifyInstance, { context }: { co
     handler: async (request) => {
       const { limit, cursor } = request.query;
       const reader = await readerFor(context, request);
-      const rows = await messages.conversationHistory(reader.db, request.params.id, { limit: limit + 1, before: decodeCursor(cursor)?.at });
-      // Oldest first: the extra row, when there is one, is the first.
-      const items = rows.length > limit ? rows.slice(1) : rows;
-      const oldest = items[0];
-      return { items, next_cursor: rows.length > limit && oldest ? encodeCursor(oldest.timestamp, oldest.id) : null };
+      return latestPage(await messages.conversationHistory(reader.db, request.params.id, { limit: limit + 1, before: decodeCursor(cursor)?.at }), limit);
     },
   });
   api.post('/v1/conversations/:id/end', {
@@ -103,4 +99,11 @@ export async function conversationRoutes(app: FastifyInstance, { context }: { co
     },
     handler: async (request) => conversations.endConversation(db, request.params.id, request.body),
   });
+}
+
+/** A page of the latest messages, oldest first, from `limit + 1` rows: the extra row, when there is one, is the first. */
+function latestPage(rows: messages.Message[], limit: number) {
+  const items = rows.length > limit ? rows.slice(1) : rows;
+  const oldest = items[0];
+  return { items, next_cursor: rows.length > limit && oldest ? encodeCursor(oldest.timestamp, oldest.id) : null };
 }
