@@ -31,7 +31,7 @@ try {
   await createReplica(primary.owner.pool, {
     primaryPgData: primary.server!.pgData,
     primaryPort: port,
-    primaryPasswordFile: path.join(config.dataDir, 'postgres-password'),
+    primaryPassword: primary.server!.superuserPassword(),
     dataDir: standbyDir,
     port: standbyPort,
     osUser: config.pgOsUser,

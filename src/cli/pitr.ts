@@ -68,7 +68,7 @@ export function registerPitrCommands(program: Command, { databaseAction }: CliCo
           archiveDir,
           target,
           outDir: out,
-          passwordFile: path.join(config.dataDir, 'postgres-password'),
+          password: database.server!.superuserPassword(),
           port,
           osUser: config.pgOsUser,
           logger,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { redactUrl } from '../db/urls.ts';
 import { ConfigError, InvalidInputError } from '../errors.ts';
+import { clientToolsHint } from '../ops/pg-dump.ts';
 import { createReplica, promoteReplica, replicaStatus } from '../ops/replica.ts';
 import type { CliContext } from './backup.ts';
 import { print, size } from './output.ts';
@@ -33,16 +34,16 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .action(
       databaseAction(async (database, config, logger, options) => {
         if (options.primary !== undefined && !isEmbeddedPrimary(String(options.primary), config.pgPort)) {
-          throw new ConfigError(`${redactUrl(String(options.primary))} is not this machine's embedded server: build its standby with pg_basebackup -R (Debian: postgresql-client-16) and a replication slot`);
+          throw new ConfigError(`${redactUrl(String(options.primary))} is not this machine's embedded server: build its standby with pg_basebackup -R (${clientToolsHint(16)}) and a replication slot`);
         }
         if (!database.server) {
-          throw new ConfigError('replica create copies the embedded server\'s files; for a remote primary use pg_basebackup (Debian: postgresql-client-16) with a replication slot');
+          throw new ConfigError(`replica create copies the embedded server's files; for a remote primary use pg_basebackup (${clientToolsHint(16)}) with a replication slot`);
         }
         const dataDir = path.resolve(String(options.standbyDir));
         const result = await createReplica(database.owner.pool, {
           primaryPgData: database.server.pgData,
           primaryPort: config.pgPort,
-          primaryPasswordFile: path.join(config.dataDir, 'postgres-password'),
+          primaryPassword: database.server.superuserPassword(),
           dataDir,
           port: portOption(options.port),
           osUser: config.pgOsUser,

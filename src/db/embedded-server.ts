@@ -142,6 +142,11 @@ export class EmbeddedServer {
     return readFileSync(file, 'utf8').trim();
   }
 
+  /** The superuser's password: POSTGRES_PASSWORD when given, else the one generated into `postgres-password`. */
+  superuserPassword(): string {
+    return this.password();
+  }
+
   private password(): string {
     if (this.options.password) return this.options.password;
     if (existsSync(this.passwordFile)) return readFileSync(this.passwordFile, 'utf8').trim();

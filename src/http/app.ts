@@ -100,6 +100,7 @@ async function publishDocument(app: FastifyInstance): Promise<void> {
       info: {
         title: 'mordomo-db',
         version: '0.1.0',
+        license: { name: 'MIT', identifier: 'MIT' },
         description:
           'The data API of the Mordomo assistant and the Voice AI IVR. Core routes take the admin token; /v1/ivr routes take a domain API key. Every error is an `Error`: {"error":{"code","message","request_id"}}. Lists are pages: pass `next_cursor` back as `cursor`.',
       },

@@ -17,6 +17,17 @@ function pgDumpMajor(binary: string): number | undefined {
   return run.status === 0 && match ? Number(match[1]) : undefined;
 }
 
+/**
+ * Where PostgreSQL `major`'s client tools (pg_dump, pg_basebackup) come from on Debian: Debian 12 packages only
+ * PostgreSQL 15, so for 16 it is the PostgreSQL project's own apt repository (the embedded binaries from npm have
+ * the server, not the client tools).
+ */
+export function clientToolsHint(major: number): string {
+  return major === 15
+    ? 'Debian 12: apt-get install postgresql-client-15'
+    : `Debian 12 packages only PostgreSQL 15: add the PostgreSQL apt repository (https://wiki.postgresql.org/wiki/Apt), then apt-get install postgresql-client-${major}`;
+}
+
 /** The pg_dump to use for a server of `major`: the one on PATH, or Debian's versioned one; else a ConfigError. */
 export function findPgDump(major: number, candidates = ['pg_dump', `/usr/lib/postgresql/${major}/bin/pg_dump`]): string {
   const found: string[] = [];
@@ -27,7 +38,7 @@ export function findPgDump(major: number, candidates = ['pg_dump', `/usr/lib/pos
   }
   throw new ConfigError(
     `--format pg_dump needs pg_dump ${major}, the server's major version; ${found.length ? `found only ${found.join(', ')}` : 'no pg_dump is on PATH'}. ` +
-      `Install the PostgreSQL ${major} client tools (Debian: postgresql-client-${major}), or use the default format, which needs no pg_dump`,
+      `Install the PostgreSQL ${major} client tools (${clientToolsHint(major)}), or use the default format, which needs no pg_dump`,
   );
 }
 

@@ -146,8 +146,8 @@ export interface PitrRestoreOptions {
   target: Date;
   /** A new mordomo-db data folder to create: `pg/` plus the password file, usable as MORDOMO_DATA_DIR. */
   outDir: string;
-  /** Password file of the original data folder (the copy keeps the same roles). */
-  passwordFile: string;
+  /** The original server's superuser password (POSTGRES_PASSWORD or its file): the copy keeps the same roles. */
+  password: string;
   port: number;
   osUser: string;
   logger: Logger;
@@ -174,7 +174,7 @@ export async function restoreToTime(options: PitrRestoreOptions): Promise<{ base
   logger.info({ base: base.dir, target: target.toISOString() }, 'copying the base backup');
   cpSync(base.dir, pgData, { recursive: true });
   rmSync(path.join(pgData, MANIFEST));
-  cpSync(options.passwordFile, path.join(outDir, 'postgres-password'));
+  writeFileSync(path.join(outDir, 'postgres-password'), `${options.password}\n`, { mode: 0o600 });
   if (user) chownTree(pgData, user.uid, user.gid);
 
   // Recovery settings go to postgresql.auto.conf for this one run and are taken out after, so that the folder
@@ -194,7 +194,7 @@ export async function restoreToTime(options: PitrRestoreOptions): Promise<{ base
 
   const { pg_ctl } = await binaries();
   const log = path.join(pgData, 'startup.log');
-  const password = readFileSync(options.passwordFile, 'utf8').trim();
+  const { password } = options;
   try {
     await runServerTool(user, pg_ctl, ['start', '-D', pgData, '-l', log, '-w', '-t', '600', '-o', `-p ${options.port} -c unix_socket_directories='' -c listen_addresses=127.0.0.1 -c log_directory=log`]).catch(
       (error: Error) => {

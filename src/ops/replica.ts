@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { embeddedUrl } from '../db/connect.ts';
@@ -20,8 +20,11 @@ export const REPLICATION_ROLE = 'mordomo_replicator';
 export interface ReplicaOptions {
   primaryPgData: string;
   primaryPort: number;
-  /** Password file of the primary's data folder: the copy keeps the same roles. */
-  primaryPasswordFile: string;
+  /**
+   * The primary's superuser password, whether it came from POSTGRES_PASSWORD or the password file: the copy keeps
+   * the same roles, and gets it in its own `postgres-password` (0600).
+   */
+  primaryPassword: string;
   /** A new data folder for the standby (`pg/`, password files), usable as MORDOMO_DATA_DIR. */
   dataDir: string;
   port: number;
@@ -57,7 +60,7 @@ export async function createReplica(primary: pg.Pool, options: ReplicaOptions): 
   renameSync(base.dir, pgData);
   rmSync(staging, { recursive: true, force: true });
   rmSync(path.join(pgData, 'mordomo-base-backup.json'));
-  cpSync(options.primaryPasswordFile, path.join(dataDir, 'postgres-password'));
+  writeFileSync(path.join(dataDir, 'postgres-password'), `${options.primaryPassword}\n`, { mode: 0o600 });
   writeFileSync(path.join(dataDir, 'replication-password'), `${password}\n`, { mode: 0o600 });
 
   const autoConf = path.join(pgData, 'postgresql.auto.conf');

@@ -49,6 +49,14 @@ export type JobOutcome = 'success' | 'failed' | 'skipped';
  * minutes) and, when an operator set
  * MORDOMO_CONVERSATION_RETENTION_DAYS, conversation retention.
  */
+/** Jobs that exist only under a setting, and the setting: said when one is asked for and is not there. */
+const WHY_ABSENT: Record<string, string> = {
+  retention: 'it runs only when MORDOMO_CONVERSATION_RETENTION_DAYS is set (how many days of conversations to keep)',
+  size: 'it samples the core tables: add core to MORDOMO_MODULES',
+  rollups: 'it rolls up the core tables: add core to MORDOMO_MODULES',
+  partitions: "it keeps the core's log partitions: add core to MORDOMO_MODULES",
+};
+
 export function defaultJobs(owner: Connection, config: Config, logger: Logger, pgData?: string): Job[] {
   const { db, pool, url: databaseUrl } = owner;
   // With the embedded server archiving WAL, the nightly job also takes a base backup for point-in-time recovery.
@@ -175,7 +183,10 @@ export class Scheduler {
   /** Runs one job now (as its schedule would), returning how it ended. */
   async runJob(name: string): Promise<JobOutcome> {
     const job = this.jobs.find((j) => j.name === name);
-    if (!job) throw new MordomoError('not_found', `no job named ${name}`);
+    if (!job) {
+      const why = WHY_ABSENT[name];
+      throw new MordomoError('not_found', `no job named ${name}${why ? `: ${why}` : ''}; the jobs here are ${this.jobs.map((j) => j.name).join(', ')}`);
+    }
     return mapErrors(() => this.runLocked(job));
   }
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { embeddedUrl } from '../../src/db/connect.ts';
 import { replicaUrl } from '../../src/ops/replica.ts';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { eventually } from '../harness/assertions.ts';
 import { exited, primaryAndStandby, runCli, startService } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
@@ -73,4 +73,24 @@ test('replica create refuses a used folder and a server it cannot copy', async (
   assert.equal(elsewhere.code, 78);
   assert.match(elsewhere.stderr, /pg_basebackup -R/);
   assert.equal(elsewhere.stderr.includes('secret'), false, 'the password is not echoed');
+});
+
+test('replica create works when the superuser password comes from POSTGRES_PASSWORD, with no password file', async () => {
+  const pair = await primaryAndStandby('replica-env-password');
+  const withPassword = { ...pair.env, POSTGRES_PASSWORD: 'a-password-from-the-environment' };
+  const service = await startService(withPassword);
+  try {
+    assert.equal(existsSync(path.join(pair.dataDir, 'postgres-password')), false);
+    // Before: "unexpected error: ENOENT … lstat '…/postgres-password'".
+    const created = await runCli(['replica', 'create', '--standby-dir', pair.standbyDir, '--port', String(pair.standbyPort)], withPassword);
+    assert.equal(created.code, 0, created.stderr);
+    const primary = embeddedUrl(pair.port, 'a-password-from-the-environment');
+    await query(primary, `INSERT INTO users (name) VALUES ('pela variável')`);
+    const standby = replicaUrl(pair.standbyDir, pair.standbyPort);
+    await eventually('the write to reach the standby', async () =>
+      (await query<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1);
+  } finally {
+    service.child.kill('SIGTERM');
+    await exited(service.child);
+  }
 });

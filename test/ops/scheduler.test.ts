@@ -73,6 +73,11 @@ test('scheduler run JOB works from the command line; a bad cron expression is re
   assert.match(ran.stdout, /partitions: success/);
   const unknown = await runCli(['scheduler', 'run', 'nope'], { DATABASE_URL: url });
   assert.equal(unknown.code, 66);
+  assert.match(unknown.stderr, /no job named nope; the jobs here are .*partitions.*backup/);
+  // A job that exists only under a setting says which.
+  const retention = await runCli(['scheduler', 'run', 'retention'], { DATABASE_URL: url });
+  assert.equal(retention.code, 66);
+  assert.match(retention.stderr, /no job named retention: it runs only when MORDOMO_CONVERSATION_RETENTION_DAYS is set/);
   assert.throws(() => loadConfig({ MORDOMO_BACKUP_CRON: 'every night' }, {}), /MORDOMO_BACKUP_CRON: must be a cron expression/);
 });
 
