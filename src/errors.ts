@@ -119,6 +119,7 @@ export function mapDatabaseError(error: unknown): MordomoError {
     return new UnavailableError('PostgreSQL refused the password: check POSTGRES_PASSWORD or DATABASE_URL', options);
   }
   if (code === '3D000') return new UnavailableError('the database named in the connection does not exist', options);
+  if (code === '42P01' || code === '42883') return new MigrationError(notMigrated(err.message ?? ''), options);
   if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || NETWORK_CODES.has(code)) {
     return new UnavailableError('database unavailable; it may be restarting, retry shortly', options);
   }
@@ -127,6 +128,17 @@ export function mapDatabaseError(error: unknown): MordomoError {
     return new UnavailableError('database unavailable: no connection could be made in time', options);
   }
   return new MordomoError('internal', 'internal database error', options);
+}
+
+/**
+ * What to do about a table or function that does not exist: the database is not migrated for the module that
+ * needs it (an IVR command on a database migrated for the core only, say).
+ */
+function notMigrated(message: string): string {
+  const name = /relation "([^"]+)"|function ([\w.]+)/.exec(message)?.slice(1).find(Boolean) ?? 'a table or function this needs';
+  return /v_voice_|mordomo_api_keys/.test(name)
+    ? `this database has no ${name}: the IVR module is not migrated here; run MORDOMO_MODULES=core,ivr mordomo-db migrate`
+    : `this database has no ${name}: it is not migrated (or not for this module); run mordomo-db migrate`;
 }
 
 /** Runs `work` and rethrows any failure as a typed error. */

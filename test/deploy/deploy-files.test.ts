@@ -1,12 +1,14 @@
 // Docker cannot run here: the deploy files are checked for what can be checked without it, and the SQL of the
 // Grafana dashboard runs against a real migrated database.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { dashboardText, grafanaDashboard } from '../../scripts/grafana-dashboard.ts';
+import { loadConfig } from '../../src/config.ts';
 import { testDatabase } from '../harness/database.ts';
+import { tempDir } from '../harness/temp-dir.ts';
 
 const DEPLOY = path.join(import.meta.dirname, '..', '..', 'deploy');
 const ROOT = path.dirname(DEPLOY);
@@ -103,4 +105,17 @@ test('the server runs with deploy/postgresql.conf: the seed\'s settings are in e
   assert.equal(await setting('wal_level'), 'replica');
   assert.equal(await setting('max_connections'), '100');
   assert.equal(await setting('log_min_duration_statement'), '1s');
+});
+
+test('the compose file hands the service its encryption key as a secret file, not as an environment variable', () => {
+  const service = compose.services['mordomo-db'];
+  assert.deepEqual(service.secrets, ['mordomo_encryption_key']);
+  assert.equal(service.environment.MORDOMO_ENCRYPTION_KEY_FILE, '/run/secrets/mordomo_encryption_key');
+  assert.equal('MORDOMO_ENCRYPTION_KEY' in service.environment, false);
+  assert.match(compose.secrets.mordomo_encryption_key.file, /^\$\{MORDOMO_ENCRYPTION_KEY_FILE:-\.\/secrets\/encryption-key\}$/);
+  // The file the README has the operator create is what the service accepts: 0600, a key of 16 characters or more.
+  const dir = tempDir('compose-secret');
+  const key = path.join(dir, 'encryption-key');
+  writeFileSync(key, 'a-key-of-thirty-two-characters-x\n', { mode: 0o600 });
+  assert.equal(loadConfig({}, { MORDOMO_ENCRYPTION_KEY_FILE: key }).encryptionKey, 'a-key-of-thirty-two-characters-x');
 });

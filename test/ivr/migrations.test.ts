@@ -6,6 +6,7 @@ import pg from 'pg';
 import { createLogger } from '../../src/logger.ts';
 import { readMigrations } from '../../src/migrate/files.ts';
 import { migrate } from '../../src/migrate/runner.ts';
+import { runCli } from '../harness/cli.ts';
 import { adminQuery, urlFor } from '../harness/database.ts';
 
 const logger = createLogger('silent');
@@ -97,5 +98,18 @@ test('every v_voice_* table forces row-level security and every unique key of it
     assert.equal(columns.length, 7);
   } finally {
     await pool.end();
+  }
+});
+
+test('IVR commands on a database migrated for the core only say how to migrate the IVR module', async () => {
+  const pool = await emptyDatabase('core_only');
+  await migrate(pool, ['core'], logger);
+  const url = urlFor((await pool.query<{ name: string }>('SELECT current_database() AS name')).rows[0]!.name);
+  await pool.end();
+  for (const command of [['ivr', 'defaults'], ['ivr', 'key', 'list']]) {
+    const result = await runCli(command, { DATABASE_URL: url, MORDOMO_MODULES: 'core' });
+    // Before: "internal database error", exit 1.
+    assert.equal(result.code, 70, `${command.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, /the IVR module is not migrated here; run MORDOMO_MODULES=core,ivr mordomo-db migrate/);
   }
 });
