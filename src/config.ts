@@ -19,6 +19,8 @@ export interface Config {
   /** Replicas for read-only work (DATABASE_REPLICA_URL, comma-separated), and how far behind one may be. */
   replicaUrls: string[];
   replicaMaxLagBytes: number;
+  /** A replica whose replay is this far behind in time (with WAL received and not replayed) is out of rotation. */
+  replicaMaxLagSeconds: number;
   /** Password of the `mordomo` role; when absent on first start one is generated and kept in `passwordFile`. */
   postgresPassword: string | undefined;
   /** Root of everything the package keeps on disk (`pg/` data directory, password file). */
@@ -93,6 +95,7 @@ const schema = z.object({
     .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'each must start with postgres:// or postgresql://')))
     .optional(),
   MORDOMO_REPLICA_MAX_LAG_BYTES: integer(0, 2 ** 40).default(16 * 1024 * 1024),
+  MORDOMO_REPLICA_MAX_LAG_SECONDS: integer(1, 86_400).default(5),
   POSTGRES_PASSWORD: z.string().min(1).optional(),
   MORDOMO_DATA_DIR: z.string().min(1).default('./data'),
   MORDOMO_PG_PORT: integer(1, 65535).default(5432),
@@ -167,6 +170,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     runtimeDatabaseUrl: v.MORDOMO_RUNTIME_DATABASE_URL,
     replicaUrls: v.DATABASE_REPLICA_URL ?? [],
     replicaMaxLagBytes: v.MORDOMO_REPLICA_MAX_LAG_BYTES,
+    replicaMaxLagSeconds: v.MORDOMO_REPLICA_MAX_LAG_SECONDS,
     postgresPassword: v.POSTGRES_PASSWORD,
     dataDir: path.resolve(v.MORDOMO_DATA_DIR),
     pgPort: v.MORDOMO_PG_PORT,

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { redactUrl } from '../db/urls.ts';
 import { ConfigError, InvalidInputError } from '../errors.ts';
 import { clientToolsHint } from '../ops/pg-dump.ts';
-import { createReplica, promoteReplica, replicaStatus } from '../ops/replica.ts';
+import { createReplica, promoteReplica, readReplicaStates, replicaStatus } from '../ops/replica.ts';
 import type { CliContext } from './backup.ts';
 import { print, size } from './output.ts';
 
@@ -59,16 +59,22 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
 
   replica
     .command('status')
-    .description('standbys connected to this primary (lag in bytes and seconds) and its replication slots (WAL kept for absent ones)')
+    .description(
+      'standbys connected to this primary (lag in bytes and seconds), its replication slots (WAL kept for absent ones), ' +
+        'and the read replicas of DATABASE_REPLICA_URL: in rotation, or out and why',
+    )
     .option('--json', 'machine-readable output')
     .action(
-      databaseAction(async (database, _config, _logger, options) => {
-        const status = await replicaStatus(database.owner.pool);
+      databaseAction(async (database, config, _logger, options) => {
+        const limits = { bytes: config.replicaMaxLagBytes, seconds: config.replicaMaxLagSeconds };
+        const status = { ...(await replicaStatus(database.owner.pool)), replicas: await readReplicaStates(database.owner.pool, config.replicaUrls, limits) };
         const standbys = status.standbys.map(
           (s) => `  ${s.application_name.padEnd(28)} ${s.state.padEnd(10)} received ${s.flush_lsn ?? '-'} replayed ${s.replay_lsn ?? '-'}  lag ${size(Number(s.lag_bytes ?? 0))}, ${s.replay_lag_seconds ?? 0} s`,
         );
         const slots = status.slots.map((s) => `  ${s.slot_name.padEnd(28)} ${s.active ? 'active  ' : 'INACTIVE'} keeps ${size(Number(s.retained_bytes ?? 0))} of WAL`);
-        print(Boolean(options.json), status, `standbys:\n${standbys.join('\n') || '  none connected'}\nslots:\n${slots.join('\n') || '  none'}`);
+        const replicas = status.replicas.map((r) => `  ${r.name}  ${r.healthy ? 'in rotation' : `OUT: ${r.reason}`}`);
+        const routing = replicas.length ? `\nread replicas (DATABASE_REPLICA_URL):\n${replicas.join('\n')}` : '';
+        print(Boolean(options.json), status, `standbys:\n${standbys.join('\n') || '  none connected'}\nslots:\n${slots.join('\n') || '  none'}${routing}`);
       }),
     );
 
@@ -79,7 +85,14 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .option('--force', 'promote even though the primary answers (only when it is fenced off for good)')
     .action(async (options: { standbyDir: string; force?: boolean }, command: Command) => {
       const config = configOf(command);
-      await promoteReplica(path.resolve(options.standbyDir), config.pgOsUser, { force: Boolean(options.force) });
+      const { slot, slotDropped } = await promoteReplica(path.resolve(options.standbyDir), config.pgOsUser, { force: Boolean(options.force) });
       process.stdout.write(`promoted: ${path.resolve(options.standbyDir)} is a primary and takes writes\n`);
+      if (slot && slotDropped) process.stdout.write(`  the old primary's replication slot ${slot} was dropped\n`);
+      if (slot && !slotDropped) {
+        process.stdout.write(
+          `  the old primary still has replication slot ${slot}, which keeps WAL for a standby that is gone: if that server ` +
+            `comes back, run SELECT pg_drop_replication_slot('${slot}') on it (mordomo-db doctor there warns of it)\n`,
+        );
+      }
     });
 }

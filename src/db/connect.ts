@@ -128,7 +128,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   const owner = connection(url, runtimeUrl ? { ...config.pool, applicationName: `${config.pool.applicationName.slice(0, 50)} owner` } : config.pool, logger);
   const runtime = runtimeUrl ? connection(runtimeUrl, config.pool, logger) : owner;
   const owningServer = server;
-  const reads = new ReadRouter(runtime, config.replicaUrls, config.pool, logger, config.replicaMaxLagBytes);
+  const reads = new ReadRouter(runtime, config.replicaUrls, config.pool, logger, { bytes: config.replicaMaxLagBytes, seconds: config.replicaMaxLagSeconds });
   await reads.start();
   return {
     ...runtime,

@@ -9,15 +9,72 @@ import type { DB } from './schema.ts';
 
 /**
  * Sends read-only work (history, search, reports, dashboard) to replicas (DATABASE_REPLICA_URL) and everything
- * else to the primary. A replica that is down, or further behind the primary than `maxLagBytes` of WAL, is skipped
- * until a later check finds it back. A caller that must see its own write passes the LSN the write returned
+ * else to the primary. A replica is in rotation only while it is up, still a standby, receiving WAL from the
+ * primary, and within both bounds: `bytes` of WAL and `seconds` of replay behind. Otherwise it is skipped, with its
+ * reason, until a later check finds it back. A caller that must see its own write passes the LSN the write returned
  * (`writeLsn`): the read then goes to a replica that has replayed it, or waits briefly for one, or to the primary.
  */
 export interface ReplicaHealth {
   name: string;
   healthy: boolean;
   lagBytes: number | null;
+  lagSeconds: number | null;
+  /** Why it is out of rotation (null when in): one of OUT_OF_ROTATION's keys, then the details. */
+  reason: string | null;
   reads: number;
+}
+
+/** Why a replica is skipped, as the metric's label says it. */
+export const OUT_OF_ROTATION = ['down', 'promoted', 'not_streaming', 'replay_behind', 'bytes_behind'] as const;
+export type OutOfRotation = (typeof OUT_OF_ROTATION)[number];
+
+export interface LagLimits {
+  bytes: number;
+  seconds: number;
+}
+
+export interface ReplicaState {
+  healthy: boolean;
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  /** Replay position, as a number of bytes (for read-your-writes). */
+  replayed: bigint;
+  reason: string | null;
+  cause: OutOfRotation | null;
+}
+
+/**
+ * The replica's own view. A WAL receiver process exists only while the standby is connected to its primary (one
+ * whose password was changed, or whose primary is away, retries every 5 s and has none in between); its status is
+ * visible to roles with pg_read_all_stats. Time behind counts only WAL received and not yet replayed (replay
+ * paused, or slower than the writes): on a quiet primary nothing is pending and the last replayed transaction may
+ * be old without the replica being stale.
+ */
+const REPLICA_STATE_SQL = `
+  SELECT pg_is_in_recovery() AS recovering,
+         pg_last_wal_replay_lsn()::text AS lsn,
+         (SELECT pid IS NOT NULL AND coalesce(status, 'streaming') = 'streaming' FROM pg_stat_wal_receiver) AS receiving,
+         CASE WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
+              ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS replay_behind`;
+
+/** Whether one replica may serve reads, and if not why, against the primary's position `primaryLsn`. */
+export async function replicaState(pool: pg.Pool, primaryLsn: bigint, limits: LagLimits): Promise<ReplicaState> {
+  const out = (cause: OutOfRotation, reason: string, state: Partial<ReplicaState> = {}): ReplicaState => ({
+    healthy: false, lagBytes: null, lagSeconds: null, replayed: 0n, ...state, reason: `${cause}: ${reason}`, cause,
+  });
+  let row: { recovering: boolean; lsn: string | null; receiving: boolean | null; replay_behind: number | null };
+  try {
+    row = (await pool.query(REPLICA_STATE_SQL)).rows[0];
+  } catch (error) {
+    return out('down', mapDatabaseError(error).message);
+  }
+  if (!row.recovering || !row.lsn) return out('promoted', 'not in recovery: it takes writes of its own and is no replica of this primary');
+  const replayed = lsnToBigInt(row.lsn);
+  const state = { replayed, lagBytes: Math.max(0, Number(primaryLsn - replayed)), lagSeconds: row.replay_behind ?? 0 };
+  if (!row.receiving) return out('not_streaming', 'no WAL receiver is streaming from the primary (wrong replication password, primary unreachable?)', state);
+  if (state.lagSeconds > limits.seconds) return out('replay_behind', `replay ${Math.round(state.lagSeconds)} s behind (limit ${limits.seconds} s)`, state);
+  if (state.lagBytes > limits.bytes) return out('bytes_behind', `${state.lagBytes} bytes of WAL behind (limit ${limits.bytes})`, state);
+  return { ...state, healthy: true, reason: null, cause: null };
 }
 
 /** Where a read goes: the query builder and the pool under it. */
@@ -26,18 +83,14 @@ export interface Reader {
   pool: pg.Pool;
 }
 
-interface Replica {
+interface Replica extends ReplicaState {
   name: string;
   pool: pg.Pool;
   db: Kysely<DB>;
-  healthy: boolean;
-  lagBytes: number | null;
-  /** Replay position at the last check, as a number of bytes (for read-your-writes). */
-  replayed: bigint;
   reads: number;
 }
 
-const lsnToBigInt = (lsn: string): bigint => {
+export const lsnToBigInt = (lsn: string): bigint => {
   const [high, low] = lsn.split('/');
   return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`);
 };
@@ -53,11 +106,12 @@ export class ReadRouter {
     urls: string[],
     settings: PoolSettings,
     private readonly logger: Logger,
-    private readonly maxLagBytes = 16 * 1024 * 1024,
+    private readonly limits: LagLimits = { bytes: 16 * 1024 * 1024, seconds: 5 },
   ) {
     this.replicas = urls.map((url) => {
       const pool = createPool(url, { ...settings, min: 0 }, logger);
-      return { name: redactUrl(url), pool, db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), healthy: false, lagBytes: null, replayed: 0n, reads: 0 };
+      const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+      return { name: redactUrl(url), pool, db, healthy: false, lagBytes: null, lagSeconds: null, replayed: 0n, reason: 'down: not checked yet', cause: 'down', reads: 0 };
     });
   }
 
@@ -69,7 +123,14 @@ export class ReadRouter {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await Promise.all(this.replicas.map((r) => r.db.destroy().catch(() => undefined)));
+    // Kysely ends a pool only if it ran a query itself, and the checks use the pools directly: end them here, or a
+    // command run with DATABASE_REPLICA_URL stays alive until the idle connections time out.
+    await Promise.all(
+      this.replicas.map(async ({ db, pool }) => {
+        await db.destroy().catch(() => undefined);
+        if (!pool.ended) await pool.end().catch(() => undefined);
+      }),
+    );
   }
 
   /** The current WAL position of the primary: what a write just made must be replayed to. */
@@ -108,7 +169,7 @@ export class ReadRouter {
   }
 
   health(): ReplicaHealth[] {
-    return this.replicas.map(({ name, healthy, lagBytes, reads }) => ({ name, healthy, lagBytes, reads }));
+    return this.replicas.map(({ name, healthy, lagBytes, lagSeconds, reason, reads }) => ({ name, healthy, lagBytes, lagSeconds, reason, reads }));
   }
 
   private onPrimary(): Reader {
@@ -133,21 +194,10 @@ export class ReadRouter {
     await Promise.all(
       this.replicas.map(async (replica) => {
         const was = replica.healthy;
-        try {
-          const { rows } = await replica.pool.query<{ recovering: boolean; lsn: string | null }>(
-            'SELECT pg_is_in_recovery() AS recovering, pg_last_wal_replay_lsn()::text AS lsn',
-          );
-          const { recovering, lsn } = rows[0]!;
-          replica.replayed = lsn ? lsnToBigInt(lsn) : 0n;
-          replica.lagBytes = recovering && lsn ? Math.max(0, Number(primaryLsn - replica.replayed)) : null;
-          // A server that is not in recovery is not a replica of this primary any more (promoted): never read there.
-          replica.healthy = recovering && replica.lagBytes !== null && replica.lagBytes <= this.maxLagBytes;
-        } catch {
-          replica.healthy = false;
-          replica.lagBytes = null;
-        }
+        Object.assign(replica, await replicaState(replica.pool, primaryLsn, this.limits));
         if (was !== replica.healthy) {
-          this.logger.warn({ replica: replica.name, healthy: replica.healthy, lagBytes: replica.lagBytes }, replica.healthy ? 'replica back in rotation' : 'replica skipped');
+          const details = { replica: replica.name, lagBytes: replica.lagBytes, lagSeconds: replica.lagSeconds, reason: replica.reason };
+          this.logger.warn(details, replica.healthy ? 'replica back in rotation' : 'replica out of rotation');
         }
       }),
     );

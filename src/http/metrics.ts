@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Module } from '../config.ts';
 import { listBackups } from '../ops/backup-files.ts';
 import { partitionsAhead } from '../ops/partitions.ts';
-import type { ReadRouter } from '../db/read-routing.ts';
+import { OUT_OF_ROTATION, type ReadRouter } from '../db/read-routing.ts';
 
 /**
  * The service's Prometheus metrics: what postgres_exporter would report for this database (same metric names
@@ -73,6 +73,12 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
   const jobAt = gauge('mordomo_job_last_run_timestamp_seconds', 'When each scheduled job last ran', ['job']);
   const replicaLag = gauge('mordomo_replica_lag_bytes', 'WAL bytes each read replica is behind the primary', ['replica']);
   const replicaHealthy = gauge('mordomo_replica_healthy', 'Whether each read replica is in rotation (1) or skipped (0)', ['replica']);
+  const replicaLagSeconds = gauge('mordomo_replica_lag_seconds', 'Seconds of received WAL each read replica has not replayed yet', ['replica']);
+  const replicaOut = gauge(
+    'mordomo_replica_out_of_rotation',
+    `Why each skipped read replica is out (1 for its reason: ${OUT_OF_ROTATION.join(', ')})`,
+    ['replica', 'reason'],
+  );
   const reads = gauge('mordomo_reads', 'Read-only requests served, by where they went', ['target']);
   const poolConnections = gauge('mordomo_pool_connections', "The service's pool: connections in use, idle, and requests waiting", ['state']);
 
@@ -139,10 +145,12 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
       poolConnections.set({ state: 'idle' }, pool.idleCount);
       poolConnections.set({ state: 'waiting' }, pool.waitingCount);
       if (options.reads) {
-        replicaLag.reset();
+        for (const metric of [replicaLag, replicaLagSeconds, replicaOut]) metric.reset();
         reads.set({ target: 'primary' }, options.reads.primaryReads);
         for (const replica of options.reads.health()) {
           if (replica.lagBytes !== null) replicaLag.set({ replica: replica.name }, replica.lagBytes);
+          if (replica.lagSeconds !== null) replicaLagSeconds.set({ replica: replica.name }, replica.lagSeconds);
+          if (replica.reason) replicaOut.set({ replica: replica.name, reason: replica.reason.split(':')[0]! }, 1);
           replicaHealthy.set({ replica: replica.name }, replica.healthy ? 1 : 0);
           reads.set({ target: replica.name }, replica.reads);
         }

@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import { mapErrors } from '../errors.ts';
 import { listBackups } from './backup-files.ts';
 import { partitionsAhead } from './partitions.ts';
+import { readReplicaStates } from './replica.ts';
 
 export interface Finding {
   check: string;
@@ -74,6 +75,13 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
   findings.push(slots.length
     ? { check: 'replication', status: 'warn', detail: slots.map((s) => `inactive slot ${s.slot_name} retains ${s.retained} of WAL`).join('; '), fix: 'bring the standby back or drop the slot (pg_drop_replication_slot) before WAL fills the disk' }
     : ok('replication', 'no inactive replication slots'));
+  if (config.replicaUrls.length) {
+    const replicas = await readReplicaStates(pool, config.replicaUrls, { bytes: config.replicaMaxLagBytes, seconds: config.replicaMaxLagSeconds });
+    const out = replicas.filter((replica) => !replica.healthy);
+    findings.push(out.length
+      ? { check: 'read replicas', status: 'warn', detail: out.map((r) => `${r.name} is out of rotation (${r.reason})`).join('; '), fix: 'reads go to the primary meanwhile; see mordomo-db replica status, and the standby\'s own log' }
+      : ok('read replicas', `${replicas.length} in rotation`));
+  }
   const { rows: jobs } = await pool.query<{ job: string; outcome: string; detail: string }>(
     `SELECT DISTINCT ON (job) job, outcome, coalesce(detail, '') AS detail FROM mordomo_job_runs WHERE outcome <> 'skipped' ORDER BY job, id DESC`,
   ).catch(() => ({ rows: [] as Array<{ job: string; outcome: string; detail: string }> }));

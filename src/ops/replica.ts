@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import path from 'node:path';
 import pg from 'pg';
 import { embeddedUrl } from '../db/connect.ts';
+import { type LagLimits, lsnToBigInt, type ReplicaHealth, replicaState } from '../db/read-routing.ts';
+import { redactUrl } from '../db/urls.ts';
 import { binaries, EmbeddedServer, runServerTool } from '../db/embedded-server.ts';
 import { ConfigError, ConflictError, mapErrors, UnavailableError } from '../errors.ts';
 import { resolveServerUser } from '../db/os-user.ts';
@@ -11,11 +13,11 @@ import { chownTree, takeBaseBackup } from './pitr.ts';
 
 /**
  * A streaming hot standby of the embedded server, built from the same base backup as point-in-time recovery
- * (the embedded server ships no pg_basebackup): a replication role and a physical slot on the primary (so it
- * keeps WAL while the standby is down; `doctor` warns before a dead slot fills the disk), `standby.signal` and
- * `primary_conninfo` in the copy, then the standby started as an embedded server of its own data folder.
+ * (the embedded server ships no pg_basebackup): a replication role and a physical slot on the primary, both the
+ * standby's own (the slot keeps WAL while the standby is down; `doctor` warns before a dead slot fills the disk),
+ * `standby.signal` and `primary_conninfo` in the copy, then the standby started as an embedded server of its own
+ * data folder.
  */
-export const REPLICATION_ROLE = 'mordomo_replicator';
 
 export interface ReplicaOptions {
   primaryPgData: string;
@@ -32,21 +34,29 @@ export interface ReplicaOptions {
   logger: Logger;
 }
 
-/** The slot of a standby data folder: named after its folder, so that two standbys never share one. */
-const slotName = (dataDir: string) => `mordomo_${path.basename(path.resolve(dataDir)).toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 40)}`;
+/**
+ * The slot and the replication role of a standby data folder, named after its folder: two standbys never share
+ * either, so creating one never changes another's password (with one shared role, the second standby's new
+ * password locked the first out at the primary's next restart). The role's prefix keeps it apart from the
+ * package's own roles whatever the folder is called.
+ */
+export function standbyNames(dataDir: string): { slot: string; role: string } {
+  const folder = path.basename(path.resolve(dataDir)).toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 40);
+  return { slot: `mordomo_${folder}`, role: `mordomo_repl_${folder}` };
+}
 
 export async function createReplica(primary: pg.Pool, options: ReplicaOptions): Promise<{ slot: string; port: number }> {
   const { dataDir, logger } = options;
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new ConfigError(`${dataDir} is not empty: give a new folder with --standby-dir`);
-  const slot = slotName(dataDir);
+  const { slot, role } = standbyNames(dataDir);
   const password = randomBytes(24).toString('base64url');
   await mapErrors(async () => {
-    // Role and slot: created, or refreshed when a previous attempt left them.
-    const { rows } = await primary.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [REPLICATION_ROLE]);
+    // Role and slot: created, or refreshed when a previous attempt for this same folder left them.
+    const { rows } = await primary.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
     const verb = rows.length ? 'ALTER' : 'CREATE';
     const literal = (await primary.query<{ q: string }>('SELECT quote_literal($1) AS q', [password])).rows[0]!.q;
     // Role DDL takes no parameters; the literal is quoted by the server, and the statement is not logged with it.
-    await primary.query(`${verb} ROLE ${REPLICATION_ROLE} WITH REPLICATION LOGIN PASSWORD ${literal}`);
+    await primary.query(`${verb} ROLE ${role} WITH REPLICATION LOGIN PASSWORD ${literal}`);
     const existing = await primary.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     if (existing.rows[0]?.active) throw new ConflictError(`replication slot ${slot} is in use by a running standby`);
     if (!existing.rows.length) await primary.query('SELECT pg_create_physical_replication_slot($1, true)', [slot]);
@@ -64,7 +74,7 @@ export async function createReplica(primary: pg.Pool, options: ReplicaOptions): 
   writeFileSync(path.join(dataDir, 'replication-password'), `${password}\n`, { mode: 0o600 });
 
   const autoConf = path.join(pgData, 'postgresql.auto.conf');
-  const conninfo = `host=127.0.0.1 port=${options.primaryPort} user=${REPLICATION_ROLE} password=${password} application_name=${slot}`;
+  const conninfo = `host=127.0.0.1 port=${options.primaryPort} user=${role} password=${password} application_name=${slot}`;
   writeFileSync(autoConf, `${existsSync(autoConf) ? readFileSync(autoConf, 'utf8') : ''}\nprimary_conninfo = '${conninfo}'\nprimary_slot_name = '${slot}'\n`, { mode: 0o600 });
   writeFileSync(path.join(pgData, 'standby.signal'), '');
   const user = resolveServerUser(options.osUser);
@@ -115,14 +125,18 @@ export async function replicaStatus(primary: pg.Pool): Promise<{ standbys: Repli
  * Promotes the standby in `dataDir` to a primary. Refuses while its primary still answers (two primaries would
  * each take writes the other never sees) unless `force`: stop or fence the old primary first.
  */
-export async function promoteReplica(dataDir: string, osUser: string, options: { force?: boolean } = {}): Promise<void> {
+export async function promoteReplica(dataDir: string, osUser: string, options: { force?: boolean } = {}): Promise<{ slot: string | null; slotDropped: boolean }> {
   const pgData = path.join(dataDir, 'pg');
   if (!existsSync(path.join(pgData, 'standby.signal'))) throw new ConfigError(`${pgData} is not a standby (no standby.signal)`);
-  const conninfo = /primary_conninfo = '([^']*)'/.exec(readFileSync(path.join(pgData, 'postgresql.auto.conf'), 'utf8'))?.[1] ?? '';
+  const autoConf = readFileSync(path.join(pgData, 'postgresql.auto.conf'), 'utf8');
+  const conninfo = /primary_conninfo = '([^']*)'/.exec(autoConf)?.[1] ?? '';
+  const slot = /primary_slot_name = '([^']*)'/.exec(autoConf)?.[1] ?? null;
   const port = Number(/port=(\d+)/.exec(conninfo)?.[1]);
+  const user = /user=(\S+)/.exec(conninfo)?.[1] ?? '';
   const password = /password=(\S+)/.exec(conninfo)?.[1] ?? '';
+  const primary = { host: '127.0.0.1', port, user, password, database: 'postgres', connectionTimeoutMillis: 3000 };
   if (!options.force && port) {
-    const probe = new pg.Client({ host: '127.0.0.1', port, user: REPLICATION_ROLE, password, database: 'postgres', connectionTimeoutMillis: 3000 });
+    const probe = new pg.Client(primary);
     probe.on('error', () => undefined);
     const alive = await probe.connect().then(
       () => true,
@@ -137,6 +151,44 @@ export async function promoteReplica(dataDir: string, osUser: string, options: {
   await runServerTool(resolveServerUser(osUser), pg_ctl, ['promote', '-D', pgData, '-w', '-t', '120']).catch((error: Error) => {
     throw new UnavailableError(`promotion failed: ${error.message}`);
   });
+  return { slot, slotDropped: slot !== null && port > 0 && (await dropSlot(primary, slot)) };
+}
+
+/**
+ * The old primary's slot for a standby that is now a primary of its own would keep WAL there for ever. Dropped
+ * when the old primary still answers (a forced promotion; the replication role may drop slots); otherwise the
+ * caller reports it, to drop once that server is back or rebuilt.
+ */
+async function dropSlot(primary: pg.ClientConfig, slot: string): Promise<boolean> {
+  const client = new pg.Client(primary);
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const dropped = await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]);
+    return (dropped.rowCount ?? 0) > 0;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The read replicas (DATABASE_REPLICA_URL) as read routing judges them now: in rotation, or out and why. */
+export async function readReplicaStates(primary: pg.Pool, urls: string[], limits: LagLimits): Promise<Omit<ReplicaHealth, 'reads'>[]> {
+  const { rows } = await mapErrors(() => primary.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn'));
+  const primaryLsn = lsnToBigInt(rows[0]!.lsn);
+  return Promise.all(
+    urls.map(async (url) => {
+      const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 3000 });
+      pool.on('error', () => undefined);
+      try {
+        const { healthy, lagBytes, lagSeconds, reason } = await replicaState(pool, primaryLsn, limits);
+        return { name: redactUrl(url), healthy, lagBytes, lagSeconds, reason };
+      } finally {
+        await pool.end().catch(() => undefined);
+      }
+    }),
+  );
 }
 
 /** A connection string to the standby of `dataDir` (its own port), for checks and tests. */

@@ -57,6 +57,8 @@ test('a standby streams the primary\'s writes, refuses its own, and takes over a
   }
   const promoted = await runCli(['replica', 'promote', '--standby-dir', standbyDir], env);
   assert.equal(promoted.code, 0, promoted.stderr);
+  // The old primary is down: its slot for this standby cannot be dropped now, and the command says so.
+  assert.match(promoted.stdout, /the old primary still has replication slot mordomo_standby, .*pg_drop_replication_slot\('mordomo_standby'\)/);
   const standby = replicaUrl(standbyDir, standbyPort);
   await query(standby, `INSERT INTO users (name) VALUES ('depois da promoção')`);
   const names = (await query<{ name: string }>(standby, 'SELECT name FROM users ORDER BY name')).rows.map((r) => r.name);
