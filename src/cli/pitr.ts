@@ -73,8 +73,13 @@ export function registerPitrCommands(program: Command, { databaseAction }: CliCo
           osUser: config.pgOsUser,
           logger,
         });
+        const last = result.lastTransaction ? result.lastTransaction.toISOString() : 'none since the base backup';
+        const reached = result.reachedTarget
+          ? `recovered to ${target.toISOString()} from ${result.base.dir} (last transaction kept: ${last})\n`
+          : `nothing was written between the last archived transaction and ${target.toISOString()}: recovered everything, ` +
+            `up to the last transaction at ${last}, from ${result.base.dir}\n`;
         process.stdout.write(
-          `recovered to ${target.toISOString()} from ${result.base.dir}\n` +
+          reached +
             `  data folder: ${out}\n` +
             `  to run it:   MORDOMO_DATA_DIR=${out} mordomo-db start   (or stop mordomo-db and move ${out} to ${config.dataDir})\n`,
         );

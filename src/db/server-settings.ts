@@ -55,8 +55,11 @@ export function embeddedSettings(locales: Set<string> = installedLocales()): Emb
  * a quiet server keeps commits only in pg_wal.
  */
 export function archiveSettings(dir: string): string {
-  const target = `${dir}/%f`;
-  const command = `test -f "${target}" && cmp -s "%p" "${target}" || { test ! -f "${target}" && cp "%p" "${target}.part" && mv "${target}.part" "${target}"; }`;
+  // Compressed: a segment forced out by archive_timeout on a quiet server is 16 MB of mostly zeros, a few KB
+  // gzipped. Written under .part and renamed, so a crash never leaves a torn segment under the real name; a
+  // segment archived already with the same content counts as done (a retry after a crash), another content fails.
+  const target = `${dir}/%f.gz`;
+  const command = `test -f "${target}" && gunzip -c "${target}" | cmp -s - "%p" || { test ! -f "${target}" && gzip -c "%p" > "${target}.part" && mv "${target}.part" "${target}"; }`;
   return `\n# mordomo-db: WAL archiving (MORDOMO_WAL_ARCHIVE_DIR)\narchive_mode = on\narchive_command = '${command}'\narchive_timeout = 300\n`;
 }
 

@@ -114,14 +114,17 @@ export function listBaseBackups(root: string): BaseBackup[] {
 }
 
 /**
- * Archive retention follows backup retention: base backups older than `maxAgeDays` go (never the newest), then
- * archived WAL segments older than what the oldest kept base backup needs.
+ * Archive retention follows backup retention, so that point-in-time recovery covers the whole window of
+ * `maxAgeDays` and no more: a moment at the window's start needs the newest base backup that finished before it,
+ * which is kept with every later one (and the newest always); the older ones go, then the archived WAL segments
+ * older than what the oldest kept base backup needs.
  */
 export function pruneBaseBackups(root: string, archiveDir: string, maxAgeDays: number, now = new Date()): { backups: number; segments: number } {
-  const [newest, ...older] = listBaseBackups(root);
-  if (!newest) return { backups: 0, segments: 0 };
+  const backups = listBaseBackups(root);
+  if (!backups.length) return { backups: 0, segments: 0 };
   const cutoff = now.getTime() - maxAgeDays * 86_400_000;
-  const expired = older.filter((backup) => backup.startedAt.getTime() < cutoff);
+  const coveringStart = backups.findIndex((backup) => backup.finishedAt.getTime() <= cutoff);
+  const expired = coveringStart === -1 ? [] : backups.slice(Math.max(coveringStart, 0) + 1);
   for (const backup of expired) rmSync(backup.dir, { recursive: true, force: true });
   const kept = listBaseBackups(root);
   const oldestNeeded = kept[kept.length - 1]!.startWal;
@@ -129,7 +132,8 @@ export function pruneBaseBackups(root: string, archiveDir: string, maxAgeDays: n
   if (existsSync(archiveDir)) {
     for (const name of readdirSync(archiveDir)) {
       // Segment names sort in WAL order within a timeline; history files are tiny and kept.
-      if (WAL_SEGMENT.test(name) && name.slice(8) < oldestNeeded.slice(8)) {
+      const segment = name.replace(/\.gz$/, '');
+      if (WAL_SEGMENT.test(segment) && segment.slice(8) < oldestNeeded.slice(8)) {
         rmSync(path.join(archiveDir, name));
         segments++;
       }
@@ -158,7 +162,19 @@ export interface PitrRestoreOptions {
  * PostgreSQL replay archived WAL up to that moment (recovery_target_time) on a private port, then stops it. The
  * result is a complete mordomo-db data folder: `MORDOMO_DATA_DIR=<outDir> mordomo-db start` runs it.
  */
-export async function restoreToTime(options: PitrRestoreOptions): Promise<{ base: BaseBackup; pgData: string }> {
+export interface PitrResult {
+  base: BaseBackup;
+  pgData: string;
+  /** When the last transaction recovered committed (null if none was replayed). */
+  lastTransaction: Date | null;
+  /** False when the archive ends before the target: everything was recovered, up to `lastTransaction`. */
+  reachedTarget: boolean;
+}
+
+/** PostgreSQL's words when the archive ends before recovery_target_time: then everything there is gets recovered. */
+const TARGET_AFTER_ARCHIVE = 'recovery ended before configured recovery target was reached';
+
+export async function restoreToTime(options: PitrRestoreOptions): Promise<PitrResult> {
   const { target, outDir, logger } = options;
   if (Number.isNaN(target.getTime())) throw new ConfigError('the recovery target is not a valid time');
   if (target.getTime() > Date.now()) throw new ConfigError(`the recovery target ${target.toISOString()} is in the future`);
@@ -166,8 +182,28 @@ export async function restoreToTime(options: PitrRestoreOptions): Promise<{ base
   if (!base) {
     throw new NotFoundError(`no base backup finished before ${target.toISOString()} in ${options.baseRoot}: the earliest moment recoverable is the end of the oldest one (mordomo-db pitr list)`);
   }
+  const gap = archiveGap(options.archiveDir, base.startWal);
+  if (gap && target.getTime() > gap.reachableUntil.getTime()) {
+    throw new NotFoundError(
+      `the WAL archive has a gap: segment ${gap.missing} is missing, so recovery from ${path.basename(base.dir)} can reach ${gap.reachableUntil.toISOString()} ` +
+        `at the latest (when ${gap.lastBefore} was archived); give --to before that, or restore a later base backup's moments`,
+    );
+  }
   if (existsSync(outDir) && readdirSync(outDir).length > 0) throw new ConfigError(`${outDir} is not empty: give a new folder with --out`);
   if (await portInUse(options.port)) throw new ConfigError(`port ${options.port} is in use: give a free one with --port`);
+  const created = !existsSync(outDir);
+  try {
+    return await recover(options, base);
+  } catch (error) {
+    // Nothing half-made is left behind: the folder is as it was (absent, or empty).
+    if (created) rmSync(outDir, { recursive: true, force: true });
+    else for (const entry of readdirSync(outDir)) rmSync(path.join(outDir, entry), { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function recover(options: PitrRestoreOptions, base: BaseBackup): Promise<PitrResult> {
+  const { target, outDir, logger } = options;
   const user = resolveServerUser(options.osUser);
   const pgData = path.join(outDir, 'pg');
   mkdirSync(outDir, { recursive: true, mode: 0o711 });
@@ -183,35 +219,93 @@ export async function restoreToTime(options: PitrRestoreOptions): Promise<{ base
   const autoConf = path.join(pgData, 'postgresql.auto.conf');
   const original = existsSync(autoConf) ? readFileSync(autoConf, 'utf8') : '';
   const archive = options.archiveDir;
-  // recovery_target_time does not take ISO 8601's "T…Z" spelling; "YYYY-MM-DD HH:MM:SS.mmm+00" it does.
   if (/['"\n\\]/.test(archive)) throw new ConfigError('the WAL archive folder must not contain quotes, backslashes or newlines');
-  writeFileSync(
-    autoConf,
-    `${original}\nrestore_command = 'cp "${archive}/%f" "%p"'\nrecovery_target_time = '${target.toISOString().replace('T', ' ').replace('Z', '+00')}'\nrecovery_target_action = 'promote'\narchive_mode = 'off'\n`,
-  );
+  // Segments are archived compressed (server-settings.ts); older archives hold them as they are.
+  const restoreCommand = `test -f "${archive}/%f.gz" && gunzip -c "${archive}/%f.gz" > "%p" || cp "${archive}/%f" "%p"`;
+  // recovery_target_time does not take ISO 8601's "T…Z" spelling; "YYYY-MM-DD HH:MM:SS.mmm+00" it does.
+  const targetSetting = `recovery_target_time = '${target.toISOString().replace('T', ' ').replace('Z', '+00')}'\n`;
+  const configure = (untilTarget: boolean) =>
+    writeFileSync(autoConf, `${original}\nrestore_command = '${restoreCommand}'\n${untilTarget ? targetSetting : ''}recovery_target_action = 'promote'\narchive_mode = 'off'\n`);
+  configure(true);
   writeFileSync(path.join(pgData, 'recovery.signal'), '');
   if (user) chownTree(pgData, user.uid, user.gid);
 
-  const { pg_ctl } = await binaries();
-  const log = path.join(pgData, 'startup.log');
-  const { password } = options;
+  const url = embeddedUrl(options.port, options.password, 'postgres');
+  let reachedTarget = true;
   try {
-    await runServerTool(user, pg_ctl, ['start', '-D', pgData, '-l', log, '-w', '-t', '600', '-o', `-p ${options.port} -c unix_socket_directories='' -c listen_addresses=127.0.0.1 -c log_directory=log`]).catch(
-      (error: Error) => {
-        throw new UnavailableError(`recovery did not start: ${tail(log) || error.message}`);
-      },
-    );
-    await waitForPromotion(embeddedUrl(options.port, password, 'postgres'), log);
+    try {
+      await runRecovery(user, pgData, options.port, url);
+    } catch (error) {
+      // The target is after the last commit the archive holds: recover all of it, and say up to when.
+      if (!serverLog(pgData).includes(TARGET_AFTER_ARCHIVE)) throw error;
+      logger.info({ target: target.toISOString() }, 'the archive ends before the target: recovering all of it');
+      reachedTarget = false;
+      configure(false);
+      // The first run's FATAL would read as this one's.
+      rmSync(path.join(pgData, 'startup.log'), { force: true });
+      rmSync(path.join(pgData, 'log'), { recursive: true, force: true });
+      await runRecovery(user, pgData, options.port, url);
+    }
+    const lastTransaction = await lastReplayedCommit(url);
+    logger.info({ pgData, target: target.toISOString(), lastTransaction }, 'recovered');
+    return { base, pgData, lastTransaction, reachedTarget };
   } finally {
+    const { pg_ctl } = await binaries();
     await runServerTool(user, pg_ctl, ['stop', '-D', pgData, '-m', 'fast', '-w']).catch(() => undefined);
     writeFileSync(autoConf, original);
     rmSync(path.join(pgData, 'recovery.signal'), { force: true });
   }
-  logger.info({ pgData, target: target.toISOString() }, 'recovered');
-  return { base, pgData };
 }
 
-async function waitForPromotion(url: string, log: string): Promise<void> {
+/** Starts the copy on its private port and waits until recovery has promoted it; failures quote PostgreSQL's log. */
+async function runRecovery(user: ReturnType<typeof resolveServerUser>, pgData: string, port: number, url: string): Promise<void> {
+  const { pg_ctl } = await binaries();
+  const log = path.join(pgData, 'startup.log');
+  await runServerTool(user, pg_ctl, ['start', '-D', pgData, '-l', log, '-w', '-t', '600', '-o', `-p ${port} -c unix_socket_directories='' -c listen_addresses=127.0.0.1 -c log_directory=log`]).catch(
+    (error: Error) => {
+      throw new UnavailableError(`recovery failed: ${reason(pgData) || error.message}`);
+    },
+  );
+  await waitForPromotion(url, pgData);
+}
+
+/** The time of the last transaction recovery applied (kept by the server until it restarts). */
+async function lastReplayedCommit(url: string): Promise<Date | null> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query<{ at: Date | null }>('SELECT pg_last_xact_replay_timestamp() AS at')).rows[0]!.at;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The first segment missing from the archive after `startWal` (the base backup's first), if any: recovery stops
+ * there, so it can reach at most the moment the segment before it was archived. Segment names of 16 MB segments
+ * count 256 to a log file; compressed ones end in .gz.
+ */
+export function archiveGap(archiveDir: string, startWal: string): { missing: string; lastBefore: string; reachableUntil: Date } | undefined {
+  if (!existsSync(archiveDir)) return undefined;
+  const number = (name: string) => parseInt(name.slice(8, 16), 16) * 256 + parseInt(name.slice(16, 24), 16);
+  const segments = new Map<number, string>();
+  for (const file of readdirSync(archiveDir)) {
+    const name = file.replace(/\.gz$/, '');
+    if (WAL_SEGMENT.test(name) && number(name) >= number(startWal)) segments.set(number(name), file);
+  }
+  const numbers = [...segments.keys()].sort((a, b) => a - b);
+  for (let n = number(startWal); n < (numbers[numbers.length - 1] ?? 0); n++) {
+    if (segments.has(n)) continue;
+    const before = segments.get(n - 1);
+    const name = (k: number) => `${startWal.slice(0, 8)}${Math.floor(k / 256).toString(16).toUpperCase().padStart(8, '0')}${(k % 256).toString(16).toUpperCase().padStart(8, '0')}`;
+    const reachableUntil = before ? statSync(path.join(archiveDir, before)).mtime : new Date(0);
+    return { missing: name(n), lastBefore: before ?? name(n - 1), reachableUntil };
+  }
+  return undefined;
+}
+
+async function waitForPromotion(url: string, pgData: string): Promise<void> {
   const deadline = Date.now() + 600_000;
   while (Date.now() < deadline) {
     const client = new pg.Client({ connectionString: url });
@@ -225,15 +319,23 @@ async function waitForPromotion(url: string, log: string): Promise<void> {
     } finally {
       await client.end().catch(() => undefined);
     }
-    if (/FATAL|PANIC/.test(readFileSync(log, 'utf8'))) throw new UnavailableError(`recovery failed: ${tail(log)}`);
+    if (/FATAL|PANIC/.test(serverLog(pgData))) throw new UnavailableError(`recovery failed: ${reason(pgData)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new UnavailableError(`recovery did not finish within 10 minutes: ${tail(log)}`);
+  throw new UnavailableError(`recovery did not finish within 10 minutes: ${reason(pgData)}`);
 }
 
-function tail(log: string): string {
-  if (!existsSync(log)) return '';
-  return readFileSync(log, 'utf8').trim().split('\n').filter((line) => /FATAL|PANIC|ERROR|could not/.test(line)).slice(-3).join(' | ');
+/** What the recovering server logged: pg_ctl's startup log, then the logging collector's files (log/). */
+function serverLog(pgData: string): string {
+  const logDir = path.join(pgData, 'log');
+  const files = [path.join(pgData, 'startup.log'), ...(existsSync(logDir) ? readdirSync(logDir).sort().map((name) => path.join(logDir, name)) : [])];
+  return files.filter((file) => existsSync(file)).map((file) => readFileSync(file, 'utf8')).join('\n');
+}
+
+/** PostgreSQL's own reason for a failed recovery: its last FATAL or PANIC lines (and errors before them). */
+function reason(pgData: string): string {
+  const lines = serverLog(pgData).trim().split('\n').filter((line) => /FATAL|PANIC|ERROR|could not/.test(line));
+  return lines.slice(-3).map((line) => line.replace(/^.*?(FATAL|PANIC|ERROR|LOG):\s*/, '$1: ')).join(' | ');
 }
 
 export function chownTree(dir: string, uid: number, gid: number): void {
