@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import { mapErrors } from '../errors.ts';
 import { listBackups } from './backup-files.ts';
 import { partitionsAhead } from './partitions.ts';
+import { projectDiskUsage, readDiskSamples, WARN_WITHIN_DAYS } from './disk-usage.ts';
 import { readReplicaStates } from './replica.ts';
 
 export interface Finding {
@@ -95,8 +96,39 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
 export async function doctor(pool: pg.Pool, config: Config, options: { now?: Date; longTransactionSeconds?: number } = {}): Promise<Finding[]> {
   const now = options.now ?? new Date();
   const fromDatabase = await mapErrors(() => database(pool, config, options.longTransactionSeconds ?? 300));
-  const disks = config.databaseUrl ? [disk('backups', config.backupDir)] : [disk('data', config.dataDir), disk('backups', config.backupDir)];
-  return [backups(config, now), ...disks, ...fromDatabase, ...(config.databaseUrl ? [] : [locale()])];
+  const disks = [
+    ...(config.databaseUrl ? [] : [disk('data', config.dataDir)]),
+    disk('backups', config.backupDir),
+    ...(config.walArchiveDir ? [disk('archive', config.walArchiveDir)] : []),
+  ];
+  return [backups(config, now), ...disks, ...growth(config, now), ...fromDatabase, ...(config.databaseUrl ? [] : [locale()])];
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** Whether a folder's measured growth fills its file system within a week (samples: the daily disk-usage job). */
+function growth(config: Config, now: Date): Finding[] {
+  const freeNow = (dir: string) => {
+    const stats = statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  };
+  const projections = projectDiskUsage(readDiskSamples(config), freeNow, now);
+  if (!projections.length) return [ok('disk growth', 'not measured yet: the daily disk-usage job needs samples a day apart')];
+  return projections.map((p) => {
+    const check = `disk growth (${p.location})`;
+    const pace = `${p.path} grows ${mib(p.bytesPerDay)}/day (measured over ${p.measuredDays.toFixed(1)} days)`;
+    if (p.daysLeft !== null && p.daysLeft < WARN_WITHIN_DAYS) {
+      return {
+        check,
+        status: 'warn' as const,
+        detail: `${pace}: its file system, ${mib(p.freeBytes)} free, is full in ${p.daysLeft.toFixed(1)} days`,
+        fix: p.location === 'archive' || p.location === 'backups'
+          ? 'shorten MORDOMO_BACKUP_RETENTION_DAYS (backups, base backups and WAL go together), or move the folder to a bigger disk'
+          : 'set MORDOMO_CONVERSATION_RETENTION_DAYS, or grow the disk',
+      };
+    }
+    return ok(check, p.daysLeft === null ? `${pace}: not growing` : `${pace}: ${Math.floor(p.daysLeft)} days of room`);
+  });
 }
 
 /** The embedded server's locale: the seed's pt_BR, or the C.UTF-8 fallback (said once at first start, and here). */

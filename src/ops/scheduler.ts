@@ -11,6 +11,7 @@ import { maintainPartitions } from './partitions.ts';
 import { verifyBackup } from './restore.ts';
 import { baseBackupRoot, pruneBaseBackups, takeBaseBackup } from './pitr.ts';
 import { refreshMessageRollups } from './rollups.ts';
+import { sampleDiskUsage } from './disk-usage.ts';
 import { sampleDatabaseSize } from './reports.ts';
 import { expireConversations } from './retention.ts';
 
@@ -99,6 +100,14 @@ export function defaultJobs(owner: Connection, config: Config, logger: Logger, p
   return [
     ...retention,
     ...coreJobs,
+    {
+      name: 'disk-usage',
+      cron: '10 0 * * *',
+      run: async () => {
+        const samples = sampleDiskUsage(config);
+        return samples.map((sample) => `${sample.location} ${sample.usedBytes} bytes (${sample.freeBytes} free)`).join(', ') || 'no folder to measure';
+      },
+    },
     {
       name: 'idempotency-keys',
       cron: '50 * * * *',
