@@ -38,6 +38,8 @@ export interface Config {
   backupRetentionDays: number;
   /** When the scheduler takes the nightly backup (cron, local time; the seed's 02:00). */
   backupCron: string;
+  /** Schedules that replace jobs' own (MORDOMO_JOB_SCHEDULE), by job name. */
+  jobSchedule: Record<string, string>;
   /** Delete conversations older than this many days (opt-in; undefined keeps everything). */
   conversationRetentionDays: number | undefined;
   /** Key of the IVR providers' encrypted config; from MORDOMO_ENCRYPTION_KEY or a 0600 MORDOMO_ENCRYPTION_KEY_FILE. */
@@ -80,6 +82,16 @@ export const isPostgresUrl = (value: string) => /^postgres(ql)?:\/\//.test(value
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+function isCron(pattern: string): boolean {
+  try {
+    new Cron(pattern, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
+const cronExpression = z.string().refine(isCron, 'must be a cron expression such as "0 2 * * *"');
+
 const schema = z.object({
   DATABASE_URL: z
     .string()
@@ -106,19 +118,25 @@ const schema = z.object({
     .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
     .pipe(z.array(z.enum(['core', 'ivr'])).min(1, 'name at least one module')),
   MORDOMO_BACKUP_DIR: z.string().min(1).optional(),
-  MORDOMO_BACKUP_RETENTION_DAYS: integer(1, 3650).default(7),
+  // Fractions allowed (0.5 = 12 hours): a soak run compresses days into minutes.
+  MORDOMO_BACKUP_RETENTION_DAYS: z.coerce.number().min(0.0001).max(3650).default(7),
   MORDOMO_WAL_ARCHIVE_DIR: z.string().min(1).optional(),
-  MORDOMO_BACKUP_CRON: z
+  MORDOMO_BACKUP_CRON: cronExpression.default('0 2 * * *'),
+  MORDOMO_JOB_SCHEDULE: z
     .string()
-    .refine((pattern) => {
-      try {
-        new Cron(pattern, { paused: true }).stop();
-        return true;
-      } catch {
-        return false;
+    .transform((text, ctx) => {
+      const schedule: Record<string, string> = {};
+      for (const entry of text.split(';').map((part) => part.trim()).filter(Boolean)) {
+        const [name, pattern] = [entry.slice(0, entry.indexOf('=')).trim(), entry.slice(entry.indexOf('=') + 1).trim()];
+        if (!entry.includes('=') || !/^[a-z-]+$/.test(name) || !isCron(pattern)) {
+          ctx.addIssue({ code: 'custom', message: `"${entry}": give job=cron pairs separated by ";", like "rollups=*/2 * * * *; backup=*/10 * * * *"` });
+          return z.NEVER;
+        }
+        schedule[name] = pattern;
       }
-    }, 'must be a cron expression such as "0 2 * * *"')
-    .default('0 2 * * *'),
+      return schedule;
+    })
+    .optional(),
   MORDOMO_CONVERSATION_RETENTION_DAYS: integer(1, 36500).optional(),
   MORDOMO_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MORDOMO_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
@@ -181,6 +199,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     walArchiveDir:
       v.MORDOMO_WAL_ARCHIVE_DIR === 'off' ? undefined : path.resolve(v.MORDOMO_WAL_ARCHIVE_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'wal-archive')),
     backupCron: v.MORDOMO_BACKUP_CRON,
+    jobSchedule: v.MORDOMO_JOB_SCHEDULE ?? {},
     conversationRetentionDays: v.MORDOMO_CONVERSATION_RETENTION_DAYS,
     encryptionKey: v.MORDOMO_ENCRYPTION_KEY ?? (v.MORDOMO_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_ENCRYPTION_KEY_FILE) : undefined),
     newEncryptionKey:

@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
-import { mapDatabaseError, mapErrors, MordomoError } from '../errors.ts';
+import { ConfigError, mapDatabaseError, mapErrors, MordomoError } from '../errors.ts';
 import { pruneIdempotencyKeys } from '../db/idempotency.ts';
 import type { Connection } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
@@ -97,7 +97,7 @@ export function defaultJobs(owner: Connection, config: Config, logger: Logger, p
         },
       ]
     : [];
-  return [
+  const jobs: Job[] = [
     ...retention,
     ...coreJobs,
     {
@@ -133,6 +133,14 @@ export function defaultJobs(owner: Connection, config: Config, logger: Logger, p
       },
     },
   ];
+  // MORDOMO_JOB_SCHEDULE moves a job's schedule (a soak run compresses a day into minutes); a name that is not a
+  // job here is refused, with the reason when it exists only under a setting.
+  for (const name of Object.keys(config.jobSchedule)) {
+    if (!jobs.some((job) => job.name === name)) {
+      throw new ConfigError(`MORDOMO_JOB_SCHEDULE: no job named ${name}${WHY_ABSENT[name] ? `: ${WHY_ABSENT[name]}` : ''}; the jobs here are ${jobs.map((job) => job.name).join(', ')}`);
+    }
+  }
+  return jobs.map((job) => ({ ...job, cron: config.jobSchedule[job.name] ?? job.cron }));
 }
 
 /**

@@ -88,3 +88,16 @@ test('scheduler run on a database never migrated migrates it first (the jobs cal
   assert.equal(ran.code, 0, ran.stderr);
   assert.match(ran.stdout, /rollups: success/);
 });
+
+test('MORDOMO_JOB_SCHEDULE moves jobs to other schedules, and refuses a job or a cron it does not know', () => {
+  const config = loadConfig({}, { DATABASE_URL: url, MORDOMO_JOB_SCHEDULE: 'rollups=*/2 * * * *; backup=*/10 * * * *' });
+  const jobs = Object.fromEntries(defaultJobs(database, config, createLogger('silent')).map((job) => [job.name, job.cron]));
+  assert.equal(jobs.rollups, '*/2 * * * *');
+  assert.equal(jobs.backup, '*/10 * * * *');
+  assert.equal(jobs.partitions, '15 * * * *', 'the others keep theirs');
+  assert.throws(() => loadConfig({}, { MORDOMO_JOB_SCHEDULE: 'rollups every minute' }), /MORDOMO_JOB_SCHEDULE: "rollups every minute": give job=cron pairs/);
+  assert.throws(() => loadConfig({}, { MORDOMO_JOB_SCHEDULE: 'rollups=*/99 * * *' }), /give job=cron pairs/);
+  const retention = loadConfig({}, { DATABASE_URL: url, MORDOMO_JOB_SCHEDULE: 'retention=* * * * *' });
+  assert.throws(() => defaultJobs(database, retention, createLogger('silent')), /no job named retention: it runs only when MORDOMO_CONVERSATION_RETENTION_DAYS is set/);
+  assert.equal(loadConfig({}, { MORDOMO_BACKUP_RETENTION_DAYS: '0.5' }).backupRetentionDays, 0.5);
+});
