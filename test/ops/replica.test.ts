@@ -8,7 +8,7 @@ import { embeddedUrl } from '../../src/db/connect.ts';
 import { replicaUrl } from '../../src/ops/replica.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { eventually } from '../harness/assertions.ts';
-import { exited, primaryAndStandby, runCli, startService } from '../harness/cli.ts';
+import { exited, primaryAndStandby, runCli, startService, stopServersAfter } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
 
 const { root, dataDir, standbyDir, port, standbyPort, env } = await primaryAndStandby('replica');
@@ -77,7 +77,7 @@ test('replica create refuses a used folder and a server it cannot copy', async (
   assert.equal(elsewhere.stderr.includes('secret'), false, 'the password is not echoed');
 });
 
-test('replica create works when the superuser password comes from POSTGRES_PASSWORD, with no password file', async () => {
+test('replica create works when the superuser password comes from POSTGRES_PASSWORD, with no password file, or from DATABASE_URL', async () => {
   const pair = await primaryAndStandby('replica-env-password');
   const withPassword = { ...pair.env, POSTGRES_PASSWORD: 'a-password-from-the-environment' };
   const service = await startService(withPassword);
@@ -91,6 +91,15 @@ test('replica create works when the superuser password comes from POSTGRES_PASSW
     const standby = replicaUrl(pair.standbyDir, pair.standbyPort);
     await eventually('the write to reach the standby', async () =>
       (await query<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1);
+
+    // And with DATABASE_URL naming this embedded server (its superuser's password in the URL).
+    const second = path.join(pair.root, 'by-url');
+    const secondPort = await freePort();
+    stopServersAfter(path.join(second, 'pg'));
+    const byUrl = await runCli(['replica', 'create', '--standby-dir', second, '--port', String(secondPort)], { MORDOMO_DATA_DIR: pair.dataDir, DATABASE_URL: primary });
+    assert.equal(byUrl.code, 0, byUrl.stderr);
+    await eventually('the second standby to stream', async () =>
+      (await query<{ n: number }>(replicaUrl(second, secondPort), `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1);
   } finally {
     service.child.kill('SIGTERM');
     await exited(service.child);
