@@ -150,7 +150,9 @@ async function caller(line: number): Promise<void> {
 
 const rssBytes = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 const bytesOf = (folder: string) => (existsSync(path.join(dataDir, folder)) ? folderBytes(path.join(dataDir, folder)) : 0);
-const sizes = () => ({ data: bytesOf('pg'), backups: bytesOf('backups'), archive: bytesOf('wal-archive') });
+// The data folder apart from pg_wal (tables, indexes, catalogs), and pg_wal itself: kept WAL plateaus (checkpoints
+// recycle it, wal_keep_size and max_wal_size bound it) where tables grow with what is written.
+const sizes = () => ({ data: bytesOf('pg') - bytesOf('pg/pg_wal'), wal: bytesOf('pg/pg_wal'), backups: bytesOf('backups'), archive: bytesOf('wal-archive') });
 async function failedJobs(): Promise<{ runs: number; failed: number; names: string }> {
   const { rows } = await owner.query<{ runs: number; failed: number; names: string | null }>(
     `SELECT count(*)::int AS runs, count(*) FILTER (WHERE outcome = 'failed')::int AS failed,
@@ -172,8 +174,8 @@ const load = [home(), ...Array.from({ length: concurrentCalls }, (_, line) => ca
   }),
 );
 
-console.log(`| minute | data MB | backups MB | archive MB | RSS MB | job runs | failed jobs | appends | p99 append ms | history reads | p99 history ms |`);
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log(`| minute | data MB | pg_wal MB | backups MB | archive MB | RSS MB | job runs | failed jobs | appends | p99 append ms | history reads | p99 history ms |`);
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 let previous = { at: start, sizes: first };
 for (let minute = reportMinutes; minute <= minutes; minute += reportMinutes) {
   await sleep(start + minute * 60_000 - Date.now());
@@ -181,7 +183,7 @@ for (let minute = reportMinutes; minute <= minutes; minute += reportMinutes) {
   const jobs = await failedJobs();
   const [appends, reads] = [latencies.append.splice(0), latencies.history.splice(0)];
   console.log(
-    `| ${minute} | ${mb(now.data)} | ${mb(now.backups)} | ${mb(now.archive)} | ${mb(rssBytes())} | ${jobs.runs} | ${jobs.failed}${jobs.names ? ` (${jobs.names})` : ''} | ` +
+    `| ${minute} | ${mb(now.data)} | ${mb(now.wal)} | ${mb(now.backups)} | ${mb(now.archive)} | ${mb(rssBytes())} | ${jobs.runs} | ${jobs.failed}${jobs.names ? ` (${jobs.names})` : ''} | ` +
       `${appends.length} | ${p99(appends).toFixed(1)} | ${reads.length} | ${p99(reads).toFixed(1)} |`,
   );
   previous = { at: Date.now(), sizes: now };
@@ -199,7 +201,8 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 console.log(`\nsoak of ${(hours * 60).toFixed(0)} minutes: ${concurrentCalls} concurrent calls and a home turn every ${homeEverySeconds} s; ${errors} failed requests\n`);
 console.log('| figure | measured | per day at this pace | target |');
 console.log('|---|---:|---:|---|');
-console.log(`| data folder growth | ${mb(previous.sizes.data - first.data)} MB | ${mb(perDay(first.data, previous.sizes.data))} MB | the data written, no more |`);
+console.log(`| data folder growth, without pg_wal | ${mb(previous.sizes.data - first.data)} MB | ${mb(perDay(first.data, previous.sizes.data))} MB | what is written (retention bounds it) |`);
+console.log(`| pg_wal | ${mb(first.wal)} → ${mb(previous.sizes.wal)} MB | — | plateaus (wal_keep_size 64MB, max_wal_size 1GB) |`);
 console.log(`| backups folder (kept ${15} min) | ${mb(previous.sizes.backups)} MB at the end | — | bounded by retention |`);
 console.log(`| WAL archive growth | ${mb(previous.sizes.archive - first.archive)} MB | ${mb(perDay(first.archive, previous.sizes.archive))} MB | bounded by retention (pruned with base backups) |`);
 console.log(`| service RSS, median of first half → second half | ${mb(median(rssFirstHalf))} → ${mb(median(rssSecondHalf))} MB | — | flat |`);
