@@ -157,11 +157,6 @@ export interface PitrRestoreOptions {
   logger: Logger;
 }
 
-/**
- * Rebuilds a data directory as it was at `target`: copies the newest base backup that finished before it, and has
- * PostgreSQL replay archived WAL up to that moment (recovery_target_time) on a private port, then stops it. The
- * result is a complete mordomo-db data folder: `MORDOMO_DATA_DIR=<outDir> mordomo-db start` runs it.
- */
 export interface PitrResult {
   base: BaseBackup;
   pgData: string;
@@ -174,8 +169,13 @@ export interface PitrResult {
 /** PostgreSQL's words when the archive ends before recovery_target_time: then everything there is gets recovered. */
 const TARGET_AFTER_ARCHIVE = 'recovery ended before configured recovery target was reached';
 
+/**
+ * Rebuilds a data directory as it was at `target`: copies the newest base backup that finished before it, and has
+ * PostgreSQL replay archived WAL up to that moment (recovery_target_time) on a private port, then stops it. The
+ * result is a complete mordomo-db data folder: `MORDOMO_DATA_DIR=<outDir> mordomo-db start` runs it.
+ */
 export async function restoreToTime(options: PitrRestoreOptions): Promise<PitrResult> {
-  const { target, outDir, logger } = options;
+  const { target, outDir } = options;
   if (Number.isNaN(target.getTime())) throw new ConfigError('the recovery target is not a valid time');
   if (target.getTime() > Date.now()) throw new ConfigError(`the recovery target ${target.toISOString()} is in the future`);
   const base = listBaseBackups(options.baseRoot).find((backup) => backup.finishedAt.getTime() <= target.getTime());
