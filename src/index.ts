@@ -50,4 +50,4 @@ export type { Secretary, SecretaryWithProviders } from './ivr/secretaries.ts';
 export type { Call, CallMessage, CallSummary } from './ivr/calls.ts';
 export type { Document, DocumentHit } from './ivr/documents.ts';
 export type { TransferRule } from './ivr/transfer-rules.ts';
-export type { PageOptions } from './ivr/paging.ts';
+export type { PageOptions } from './db/paging.ts';

@@ -1,10 +1,11 @@
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, type Selectable } from 'kysely';
 import { z } from 'zod';
 import { mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Users } from '../db/schema.ts';
 import { id, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
 import { COLUMNS } from '../db/columns.ts';
+import { afterPosition } from '../db/paging.ts';
 
 export type User = Selectable<Users>;
 
@@ -65,8 +66,7 @@ export async function listUsers(db: Kysely<DB>, options: UserListOptions = {}): 
   return mapErrors(() => {
     let query = db.selectFrom('users').select(COLUMNS.users);
     if (active !== undefined) query = query.where('is_active', '=', active);
-    // The position's own row gives the exact (microsecond) timestamp; `at` serves only if that row is gone.
-    if (after) query = query.where(sql<boolean>`(created_at, id) > (coalesce((SELECT created_at FROM users WHERE id = ${after.id}::uuid), ${after.at}), ${after.id}::uuid)`);
+    if (after) query = query.where(afterPosition('users', 'id', after));
     return query.orderBy('created_at').orderBy('id').limit(count).execute();
   });
 }

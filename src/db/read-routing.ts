@@ -19,7 +19,8 @@ export interface ReplicaHealth {
   healthy: boolean;
   lagBytes: number | null;
   lagSeconds: number | null;
-  /** Why it is out of rotation (null when in): one of OUT_OF_ROTATION's keys, then the details. */
+  /** Why it is out of rotation (null when in), and the details. */
+  cause: OutOfRotation | null;
   reason: string | null;
   reads: number;
 }
@@ -169,7 +170,7 @@ export class ReadRouter {
   }
 
   health(): ReplicaHealth[] {
-    return this.replicas.map(({ name, healthy, lagBytes, lagSeconds, reason, reads }) => ({ name, healthy, lagBytes, lagSeconds, reason, reads }));
+    return this.replicas.map(({ name, healthy, lagBytes, lagSeconds, cause, reason, reads }) => ({ name, healthy, lagBytes, lagSeconds, cause, reason, reads }));
   }
 
   private onPrimary(): Reader {

@@ -150,7 +150,7 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
         for (const replica of options.reads.health()) {
           if (replica.lagBytes !== null) replicaLag.set({ replica: replica.name }, replica.lagBytes);
           if (replica.lagSeconds !== null) replicaLagSeconds.set({ replica: replica.name }, replica.lagSeconds);
-          if (replica.reason) replicaOut.set({ replica: replica.name, reason: replica.reason.split(':')[0]! }, 1);
+          if (replica.cause) replicaOut.set({ replica: replica.name, reason: replica.cause }, 1);
           replicaHealthy.set({ replica: replica.name }, replica.healthy ? 1 : 0);
           reads.set({ target: replica.name }, replica.reads);
         }

@@ -303,6 +303,19 @@ export function pageFrom<T>(rows: T[], limit: number, cursorOf: (row: T) => stri
   return { items, next_cursor: rows.length > limit && last ? cursorOf(last) : null };
 }
 
+/**
+ * A page of a keyset list: asks `list` for one row more than the query's limit, after the cursor's position, and
+ * gives out the cursor of the last row kept when there is more (the row's sort time and id, from `positionOf`).
+ */
+export async function keysetPage<T>(
+  query: { limit: number; cursor?: string },
+  list: (page: { limit: number; after?: Position }) => Promise<T[]>,
+  positionOf: (row: T) => [Date, string | number],
+): Promise<{ items: T[]; next_cursor: string | null }> {
+  const rows = await list({ limit: query.limit + 1, after: decodeCursor(query.cursor) });
+  return pageFrom(rows, query.limit, (row) => encodeCursor(...positionOf(row)));
+}
+
 /** Dates have no JSON Schema of their own: on the wire they are ISO 8601 strings, and the document says so. */
 function openApiOverride(context: { zodSchema: { _zod: { def: { type: string } } }; jsonSchema: Record<string, unknown> }): void {
   if (context.zodSchema._zod.def.type === 'date') {

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { mapErrors, NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse, requiredText } from '../db/validation.ts';
-import { afterPosition, pageOptions, type PageOptions } from './paging.ts';
+import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
 
 /**
  * Per-domain API keys of the HTTP service. A key reads `mdbk_<key id>_<secret>`: the id finds the row, the secret

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { id, instant, parse, requiredText, text } from '../db/validation.ts';
 import type { DomainContext } from './domain-context.ts';
-import { pageOptions, type PageOptions } from './paging.ts';
+import { pageOptions, type PageOptions } from '../db/paging.ts';
 
 export interface Call {
   conversation_uuid: string;

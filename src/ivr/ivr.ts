@@ -6,7 +6,7 @@ import { id, parse } from '../db/validation.ts';
 import * as calls from './calls.ts';
 import * as documents from './documents.ts';
 import { type DomainContext, IVR_ROLE, inDomain, KeyRing, keyId } from './domain-context.ts';
-import type { PageOptions } from './paging.ts';
+import type { PageOptions } from '../db/paging.ts';
 import * as providers from './providers.ts';
 import * as secretaries from './secretaries.ts';
 import * as rules from './transfer-rules.ts';

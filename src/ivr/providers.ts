@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
 import { id, json, parse } from '../db/validation.ts';
 import type { DomainContext } from './domain-context.ts';
-import { afterPosition, pageOptions, type PageOptions } from './paging.ts';
+import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
 
 export const PROVIDER_TYPES = ['stt', 'tts', 'llm', 'embeddings', 'realtime'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
 import { id, instant, parse, requiredText, text } from '../db/validation.ts';
 import type { DomainContext } from './domain-context.ts';
-import { afterPosition, pageOptions, type PageOptions } from './paging.ts';
+import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
 
 export interface TransferRule {
   rule_uuid: string;

@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import { mapErrors } from '../errors.ts';
 import { listBackups } from './backup-files.ts';
 import { partitionsAhead } from './partitions.ts';
-import { projectDiskUsage, readDiskSamples, WARN_WITHIN_DAYS } from './disk-usage.ts';
+import { freeBytes, projectDiskUsage, readDiskSamples, WARN_WITHIN_DAYS } from './disk-usage.ts';
 import { readReplicaStates } from './replica.ts';
 
 export interface Finding {
@@ -108,11 +108,7 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** Whether a folder's measured growth fills its file system within a week (samples: the daily disk-usage job). */
 function growth(config: Config, now: Date): Finding[] {
-  const freeNow = (dir: string) => {
-    const stats = statfsSync(dir);
-    return stats.bavail * stats.bsize;
-  };
-  const projections = projectDiskUsage(readDiskSamples(config), freeNow, now);
+  const projections = projectDiskUsage(readDiskSamples(config), freeBytes, now);
   if (!projections.length) return [ok('disk growth', 'not measured yet: the daily disk-usage job needs samples a day apart')];
   return projections.map((p) => {
     const check = `disk growth (${p.location})`;

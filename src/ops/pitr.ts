@@ -124,7 +124,7 @@ export function pruneBaseBackups(root: string, archiveDir: string, maxAgeDays: n
   if (!backups.length) return { backups: 0, segments: 0 };
   const cutoff = now.getTime() - maxAgeDays * 86_400_000;
   const coveringStart = backups.findIndex((backup) => backup.finishedAt.getTime() <= cutoff);
-  const expired = coveringStart === -1 ? [] : backups.slice(Math.max(coveringStart, 0) + 1);
+  const expired = coveringStart === -1 ? [] : backups.slice(coveringStart + 1);
   for (const backup of expired) rmSync(backup.dir, { recursive: true, force: true });
   const kept = listBaseBackups(root);
   const oldestNeeded = kept[kept.length - 1]!.startWal;

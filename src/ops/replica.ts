@@ -182,8 +182,8 @@ export async function readReplicaStates(primary: pg.Pool, urls: string[], limits
       const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 3000 });
       pool.on('error', () => undefined);
       try {
-        const { healthy, lagBytes, lagSeconds, reason } = await replicaState(pool, primaryLsn, limits);
-        return { name: redactUrl(url), healthy, lagBytes, lagSeconds, reason };
+        const { healthy, lagBytes, lagSeconds, cause, reason } = await replicaState(pool, primaryLsn, limits);
+        return { name: redactUrl(url), healthy, lagBytes, lagSeconds, cause, reason };
       } finally {
         await pool.end().catch(() => undefined);
       }

@@ -51,12 +51,16 @@ export type JobOutcome = 'success' | 'failed' | 'skipped';
  * MORDOMO_CONVERSATION_RETENTION_DAYS, conversation retention.
  */
 /** Jobs that exist only under a setting, and the setting: said when one is asked for and is not there. */
-const WHY_ABSENT: Record<string, string> = {
+const WHY_ABSENT: Record<string, string | undefined> = {
   retention: 'it runs only when MORDOMO_CONVERSATION_RETENTION_DAYS is set (how many days of conversations to keep)',
   size: 'it samples the core tables: add core to MORDOMO_MODULES',
   rollups: 'it rolls up the core tables: add core to MORDOMO_MODULES',
   partitions: "it keeps the core's log partitions: add core to MORDOMO_MODULES",
 };
+
+/** Why `name` is not among `jobs`, and which are. */
+const noSuchJob = (name: string, jobs: Job[]) =>
+  `no job named ${name}${WHY_ABSENT[name] ? `: ${WHY_ABSENT[name]}` : ''}; the jobs here are ${jobs.map((job) => job.name).join(', ')}`;
 
 export function defaultJobs(owner: Connection, config: Config, logger: Logger, pgData?: string): Job[] {
   const { db, pool, url: databaseUrl } = owner;
@@ -137,7 +141,7 @@ export function defaultJobs(owner: Connection, config: Config, logger: Logger, p
   // job here is refused, with the reason when it exists only under a setting.
   for (const name of Object.keys(config.jobSchedule)) {
     if (!jobs.some((job) => job.name === name)) {
-      throw new ConfigError(`MORDOMO_JOB_SCHEDULE: no job named ${name}${WHY_ABSENT[name] ? `: ${WHY_ABSENT[name]}` : ''}; the jobs here are ${jobs.map((job) => job.name).join(', ')}`);
+      throw new ConfigError(`MORDOMO_JOB_SCHEDULE: ${noSuchJob(name, jobs)}`);
     }
   }
   return jobs.map((job) => ({ ...job, cron: config.jobSchedule[job.name] ?? job.cron }));
@@ -200,10 +204,7 @@ export class Scheduler {
   /** Runs one job now (as its schedule would), returning how it ended. */
   async runJob(name: string): Promise<JobOutcome> {
     const job = this.jobs.find((j) => j.name === name);
-    if (!job) {
-      const why = WHY_ABSENT[name];
-      throw new MordomoError('not_found', `no job named ${name}${why ? `: ${why}` : ''}; the jobs here are ${this.jobs.map((j) => j.name).join(', ')}`);
-    }
+    if (!job) throw new MordomoError('not_found', noSuchJob(name, this.jobs));
     return mapErrors(() => this.runLocked(job));
   }
 

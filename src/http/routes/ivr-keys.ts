@@ -5,7 +5,7 @@ import { id } from '../../db/validation.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../ivr/api-keys.ts';
 import type { ServiceContext } from '../context.ts';
 import { replies, WITH_BODY } from '../responses.ts';
-import { apiKeySchema, decodeCursor, encodeCursor, pageFrom, pageOf, pageQuery, uuidParams } from '../schemas.ts';
+import { apiKeySchema, keysetPage, pageOf, pageQuery, uuidParams } from '../schemas.ts';
 
 /** The admin's side of the IVR: the API keys that open /v1/ivr to one FusionPBX domain each. */
 export async function ivrKeyRoutes(app: FastifyInstance, { context }: { context: ServiceContext }): Promise<void> {
@@ -31,11 +31,7 @@ export async function ivrKeyRoutes(app: FastifyInstance, { context }: { context:
       querystring: z.strictObject({ ...pageQuery, domain_uuid: id.optional() }),
       response: replies({ 200: pageOf(apiKeySchema) }),
     },
-    handler: async (request) => {
-      const { limit, cursor, domain_uuid } = request.query;
-      const rows = await listApiKeys(db, domain_uuid, { limit: limit + 1, after: decodeCursor(cursor) });
-      return pageFrom(rows, limit, (key) => encodeCursor(key.created_at, key.key_uuid));
-    },
+    handler: async (request) => keysetPage(request.query, (page) => listApiKeys(db, request.query.domain_uuid, page), (key) => [key.created_at, key.key_uuid]),
   });
   api.delete('/v1/admin/ivr/keys/:uuid', {
     schema: {

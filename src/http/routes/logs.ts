@@ -4,7 +4,7 @@ import { z } from 'zod';
 import * as logs from '../../core/logs.ts';
 import type { ServiceContext } from '../context.ts';
 import { replies, WITH_BODY } from '../responses.ts';
-import { decodeCursor, encodeCursor, idempotencyOf, idempotentHeaders, logLineSchema, pageFrom, pageOf, pageQuery } from '../schemas.ts';
+import { idempotencyOf, idempotentHeaders, keysetPage, logLineSchema, pageOf, pageQuery } from '../schemas.ts';
 
 /** System logs: the assistant's components write here; partitioned by month, kept by the retention job. */
 export async function logRoutes(app: FastifyInstance, { context }: { context: ServiceContext }): Promise<void> {
@@ -38,9 +38,8 @@ export async function logRoutes(app: FastifyInstance, { context }: { context: Se
       response: replies({ 200: pageOf(logLineSchema) }),
     },
     handler: async (request) => {
-      const { limit, cursor, ...filters } = request.query;
-      const rows = await logs.queryLogs(db, { ...filters, limit: limit + 1, before: decodeCursor(cursor) });
-      return pageFrom(rows, limit, (line) => encodeCursor(line.timestamp, line.id));
+      const { limit: _limit, cursor: _cursor, ...filters } = request.query;
+      return keysetPage(request.query, ({ limit, after }) => logs.queryLogs(db, { ...filters, limit, before: after }), (line) => [line.timestamp, line.id]);
     },
   });
 }

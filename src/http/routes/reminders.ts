@@ -5,7 +5,7 @@ import * as reminders from '../../core/reminders.ts';
 import { id } from '../../db/validation.ts';
 import type { ServiceContext } from '../context.ts';
 import { replies, WITH_BODY } from '../responses.ts';
-import { decodeCursor, encodeCursor, idempotencyOf, idempotentHeaders, idParams, pageFrom, pageOf, pageQuery, reminderSchema } from '../schemas.ts';
+import { idempotencyOf, idempotentHeaders, idParams, keysetPage, pageOf, pageQuery, reminderSchema } from '../schemas.ts';
 
 const eventStream = {
   description: 'Server-Sent Events: `event: reminder`, `id:` the reminder\'s id, `data:` the Reminder as JSON; a comment every 15 s',
@@ -41,11 +41,8 @@ export async function reminderRoutes(app: FastifyInstance, { context }: { contex
       querystring: z.strictObject({ ...pageQuery, user_id: id.optional() }),
       response: replies({ 200: pageOf(reminderSchema) }),
     },
-    handler: async (request) => {
-      const { limit, cursor, user_id } = request.query;
-      const rows = await reminders.upcomingReminders(db, { user_id, limit: limit + 1, after: decodeCursor(cursor) });
-      return pageFrom(rows, limit, (reminder) => encodeCursor(reminder.scheduled_at, reminder.id));
-    },
+    handler: async (request) =>
+      keysetPage(request.query, (page) => reminders.upcomingReminders(db, { ...page, user_id: request.query.user_id }), (reminder) => [reminder.scheduled_at, reminder.id]),
   });
   api.get('/v1/reminders/stream', {
     schema: {

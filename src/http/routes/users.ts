@@ -5,19 +5,18 @@ import * as messages from '../../core/messages.ts';
 import { eraseUser, exportUser } from '../../core/privacy.ts';
 import * as users from '../../core/users.ts';
 import type { ServiceContext } from '../context.ts';
+import type { Position } from '../../db/validation.ts';
 import { readerFor } from '../reads.ts';
 import { replies, WITH_BODY } from '../responses.ts';
 import {
   actionSchema,
   conversationSchema,
-  decodeCursor,
-  encodeCursor,
   idempotencyOf,
   idempotentHeaders,
   idParams,
+  keysetPage,
   logLineSchema,
   messageSchema,
-  pageFrom,
   pageOf,
   pageQuery,
   reminderSchema,
@@ -52,9 +51,9 @@ export async function userRoutes(app: FastifyInstance, { context }: { context: S
       response: replies({ 200: pageOf(userSchema) }),
     },
     handler: async (request) => {
-      const { limit, cursor, active } = request.query;
-      const rows = await users.listUsers(db, { limit: limit + 1, after: decodeCursor(cursor), active: active === undefined ? undefined : active === 'true' });
-      return pageFrom(rows, limit, (user) => encodeCursor(user.created_at, user.id));
+      const { active } = request.query;
+      const filter = active === undefined ? {} : { active: active === 'true' };
+      return keysetPage(request.query, (page) => users.listUsers(db, { ...page, ...filter }), (user) => [user.created_at, user.id]);
     },
   });
   api.get('/v1/users/:id', {
@@ -89,10 +88,10 @@ export async function userRoutes(app: FastifyInstance, { context }: { context: S
       response: replies({ 200: pageOf(messageSchema) }, 404),
     },
     handler: async (request) => {
-      const { limit, cursor, days } = request.query;
       const reader = await readerFor(context, request);
-      const rows = await messages.userHistory(reader.db, request.params.id, { days, limit: limit + 1, before: decodeCursor(cursor) });
-      return pageFrom(rows, limit, (message) => encodeCursor(message.timestamp, message.id));
+      const history = ({ limit, after }: { limit: number; after?: Position }) =>
+        messages.userHistory(reader.db, request.params.id, { days: request.query.days, limit, before: after });
+      return keysetPage(request.query, history, (message) => [message.timestamp, message.id]);
     },
   });
 }

@@ -7,11 +7,9 @@ import {
   callMessageSchema,
   callSchema,
   callSummarySchema,
-  decodeCursor,
-  encodeCursor,
   idempotencyOf,
   idempotentHeaders,
-  pageFrom,
+  keysetPage,
   pageOf,
   pageQuery,
   uuidParams,
@@ -35,11 +33,8 @@ export async function callRoutes(app: FastifyInstance): Promise<void> {
       querystring: z.strictObject({ ...pageQuery, since: z.iso.datetime({ offset: true }) }),
       response: replies({ 200: pageOf(callSummarySchema) }),
     },
-    handler: async (request) => {
-      const { limit, cursor, since } = request.query;
-      const rows = await domainOf(request).callHistory(since, { limit: limit + 1, after: decodeCursor(cursor) });
-      return pageFrom(rows, limit, (row) => encodeCursor(row.started_at, row.conversation_uuid));
-    },
+    handler: async (request) =>
+      keysetPage(request.query, (page) => domainOf(request).callHistory(request.query.since, page), (row) => [row.started_at, row.conversation_uuid]),
   });
   api.get('/v1/ivr/calls/:uuid', {
     schema: {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { id } from '../../../db/validation.ts';
 import { documentPatch, newDocument } from '../../../ivr/documents.ts';
 import { replies, WITH_BODY } from '../../responses.ts';
-import { decodeCursor, documentHitSchema, documentSchema, encodeCursor, idempotencyOf, idempotentHeaders, pageFrom, pageOf, pageQuery, uuidParams } from '../../schemas.ts';
+import { documentHitSchema, documentSchema, idempotencyOf, idempotentHeaders, keysetPage, pageOf, pageQuery, uuidParams } from '../../schemas.ts';
 import { domainOf } from './tenant.ts';
 
 /** The domain's knowledge base: documents a secretary answers from, searched in Portuguese. */
@@ -18,11 +18,7 @@ export async function documentRoutes(app: FastifyInstance): Promise<void> {
   });
   api.get('/v1/ivr/documents', {
     schema: { operationId: 'listDocuments', tags, summary: "The domain's documents in creation order", querystring: z.strictObject(pageQuery), response: replies({ 200: pageOf(documentSchema) }) },
-    handler: async (request) => {
-      const { limit, cursor } = request.query;
-      const rows = await domainOf(request).listDocuments({ limit: limit + 1, after: decodeCursor(cursor) });
-      return pageFrom(rows, limit, (row) => encodeCursor(row.created_at, row.document_uuid));
-    },
+    handler: async (request) => keysetPage(request.query, (page) => domainOf(request).listDocuments(page), (row) => [row.created_at, row.document_uuid]),
   });
   api.get('/v1/ivr/documents/search', {
     schema: {

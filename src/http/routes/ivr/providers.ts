@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PROVIDER_TYPES, newProvider, providerPatch } from '../../../ivr/providers.ts';
 import { replies, WITH_BODY } from '../../responses.ts';
-import { decodeCursor, encodeCursor, idempotencyOf, idempotentHeaders, pageFrom, pageOf, pageQuery, providerSchema, providerWithConfigSchema, uuidParams } from '../../schemas.ts';
+import { idempotencyOf, idempotentHeaders, keysetPage, pageOf, pageQuery, providerSchema, providerWithConfigSchema, uuidParams } from '../../schemas.ts';
 import { domainOf } from './tenant.ts';
 
 /** The domain's AI providers (speech to text, text to speech, LLM…); configs are stored encrypted and write-only. */
@@ -24,11 +24,7 @@ export async function providerRoutes(app: FastifyInstance): Promise<void> {
   });
   api.get('/v1/ivr/providers', {
     schema: { operationId: 'listProviders', tags, summary: "The domain's providers in creation order", querystring: z.strictObject(pageQuery), response: replies({ 200: pageOf(providerSchema) }) },
-    handler: async (request) => {
-      const { limit, cursor } = request.query;
-      const rows = await domainOf(request).listProviders({ limit: limit + 1, after: decodeCursor(cursor) });
-      return pageFrom(rows, limit, (row) => encodeCursor(row.created_at, row.provider_uuid));
-    },
+    handler: async (request) => keysetPage(request.query, (page) => domainOf(request).listProviders(page), (row) => [row.created_at, row.provider_uuid]),
   });
   api.get('/v1/ivr/providers/:uuid', {
     schema: { operationId: 'getProvider', tags, summary: 'One provider (without its config)', params: uuidParams, response: replies({ 200: providerSchema }, 404) },

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { newSecretary, secretaryPatch } from '../../../ivr/secretaries.ts';
 import { replies, WITH_BODY } from '../../responses.ts';
-import { decodeCursor, encodeCursor, idempotencyOf, idempotentHeaders, pageFrom, pageOf, pageQuery, secretarySchema, secretaryWithProvidersSchema, uuidParams } from '../../schemas.ts';
+import { idempotencyOf, idempotentHeaders, keysetPage, pageOf, pageQuery, secretarySchema, secretaryWithProvidersSchema, uuidParams } from '../../schemas.ts';
 import { domainOf } from './tenant.ts';
 
 /** The domain's AI secretaries: who answers an extension, with which prompt and providers. */
@@ -17,11 +17,7 @@ export async function secretaryRoutes(app: FastifyInstance): Promise<void> {
   });
   api.get('/v1/ivr/secretaries', {
     schema: { operationId: 'listSecretaries', tags, summary: "The domain's secretaries in creation order", querystring: z.strictObject(pageQuery), response: replies({ 200: pageOf(secretarySchema) }) },
-    handler: async (request) => {
-      const { limit, cursor } = request.query;
-      const rows = await domainOf(request).listSecretaries({ limit: limit + 1, after: decodeCursor(cursor) });
-      return pageFrom(rows, limit, (row) => encodeCursor(row.created_at, row.secretary_uuid));
-    },
+    handler: async (request) => keysetPage(request.query, (page) => domainOf(request).listSecretaries(page), (row) => [row.created_at, row.secretary_uuid]),
   });
   api.get('/v1/ivr/secretaries/:uuid', {
     schema: { operationId: 'getSecretary', tags, summary: 'One secretary', params: uuidParams, response: replies({ 200: secretarySchema }, 404) },

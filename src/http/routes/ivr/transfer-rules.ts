@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { newTransferRule, transferQuery, transferRulePatch } from '../../../ivr/transfer-rules.ts';
 import { replies, WITH_BODY } from '../../responses.ts';
-import { decodeCursor, encodeCursor, idempotencyOf, idempotentHeaders, pageFrom, pageOf, pageQuery, transferRuleSchema, uuidParams } from '../../schemas.ts';
+import { idempotencyOf, idempotentHeaders, keysetPage, pageOf, pageQuery, transferRuleSchema, uuidParams } from '../../schemas.ts';
 import { domainOf } from './tenant.ts';
 
 /** When a call goes to a person: rules by intent, keyword, weekday and hour, in the rule's time zone. */
@@ -23,11 +23,7 @@ export async function transferRuleRoutes(app: FastifyInstance): Promise<void> {
       querystring: z.strictObject(pageQuery),
       response: replies({ 200: pageOf(transferRuleSchema) }),
     },
-    handler: async (request) => {
-      const { limit, cursor } = request.query;
-      const rows = await domainOf(request).listTransferRules({ limit: limit + 1, after: decodeCursor(cursor) });
-      return pageFrom(rows, limit, (row) => encodeCursor(row.created_at, row.rule_uuid));
-    },
+    handler: async (request) => keysetPage(request.query, (page) => domainOf(request).listTransferRules(page), (row) => [row.created_at, row.rule_uuid]),
   });
   api.post('/v1/ivr/transfer-rules/match', {
     schema: {

@@ -1,12 +1,12 @@
 import { type RawBuilder, sql } from 'kysely';
 import { z } from 'zod';
-import { limit, position } from '../db/validation.ts';
+import { limit, position } from './validation.ts';
 
 /**
- * Pages of a domain's lists, the way the core pages its own: `limit` rows after a position (the creation time and
- * id of the last row of the previous page), in creation order, so a page never repeats or skips a row however the
- * set changes between calls. Without options a list is whole up to 1000 rows, which a domain's configuration
- * never reaches; calls grow without bound and default to 50.
+ * Keyset pages in creation order: `limit` rows after a position (the creation time and id of the last row of the
+ * previous page), so a page never repeats or skips a row however the set changes between calls. The IVR's lists
+ * take these options: without them a list is whole up to 1000 rows, which a domain's configuration never
+ * reaches; calls grow without bound and default to 50.
  */
 export const pageOptions = (fallback: number) => z.strictObject({ limit: limit(1000, fallback), after: position.optional() });
 export type PageOptions = z.input<ReturnType<typeof pageOptions>>;
