@@ -1,7 +1,8 @@
 // Shared by the benchmarks: a throw-away embedded server with the production settings (fsync on), and a timer.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { type Kysely, sql } from 'kysely';
 import { loadConfig } from '../src/config.ts';
 import type { DB } from '../src/db/schema.ts';
@@ -11,7 +12,7 @@ import { migrate } from '../src/migrate/runner.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { tempDir } from '../test/harness/temp-dir.ts';
 
-export async function benchDatabase(poolMax: number): Promise<{ database: Database; port: number; password: string; cleanup: () => Promise<void> }> {
+export async function benchDatabase(poolMax: number): Promise<{ database: Database; port: number; password: string; dataDir: string; cleanup: () => Promise<void> }> {
   const dataDir = tempDir('bench');
   const port = await freePort();
   const logger = createLogger('warn');
@@ -28,6 +29,7 @@ export async function benchDatabase(poolMax: number): Promise<{ database: Databa
     database: { ...database, ...database.owner },
     port,
     password: 'bench',
+    dataDir,
     cleanup: async () => {
       await database.close();
       rmSync(dataDir, { recursive: true, force: true });
@@ -79,15 +81,62 @@ export interface Costed {
   machineUs: number;
   /** CPU of this Node process per operation, µs (meaningless when the work runs in another process). */
   processUs: number;
+  /** CPU of PostgreSQL's processes per operation, µs (when `costed` is given the data folder). */
+  serverUs: number;
+  /** CPU of the client per operation, µs: this Node process and the children it waited for (pgbench). */
+  clientUs: number;
+}
+
+const CLOCK_TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
+
+/** utime + stime (+ cutime + cstime: children reaped) of a process from /proc/<pid>/stat, in µs. */
+function processTicksUs(pid: number | 'self', withChildren: boolean): number {
+  try {
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    const [utime, stime, cutime, cstime] = [fields[11]!, fields[12]!, fields[13]!, fields[14]!];
+    return (utime + stime + (withChildren ? cutime + cstime : 0)) * CLOCK_TICK_US;
+  } catch {
+    return 0; // exited between the listing and the read: its time is in the postmaster's cutime now
+  }
+}
+
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2)[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU used so far by the PostgreSQL server of `dataDir`, µs: the postmaster with the backends it has reaped
+ * (pgbench's, which exit before the second reading), plus every live backend. A backend that exits between two
+ * readings moves from the second term to the first, so differences stay right.
+ */
+function serverBusyUs(dataDir: string): number {
+  const postmaster = Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
+  const children = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry) && parentOf(Number(entry)) === postmaster).map(Number);
+  return processTicksUs(postmaster, true) + children.reduce((sum, pid) => sum + processTicksUs(pid, false), 0);
 }
 
 /** Runs `measure` (which returns operations per second over `seconds`) and adds what each operation cost in CPU. */
-export async function costed(seconds: number, measure: () => Promise<number> | number): Promise<Costed> {
-  const [machineBefore, processBefore] = [machineBusyUs(), process.cpuUsage()];
+export async function costed(seconds: number, measure: () => Promise<number> | number, dataDir?: string): Promise<Costed> {
+  const server = () => (dataDir ? serverBusyUs(dataDir) : Number.NaN);
+  const [machineBefore, processBefore, serverBefore, clientBefore] = [machineBusyUs(), process.cpuUsage(), server(), processTicksUs('self', true)];
   const rate = await measure();
   const [machineUsed, processUsed] = [machineBusyUs() - machineBefore, process.cpuUsage(processBefore)];
+  const [serverUsed, clientUsed] = [server() - serverBefore, processTicksUs('self', true) - clientBefore];
   const operations = rate * seconds;
-  return { rate, machineUs: machineUsed / operations, processUs: (processUsed.user + processUsed.system) / operations };
+  return {
+    rate,
+    machineUs: machineUsed / operations,
+    processUs: (processUsed.user + processUsed.system) / operations,
+    serverUs: serverUsed / operations,
+    clientUs: clientUsed / operations,
+  };
 }
 
 export function machine(): string {

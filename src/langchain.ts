@@ -1,9 +1,8 @@
 import { BaseListChatMessageHistory } from '@langchain/core/chat_history';
 import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from '@langchain/core/messages';
-import type { Kysely } from 'kysely';
-import { getConversation } from './core/conversations.ts';
+import { CompiledQuery, type Kysely } from 'kysely';
 import { appendMessages, type NewMessage } from './core/messages.ts';
-import { InvalidInputError, mapErrors } from './errors.ts';
+import { InvalidInputError, mapErrors, NotFoundError } from './errors.ts';
 import type { DB } from './db/schema.ts';
 import { id, parse } from './db/validation.ts';
 
@@ -25,13 +24,17 @@ export class MordomoChatMessageHistory extends BaseListChatMessageHistory {
     this.conversationId = parse(id, fields.conversationId, 'conversation id');
   }
 
-  /** The conversation's messages in order, as LangChain messages. */
+  /**
+   * The conversation's messages in order, as LangChain messages. One statement, one round trip, and only the
+   * columns a LangChain message holds: this runs before every model call.
+   */
   async getMessages(): Promise<BaseMessage[]> {
-    const { messages } = await getConversation(this.db, this.conversationId);
-    return messages.map((message) => {
-      const fields = { content: message.content, id: message.id, additional_kwargs: langchainKwargs(message.metadata) };
-      if (message.role === 'user') return new HumanMessage(fields);
-      if (message.role === 'assistant') return new AIMessage(fields);
+    const { rows } = await mapErrors(() => this.db.executeQuery<HistoryRow>(CompiledQuery.raw(HISTORY, [this.conversationId])));
+    if (rows.length === 0) throw new NotFoundError(`conversation ${this.conversationId} not found`);
+    return rows.filter((row): row is HistoryRow & { id: string } => row.id !== null).map((row) => {
+      const fields = { content: row.content, id: row.id, additional_kwargs: langchainKwargs(row.metadata) };
+      if (row.role === 'user') return new HumanMessage(fields);
+      if (row.role === 'assistant') return new AIMessage(fields);
       return new SystemMessage(fields);
     });
   }
@@ -51,6 +54,15 @@ export class MordomoChatMessageHistory extends BaseListChatMessageHistory {
     await mapErrors(() => this.db.deleteFrom('messages').where('conversation_id', '=', this.conversationId).execute());
   }
 }
+
+// The conversation's row is joined so that an unknown conversation (no row) differs from an empty one (one row
+// of NULLs) without a second query.
+const HISTORY = `
+  SELECT m.id, m.role, m.content, m.metadata
+    FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id
+   WHERE c.id = $1
+   ORDER BY m.timestamp, m.id`;
+type HistoryRow = { id: string | null; role: string; content: string; metadata: unknown };
 
 const ROLE_OF: Record<string, NewMessage['role']> = { human: 'user', ai: 'assistant', system: 'system' };
 
