@@ -6,9 +6,10 @@ import { id, instant, limit, parse, text } from '../db/validation.ts';
 import { ROLES } from './messages.ts';
 
 /**
- * Search over messages in Portuguese (migration core 010): the words people type, with their accents or without,
- * in any form of the verb ("ligar" finds "ligou"), with web-search syntax (quotes, -word, or). When full text
- * finds nothing, trigram similarity catches typos, and the result says it did.
+ * Search over messages in Portuguese (migrations core 010 and 017): the words people type, with their accents or
+ * without, in any form of the verb ("ligar" finds "ligou", "liguei", and "fazer" finds "fiz"), with web-search
+ * syntax (quotes, -word, or). A word no message has is taken for a typo and widened to the known words most like
+ * it ("lampda" finds "lâmpada"), and the result says so.
  */
 export interface SearchHit {
   id: string;
@@ -18,14 +19,14 @@ export interface SearchHit {
   intent: string | null;
   /** The matching passage, matched words between « and ». */
   snippet: string;
-  /** Higher is better: ts_rank for full text, similarity (0..1) for the fallback. */
+  /** Higher is better (ts_rank). */
   rank: number;
 }
 
 export type SearchMode = 'fulltext' | 'similar' | 'none';
 
 export interface SearchResult {
-  /** How the items were found: `similar` when full text found nothing and trigram similarity was used. */
+  /** How the items were found: `similar` when a word of the query was taken for a typo of known words. */
   mode: SearchMode;
   items: SearchHit[];
   /** Why there is nothing to search for, when that is so (a query of stop words only). */
@@ -54,9 +55,6 @@ const QUERY_MAX = 500;
 // results are the best-ranked among the most recent RECENT_MATCHES matches ("what did I say about the lamp last
 // week?"); `from`/`to` reach further back. Rare words match fewer rows than this and are ranked in full.
 const RECENT_MATCHES = 200;
-// How alike a typo must be to a word of the message (pg_trgm word similarity, 0..1; its default 0.6 misses
-// "lampda" for "lâmpada").
-const SIMILARITY_THRESHOLD = 0.3;
 
 /** Searches messages; `query` uses web-search syntax. Bad queries give a clear InvalidInputError or no results. */
 export async function searchMessages(db: Kysely<DB>, query: string, options: SearchOptions = {}): Promise<SearchResult> {
@@ -65,16 +63,18 @@ export async function searchMessages(db: Kysely<DB>, query: string, options: Sea
   if (o.from && o.to && o.from >= o.to) throw new InvalidInputError('invalid search options: from must be before to');
 
   return mapErrors(async () => {
+    // The query's tsquery, with every word's verb forms and, for an unknown word, its look-alikes (search_query,
+    // migration core 017): built once, then passed to the search, whose GIN index it probes.
+    const built = await sql<{ query: string; corrected: boolean; nodes: number }>`
+      SELECT query::text AS query, corrected, numnode(query) AS nodes FROM search_query(${q})`.execute(db);
+    const { query, corrected, nodes } = built.rows[0]!;
     // A query of stop words only ("de", "a o") is empty once parsed: no results, rather than a NOTICE and a scan.
-    if (o.after) return page(o.after.mode, await run(db, o.after.mode, q, o), o.limit);
-    const parsed = await sql<{ nodes: number }>`SELECT numnode(websearch_to_tsquery('mordomo_pt', ${q})) AS nodes`.execute(db);
-    if (parsed.rows[0]!.nodes === 0) {
+    if (nodes === 0) {
       return { mode: 'none', items: [], next: undefined, reason: 'only very common words (like "de", "a", "o"): add a word that says what to look for' };
     }
-    const fulltext = await run(db, 'fulltext', q, o);
-    if (fulltext.length > 0) return page('fulltext', fulltext, o.limit);
-    const similar = await run(db, 'similar', q, o);
-    return similar.length ? page('similar', similar, o.limit) : { mode: 'none', items: [], next: undefined };
+    const mode = corrected ? 'similar' : 'fulltext';
+    const rows = await run(db, query, o);
+    return rows.length ? page(mode, rows, o.limit) : { mode: 'none', items: [], next: undefined };
   });
 }
 
@@ -84,15 +84,8 @@ function page(mode: 'fulltext' | 'similar', rows: SearchHit[], count: number): S
   return { mode, items, next: rows.length > count && last ? { mode, rank: last.rank, id: last.id } : undefined };
 }
 
-async function run(db: Kysely<DB>, mode: 'fulltext' | 'similar', q: string, o: z.output<typeof searchOptions>): Promise<SearchHit[]> {
-  const match =
-    mode === 'fulltext'
-      ? sql`to_tsvector('mordomo_pt'::regconfig, m.content) @@ websearch_to_tsquery('mordomo_pt', ${q})`
-      : sql`mordomo_fold(${q}) <% mordomo_fold(m.content)`;
-  const rank =
-    mode === 'fulltext'
-      ? sql`ts_rank(to_tsvector('mordomo_pt'::regconfig, m.content), websearch_to_tsquery('mordomo_pt', ${q}))`
-      : sql`word_similarity(mordomo_fold(${q}), mordomo_fold(m.content))`;
+async function run(db: Kysely<DB>, query: string, o: z.output<typeof searchOptions>): Promise<SearchHit[]> {
+  const tsquery = sql`${query}::tsquery`;
   const filters = [
     o.user_id ? sql`AND c.user_id = ${o.user_id}` : sql``,
     o.conversation_id ? sql`AND m.conversation_id = ${o.conversation_id}` : sql``,
@@ -105,24 +98,17 @@ async function run(db: Kysely<DB>, mode: 'fulltext' | 'similar', q: string, o: z
   // Snippets only for the page: ts_headline re-parses the text, the costliest part of a search.
   const statement = sql<SearchHit>`
     WITH hits AS (
-      SELECT m.id, m.conversation_id, m.role, m.timestamp, m.intent, m.content, (${rank})::float4 AS rank
+      SELECT m.id, m.conversation_id, m.role, m.timestamp, m.intent, m.content,
+             ts_rank(to_tsvector('mordomo_pt'::regconfig, m.content), ${tsquery})::float4 AS rank
         FROM messages m JOIN conversations c ON c.id = m.conversation_id
-       WHERE ${match} ${sql.join(filters, sql` `)}
+       WHERE to_tsvector('mordomo_pt'::regconfig, m.content) @@ ${tsquery} ${sql.join(filters, sql` `)}
        ORDER BY m.timestamp DESC
        LIMIT ${RECENT_MATCHES}
     )
     SELECT id, conversation_id, role, timestamp, intent, rank,
-           ${
-             mode === 'fulltext'
-               ? sql`ts_headline('mordomo_pt', content, websearch_to_tsquery('mordomo_pt', ${q}), 'StartSel=«, StopSel=», MaxWords=20, MinWords=8, MaxFragments=2')`
-               : sql`left(content, 160)`
-           } AS snippet
+           ts_headline('mordomo_pt', content, ${tsquery}, 'StartSel=«, StopSel=», MaxWords=20, MinWords=8, MaxFragments=2') AS snippet
       FROM hits ${after}
      ORDER BY rank DESC, id DESC
      LIMIT ${o.limit + 1}`;
-  if (mode === 'fulltext') return (await statement.execute(db)).rows;
-  return db.transaction().execute(async (trx) => {
-    await sql`SELECT set_config('pg_trgm.word_similarity_threshold', ${String(SIMILARITY_THRESHOLD)}, true)`.execute(trx);
-    return (await statement.execute(trx)).rows;
-  });
+  return (await statement.execute(db)).rows;
 }

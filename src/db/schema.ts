@@ -145,6 +145,16 @@ export interface Reminders {
   user_id: string | null;
 }
 
+export interface SearchVerbLexemes {
+  lexeme: string;
+  verb: string;
+}
+
+export interface SearchWords {
+  lexeme: Generated<string | null>;
+  word: string;
+}
+
 export interface SystemLogs {
   id: Generated<number>;
   level: string;
@@ -292,6 +302,8 @@ export interface DB {
   mordomo_idempotency_keys: MordomoIdempotencyKeys;
   mordomo_ivr_encryption_key: MordomoIvrEncryptionKey;
   reminders: Reminders;
+  search_verb_lexemes: SearchVerbLexemes;
+  search_words: SearchWords;
   system_logs: SystemLogs;
   users: Users;
   v_domains: VDomains;

@@ -48,11 +48,35 @@ test('web-search syntax: phrases, exclusion, or', async () => {
   assert.deepEqual((await contents('pizza or televisão')).texts, ['Desliga a televisão da sala', 'Quero uma pizza de calabresa']);
 });
 
-test('a typo falls back to similarity and says so', async () => {
+test('a typo is widened to the known words most like it, and says so', async () => {
   const typo = await contents('lampda');
   assert.equal(typo.mode, 'similar');
   assert.ok(typo.texts.includes('A lâmpada da sala queimou de novo'), typo.texts.join(' | '));
   assert.equal((await contents('xyzzyqwv')).mode, 'none');
+  assert.equal((await contents('lampada')).mode, 'fulltext', 'a known word is not taken for a typo');
+});
+
+test('every form of a verb finds the others, where the Snowball stemmer splits them', async () => {
+  const talk = await startConversation(db, {});
+  await appendMessages(db, talk.id, [
+    { role: 'user', content: 'Liguei a luz da cozinha' },
+    { role: 'user', content: 'Fiquei sem internet ontem' },
+    { role: 'user', content: 'Eu fiz o bolo de cenoura' },
+    { role: 'user', content: 'Abri o portão da garagem' },
+    { role: 'user', content: 'Durmo melhor com o ventilador' },
+    { role: 'user', content: 'Porque a porta da garagem fez barulho?' },
+  ]);
+  const found = async (query: string) => (await contents(query, { conversation_id: talk.id })).texts;
+  // "ligar" → lig, "liguei" → ligu in Snowball: plain full text missed the first pair.
+  assert.deepEqual(await found('ligar luz'), ['Liguei a luz da cozinha']);
+  assert.deepEqual(await found('"ligar a luz"'), ['Liguei a luz da cozinha']);
+  assert.deepEqual(await found('ficar sem internet'), ['Fiquei sem internet ontem']);
+  assert.deepEqual(await found('fazer bolo'), ['Eu fiz o bolo de cenoura']);
+  assert.deepEqual(await found('abrir portão'), ['Abri o portão da garagem']);
+  assert.deepEqual(await found('dormir'), ['Durmo melhor com o ventilador']);
+  assert.deepEqual(await found('porco'), [], '"porque" is not a form of "porco"');
+  const ligar = await searchMessages(db, 'ligar', { conversation_id: talk.id });
+  assert.match(ligar.items[0]!.snippet, /«Liguei»/);
 });
 
 test('filters: user, conversation, role, intent, time', async () => {
@@ -74,7 +98,7 @@ test('bad queries give a clear answer or no results, never a PostgreSQL error', 
   assert.match(stopWords.reason!, /very common words/);
   assert.deepEqual((await contents('"lâmpada')).texts.length, 2, 'an unbalanced quote still searches');
   for (const fragment of ["'; DROP TABLE messages; --", 'sala) OR 1=1 --', '!!! & | <->', ':*']) await searchMessages(db, fragment);
-  assert.equal(Number((await sql<{ n: number }>`SELECT count(*) AS n FROM messages`.execute(db)).rows[0]!.n), 7);
+  assert.equal(Number((await sql<{ n: number }>`SELECT count(*) AS n FROM messages WHERE conversation_id IN (${anaTalk.id}, ${biaTalk.id})`.execute(db)).rows[0]!.n), 7);
 });
 
 test('pages follow the ranking without repeating or skipping', async () => {
