@@ -52,14 +52,16 @@ export async function loadConversations(db: Kysely<DB>, conversations: number, m
 }
 
 /** Runs `work` on `clients` concurrent loops for `seconds`, returning completed operations per second. */
-export async function throughput(clients: number, seconds: number, work: (client: number) => Promise<unknown>): Promise<number> {
+export async function throughput(clients: number, seconds: number, work: (client: number) => Promise<unknown>, latencies?: number[]): Promise<number> {
   const deadline = performance.now() + seconds * 1000;
   let done = 0;
   const start = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async (_, client) => {
       while (performance.now() < deadline) {
+        const began = performance.now();
         await work(client);
+        latencies?.push(performance.now() - began);
         done++;
       }
     }),
