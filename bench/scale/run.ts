@@ -247,7 +247,8 @@ async function runPeers(database: Database, turn: (i: number) => string): Promis
   const peerRows: string[] = [];
   for (const peer of peers) {
     process.stderr.write(`${peer.name}...\n`);
-    const [appendLatencies, readLatencies]: number[][] = [[], []];
+    const appendLatencies: number[] = [];
+    const readLatencies: number[] = [];
     const appends = await throughput(16, PEER_SECONDS, () => peer.appendTurn(turn(n++), 'Liga a luz da sala', 'Pronto, luz da sala ligada.'), appendLatencies);
     const reads = await throughput(16, PEER_SECONDS, () => peer.lastMessages(turn(n++), 50), readLatencies);
     peerRows.push(`| ${peer.name} | ${appends.toFixed(0)} | ${percentile(appendLatencies, 99).toFixed(1)} ms | ${reads.toFixed(0)} | ${percentile(readLatencies, 99).toFixed(1)} ms |`);

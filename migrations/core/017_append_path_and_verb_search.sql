@@ -88,15 +88,41 @@ $$;
 -- abri, abriu), and -ear verbs (passear: passeio). Each verb with its common forms; the lexemes of one verb's forms
 -- stand for each other in a search. (Spelling changes of regular verbs, ligar: liguei, ficar: fiquei, are a rule
 -- below, not a list.) Forms that are stop words (foi, era, tem, está) drop out when stemmed.
+CREATE TABLE IF NOT EXISTS search_verbs (
+    verb text PRIMARY KEY,
+    forms text NOT NULL
+);
+-- What a search reads, derived from search_verbs by search_verbs_derive(): each lexeme of a verb's forms...
 CREATE TABLE IF NOT EXISTS search_verb_lexemes (
     lexeme text NOT NULL,
     verb text NOT NULL,
     PRIMARY KEY (lexeme, verb)
 );
 CREATE INDEX IF NOT EXISTS idx_search_verb_lexemes_verb ON search_verb_lexemes (verb);
+-- ...and the lexemes of auxiliary verbs (ser, estar, ter, haver, ir), some of whose forms are stop words: "tenho
+-- reunião" keeps only "reunião", so "ter reunião" must not ask for a form of ter. A search drops them, unless
+-- nothing else is left.
+CREATE TABLE IF NOT EXISTS search_auxiliary_lexemes (
+    lexeme text PRIMARY KEY
+);
 
-INSERT INTO search_verb_lexemes (lexeme, verb)
-SELECT DISTINCT l, v.verb
+-- Rebuilds the two derived tables; run after adding verbs to search_verbs.
+CREATE OR REPLACE FUNCTION search_verbs_derive() RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM search_verb_lexemes;
+    INSERT INTO search_verb_lexemes (lexeme, verb)
+    SELECT DISTINCT l, v.verb
+      FROM search_verbs v, unnest(tsvector_to_array(to_tsvector('mordomo_pt'::regconfig, v.verb || ' ' || v.forms))) AS l;
+    DELETE FROM search_auxiliary_lexemes;
+    INSERT INTO search_auxiliary_lexemes (lexeme)
+    SELECT DISTINCT l.lexeme
+      FROM search_verbs v JOIN search_verb_lexemes l ON l.verb = v.verb
+     WHERE EXISTS (SELECT 1 FROM regexp_split_to_table(v.forms, '\s+') AS form
+                    WHERE numnode(plainto_tsquery('mordomo_pt'::regconfig, form)) = 0);
+$$;
+
+INSERT INTO search_verbs (verb, forms)
+SELECT v.verb, v.forms
   FROM (VALUES
     ('fazer', 'faço faz fazemos fazem fiz fez fizemos fizeram fazia faziam farei fará faremos farão faria fariam faça façam fizesse fizer feito feita feitos feitas fazendo'),
     ('desfazer', 'desfaço desfaz desfiz desfez desfeito desfeita desfaça'),
@@ -144,6 +170,10 @@ SELECT DISTINCT l, v.verb
     ('vestir', 'visto veste vestimos vestem vesti vestiu vestia vista vistam vestido vestindo'),
     ('preferir', 'prefiro prefere preferimos preferem preferi preferiu preferia prefira prefiram preferido preferindo'),
     ('repetir', 'repito repete repetimos repetem repeti repetiu repetia repita repitam repetido repetindo'),
+    ('transferir', 'transfiro transfere transferimos transferem transferi transferiu transferia transfira transfiram transferido transferindo'),
+    ('conferir', 'confiro confere conferimos conferem conferi conferiu conferia confira confiram conferido conferindo'),
+    ('sugerir', 'sugiro sugere sugerimos sugerem sugeri sugeriu sugeria sugira sugiram sugerido sugerindo'),
+    ('inserir', 'insiro insere inserimos inserem inseri inseriu inseria insira insiram inserido inserindo'),
     ('divertir', 'divirto diverte divertimos divertem diverti divertiu divirta divertido divertindo'),
     ('abrir', 'abro abre abrimos abrem abri abriu abriram abria abrirei abrirá abriria abra abram abrisse aberto aberta abertos abertas abrindo'),
     ('proteger', 'protejo protege protegemos protegem protegi protegeu proteja protejam protegido protegendo'),
@@ -170,11 +200,11 @@ SELECT DISTINCT l, v.verb
     ('pagar', 'pago paga pagamos pagam paguei pagou pague paguem pagado pagando'),
     ('entregar', 'entrego entrega entreguei entregou entregue entreguem entregado entregando'),
     ('chegar', 'chego chega chegamos chegam cheguei chegou chegue cheguem chegado chegando')
-  ) AS v(verb, forms),
-  unnest(tsvector_to_array(to_tsvector('mordomo_pt'::regconfig, v.verb || ' ' || v.forms))) AS l
-ON CONFLICT DO NOTHING;
+  ) AS v(verb, forms)
+ON CONFLICT (verb) DO UPDATE SET forms = EXCLUDED.forms;
+SELECT search_verbs_derive();
 
--- The lexemes that stand for `lexeme` in a search, itself first. Regular verbs whose spelling changes before e
+-- The lexemes that stand for `lexeme` in a search. Regular verbs whose spelling changes before e
 -- (ligar: liguei, ficar: fiquei, chegar: cheguei) leave Snowball lexemes that differ by that change (lig, ligu;
 -- fic, fiqu): each stands for the other, except where the two are different words (porque is not porco).
 CREATE OR REPLACE FUNCTION search_lexeme_variants(lexeme text) RETURNS text[]
@@ -185,6 +215,10 @@ LANGUAGE sql STABLE PARALLEL SAFE STRICT AS $$
                    WHEN lexeme ~ 'qu$' THEN left(lexeme, -2) || 'c'
                    WHEN lexeme ~ 'g$' THEN lexeme || 'u'
                    WHEN lexeme ~ 'c$' THEN left(lexeme, -1) || 'qu'
+                   -- Nouns in -ão: portão → porta, portões → porto, reunião → reunia, reuniões → reunio (after
+                   -- unaccent), as Snowball leaves them; it strips a final a or o from most other words.
+                   WHEN lexeme ~ '..a$' THEN left(lexeme, -1) || 'o'
+                   WHEN lexeme ~ '..o$' THEN left(lexeme, -1) || 'a'
                END AS variant
          WHERE length(lexeme) >= 3 AND lexeme NOT IN ('porc', 'porqu', 'parc', 'parqu', 'sac', 'saqu', 'aqu', 'ac')
         UNION ALL
@@ -207,6 +241,8 @@ RETURN ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsqu
 CREATE OR REPLACE FUNCTION search_query(q text, OUT query tsquery, OUT corrected boolean)
 LANGUAGE plpgsql STABLE PARALLEL SAFE STRICT AS $$
 DECLARE
+    folded text := mordomo_fold(q);
+    without text;
     word_of_query text;
     its_lexeme text;
     variants text[];
@@ -214,12 +250,25 @@ DECLARE
     variant text;
     substitute tsquery;
 BEGIN
-    query := websearch_to_tsquery('mordomo_pt', q);
     corrected := false;
+    -- Auxiliary verbs out, while something is left ("ter reunião" is "reunião"). Folding changes no lexeme.
+    FOR word_of_query IN
+        SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('simple'::regconfig, folded))) AS w
+         WHERE w ~ '^[a-z]{2,30}$'
+           AND (tsvector_to_array(to_tsvector('mordomo_pt'::regconfig, w)))[1] IN (SELECT lexeme FROM search_auxiliary_lexemes)
+    LOOP
+        without := regexp_replace(folded, '(^|[^a-z0-9])' || word_of_query || '(?=$|[^a-z0-9])', '\1', 'g');
+        IF numnode(websearch_to_tsquery('mordomo_pt', without)) > 0 THEN
+            folded := without;
+        END IF;
+    END LOOP;
+    query := websearch_to_tsquery('mordomo_pt', folded);
     IF numnode(query) = 0 THEN
         RETURN;
     END IF;
-    FOR word_of_query IN SELECT DISTINCT w FROM search_words_of(q) AS w LOOP
+    FOR word_of_query IN
+        SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('simple'::regconfig, folded))) AS w WHERE w ~ '^[a-z]{2,30}$'
+    LOOP
         its_lexeme := (tsvector_to_array(to_tsvector('mordomo_pt'::regconfig, word_of_query)))[1];
         CONTINUE WHEN its_lexeme IS NULL;
         variants := coalesce(search_lexeme_variants(its_lexeme), '{}');
@@ -247,4 +296,4 @@ END;
 $$;
 
 GRANT SELECT, INSERT ON search_words TO mordomo_app;
-GRANT SELECT ON search_verb_lexemes TO mordomo_app;
+GRANT SELECT ON search_verbs, search_verb_lexemes, search_auxiliary_lexemes TO mordomo_app;

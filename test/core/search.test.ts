@@ -5,6 +5,8 @@ import { appendMessages } from '../../src/core/messages.ts';
 import { startConversation } from '../../src/core/conversations.ts';
 import { searchMessages } from '../../src/core/search.ts';
 import { createUser } from '../../src/core/users.ts';
+import { SEARCH_CASES } from '../../bench/search/cases.ts';
+import { evaluate, loadCases } from '../../bench/search/evaluate.ts';
 import { rejectsWith } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
 
@@ -136,4 +138,13 @@ test('a word in hundreds of messages is ranked among its most recent matches; fr
   const oldest = await db.selectFrom('messages').select('timestamp').where('content', 'like', '%escritório%').executeTakeFirstOrThrow();
   const older = await searchMessages(db, 'persiana', { limit: 5, to: new Date(oldest.timestamp.getTime() + 1) });
   assert.match(older.items[0]!.snippet, /escritório/);
+});
+
+test('the evaluation set: recall at least 95%, precision no worse than plain Snowball', async () => {
+  const conversations = await loadCases(db, SEARCH_CASES);
+  const snowball = await evaluate(db, SEARCH_CASES, conversations, 'Snowball (portuguese)');
+  const project = await evaluate(db, SEARCH_CASES, conversations, 'mordomo-db search');
+  assert.ok(SEARCH_CASES.length >= 100);
+  assert.ok(project.recall >= 0.95, `recall ${project.recall}; missed: ${project.missed.map((c) => c.query).join(', ')}`);
+  assert.ok(project.precision >= snowball.precision, `precision ${project.precision} against Snowball's ${snowball.precision}`);
 });
