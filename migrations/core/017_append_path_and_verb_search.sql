@@ -295,5 +295,6 @@ BEGIN
 END;
 $$;
 
-GRANT SELECT, INSERT ON search_words TO mordomo_app;
+-- DELETE: an erase takes its person's words out (src/core/privacy.ts).
+GRANT SELECT, INSERT, DELETE ON search_words TO mordomo_app;
 GRANT SELECT ON search_verbs, search_verb_lexemes, search_auxiliary_lexemes TO mordomo_app;

@@ -80,9 +80,21 @@ export async function eraseUser(db: Kysely<DB>, userId: string): Promise<Erasure
                (SELECT count(*)::int FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = ${key}) AS messages,
                (SELECT count(*)::int FROM actions a JOIN conversations c ON c.id = a.conversation_id WHERE c.user_id = ${key}) AS actions,
                (SELECT count(*)::int FROM reminders WHERE user_id = ${key}) AS reminders`.execute(trx);
+      const { rows: words } = await sql<{ word: string }>`
+        SELECT DISTINCT w AS word FROM messages m JOIN conversations c ON c.id = m.conversation_id, search_words_of(m.content) AS w
+         WHERE c.user_id = ${key}`.execute(trx);
       const logs = await trx.deleteFrom('system_logs').where(THEIR_LOG_LINES(key)).executeTakeFirst();
       // Conversations (with their messages and actions) and reminders go by ON DELETE CASCADE.
       await trx.deleteFrom('users').where('id', '=', key).execute();
+      // Their words leave the search vocabulary (migration core 017) unless a remaining message has them: a name
+      // said once would otherwise outlive the erase. Each word is looked up by its lexeme in the search index, then
+      // confirmed in the text. Stop words (no lexeme) are nobody's.
+      await sql`
+        DELETE FROM search_words s
+         WHERE s.word = ANY (${words.map((row) => row.word)}::text[]) AND s.lexeme IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM messages m
+                            WHERE to_tsvector('mordomo_pt'::regconfig, m.content) @@ search_lexeme_query(s.lexeme)
+                              AND s.word IN (SELECT search_words_of(m.content)))`.execute(trx);
       const erasure = { ...rows[0]!, log_lines: Number(logs.numDeletedRows) };
       await trx
         .insertInto('system_logs')

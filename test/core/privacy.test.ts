@@ -63,6 +63,10 @@ test('erase removes the person from every table, keeps others, and leaves an aud
       assert.equal(rows[0]!.n, 0, `${table_name}.${column_name} still holds "${trace}"`);
     }
   }
+  // Their words left the search vocabulary; words others still use stayed.
+  const vocabulary = new Set((await sql<{ word: string }>`SELECT word FROM search_words`.execute(db)).rows.map((row) => row.word));
+  assert.equal(vocabulary.has('apagada'), false, 'a word only the erased person said');
+  assert.ok(vocabulary.has('carla') && vocabulary.has('exportada') && vocabulary.has('duda'), 'words other messages still have stay');
   assert.ok((await exportUser(db, other.id)).conversations.length === 1, 'another person is untouched');
   const audit = await db.selectFrom('system_logs').selectAll().where('source', '=', 'privacy').execute();
   assert.equal(audit.length, 1);
