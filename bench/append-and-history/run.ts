@@ -7,6 +7,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
+import pg from 'pg';
+import { TYPES } from '../../src/db/pool.ts';
 import { compileAppend, conversationHistory, HISTORY_SQL } from '../../src/core/messages.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
@@ -95,6 +97,42 @@ try {
       "kernel's work outside both (loopback TCP, scheduling) and anything else running. Once the cores are saturated,\n" +
       'tx/s is the cores divided by the machine figure.\n',
   );
+  process.stdout.write(await decodeCosts());
 } finally {
   await cleanup();
+}
+
+/**
+ * What decoding one read's rows costs in this process, apart from the wire and the protocol: the text values of 50
+ * messages as the server sends them, made into row objects through pg's own type parsers, through the package's
+ * (TYPES: timestamptz by position), and with no parsing at all (strings, the floor of any decoder).
+ */
+async function decodeCosts(): Promise<string> {
+  const raw = await database.pool.query<unknown[]>({ text: HISTORY_SQL, values: [idOf(1), 50], rowMode: 'array', types: { getTypeParser: () => (value: string) => value } });
+  const decoder = (parserOf: (oid: number) => (value: string) => unknown) => {
+    const parsers = raw.fields.map((field) => parserOf(field.dataTypeID));
+    const names = raw.fields.map((field) => field.name);
+    return () =>
+      raw.rows.map((values) => {
+        const row: Record<string, unknown> = {};
+        for (let i = 0; i < names.length; i++) row[names[i]!] = values[i] === null ? null : parsers[i]!(values[i] as string);
+        return row;
+      });
+  };
+  const timed = (decode: () => unknown) => {
+    let reads = 0;
+    const started = performance.now();
+    while (performance.now() - started < 2000) {
+      decode();
+      reads++;
+    }
+    return ((performance.now() - started) * 1000) / reads;
+  };
+  const ways = {
+    "pg's parsers": decoder((oid) => pg.types.getTypeParser(oid, 'text') as (value: string) => unknown),
+    'the package\'s parsers (TYPES)': decoder((oid) => TYPES.getTypeParser(oid, 'text') as (value: string) => unknown),
+    'no parsing (strings)': decoder(() => (value: string) => value),
+  };
+  const lines = Object.entries(ways).map(([name, decode]) => `| ${name} | ${timed(decode).toFixed(1)} |`);
+  return `\nDecoding one read's ${raw.rows.length} rows into objects, in this process (no wire, no protocol):\n\n| parsers | µs per read |\n|---|---:|\n${lines.join('\n')}\n`;
 }
