@@ -33,6 +33,8 @@ export async function loadCases(db: Kysely<DB>, cases: SearchCase[]): Promise<st
     await appendMessages(db, conversation.id, utterances.map((content) => ({ role: 'user' as const, content })));
     conversations.push(conversation.id);
   }
+  // The vocabulary of typos learns in the background (the search-words job); here, at once.
+  await sql`SELECT learn_search_words(1000000, interval '0')`.execute(db);
   return conversations;
 }
 

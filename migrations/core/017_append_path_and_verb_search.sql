@@ -42,22 +42,65 @@ CREATE INDEX IF NOT EXISTS idx_search_words_trigram ON search_words USING GIN (w
 CREATE INDEX IF NOT EXISTS idx_search_words_lexeme ON search_words (lexeme);
 
 -- The words of a text as the vocabulary keeps them: folded (no accents, lower case), letters only, 3 to 30 of them
--- (numbers, codes and long tokens are not words anyone misspells).
+-- (numbers, codes and long tokens are not words anyone misspells). Not STRICT, so that PostgreSQL inlines it into
+-- the statement that calls it instead of planning it again on every call.
 CREATE OR REPLACE FUNCTION search_words_of(content text) RETURNS SETOF text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT w FROM unnest(tsvector_to_array(to_tsvector('simple'::regconfig, mordomo_fold(content)))) AS w
      WHERE w ~ '^[a-z]{3,30}$'
 $$;
 
--- The words of existing messages, once.
+-- The vocabulary learns from messages in batches (the scheduler's search-words job, every minute), not in the
+-- append: parsing each message's words again in its own transaction cost a third of the append's time at 10M
+-- messages (bench/README.md, "append path"). Message ids are in time order (UUID v7, above), so the messages not
+-- learned yet are those after `up_to`; a batch stops a minute short of now, so that a transaction still running
+-- with an older id commits before the batch passes its id. A typo of a word first written in the last minute or
+-- two is not corrected yet; the word itself is found at once, by the full-text index.
+CREATE TABLE IF NOT EXISTS search_words_learned (
+    single boolean PRIMARY KEY DEFAULT true CHECK (single),
+    up_to uuid NOT NULL
+);
+
+-- The smallest UUID v7 of the millisecond `at`: ids below it were made before.
+CREATE OR REPLACE FUNCTION mordomo_uuid_v7_floor(at timestamptz) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+RETURN encode(substring(int8send((extract(epoch FROM at) * 1000)::bigint) FROM 3) || '\x70008000000000000000'::bytea, 'hex')::uuid;
+
+-- Learns the words of at most `max_messages` messages after `up_to` and older than `settle`; returns how many it
+-- read (0: caught up). Tests and benchmarks, which write nothing meanwhile, pass a settle of zero.
+CREATE OR REPLACE FUNCTION learn_search_words(max_messages integer DEFAULT 100000, settle interval DEFAULT '1 minute') RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    since uuid;
+    last_id uuid;
+    read_count integer;
+BEGIN
+    SELECT up_to INTO since FROM search_words_learned FOR UPDATE;
+    -- (uuid has no max(); its text sorts the same way.)
+    SELECT max(batch.id::text)::uuid, count(*) INTO last_id, read_count
+      FROM (SELECT id FROM messages
+             WHERE id > since AND id < mordomo_uuid_v7_floor(clock_timestamp() - settle)
+             ORDER BY id LIMIT max_messages) batch;
+    IF read_count = 0 THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO search_words (word)
+    SELECT DISTINCT w FROM messages m, search_words_of(m.content) AS w WHERE m.id > since AND m.id <= last_id
+    ON CONFLICT DO NOTHING;
+    UPDATE search_words_learned SET up_to = last_id;
+    RETURN read_count;
+END;
+$$;
+
+-- The words of the messages written so far, once; new messages (UUID v7 ids, all above this mark) go to the job.
 INSERT INTO search_words (word)
 SELECT DISTINCT w FROM messages, search_words_of(content) AS w
 ON CONFLICT DO NOTHING;
+INSERT INTO search_words_learned (up_to) VALUES (mordomo_uuid_v7_floor(clock_timestamp()))
+ON CONFLICT (single) DO NOTHING;
 
--- The insert trigger of 011, with two changes: the user's last interaction from the messages' own user_id (set by
--- messages_set_user, migration 013) rather than a join back to conversations, and the new words of the statement
--- into the vocabulary. Words in order, so two appends adding the same two new words wait on each other in the same
--- order instead of deadlocking; a known word costs one probe of the vocabulary's primary key.
+-- The insert trigger of 011, the user's last interaction now from the messages' own user_id (set by
+-- messages_set_user, migration 013) rather than a join back to conversations.
 CREATE OR REPLACE FUNCTION messages_after_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -71,10 +114,6 @@ BEGIN
       FROM (SELECT user_id, max(timestamp) AS at FROM new_rows WHERE user_id IS NOT NULL GROUP BY user_id) latest
      WHERE u.id = latest.user_id
        AND u.last_interaction_at IS DISTINCT FROM GREATEST(u.last_interaction_at, latest.at);
-
-    INSERT INTO search_words (word)
-    SELECT DISTINCT w FROM new_rows, search_words_of(content) AS w ORDER BY w
-    ON CONFLICT DO NOTHING;
 
     PERFORM message_rollup_mark(array_agg(DISTINCT (timestamp AT TIME ZONE 'UTC')::date))
        FROM new_rows WHERE timestamp < date_trunc('day', clock_timestamp(), 'UTC')

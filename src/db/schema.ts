@@ -145,14 +145,28 @@ export interface Reminders {
   user_id: string | null;
 }
 
+export interface SearchAuxiliaryLexemes {
+  lexeme: string;
+}
+
 export interface SearchVerbLexemes {
   lexeme: string;
+  verb: string;
+}
+
+export interface SearchVerbs {
+  forms: string;
   verb: string;
 }
 
 export interface SearchWords {
   lexeme: Generated<string | null>;
   word: string;
+}
+
+export interface SearchWordsLearned {
+  single: Generated<boolean>;
+  up_to: string;
 }
 
 export interface SystemLogs {
@@ -302,8 +316,11 @@ export interface DB {
   mordomo_idempotency_keys: MordomoIdempotencyKeys;
   mordomo_ivr_encryption_key: MordomoIvrEncryptionKey;
   reminders: Reminders;
+  search_auxiliary_lexemes: SearchAuxiliaryLexemes;
   search_verb_lexemes: SearchVerbLexemes;
+  search_verbs: SearchVerbs;
   search_words: SearchWords;
+  search_words_learned: SearchWordsLearned;
   system_logs: SystemLogs;
   users: Users;
   v_domains: VDomains;

@@ -11,6 +11,7 @@ import { maintainPartitions } from './partitions.ts';
 import { verifyBackup } from './restore.ts';
 import { baseBackupRoot, pruneBaseBackups, takeBaseBackup } from './pitr.ts';
 import { refreshMessageRollups } from './rollups.ts';
+import { learnSearchWords } from './search-words.ts';
 import { sampleDiskUsage } from './disk-usage.ts';
 import { sampleDatabaseSize } from './reports.ts';
 import { expireConversations } from './retention.ts';
@@ -47,7 +48,7 @@ export type JobOutcome = 'success' | 'failed' | 'skipped';
 /**
  * The jobs of a deployment: the seed's nightly backup (verified, then pruned), log partition upkeep, a daily
  * database size sample for the dashboard's growth chart, the message rollups behind the reports (every 10
- * minutes) and, when an operator set
+ * minutes), the search vocabulary's new words (every minute) and, when an operator set
  * MORDOMO_CONVERSATION_RETENTION_DAYS, conversation retention.
  */
 /** Jobs that exist only under a setting, and the setting: said when one is asked for and is not there. */
@@ -55,6 +56,7 @@ const WHY_ABSENT: Record<string, string | undefined> = {
   retention: 'it runs only when MORDOMO_CONVERSATION_RETENTION_DAYS is set (how many days of conversations to keep)',
   size: 'it samples the core tables: add core to MORDOMO_MODULES',
   rollups: 'it rolls up the core tables: add core to MORDOMO_MODULES',
+  'search-words': 'it reads the core tables: add core to MORDOMO_MODULES',
   partitions: "it keeps the core's log partitions: add core to MORDOMO_MODULES",
 };
 
@@ -90,6 +92,11 @@ export function defaultJobs(owner: Connection, config: Config, logger: Logger, p
             const days = await refreshMessageRollups(pool);
             return days === null ? 'a write to one of the days came in meanwhile; next run' : `${days} days of messages rolled up`;
           },
+        },
+        {
+          name: 'search-words',
+          cron: '* * * * *',
+          run: async () => `${await learnSearchWords(pool)} new messages read for the search vocabulary`,
         },
         {
           name: 'partitions',

@@ -7,12 +7,13 @@ import { writeLogs } from '../../src/core/logs.ts';
 import { eraseUser, exportUser } from '../../src/core/privacy.ts';
 import { createReminder } from '../../src/core/reminders.ts';
 import { createUser } from '../../src/core/users.ts';
+import { learnSearchWords } from '../../src/ops/search-words.ts';
 import { rejectsWith } from '../harness/assertions.ts';
 import { adminQuery } from '../harness/database.ts';
 import { testDatabase } from '../harness/database.ts';
 import { runCli } from '../harness/cli.ts';
 
-const { db, url, name } = await testDatabase('privacy');
+const { db, pool, url, name } = await testDatabase('privacy');
 
 async function household(tag: string) {
   const carla = await createUser(db, { name: `Carla ${tag}`, email: `carla.${tag}@example.com` });
@@ -48,6 +49,8 @@ test('export gives everything about one person in one document', async () => {
 
 test('erase removes the person from every table, keeps others, and leaves an audit line without personal data', async () => {
   const { carla, other } = await household('apagada');
+  await learnSearchWords(pool, { settleSeconds: 0 });
+  assert.ok((await sql<{ n: number }>`SELECT count(*)::int AS n FROM search_words WHERE word = 'apagada'`.execute(db)).rows[0]!.n === 1);
   const erased = await eraseUser(db, carla.id);
   assert.deepEqual(erased, { conversations: 1, messages: 2, actions: 1, reminders: 1, log_lines: 2 });
   // Search every text-like column of every table of the database for any trace.

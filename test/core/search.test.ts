@@ -5,12 +5,13 @@ import { appendMessages } from '../../src/core/messages.ts';
 import { startConversation } from '../../src/core/conversations.ts';
 import { searchMessages } from '../../src/core/search.ts';
 import { createUser } from '../../src/core/users.ts';
+import { learnSearchWords } from '../../src/ops/search-words.ts';
 import { SEARCH_CASES } from '../../bench/search/cases.ts';
 import { evaluate, loadCases } from '../../bench/search/evaluate.ts';
 import { rejectsWith } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
 
-const { db } = await testDatabase('search');
+const { db, pool } = await testDatabase('search');
 const ana = await createUser(db, { name: 'Ana' });
 const bia = await createUser(db, { name: 'Bia' });
 const anaTalk = await startConversation(db, { user_id: ana.id });
@@ -50,7 +51,11 @@ test('web-search syntax: phrases, exclusion, or', async () => {
   assert.deepEqual((await contents('pizza or televisão')).texts, ['Desliga a televisão da sala', 'Quero uma pizza de calabresa']);
 });
 
-test('a typo is widened to the known words most like it, and says so', async () => {
+test('a typo is widened to the known words most like it, once the search-words job has learned them', async () => {
+  assert.equal((await contents('lampda')).mode, 'none', 'the append does not teach the vocabulary');
+  assert.equal(await learnSearchWords(pool), 0, 'messages of the last minute wait for the next run');
+  assert.ok((await learnSearchWords(pool, { settleSeconds: 0 })) >= 7);
+  assert.equal(await learnSearchWords(pool, { settleSeconds: 0 }), 0, 'each message is read once');
   const typo = await contents('lampda');
   assert.equal(typo.mode, 'similar');
   assert.ok(typo.texts.includes('A lâmpada da sala queimou de novo'), typo.texts.join(' | '));

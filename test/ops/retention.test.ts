@@ -33,7 +33,7 @@ test('conversations older than the retention go in bounded batches, with their m
 test('retention is off unless configured, and then scheduled as a job', () => {
   const logger = createLogger('silent');
   const names = (env: Record<string, string>) => defaultJobs(database, loadConfig({}, env), logger).map((j) => j.name).sort();
-  assert.deepEqual(names({}), ['backup', 'disk-usage', 'idempotency-keys', 'partitions', 'rollups', 'size']);
-  assert.deepEqual(names({ MORDOMO_CONVERSATION_RETENTION_DAYS: '365' }), ['backup', 'disk-usage', 'idempotency-keys', 'partitions', 'retention', 'rollups', 'size']);
+  assert.deepEqual(names({}), ['backup', 'disk-usage', 'idempotency-keys', 'partitions', 'rollups', 'search-words', 'size']);
+  assert.deepEqual(names({ MORDOMO_CONVERSATION_RETENTION_DAYS: '365' }), ['backup', 'disk-usage', 'idempotency-keys', 'partitions', 'retention', 'rollups', 'search-words', 'size']);
   assert.deepEqual(names({ MORDOMO_MODULES: 'ivr' }), ['backup', 'disk-usage', 'idempotency-keys']);
 });

@@ -1,0 +1,23 @@
+import type pg from 'pg';
+import { mapErrors } from '../errors.ts';
+
+/** Messages read per statement: one transaction of a few seconds at most, whatever the backlog. */
+const BATCH = 100_000;
+
+/**
+ * Teaches the search vocabulary (migration core 017) the words of the messages written since its last run, in
+ * batches, until it has caught up or `budgetMs` has passed (the next run goes on). The scheduler's search-words job,
+ * every minute; search corrects typos against this vocabulary. Messages younger than `settleSeconds` wait for the
+ * next run (a transaction still open may hold an older id). Returns how many messages were read.
+ */
+export async function learnSearchWords(pool: pg.Pool, { budgetMs = 50_000, settleSeconds = 60 } = {}): Promise<number> {
+  return mapErrors(async () => {
+    const started = Date.now();
+    let total = 0;
+    for (;;) {
+      const { rows } = await pool.query<{ read: number }>('SELECT learn_search_words($1::int, make_interval(secs => $2)) AS read', [BATCH, settleSeconds]);
+      total += rows[0]!.read;
+      if (rows[0]!.read < BATCH || Date.now() - started > budgetMs) return total;
+    }
+  });
+}
