@@ -31,6 +31,8 @@ export interface PeerOperations {
   name: string;
   appendTurn(conversationId: string, user: string, assistant: string): Promise<unknown>;
   lastMessages(conversationId: string, limit: number): Promise<unknown>;
+  /** Work the appends left for later (a background job's), run to completion: it counts in the append's time. */
+  catchUp?: () => Promise<unknown>;
   close(): Promise<void>;
 }
 

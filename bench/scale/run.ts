@@ -6,7 +6,7 @@
 // pick instead (Prisma Client, LangChain's and Mastra's Postgres memories; see peers.ts).
 // Usage: npm run bench:scale [-- --messages 10000000 --skip-reference --skip-peers]
 // (default 1,000,000 messages; 10M takes about an hour here, 25 minutes without the reference COPY and the peers)
-import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
@@ -15,7 +15,6 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { sql } from 'kysely';
 import { importMessages } from '../../src/core/import.ts';
 import { refreshMessageRollups } from '../../src/ops/rollups.ts';
-import { conversationHistory, userHistory } from '../../src/core/messages.ts';
 import * as reports from '../../src/core/reports.ts';
 import { searchMessages } from '../../src/core/search.ts';
 import { SEARCH_CASES } from '../search/cases.ts';
@@ -24,7 +23,9 @@ import { AIMessage, HumanMessage } from '@langchain/core/messages';
 import { MordomoChatMessageHistory } from '../../src/langchain.ts';
 import { installPeers, langchainPeer, mastraPeer, type PeerOperations } from './peers.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, machine, throughput } from '../harness.ts';
+import { benchDatabase, machine, pgbenchTps, throughput } from '../harness.ts';
+import { learnSearchWords } from '../../src/ops/search-words.ts';
+import { compileAppend, conversationHistory, userHistory } from '../../src/core/messages.ts';
 import type { Database } from '../../src/db/connect.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
 
@@ -101,7 +102,7 @@ async function timed(times: number, work: (i: number) => Promise<unknown>): Prom
   return samples;
 }
 
-const { database, cleanup } = await benchDatabase(4);
+const { database, port, password, cleanup } = await benchDatabase(4);
 const { db, pool } = database;
 const dir = tempDir('bench-scale');
 const file = path.join(dir, 'messages.copy');
@@ -134,6 +135,10 @@ try {
   let t = performance.now();
   const imported = await importMessages(pool, createReadStream(file));
   const importSeconds = (performance.now() - t) / 1000;
+  process.stderr.write('the search-words job over the imported messages...\n');
+  t = performance.now();
+  await learnAll();
+  const learnSeconds = (performance.now() - t) / 1000;
   await sql`VACUUM ANALYZE`.execute(db);
   // Reads are timed at rest: not while the checkpoint of the gigabytes just loaded writes them out.
   await sql`CHECKPOINT`.execute(db);
@@ -195,6 +200,7 @@ try {
         row('load: importMessages (FKs, triggers, all indexes)', `${(imported / importSeconds).toFixed(0)} rows/s`,
           Number.isNaN(copySeconds) ? '≥ 90% of COPY: not measured (--skip-reference)' : `≥ 90% of COPY: ${((copySeconds / importSeconds) * 100).toFixed(0)}%`),
         ...(Number.isNaN(copySeconds) ? [] : [row('load: plain COPY, same file, same indexes, no FK/triggers', `${(MESSAGES / copySeconds).toFixed(0)} rows/s`)]),
+        row('search-words job: the imported messages\' words learned', `${(imported / learnSeconds).toFixed(0)} messages/s (${learnSeconds.toFixed(0)} s)`),
         row('last 50 messages, p50 / p99', `${percentile(history, 50).toFixed(2)} / ${percentile(history, 99).toFixed(2)} ms`, 'p99 < 5 ms'),
         row("a user's 7-day history, p50 / p99", `${percentile(user7, 50).toFixed(2)} / ${percentile(user7, 99).toFixed(2)} ms`, 'p99 < 5 ms'),
         row('search top 20, common words ("ligar luz"), p95', `${percentile(common, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
@@ -217,6 +223,11 @@ try {
   await cleanup();
 }
 
+/** The search-words job until it has caught up with every message written so far. */
+async function learnAll(): Promise<void> {
+  await learnSearchWords(database.pool, { settleSeconds: 0, budgetMs: Number.POSITIVE_INFINITY });
+}
+
 /** The peers on the same server and data, each doing the same two operations through its own API. */
 async function runPeers(database: Database, turn: (i: number) => string): Promise<string[]> {
   const { db } = database;
@@ -229,12 +240,14 @@ async function runPeers(database: Database, turn: (i: number) => string): Promis
       name: 'mordomo-db',
       appendTurn: (id, user, assistant) => appendTurn(db, id, { content: user }, { content: assistant }),
       lastMessages: (id, limit) => conversationHistory(db, id, { limit }),
+      catchUp: learnAll,
       close: async () => {},
     },
     {
       name: 'mordomo-db/langchain MordomoChatMessageHistory',
       appendTurn: (id, user, assistant) => new MordomoChatMessageHistory({ db, conversationId: id }).addMessages([new HumanMessage(user), new AIMessage(assistant)]),
       lastMessages: (id) => new MordomoChatMessageHistory({ db, conversationId: id }).getMessages(),
+      catchUp: learnAll,
       close: async () => {},
     },
     {
@@ -251,24 +264,47 @@ async function runPeers(database: Database, turn: (i: number) => string): Promis
   await sql`CHECKPOINT`.execute(db);
   // Two passes, the second in reverse order, so that no peer always runs first or last (autovacuum, checkpoints,
   // the cache of the previous peer's table).
-  const results = new Map<PeerOperations, { appends: number[]; reads: number[]; appendLatencies: number[]; readLatencies: number[] }>();
-  for (const peer of peers) results.set(peer, { appends: [], reads: [], appendLatencies: [], readLatencies: [] });
+  const results = new Map<PeerOperations, { appends: number[]; reads: number[]; appendLatencies: number[]; readLatencies: number[]; catchUps: number[] }>();
+  for (const peer of peers) results.set(peer, { appends: [], reads: [], appendLatencies: [], readLatencies: [], catchUps: [] });
+  // mordomo-db's append statement run by pgbench on the same data: the server's own ceiling, with no client cost.
+  const dir = tempDir('bench-scale-pgbench');
+  const append = compileAppend(conversationId(1), [{ role: 'user', content: 'Liga a luz da sala' }, { role: 'assistant', content: 'Pronto, luz da sala ligada.' }]);
+  const appendFile = path.join(dir, 'append.sql');
+  writeFileSync(appendFile, `\\set n random(1, ${CONVERSATIONS})\n` +
+    append.sql.replace('$1::jsonb', `'${String(append.parameters[0]).replace(/'/g, "''")}'::jsonb`)
+      .replace('$2::uuid', `('10000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid`).replace(/\s+/g, ' ').trim() + ';\n');
+  const ceiling: number[] = [];
   let n = 0;
   for (const order of [peers, [...peers].reverse()]) {
     for (const peer of order) {
       process.stderr.write(`${peer.name}...\n`);
       const result = results.get(peer)!;
-      result.appends.push(await throughput(16, PEER_SECONDS, () => peer.appendTurn(turn(n++), 'Liga a luz da sala', 'Pronto, luz da sala ligada.'), result.appendLatencies));
+      let appends = await throughput(16, PEER_SECONDS, () => peer.appendTurn(turn(n++), 'Liga a luz da sala', 'Pronto, luz da sala ligada.'), result.appendLatencies);
+      if (peer.catchUp) {
+        // The measured period ends when the deferred work has caught up: the turns over both times.
+        const started = performance.now();
+        await peer.catchUp();
+        const catchUp = (performance.now() - started) / 1000;
+        result.catchUps.push(catchUp);
+        appends = (appends * PEER_SECONDS) / (PEER_SECONDS + catchUp);
+      }
+      result.appends.push(appends);
       result.reads.push(await throughput(16, PEER_SECONDS, () => peer.lastMessages(turn(n++), 50), result.readLatencies));
     }
+    process.stderr.write('pgbench on the append statement...\n');
+    ceiling.push(pgbenchTps(appendFile, { port, password }, 16, PEER_SECONDS));
+    await learnAll();
   }
+  rmSync(dir, { recursive: true, force: true });
   for (const peer of peers) await peer.close();
   const mean = (rates: number[]) => rates.reduce((sum, rate) => sum + rate, 0) / rates.length;
   const both = (rates: number[]) => `${mean(rates).toFixed(0)} (${rates.map((rate) => rate.toFixed(0)).join(' / ')})`;
   const rows = peers.map((peer) => {
-    const { appends, reads, appendLatencies, readLatencies } = results.get(peer)!;
-    return `| ${peer.name} | ${both(appends)} | ${percentile(appendLatencies, 99).toFixed(1)} ms | ${both(reads)} | ${percentile(readLatencies, 99).toFixed(1)} ms |`;
+    const { appends, reads, appendLatencies, readLatencies, catchUps } = results.get(peer)!;
+    const deferred = catchUps.length ? `, search words caught up in ${catchUps.map((s) => s.toFixed(1)).join(' / ')} s` : '';
+    return `| ${peer.name}${deferred} | ${both(appends)} | ${percentile(appendLatencies, 99).toFixed(1)} ms | ${both(reads)} | ${percentile(readLatencies, 99).toFixed(1)} ms |`;
   });
+  rows.push(`| mordomo-db's append statement alone: pgbench, no Node, no catch-up (the server's ceiling) | ${both(ceiling)} | | | |`);
   const [library, adapter, ...others] = peers.map((peer) => ({ name: peer.name, append: mean(results.get(peer)!.appends), read: mean(results.get(peer)!.reads) }));
   const fastest = others.reduce((best, peer) => (peer.append > best.append ? peer : best));
   const community = others.find((peer) => peer.name.startsWith('@langchain/community'))!;

@@ -102,8 +102,6 @@ async function importInBulk(client: pg.PoolClient, source: Readable): Promise<nu
       WHERE u.id = latest.user_id
         AND u.last_interaction_at IS DISTINCT FROM GREATEST(u.last_interaction_at, latest.at)`,
   );
-  // The new words into the search vocabulary (migration core 017), as the insert trigger adds them.
-  await client.query('INSERT INTO search_words (word) SELECT DISTINCT w FROM import_staging, search_words_of(content) AS w ON CONFLICT DO NOTHING');
   // And the days of the rollups (migration core 011) the file wrote into, as the insert trigger marks them.
   await client.query(
     `SELECT message_rollup_mark(array_agg(DISTINCT (timestamp AT TIME ZONE 'UTC')::date))
