@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { startConversation } from '../../src/core/conversations.ts';
 import { appendMessages, conversationHistory } from '../../src/core/messages.ts';
 import { createUser } from '../../src/core/users.ts';
+import { learnSearchWords } from '../../src/ops/search-words.ts';
 import { testService } from '../harness/service.ts';
 
 const api = await testService('api');
@@ -169,7 +170,7 @@ test('the dashboard data comes from one snapshot with every dataset', async () =
   assert.ok(report.topIntents.some((row: { intent: string; count: number }) => row.intent === 'smalltalk' && row.count === 3));
 });
 
-test('search over HTTP: Portuguese full text, the typo fallback, pages, and bad queries', async () => {
+test('search over HTTP: Portuguese full text, typos, pages, and bad queries', async () => {
   const conversation = await expectCall('POST', '/v1/conversations', 201, {});
   await expectCall('POST', `/v1/conversations/${conversation.id}/messages`, 201, {
     messages: [{ role: 'user', content: 'A lâmpada da sala queimou' }, { role: 'user', content: 'Liguei o ventilador' }],
@@ -177,6 +178,7 @@ test('search over HTTP: Portuguese full text, the typo fallback, pages, and bad 
   const found = await expectCall('GET', '/v1/search?q=lampada', 200);
   assert.equal(found.mode, 'fulltext');
   assert.match(found.items[0].snippet, /«lâmpada»/);
+  await learnSearchWords(api.database.pool, { settleSeconds: 0 }); // the scheduler's search-words job
   const typo = await expectCall('GET', '/v1/search?q=ventiladr', 200);
   assert.equal(typo.mode, 'similar');
   assert.equal((await api.call('GET', '/v1/search?q=')).status, 400);
