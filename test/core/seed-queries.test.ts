@@ -103,13 +103,11 @@ test('the schema has the seed tables, timestamps with time zone, and every seed 
   assert.ok(columns.every((c) => c.data_type === 'timestamp with time zone'), JSON.stringify(columns.filter((c) => c.data_type !== 'timestamp with time zone')));
   const { rows: indexes } = await sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE schemaname = 'public'`.execute(db);
   const seedIndexes = ['idx_users_email', 'idx_users_voice', 'idx_users_metadata', 'idx_conversations_user', 'idx_conversations_started',
-    'idx_conversations_metadata', 'idx_messages_conversation', 'idx_messages_intent', 'idx_messages_timestamp',
+    'idx_conversations_metadata', 'idx_messages_conversation', 'idx_messages_role', 'idx_messages_intent', 'idx_messages_timestamp',
     'idx_actions_conversation', 'idx_actions_type', 'idx_actions_status', 'idx_reminders_user', 'idx_reminders_scheduled',
     'idx_reminders_status', 'idx_logs_timestamp', 'idx_logs_level', 'idx_logs_source'];
   const present = new Set(indexes.map((i) => i.indexname));
   assert.deepEqual(seedIndexes.filter((name) => !present.has(name)), []);
-  // Dropped on purpose (migration core 017, README "Differences from the seed"): it served no query and cost every append.
-  assert.equal(present.has('idx_messages_role'), false);
   const { rows: extensions } = await sql<{ extname: string }>`SELECT extname FROM pg_extension ORDER BY 1`.execute(db);
   assert.deepEqual(extensions.map((e) => e.extname), ['pg_stat_statements', 'pg_trgm', 'pgcrypto', 'plpgsql', 'unaccent', 'uuid-ossp']);
 });
