@@ -13,6 +13,7 @@ import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
 import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, quote, tableShape } from './backup-tables.ts';
 import { ROLLUP_TABLES } from './rollups.ts';
+import { FORGET_SEARCH_WORDS } from './search-words.ts';
 import { surviveLostConnections, TYPES, WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 import { inClientTransaction } from '../db/transaction.ts';
 
@@ -129,7 +130,11 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
         const tables = modules.flatMap((m) => MODULE_TABLES[m]).map((t) => `"${t}"`).join(', ');
         await client.query(`TRUNCATE ${tables} CASCADE`);
         // Sums of the replaced messages: reports read the restored messages until the rollups job runs again.
-        if (modules.includes('core')) await client.query(`TRUNCATE ${ROLLUP_TABLES.join(', ')}`);
+        if (modules.includes('core')) {
+          await client.query(`TRUNCATE ${ROLLUP_TABLES.join(', ')}`);
+          // And the search's typo vocabulary: the search-words job learns it again from every restored message.
+          await client.query(FORGET_SEARCH_WORDS);
+        }
       } else if (type === 'T') {
         const entry = JSON.parse(payload.toString()) as Pick<TableEntry, 'name' | 'columns'>;
         const shape = await tableShape(client, entry.name);

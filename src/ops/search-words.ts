@@ -21,3 +21,9 @@ export async function learnSearchWords(pool: pg.Pool, { budgetMs = 50_000, settl
     }
   });
 }
+
+/**
+ * Empties the vocabulary and sends the job back to the first message: what a restore does, since the restored
+ * messages' ids may be older than the mark (migration core 017).
+ */
+export const FORGET_SEARCH_WORDS = "TRUNCATE search_words; UPDATE search_words_learned SET up_to = '00000000-0000-0000-0000-000000000000'";

@@ -19,6 +19,7 @@ import { MODULE_TABLES } from '../../src/ops/backup-tables.ts';
 import { frame, type FrameType, MAGIC } from '../../src/ops/backup-format.ts';
 import { listBackups, pruneBackups, recordVerification } from '../../src/ops/backup-files.ts';
 import { restoreBackup, tableChecksums, verifyBackup } from '../../src/ops/restore.ts';
+import { learnSearchWords } from '../../src/ops/search-words.ts';
 import { rejectsWith } from '../harness/assertions.ts';
 import { adminQuery, testDatabase, urlFor } from '../harness/database.ts';
 import { tempDir } from '../harness/temp-dir.ts';
@@ -245,6 +246,10 @@ test('restore refuses a database that holds data unless forced, and then replace
     await target.pool.query(`INSERT INTO users (name) VALUES ('local only')`);
     // Rollups of the data being replaced must not survive it (they would describe messages that are gone).
     await target.pool.query(`INSERT INTO message_rollup_days (day) VALUES ('2026-01-01')`);
+    // Nor the search's vocabulary of the data being replaced; the job learns the restored messages' words again,
+    // however old their ids.
+    await target.pool.query(`INSERT INTO search_words (word) VALUES ('palavralocal')`);
+    await target.pool.query(`UPDATE search_words_learned SET up_to = 'ffffffff-ffff-7fff-bfff-ffffffffffff'`);
     await rejectsWith(() => restoreBackup(target.pool, backup.file, logger), 'conflict', /not empty \(table users has rows\).*--force/);
     // An operator's own view that groups by a key: the key cannot be dropped for the load, so it stays and is kept up.
     await target.pool.query(`CREATE VIEW turns_per_conversation AS SELECT c.id, c.user_id, count(m.id) AS n FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id GROUP BY c.id`);
@@ -252,6 +257,11 @@ test('restore refuses a database that holds data unless forced, and then replace
     await restoreBackup(target.pool, backup.file, logger, { force: true });
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users WHERE name = 'local only'`)).rows[0].n, 0);
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM message_rollup_days`)).rows[0].n, 0);
+    assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM search_words WHERE word = 'palavralocal'`)).rows[0].n, 0);
+    await learnSearchWords(target.pool, { settleSeconds: 0 });
+    const learned = (await target.pool.query(`SELECT count(*)::int AS n FROM search_words`)).rows[0].n;
+    const words = (await target.pool.query(`SELECT count(DISTINCT w)::int AS n FROM messages, search_words_of(content) AS w`)).rows[0].n;
+    assert.ok(words > 0 && learned === words, `${learned} words learned of ${words}`);
     assert.deepEqual(await indexesAndConstraints(target.pool), await indexesAndConstraints(pool));
     const messages = (await pool.query(`SELECT count(*)::int AS n FROM messages`)).rows[0].n;
     assert.equal((await target.pool.query(`SELECT sum(n)::int AS n FROM turns_per_conversation`)).rows[0].n, messages);
