@@ -9,6 +9,7 @@ import type { DB } from '../src/db/schema.ts';
 import { type Database, openDatabase } from '../src/db/connect.ts';
 import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/migrate/runner.ts';
+import { compileAppend, type NewMessage } from '../src/core/messages.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { tempDir } from '../test/harness/temp-dir.ts';
 
@@ -146,6 +147,15 @@ export function machine(): string {
 }
 
 /** Runs a pgbench script file against the bench server and returns its transactions per second. */
+/**
+ * The library's append of `messages` (compileAppend) as pgbench runs it: the messages' JSON inlined, the
+ * conversation id computed from pgbench's random number by `conversationIdSql` (pgbench variables are numbers).
+ */
+export function pgbenchAppend(messages: NewMessage[], conversationIdSql: string): string {
+  const append = compileAppend('00000000-0000-4000-8000-000000000001', messages);
+  return append.sql.replace('$1::jsonb', `'${String(append.parameters[0]).replace(/'/g, "''")}'::jsonb`).replace('$2::uuid', conversationIdSql);
+}
+
 export function pgbenchTps(file: string, server: { port: number; password: string }, clients: number, seconds: number): number {
   const run = spawnSync(
     'pgbench',

@@ -12,7 +12,7 @@ import { TYPES } from '../../src/db/pool.ts';
 import { compileAppend, conversationHistory, HISTORY_SQL } from '../../src/core/messages.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, type Costed, costed, idOf, loadConversations, machine, median, pgbenchTps, throughput } from '../harness.ts';
+import { benchDatabase, type Costed, costed, idOf, loadConversations, machine, median, pgbenchAppend, pgbenchTps, throughput } from '../harness.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, messages: { type: 'string', default: '1000000' }, clients: { type: 'string', default: '16' }, rounds: { type: 'string', default: '3' } } });
 const seconds = Number(values.seconds);
@@ -39,7 +39,7 @@ try {
 
   // The library's own SQL text, with its parameters replaced by pgbench variables.
   const append = compileAppend(idOf(1), [{ ...user, role: 'user' }, { ...assistant, role: 'assistant' }]);
-  const appendSql = append.sql.replace('$1::jsonb', `'${String(append.parameters[0]).replace(/'/g, "''")}'::jsonb`).replace('$2::uuid', ID_SQL);
+  const appendSql = pgbenchAppend([{ ...user, role: 'user' }, { ...assistant, role: 'assistant' }], ID_SQL);
   const historySql = HISTORY_SQL.replace('$1', ID_SQL).replace('$2', '50');
   const dir = tempDir('pgbench');
   const pgbench = (name: string, statement: string): number => {

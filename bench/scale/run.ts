@@ -23,9 +23,9 @@ import { AIMessage, HumanMessage } from '@langchain/core/messages';
 import { MordomoChatMessageHistory } from '../../src/langchain.ts';
 import { installPeers, langchainPeer, mastraPeer, type PeerOperations } from './peers.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, machine, pgbenchTps, throughput } from '../harness.ts';
+import { benchDatabase, machine, pgbenchAppend, pgbenchTps, throughput } from '../harness.ts';
 import { learnSearchWords } from '../../src/ops/search-words.ts';
-import { compileAppend, conversationHistory, userHistory } from '../../src/core/messages.ts';
+import { conversationHistory, userHistory } from '../../src/core/messages.ts';
 import type { Database } from '../../src/db/connect.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
 
@@ -268,11 +268,10 @@ async function runPeers(database: Database, turn: (i: number) => string): Promis
   for (const peer of peers) results.set(peer, { appends: [], reads: [], appendLatencies: [], readLatencies: [], catchUps: [] });
   // mordomo-db's append statement run by pgbench on the same data: the server's own ceiling, with no client cost.
   const dir = tempDir('bench-scale-pgbench');
-  const append = compileAppend(conversationId(1), [{ role: 'user', content: 'Liga a luz da sala' }, { role: 'assistant', content: 'Pronto, luz da sala ligada.' }]);
   const appendFile = path.join(dir, 'append.sql');
-  writeFileSync(appendFile, `\\set n random(1, ${CONVERSATIONS})\n` +
-    append.sql.replace('$1::jsonb', `'${String(append.parameters[0]).replace(/'/g, "''")}'::jsonb`)
-      .replace('$2::uuid', `('10000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid`).replace(/\s+/g, ' ').trim() + ';\n');
+  const appendSql = pgbenchAppend([{ role: 'user', content: 'Liga a luz da sala' }, { role: 'assistant', content: 'Pronto, luz da sala ligada.' }],
+    `('10000000-0000-4000-8000-' || lpad(:n::text, 12, '0'))::uuid`);
+  writeFileSync(appendFile, `\\set n random(1, ${CONVERSATIONS})\n${appendSql.replace(/\s+/g, ' ').trim()};\n`);
   const ceiling: number[] = [];
   let n = 0;
   for (const order of [peers, [...peers].reverse()]) {
