@@ -146,7 +146,6 @@ export function machine(): string {
   return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 }
 
-/** Runs a pgbench script file against the bench server and returns its transactions per second. */
 /**
  * The library's append of `messages` (compileAppend) as pgbench runs it: the messages' JSON inlined, the
  * conversation id computed from pgbench's random number by `conversationIdSql` (pgbench variables are numbers).
@@ -156,6 +155,7 @@ export function pgbenchAppend(messages: NewMessage[], conversationIdSql: string)
   return append.sql.replace('$1::jsonb', `'${String(append.parameters[0]).replace(/'/g, "''")}'::jsonb`).replace('$2::uuid', conversationIdSql);
 }
 
+/** Runs a pgbench script file against the bench server and returns its transactions per second. */
 export function pgbenchTps(file: string, server: { port: number; password: string }, clients: number, seconds: number): number {
   const run = spawnSync(
     'pgbench',

@@ -9,7 +9,8 @@ import { columnList } from '../db/columns.ts';
 /** Every column of a message, named (see db/columns.ts). */
 const MESSAGE_COLUMNS = columnList('messages');
 
-export type Message = Selectable<Messages>;
+// search_vector (the stored search lexemes, migration core 018) serves the search index and is never read back.
+export type Message = Omit<Selectable<Messages>, 'search_vector'>;
 
 export const ROLES = ['user', 'assistant', 'system'] as const;
 

@@ -93,7 +93,7 @@ export async function eraseUser(db: Kysely<DB>, userId: string): Promise<Erasure
         DELETE FROM search_words s
          WHERE s.word = ANY (${words.map((row) => row.word)}::text[]) AND s.lexeme IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM messages m
-                            WHERE to_tsvector('mordomo_pt'::regconfig, m.content) @@ search_lexeme_query(s.lexeme)
+                            WHERE m.search_vector @@ search_lexeme_query(s.lexeme)
                               AND s.word IN (SELECT search_words_of(m.content)))`.execute(trx);
       const erasure = { ...rows[0]!, log_lines: Number(logs.numDeletedRows) };
       await trx

@@ -51,9 +51,11 @@ const searchOptions = z.strictObject({
 export type SearchOptions = z.input<typeof searchOptions>;
 
 const QUERY_MAX = 500;
-// Ranking needs each candidate's text parsed again; a common word matches a large share of a long history. So
-// results are the best-ranked among the most recent RECENT_MATCHES matches ("what did I say about the lamp last
-// week?"); `from`/`to` reach further back. Rare words match fewer rows than this and are ranked in full.
+// A common word matches a large share of a long history, and ranking reads every candidate. So results are the
+// best-ranked among the most recent RECENT_MATCHES matches ("what did I say about the lamp last week?"); `from`/`to`
+// reach further back. Rare words match fewer rows than this and are ranked in full. Candidates are tested and
+// ranked on their stored lexemes (search_vector, migration core 018), never by parsing their text again; only the
+// page's snippets parse it (ts_headline).
 const RECENT_MATCHES = 200;
 
 /** Searches messages; `query` uses web-search syntax. Bad queries give a clear InvalidInputError or no results. */
@@ -87,7 +89,7 @@ function page(mode: 'fulltext' | 'similar', rows: SearchHit[], count: number): S
 async function run(db: Kysely<DB>, query: string, o: z.output<typeof searchOptions>): Promise<SearchHit[]> {
   const tsquery = sql`${query}::tsquery`;
   const filters = [
-    o.user_id ? sql`AND c.user_id = ${o.user_id}` : sql``,
+    o.user_id ? sql`AND m.user_id = ${o.user_id}` : sql``,
     o.conversation_id ? sql`AND m.conversation_id = ${o.conversation_id}` : sql``,
     o.role ? sql`AND m.role = ${o.role}` : sql``,
     o.intent ? sql`AND m.intent = ${o.intent}` : sql``,
@@ -95,19 +97,20 @@ async function run(db: Kysely<DB>, query: string, o: z.output<typeof searchOptio
     o.to ? sql`AND m.timestamp < ${o.to}` : sql``,
   ];
   const after = o.after ? sql`WHERE (rank, id) < (${o.after.rank}::float4, ${o.after.id}::uuid)` : sql``;
-  // Snippets only for the page: ts_headline re-parses the text, the costliest part of a search.
+  // Ranks for the recent matches only (not for every match a bitmap plan finds), snippets only for the page.
   const statement = sql<SearchHit>`
     WITH hits AS (
-      SELECT m.id, m.conversation_id, m.role, m.timestamp, m.intent, m.content,
-             ts_rank(to_tsvector('mordomo_pt'::regconfig, m.content), ${tsquery})::float4 AS rank
-        FROM messages m JOIN conversations c ON c.id = m.conversation_id
-       WHERE to_tsvector('mordomo_pt'::regconfig, m.content) @@ ${tsquery} ${sql.join(filters, sql` `)}
+      SELECT m.id, m.conversation_id, m.role, m.timestamp, m.intent, m.content, m.search_vector
+        FROM messages m
+       WHERE m.search_vector @@ ${tsquery} ${sql.join(filters, sql` `)}
        ORDER BY m.timestamp DESC
        LIMIT ${RECENT_MATCHES}
+    ), ranked AS (
+      SELECT id, conversation_id, role, timestamp, intent, content, ts_rank(search_vector, ${tsquery})::float4 AS rank FROM hits
     )
     SELECT id, conversation_id, role, timestamp, intent, rank,
            ts_headline('mordomo_pt', content, ${tsquery}, 'StartSel=«, StopSel=», MaxWords=20, MinWords=8, MaxFragments=2') AS snippet
-      FROM hits ${after}
+      FROM ranked ${after}
      ORDER BY rank DESC, id DESC
      LIMIT ${o.limit + 1}`;
   return (await statement.execute(db)).rows;

@@ -105,6 +105,7 @@ export interface Messages {
   metadata: Generated<Json>;
   rag_context: Json | null;
   role: string;
+  search_vector: Generated<string | null>;
   timestamp: Generated<Timestamp>;
   transcription_model: string | null;
   user_id: string | null;

@@ -13,11 +13,12 @@ test('src/db/schema.ts matches the migrated database (regenerate with npm run db
   assert.equal(result.status, 0, `kysely-codegen --verify reports drift:\n${result.stdout}\n${result.stderr}`);
 });
 
-test('the columns the library names (src/db/columns.ts) are every column of each table as migrated', async () => {
+// Generated columns (the stored search lexemes of messages) are there for an index and never read back.
+test('the columns the library names (src/db/columns.ts) are every stored, non-generated column of each table as migrated', async () => {
   const { pool } = await testDatabase('columns');
   for (const [table, columns] of Object.entries(COLUMNS)) {
     const { rows } = await pool.query<{ column_name: string }>(
-      `SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1`,
+      `SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND is_generated = 'NEVER'`,
       [table],
     );
     assert.deepEqual([...columns].sort(), rows.map((row) => row.column_name).sort(), table);
