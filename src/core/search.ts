@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
 import { InvalidInputError, mapErrors } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
+import { PLANNED_PER_CALL } from '../db/pool.ts';
 import { id, instant, limit, parse, text } from '../db/validation.ts';
 import { ROLES } from './messages.ts';
 
@@ -98,7 +99,8 @@ async function run(db: Kysely<DB>, query: string, o: z.output<typeof searchOptio
   ];
   const after = o.after ? sql`WHERE (rank, id) < (${o.after.rank}::float4, ${o.after.id}::uuid)` : sql``;
   // Ranks for the recent matches only (not for every match a bitmap plan finds), snippets only for the page.
-  const statement = sql<SearchHit>`
+  // Planned per call (db/pool.ts): which index serves a search depends on its words.
+  const statement = sql<SearchHit>`${sql.raw(PLANNED_PER_CALL)}
     WITH hits AS (
       SELECT m.id, m.conversation_id, m.role, m.timestamp, m.intent, m.content, m.search_vector
         FROM messages m

@@ -44,6 +44,14 @@ function statementName(text: string): string {
 }
 
 /**
+ * Statements that begin with this comment are never prepared: each run is planned for its own parameter values.
+ * For statements whose best plan depends on the values (a search: a rare word wants its index, a common one the
+ * walk of the newest messages), a prepared statement's generic plan, chosen once for all values, can be the
+ * wrong one for most of them.
+ */
+export const PLANNED_PER_CALL = '/* planned per call */';
+
+/**
  * Parameterised statements run as named prepared statements, parsed and planned once per connection instead of
  * on every call, as postgres.js does by default. The library's queries come in a few fixed shapes (Kysely output),
  * so the set per connection stays small; statements without parameters (BEGIN, migrations) are left alone.
@@ -54,7 +62,7 @@ function autoPrepare(client: pg.PoolClient): void {
   prepared.set(client, known);
   const original = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
-    if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && typeof callback !== 'function') {
+    if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && typeof callback !== 'function' && !config.startsWith(PLANNED_PER_CALL)) {
       const name = statementName(config);
       if (known.has(name) || known.size < MAX_PREPARED_PER_CONNECTION) {
         known.add(name);

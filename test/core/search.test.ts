@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { createPool } from '../../src/db/pool.ts';
+import { createLogger } from '../../src/logger.ts';
+import type { DB } from '../../src/db/schema.ts';
 import { appendMessages } from '../../src/core/messages.ts';
 import { startConversation } from '../../src/core/conversations.ts';
 import { searchMessages } from '../../src/core/search.ts';
@@ -11,7 +14,7 @@ import { evaluate, loadCases } from '../../bench/search/evaluate.ts';
 import { rejectsWith } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
 
-const { db, pool } = await testDatabase('search');
+const { db, pool, url } = await testDatabase('search');
 const ana = await createUser(db, { name: 'Ana' });
 const bia = await createUser(db, { name: 'Bia' });
 const anaTalk = await startConversation(db, { user_id: ana.id });
@@ -123,6 +126,25 @@ test('pages follow the ranking without repeating or skipping', async () => {
   } while (after);
   assert.equal(pages, 3);
   assert.equal(new Set(seen).size, 25);
+});
+
+// A prepared statement is planned without its parameters once PostgreSQL finds a generic plan cheap enough, and
+// with stored lexemes the walk of the newest messages looks cheap for any words: at 10M messages a rare word then
+// walked the whole history (3 s at p95 in bench:scale). So a search is never a prepared statement: each is planned
+// with its own words. Checked on a one-connection pool, whose session lists what it has prepared.
+test('a search is planned for its own words each time, not from a statement prepared for earlier ones', async () => {
+  const single = createPool(url, { min: 0, max: 1, connectionTimeoutMs: 10_000, statementTimeoutMs: 30_000, idleTimeoutMs: 10_000, applicationName: 'search-plans' }, createLogger('silent'));
+  const one = new Kysely<DB>({ dialect: new PostgresDialect({ pool: single }) });
+  try {
+    for (const words of ['lâmpada', 'pizza', 'ligar luz', 'lâmpada', 'televisão', 'pizza', 'lâmpada']) {
+      assert.ok((await searchMessages(one, words, { limit: 5 })).items.length > 0, words);
+    }
+    const { rows } = await sql<{ statement: string }>`SELECT statement FROM pg_prepared_statements`.execute(one);
+    assert.ok(rows.length > 0, 'the pool prepares the library\'s other statements');
+    assert.deepEqual(rows.filter((row) => row.statement.includes('search_vector @@')), []);
+  } finally {
+    await one.destroy();
+  }
 });
 
 test('the full-text search can use its index', async () => {
