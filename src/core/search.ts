@@ -58,6 +58,13 @@ const QUERY_MAX = 500;
 // ranked on their stored lexemes (search_vector, migration core 018), never by parsing their text again; only the
 // page's snippets parse it (ts_headline).
 const RECENT_MATCHES = 200;
+// Which plan finds the recent matches depends on how often the words occur together, which the planner guesses from
+// each word's own frequency. When they are common together, walking the newest messages finds 200 within a few
+// thousand rows; when they are rare together (a rare word, or common words that seldom meet), that walk reads much
+// of the history (3 s for a rare word at 10M messages) and the GIN index's matches, sorted, are the fast plan. A
+// look at the newest NEWEST messages (~4 ms at 10M) tells which case a search is in; measured in bench/README.md.
+const NEWEST = 4000;
+const SPARSE_IN_NEWEST = 5;
 
 /** Searches messages; `query` uses web-search syntax. Bad queries give a clear InvalidInputError or no results. */
 export async function searchMessages(db: Kysely<DB>, query: string, options: SearchOptions = {}): Promise<SearchResult> {
@@ -68,15 +75,22 @@ export async function searchMessages(db: Kysely<DB>, query: string, options: Sea
   return mapErrors(async () => {
     // The query's tsquery, with every word's verb forms and, for an unknown word, its look-alikes (search_query,
     // migration core 017): built once, then passed to the search, whose GIN index it probes.
-    const built = await sql<{ query: string; corrected: boolean; nodes: number }>`
-      SELECT query::text AS query, corrected, numnode(query) AS nodes FROM search_query(${q})`.execute(db);
-    const { query, corrected, nodes } = built.rows[0]!;
+    // Over the whole history, also how many of the newest NEWEST messages match (see run).
+    const whole = !o.user_id && !o.conversation_id && !o.role && !o.intent && !o.from && !o.to;
+    const built = await sql<{ query: string; corrected: boolean; nodes: number; newest: number | null }>`
+      SELECT query::text AS query, corrected, numnode(query) AS nodes,
+             CASE WHEN ${whole}::boolean THEN
+               (SELECT count(*)::int FROM (SELECT search_vector FROM messages ORDER BY timestamp DESC LIMIT ${NEWEST}) newest
+                 WHERE newest.search_vector @@ s.query)
+             END AS newest
+        FROM search_query(${q}) s`.execute(db);
+    const { query, corrected, nodes, newest } = built.rows[0]!;
     // A query of stop words only ("de", "a o") is empty once parsed: no results, rather than a NOTICE and a scan.
     if (nodes === 0) {
       return { mode: 'none', items: [], next: undefined, reason: 'only very common words (like "de", "a", "o"): add a word that says what to look for' };
     }
     const mode = corrected ? 'similar' : 'fulltext';
-    const rows = await run(db, query, o);
+    const rows = await run(db, query, o, newest !== null && newest <= SPARSE_IN_NEWEST);
     return rows.length ? page(mode, rows, o.limit) : { mode: 'none', items: [], next: undefined };
   });
 }
@@ -87,7 +101,7 @@ function page(mode: 'fulltext' | 'similar', rows: SearchHit[], count: number): S
   return { mode, items, next: rows.length > count && last ? { mode, rank: last.rank, id: last.id } : undefined };
 }
 
-async function run(db: Kysely<DB>, query: string, o: z.output<typeof searchOptions>): Promise<SearchHit[]> {
+async function run(db: Kysely<DB>, query: string, o: z.output<typeof searchOptions>, sparse: boolean): Promise<SearchHit[]> {
   const tsquery = sql`${query}::tsquery`;
   const filters = [
     o.user_id ? sql`AND m.user_id = ${o.user_id}` : sql``,
@@ -99,13 +113,15 @@ async function run(db: Kysely<DB>, query: string, o: z.output<typeof searchOptio
   ];
   const after = o.after ? sql`WHERE (rank, id) < (${o.after.rank}::float4, ${o.after.id}::uuid)` : sql``;
   // Ranks for the recent matches only (not for every match a bitmap plan finds), snippets only for the page.
+  // Sparse matches: an order no index gives (the same order), so that the plan takes the GIN index's matches.
+  const newestFirst = sparse ? sql`m.timestamp + interval '0 seconds' DESC` : sql`m.timestamp DESC`;
   // Planned per call (db/pool.ts): which index serves a search depends on its words.
   const statement = sql<SearchHit>`${sql.raw(PLANNED_PER_CALL)}
     WITH hits AS (
       SELECT m.id, m.conversation_id, m.role, m.timestamp, m.intent, m.content, m.search_vector
         FROM messages m
        WHERE m.search_vector @@ ${tsquery} ${sql.join(filters, sql` `)}
-       ORDER BY m.timestamp DESC
+       ORDER BY ${newestFirst}
        LIMIT ${RECENT_MATCHES}
     ), ranked AS (
       SELECT id, conversation_id, role, timestamp, intent, content, ts_rank(search_vector, ${tsquery})::float4 AS rank FROM hits

@@ -141,7 +141,7 @@ test('a search is planned for its own words each time, not from a statement prep
     }
     const { rows } = await sql<{ statement: string }>`SELECT statement FROM pg_prepared_statements`.execute(one);
     assert.ok(rows.length > 0, 'the pool prepares the library\'s other statements');
-    assert.deepEqual(rows.filter((row) => row.statement.includes('search_vector @@')), []);
+    assert.deepEqual(rows.filter((row) => row.statement.includes('m.search_vector @@')), []);
   } finally {
     await one.destroy();
   }
