@@ -67,7 +67,19 @@ const NEWEST = 4000;
 const SPARSE_IN_NEWEST = 5;
 
 /** Searches messages; `query` uses web-search syntax. Bad queries give a clear InvalidInputError or no results. */
-export async function searchMessages(db: Kysely<DB>, query: string, options: SearchOptions = {}): Promise<SearchResult> {
+export function searchMessages(db: Kysely<DB>, query: string, options: SearchOptions = {}): Promise<SearchResult> {
+  return searchMessagesPlanned(db, query, options, 'look');
+}
+
+/**
+ * How a search over the whole history finds its recent matches: `look` (what searchMessages does) chooses by the
+ * look at the newest messages; `planner` leaves it to PostgreSQL's estimates; `index` always takes the GIN index's
+ * matches and sorts them. Searches with a filter leave it to the planner whatever is asked.
+ */
+export type RecentMatchesPlan = 'look' | 'planner' | 'index';
+
+/** searchMessages with the plan of its recent matches fixed: for bench:scale, which times the look's choice against both. */
+export async function searchMessagesPlanned(db: Kysely<DB>, query: string, options: SearchOptions, plan: RecentMatchesPlan): Promise<SearchResult> {
   const q = parse(text(QUERY_MAX).refine((value) => value.trim().length > 0, 'must not be empty'), query, 'search query');
   const o = parse(searchOptions, options, 'search options');
   if (o.from && o.to && o.from >= o.to) throw new InvalidInputError('invalid search options: from must be before to');
@@ -77,9 +89,10 @@ export async function searchMessages(db: Kysely<DB>, query: string, options: Sea
     // migration core 017): built once, then passed to the search, whose GIN index it probes.
     // Over the whole history, also how many of the newest NEWEST messages match (see run).
     const whole = !o.user_id && !o.conversation_id && !o.role && !o.intent && !o.from && !o.to;
+    const look = whole && plan === 'look';
     const built = await sql<{ query: string; corrected: boolean; nodes: number; newest: number | null }>`
       SELECT query::text AS query, corrected, numnode(query) AS nodes,
-             CASE WHEN ${whole}::boolean THEN
+             CASE WHEN ${look}::boolean THEN
                (SELECT count(*)::int FROM (SELECT search_vector FROM messages ORDER BY timestamp DESC LIMIT ${NEWEST}) newest
                  WHERE newest.search_vector @@ s.query)
              END AS newest
@@ -90,7 +103,8 @@ export async function searchMessages(db: Kysely<DB>, query: string, options: Sea
       return { mode: 'none', items: [], next: undefined, reason: 'only very common words (like "de", "a", "o"): add a word that says what to look for' };
     }
     const mode = corrected ? 'similar' : 'fulltext';
-    const rows = await run(db, query, o, newest !== null && newest <= SPARSE_IN_NEWEST);
+    const sparse = look ? newest! <= SPARSE_IN_NEWEST : whole && plan === 'index';
+    const rows = await run(db, query, o, sparse);
     return rows.length ? page(mode, rows, o.limit) : { mode: 'none', items: [], next: undefined };
   });
 }

@@ -6,7 +6,7 @@ import { createLogger } from '../../src/logger.ts';
 import type { DB } from '../../src/db/schema.ts';
 import { appendMessages } from '../../src/core/messages.ts';
 import { startConversation } from '../../src/core/conversations.ts';
-import { searchMessages } from '../../src/core/search.ts';
+import { searchMessages, searchMessagesPlanned } from '../../src/core/search.ts';
 import { createUser } from '../../src/core/users.ts';
 import { learnSearchWords } from '../../src/ops/search-words.ts';
 import { SEARCH_CASES } from '../../bench/search/cases.ts';
@@ -165,6 +165,20 @@ test('a word in hundreds of messages is ranked among its most recent matches; fr
   const oldest = await db.selectFrom('messages').select('timestamp').where('content', 'like', '%escritório%').executeTakeFirstOrThrow();
   const older = await searchMessages(db, 'persiana', { limit: 5, to: new Date(oldest.timestamp.getTime() + 1) });
   assert.match(older.items[0]!.snippet, /escritório/);
+});
+
+// Over the whole history a search chooses how to find its recent matches (a walk of the newest messages, or the
+// GIN index's matches sorted) by a look at the newest ones; bench:scale times the choice against each plan fixed.
+// Whatever the plan, the answer is the same.
+test('the plan a search takes does not change its results', async () => {
+  for (const [words, options] of [['persiana', { limit: 100 }], ['calabresa', {}], ['ligar luz', {}], ['persiana', { role: 'user' }]] as const) {
+    const [look, planner, index] = await Promise.all(
+      (['look', 'planner', 'index'] as const).map(async (plan) => (await searchMessagesPlanned(db, words, options, plan)).items.map((hit) => hit.id)),
+    );
+    assert.ok(look!.length > 0, words);
+    assert.deepEqual(planner, look, `${words}: the planner's plan`);
+    assert.deepEqual(index, look, `${words}: the GIN index's matches`);
+  }
 });
 
 test('the evaluation set: recall at least 95%, precision no worse than plain Snowball', async () => {
