@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { SHARED_BUFFERS_PATTERN } from './db/server-settings.ts';
 
 /**
  * Every setting of mordomo-db, parsed and validated in one place. Nothing else reads `process.env`:
@@ -29,6 +30,8 @@ export interface Config {
   pgPort: number;
   /** OS user the embedded server runs as when this process is root (PostgreSQL refuses root). */
   pgOsUser: string;
+  /** The embedded server's shared_buffers; undefined: a quarter of the machine's memory. */
+  pgSharedBuffers: string | undefined;
   modules: Module[];
   /** Where `mordomo-db backup` writes and `backup list`/`prune` look (default: DATA_DIR/backups). */
   backupDir: string;
@@ -111,6 +114,7 @@ const schema = z.object({
   POSTGRES_PASSWORD: z.string().min(1).optional(),
   MORDOMO_DATA_DIR: z.string().min(1).default('./data'),
   MORDOMO_PG_PORT: integer(1, 65535).default(5432),
+  MORDOMO_PG_SHARED_BUFFERS: z.string().regex(SHARED_BUFFERS_PATTERN, 'a size in MB or GB, like 512MB or 4GB').optional(),
   MORDOMO_PG_OS_USER: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a plain user name').default('postgres'),
   MORDOMO_MODULES: z
     .string()
@@ -193,6 +197,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     dataDir: path.resolve(v.MORDOMO_DATA_DIR),
     pgPort: v.MORDOMO_PG_PORT,
     pgOsUser: v.MORDOMO_PG_OS_USER,
+    pgSharedBuffers: v.MORDOMO_PG_SHARED_BUFFERS,
     modules: [...new Set(v.MORDOMO_MODULES)],
     backupDir: path.resolve(v.MORDOMO_BACKUP_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'backups')),
     backupRetentionDays: v.MORDOMO_BACKUP_RETENTION_DAYS,

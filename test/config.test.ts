@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../src/config.ts';
 import { ConfigError } from '../src/errors.ts';
+import { embeddedSettings, sharedBuffersFor } from '../src/db/server-settings.ts';
 import { tempDir } from './harness/temp-dir.ts';
 
 test('defaults follow the seed: port 5432, ./data, pool 5..20, 30 s statements, 300 s idle, module core', () => {
@@ -34,6 +35,8 @@ test('bad values are refused with the variable named', () => {
     [{ MORDOMO_POOL_MAX: '1' }, /MORDOMO_POOL_MAX: must be at least 2: a scheduled job holds one connection/],
     [{ MORDOMO_ENCRYPTION_KEY: 'short' }, /MORDOMO_ENCRYPTION_KEY: must be at least 16/],
     [{ MORDOMO_PG_OS_USER: 'root; rm -rf /' }, /MORDOMO_PG_OS_USER/],
+    [{ MORDOMO_PG_SHARED_BUFFERS: '4G' }, /MORDOMO_PG_SHARED_BUFFERS: a size in MB or GB/],
+    [{ MORDOMO_PG_SHARED_BUFFERS: "1GB' -c fsync=off" }, /MORDOMO_PG_SHARED_BUFFERS/],
   ];
   for (const [env, message] of cases) assert.throws(() => loadConfig({}, env), (e: unknown) => e instanceof ConfigError && message.test(e.message));
 });
@@ -48,4 +51,15 @@ test('the encryption key file must be 0600 and hold a long enough key', () => {
   writeFileSync(path.join(dir, 'short'), 'tiny', { mode: 0o600 });
   assert.throws(() => loadConfig({}, { MORDOMO_ENCRYPTION_KEY_FILE: path.join(dir, 'short') }), /at least 16 characters/);
   assert.throws(() => loadConfig({}, { MORDOMO_ENCRYPTION_KEY_FILE: path.join(dir, 'missing') }), /cannot be read/);
+});
+
+test("the embedded server's shared_buffers: a quarter of the machine's memory between the seed's 256MB and 8GB, or as set", () => {
+  const GiB = 2 ** 30;
+  assert.equal(sharedBuffersFor(512 * 2 ** 20), '256MB');
+  assert.equal(sharedBuffersFor(4 * GiB), '1024MB');
+  assert.equal(sharedBuffersFor(24 * GiB), '6144MB');
+  assert.equal(sharedBuffersFor(128 * GiB), '8192MB');
+  const settings = embeddedSettings(new Set(), '3GB').text;
+  assert.deepEqual(settings.match(/^shared_buffers\s*=\s*\S+/gm), ['shared_buffers = 3GB'], 'one line, the one set');
+  assert.equal(loadConfig({}, { MORDOMO_PG_SHARED_BUFFERS: '512MB' }).pgSharedBuffers, '512MB');
 });

@@ -150,22 +150,24 @@ try {
   const rare = await timed(200, (i) => searchMessages(db, RARE[i % 50]!, { limit: 20 }));
   // The evaluation set's queries (bench/search), each over the whole history: verb forms and typos widen the query.
   const evaluation = await timed(SEARCH_CASES.length * 2, (i) => searchMessages(db, SEARCH_CASES[i % SEARCH_CASES.length]!.query, { limit: 20 }));
-  // The limit of PostgreSQL's own plans, in the same run: the ten slowest queries (best of two) again with each
-  // plan fixed, the planner's own choice and the GIN index's matches sorted.
+  // The limit of PostgreSQL's own plans, in the same run: the ten slowest queries again, each run twice back to back
+  // (the second finds the pages the first read in shared buffers, unlike the pass over the whole set) as the search
+  // chooses, then with each plan fixed: the planner's own choice, the GIN index's matches sorted.
   const best = async (work: () => Promise<unknown>) => Math.min(...(await timed(2, work)));
   const bestOfTwo = SEARCH_CASES.map((_, i) => Math.min(evaluation[i]!, evaluation[i + SEARCH_CASES.length]!));
   const slowest = SEARCH_CASES.map(({ query }, i) => ({ query, asRun: bestOfTwo[i]! }))
     .sort((a, b) => b.asRun - a.asRun)
     .slice(0, 10);
-  const plans: { query: string; asRun: number; planner: number; index: number }[] = [];
+  const plans: { query: string; asRun: number; look: number; planner: number; index: number }[] = [];
   for (const { query, asRun } of slowest) {
+    const look = await best(() => searchMessagesPlanned(db, query, { limit: 20 }, 'look'));
     const planner = await best(() => searchMessagesPlanned(db, query, { limit: 20 }, 'planner'));
     const index = await best(() => searchMessagesPlanned(db, query, { limit: 20 }, 'index'));
-    plans.push({ query, asRun, planner, index });
+    plans.push({ query, asRun, look, planner, index });
   }
   const betterPlan = SEARCH_CASES.map(({ query }, i) => {
     const fixed = plans.find((plan) => plan.query === query);
-    return fixed ? Math.min(fixed.asRun, fixed.planner, fixed.index) : bestOfTwo[i]!;
+    return fixed ? Math.min(fixed.planner, fixed.index) : bestOfTwo[i]!;
   });
   // Every report straight from the messages (nothing rolled up yet), then after the scheduler's rollups job.
   const everyReport = {
@@ -223,7 +225,7 @@ try {
         row('search top 20, common words ("ligar luz"), p95', `${percentile(common, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
         row('search top 20, a rare word, p95', `${percentile(rare, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
         row(`search top 20, the ${SEARCH_CASES.length} queries of bench/search, p50 / p95`, `${percentile(evaluation, 50).toFixed(1)} / ${percentile(evaluation, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
-        row(`search, the same queries (best of two each), p95: as run / with the better plan for each of the ten slowest (the floor)`,
+        row(`search, the same queries (best of two each), p95: as run / with the better plan, back to back, for each of the ten slowest (the floor)`,
           `${percentile(bestOfTwo, 95).toFixed(1)} / ${percentile(betterPlan, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
         row('a new message searchable: append + first search, p50 / p99', `${percentile(searchable, 50).toFixed(1)} / ${percentile(searchable, 99).toFixed(1)} ms (${missed} of 200 not found by that first search)`),
         row(`rollups job: ${rolledDays} days summed`, `${rollupSeconds.toFixed(1)} s`),
@@ -232,9 +234,9 @@ try {
         row('messages table with indexes, per message', `${(Number(rows[0]!.total) / imported).toFixed(0)} B`),
         row('database, per message', `${(Number(rows[0]!.db) / imported).toFixed(0)} B`),
       ].join('\n') +
-      `\n\nthe ten slowest of the ${SEARCH_CASES.length} queries (best of two, ms): as run (the look at the newest chooses) / the planner's own plan / the GIN index's matches sorted:\n\n` +
-      `| query | as run | planner | GIN matches |\n|---|---:|---:|---:|\n` +
-      plans.map(({ query, asRun, planner, index }) => `| ${query.replace(/\|/g, '\\|')} | ${asRun.toFixed(1)} | ${planner.toFixed(1)} | ${index.toFixed(1)} |`).join('\n') +
+      `\n\nthe ten slowest of the ${SEARCH_CASES.length} queries, ms: in the pass over the set (best of two); then twice back to back (best of two): as the search chooses (the look at the newest), the planner's own plan, the GIN index's matches sorted:\n\n` +
+      `| query | in the set | back to back: as chosen | planner | GIN matches |\n|---|---:|---:|---:|---:|\n` +
+      plans.map(({ query, asRun, look, planner, index }) => `| ${query.replace(/\|/g, '\\|')} | ${asRun.toFixed(1)} | ${look.toFixed(1)} | ${planner.toFixed(1)} | ${index.toFixed(1)} |`).join('\n') +
       (peerRows.length
         ? `\n\npeers, same server and data, 16 clients, ${PEER_SECONDS} s each, twice (the second pass in reverse order); mean (pass 1 / pass 2):\n\n| | append a turn, turns/s | append p99 | CPU µs per turn, server + client | last 50 messages, reads/s | read p99 | CPU µs per read, server + client |\n|---|---:|---:|---:|---:|---:|---:|\n` + peerRows.join('\n')
         : '') +

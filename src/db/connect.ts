@@ -110,6 +110,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       osUser: config.pgOsUser,
       logger,
       walArchiveDir: config.walArchiveDir,
+      sharedBuffers: config.pgSharedBuffers,
     });
     const handle = await server.ensureRunning();
     try {

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import { ConfigError, UnavailableError } from '../errors.ts';
 import { assertReachable, resolveServerUser, type ServerUser } from './os-user.ts';
 import { findRunningServer, isAlive, portInUse } from './postmaster.ts';
-import { archiveSettings, embeddedOverrides, embeddedSettings } from './server-settings.ts';
+import { archiveSettings, embeddedOverrides, embeddedSettings, installedLocales } from './server-settings.ts';
 
 export const SUPERUSER = 'mordomo';
 const MAJOR_VERSION = '16';
@@ -24,6 +24,8 @@ export interface EmbeddedServerOptions {
   extraSettings?: Record<string, string>;
   /** Archive WAL into this folder (created, owned by the server's user); undefined: no archiving. */
   walArchiveDir?: string;
+  /** shared_buffers (MORDOMO_PG_SHARED_BUFFERS); unset, a quarter of the machine's memory (server-settings.ts). */
+  sharedBuffers?: string;
 }
 
 export interface ServerHandle {
@@ -77,7 +79,7 @@ export class EmbeddedServer {
       const fresh = !existsSync(path.join(this.pgData, 'PG_VERSION'));
       if (fresh) await this.initdb(password);
       this.checkMajorVersion();
-      const settings = embeddedSettings();
+      const settings = embeddedSettings(installedLocales(), this.options.sharedBuffers);
       // Said once, when the data directory is made with it (and by `doctor`), not on every command.
       if (settings.warning) this.options.logger[fresh ? 'warn' : 'debug'](settings.warning);
       this.writeSettings(settings.text + (this.options.walArchiveDir ? archiveSettings(this.prepareArchiveDir(this.options.walArchiveDir)) : ''));

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../paths.ts';
 
@@ -34,11 +35,32 @@ export interface EmbeddedSettings {
 }
 
 /**
- * Reads `deploy/postgresql.conf` and adapts it for the embedded server: the pt_BR locale lines fall back to
- * C.UTF-8 where that locale is not installed (PostgreSQL refuses to start on an unknown lc_messages).
+ * The embedded server's shared_buffers: a quarter of the machine's memory, between the seed's 256MB and 8GB. The
+ * seed's fixed 256MB left a long history's pages in the kernel's cache, copied into PostgreSQL's on every read: at
+ * 10M messages on 24 GiB, search p95 over bench/search's queries 151 ms with 256MB, 46 ms with a quarter
+ * (bench/README.md, scale). PostgreSQL touches its shared memory only as it reads pages, so a household's small
+ * database costs no more memory than its size whatever this says.
  */
-export function embeddedSettings(locales: Set<string> = installedLocales()): EmbeddedSettings {
-  const source = readFileSync(SETTINGS_FILE, 'utf8');
+export function sharedBuffersFor(totalMemoryBytes: number): string {
+  return `${Math.min(8192, Math.max(256, Math.floor(totalMemoryBytes / 4 / 2 ** 20)))}MB`;
+}
+
+/** MORDOMO_PG_SHARED_BUFFERS: a size PostgreSQL reads, in MB or GB. */
+export const SHARED_BUFFERS_PATTERN = /^[1-9]\d{0,6}(MB|GB)$/;
+
+/**
+ * Reads `deploy/postgresql.conf` and adapts it for the embedded server: shared_buffers sized to this machine (or
+ * as configured), and the pt_BR locale lines fall back to C.UTF-8 where that locale is not installed (PostgreSQL
+ * refuses to start on an unknown lc_messages).
+ */
+export function embeddedSettings(
+  locales: Set<string> = installedLocales(),
+  sharedBuffers: string = sharedBuffersFor(os.totalmem()),
+): EmbeddedSettings {
+  const source = readFileSync(SETTINGS_FILE, 'utf8').replace(
+    /^shared_buffers\s*=.*$/m,
+    `shared_buffers = ${sharedBuffers}  # mordomo-db: MORDOMO_PG_SHARED_BUFFERS, or a quarter of this machine's memory`,
+  );
   if (locales.has(normaliseLocale(PREFERRED_LOCALE))) return { text: source, locale: PREFERRED_LOCALE, warning: undefined };
   const text = source.replace(/^(lc_\w+\s*=\s*)'pt_BR\.UTF-8'/gm, `$1'${FALLBACK_LOCALE}'`);
   return {

@@ -2,13 +2,15 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { appendTurn, startConversation } from '../../src/core/conversations.ts';
 import { embeddedUrl } from '../../src/db/connect.ts';
 import { findRunningServer, isAlive } from '../../src/db/postmaster.ts';
+import { sharedBuffersFor } from '../../src/db/server-settings.ts';
 import type { DB } from '../../src/db/schema.ts';
 import { exited, runCli, startService } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
@@ -35,6 +37,9 @@ async function withDb<T>(work: (db: Kysely<DB>) => Promise<T>): Promise<T> {
   }
 }
 
+/** The running server's shared_buffers in MB, as sharedBuffersFor writes it (pg_settings counts 8 kB pages). */
+const sharedBuffers = () =>
+  withDb(async (db) => `${((await sql<{ pages: number }>`SELECT setting::int AS pages FROM pg_settings WHERE name = 'shared_buffers'`.execute(db)).rows[0]!.pages * 8) / 1024}MB`);
 const countMessages = () => withDb(async (db) => Number((await db.selectFrom('messages').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n));
 
 async function waitUntil(check: () => boolean, what: string): Promise<void> {
@@ -53,6 +58,7 @@ test('first start initialises the data directory with a 0600 generated password,
   assert.equal(mode, 0o600);
   const tables = await withDb(async (db) => (await db.introspection.getTables()).map((t) => t.name).sort());
   for (const table of ['actions', 'config', 'conversations', 'messages', 'reminders', 'system_logs', 'users']) assert.ok(tables.includes(table));
+  assert.equal(await sharedBuffers(), sharedBuffersFor(os.totalmem()), "a quarter of the machine's memory");
   service.child.kill('SIGINT');
   assert.equal(await exited(service.child), 0);
   assert.equal(findRunningServer(pgData), undefined, 'PostgreSQL must be stopped after a normal exit');
@@ -60,7 +66,8 @@ test('first start initialises the data directory with a 0600 generated password,
 });
 
 test('a command run while the service is up joins its server and leaves it running', async () => {
-  const service = await startService(env);
+  const service = await startService({ ...env, MORDOMO_PG_SHARED_BUFFERS: '144MB' });
+  assert.equal(await sharedBuffers(), '144MB', 'as MORDOMO_PG_SHARED_BUFFERS says');
   const status = await runCli(['migrate', 'status'], env);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /core\s+008\s+config\s+applied/);
