@@ -43,6 +43,12 @@ export function findRunningServer(pgData: string): RunningServer | undefined {
   return { pid, port };
 }
 
+/** Resolves once no live PostgreSQL holds `pgData` (one that stopped itself may still be exiting), or after `timeoutMs`. */
+export async function serverGone(pgData: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (findRunningServer(pgData) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
 /** Resolves when something accepts TCP connections on 127.0.0.1:`port`. */
 export function portInUse(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -5,7 +5,7 @@ import { embeddedUrl } from '../db/connect.ts';
 import { binaries, runServerTool } from '../db/embedded-server.ts';
 import { ConfigError, mapErrors, NotFoundError, UnavailableError } from '../errors.ts';
 import { resolveServerUser } from '../db/os-user.ts';
-import { portInUse } from '../db/postmaster.ts';
+import { portInUse, serverGone } from '../db/postmaster.ts';
 import type { Logger } from '../logger.ts';
 import { fileStamp } from '../files.ts';
 
@@ -244,6 +244,8 @@ async function recover(options: PitrRestoreOptions, base: BaseBackup): Promise<P
       // The first run's FATAL would read as this one's.
       rmSync(path.join(pgData, 'startup.log'), { force: true });
       rmSync(path.join(pgData, 'log'), { recursive: true, force: true });
+      // The first run's postmaster stops itself and may still be exiting: its lock file would refuse this one.
+      await serverGone(pgData);
       await runRecovery(user, pgData, options.port, url);
     }
     const lastTransaction = await lastReplayedCommit(url);
