@@ -10,6 +10,7 @@ import { embeddedUrl } from '../src/db/connect.ts';
 import { EmbeddedServer } from '../src/db/embedded-server.ts';
 import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/migrate/runner.ts';
+import { ensureRuntimeLogin } from '../src/db/runtime-role.ts';
 import { freePort } from './harness/ports.ts';
 import { tempDir } from './harness/temp-dir.ts';
 import { TEMPLATE_DATABASE } from './harness/database.ts';
@@ -17,8 +18,12 @@ import { TEMPLATE_DATABASE } from './harness/database.ts';
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn');
 
 // `npm run test:system` runs the *.system.ts files instead: those that need Debian's chromium and promtool.
+// `npm run test:python` runs pytest over python/tests instead, with Debian's python3 and its packages.
 const system = process.argv.includes('--system');
+const python = process.argv.includes('--python');
 const suffix = system ? '.system.ts' : '.test.ts';
+// The runtime role's login on the test server, for tests that connect as the service does (role, not owner).
+const RUNTIME_PASSWORD = 'test-runtime-password';
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -39,6 +44,18 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
   await migrate(pool, ['core', 'ivr'], logger);
   await pool.end();
+  await ensureRuntimeLogin(adminUrl, RUNTIME_PASSWORD);
+}
+
+/** The command that runs the tests: node's test runner over the files, or pytest over python/tests. */
+function testCommand(files: string[]): [string, string[]] {
+  if (python) {
+    // Debian's interpreter, where apt puts python3-sqlalchemy and the rest (a python3 from pyenv would lack them).
+    return ['/usr/bin/python3', ['-m', 'pytest', '-p', 'no:cacheprovider', '-q', ...(files.length ? files : [path.join(root, 'python', 'tests')])]];
+  }
+  // A hung test file fails after 4 minutes instead of holding CI until its deadline (the package test, which
+  // installs the packed package into a new project and type-checks against it twice, takes 1–2 minutes).
+  return [process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', '--test-reporter=spec', ...files.sort()]];
 }
 
 /** The newest modification time under `dir` (0 when it does not exist). */
@@ -79,16 +96,18 @@ if (!adminUrl) {
 let exitCode = 1;
 try {
   await prepareTemplate(adminUrl);
-  const named = process.argv.slice(2).filter((arg) => arg !== '--system');
-  const files = named.length ? named : testFiles(path.join(import.meta.dirname, '..', 'test'));
+  const named = process.argv.slice(2).filter((arg) => arg !== '--system' && arg !== '--python');
+  const files = named.length || python ? named : testFiles(path.join(import.meta.dirname, '..', 'test'));
+  const [command, args] = testCommand(files);
   exitCode = await new Promise<number>((resolve) => {
-    const child = spawn(
-      process.execPath,
-      // A hung test file fails after 4 minutes instead of holding CI until its deadline (the package test, which
-      // installs the packed package into a new project and type-checks against it twice, takes 1–2 minutes).
-      ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', '--test-reporter=spec', ...files.sort()],
-      { stdio: 'inherit', env: { ...process.env, TEST_ADMIN_URL: adminUrl } },
-    );
+    const child = spawn(command, args, {
+      stdio: 'inherit',
+      env: { ...process.env, TEST_ADMIN_URL: adminUrl, TEST_TEMPLATE_DATABASE: TEMPLATE_DATABASE, TEST_RUNTIME_PASSWORD: RUNTIME_PASSWORD },
+    });
+    child.on('error', (error) => {
+      process.stderr.write(`cannot run ${command}: ${error.message}\n`);
+      resolve(1);
+    });
     child.on('close', (code) => resolve(code ?? 1));
   });
 } finally {

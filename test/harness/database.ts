@@ -27,6 +27,14 @@ export function urlFor(database: string): string {
   return url.toString();
 }
 
+/** The same database as the runtime role (`mordomo_app`), as the service and the library connect. */
+export function runtimeUrlFor(database: string): string {
+  const url = new URL(urlFor(database));
+  url.username = 'mordomo_app';
+  url.password = process.env.TEST_RUNTIME_PASSWORD ?? '';
+  return url.toString();
+}
+
 export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) {
   const client = new pg.Client({ connectionString: adminUrl() });
   await client.connect();
