@@ -8,7 +8,7 @@ import { registerPitrCommands } from './cli/pitr.ts';
 import { registerDataCommands } from './cli/data.ts';
 import { registerReplicaCommands } from './cli/replica.ts';
 import { registerDoctorCommand, registerOperationsCommands } from './cli/operations.ts';
-import { insertDefaultProviders, rotateEncryptionKey } from './ivr/ivr.ts';
+import { insertDefaultProviders, repairEncryptionKey, rotateEncryptionKey } from './ivr/ivr.ts';
 import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
 import { defaultJobs, Scheduler } from './ops/scheduler.ts';
 import { rotateAdminToken } from './http/auth.ts';
@@ -249,6 +249,18 @@ ivrCommand
       `${rotated} provider configs re-encrypted; the database now takes only the new key: make it MORDOMO_ENCRYPTION_KEY ` +
         '(a service started with both keys, MORDOMO_NEW_ENCRYPTION_KEY set too, keeps working meanwhile)\n',
     );
+  }));
+
+ivrCommand
+  .command('repair-key')
+  .description(
+    'record MORDOMO_ENCRYPTION_KEY(_FILE) as the current key after checking that every provider config opens with it ' +
+      '(the way out when config writes answer "not the current one" although no rotation was run); changes nothing otherwise',
+  )
+  .action(databaseAction(async (database, config) => {
+    if (!config.encryptionKey) throw new ConfigError('repair-key needs the key the configs are under (MORDOMO_ENCRYPTION_KEY or _FILE)');
+    const checked = await repairEncryptionKey(database.owner.db, config.encryptionKey);
+    process.stdout.write(`${checked} provider configs open with this key; it is now the recorded current key\n`);
   }));
 
 const keyCommand = ivrCommand.command('key').description("per-domain API keys of the HTTP API's /v1/ivr routes");

@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { ConfigError, mapDatabaseError, UnavailableError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
@@ -11,14 +10,6 @@ export interface DomainContext {
   domain: string;
 }
 
-/**
- * The name of an encryption key that the database may keep (migrations/ivr/009): an HMAC of a fixed text under
- * the key, so it tells keys apart without revealing one.
- */
-export function keyId(key: string): string {
-  return createHmac('sha256', key).update('mordomo-db provider config key').digest('hex').slice(0, 32);
-}
-
 /** The key given is not the database's current one: a rotation moved the configs to another key. */
 export class KeyNotCurrentError extends UnavailableError {}
 
@@ -27,7 +18,8 @@ const WRONG_KEY = '39000';
 
 /**
  * Runs `work` in one transaction as the IVR role with `app.domain_uuid` set to `domain` (and, when given,
- * `app.encryption_key` to the key with `app.key_id` its id). All four are transaction-local settings passed as
+ * `app.encryption_key` to the key; the database derives the key's id itself, migrations/ivr/012). All are
+ * transaction-local settings passed as
  * bind parameters of a SELECT: the key never appears in SQL text, our server never logs parameters
  * (`log_parameter_max_length = 0`), and a server on the seed's `log_statement = 'mod'` does not log SELECTs.
  */
@@ -42,7 +34,6 @@ export async function inDomain<T>(
       await sql`SELECT set_config('role', ${IVR_ROLE}, true),
                        set_config('app.domain_uuid', ${domain}, true),
                        set_config('app.encryption_key', ${secrets.encryptionKey ?? ''}, true),
-                       set_config('app.key_id', ${secrets.encryptionKey ? keyId(secrets.encryptionKey) : ''}, true),
                        set_config('app.provider_config', ${secrets.providerConfig ?? ''}, true)`.execute(trx);
       return work({ trx, domain });
     });
@@ -51,7 +42,8 @@ export async function inDomain<T>(
     if ((code === WRONG_KEY && /wrong key|corrupt data/i.test((error as Error).message)) || code === KEY_NOT_CURRENT) {
       throw new KeyNotCurrentError(
         'the encryption key is not the one the provider configs are under (rotated with mordomo-db ivr rotate-key?): ' +
-          'set MORDOMO_ENCRYPTION_KEY to the current key, or give the service both keys during a rotation (MORDOMO_NEW_ENCRYPTION_KEY)',
+          'set MORDOMO_ENCRYPTION_KEY to the current key, or give the service both keys during a rotation (MORDOMO_NEW_ENCRYPTION_KEY); ' +
+          'if no rotation was ever run, `mordomo-db ivr repair-key` records the key every config opens with',
         { cause: error },
       );
     }

@@ -5,7 +5,7 @@ import type { DB } from '../db/schema.ts';
 import { id, parse } from '../db/validation.ts';
 import * as calls from './calls.ts';
 import * as documents from './documents.ts';
-import { type DomainContext, IVR_ROLE, inDomain, KeyRing, keyId } from './domain-context.ts';
+import { type DomainContext, IVR_ROLE, inDomain, KeyRing } from './domain-context.ts';
 import type { PageOptions } from '../db/paging.ts';
 import * as providers from './providers.ts';
 import * as secretaries from './secretaries.ts';
@@ -200,12 +200,11 @@ export async function insertDefaultProviders(db: Kysely<DB>): Promise<number> {
  * the keys swapped rolls it back. Keys travel only as transaction settings. Returns how many configs moved.
  */
 export async function rotateEncryptionKey(db: Kysely<DB>, oldKey: string, newKey: string): Promise<number> {
-  const newId = keyId(newKey);
   try {
     return await db.transaction().execute(async (trx) => {
-      await sql`SELECT v_voice_start_key_rotation(${keyId(oldKey)}, ${newId})`.execute(trx);
+      await sql`SELECT v_voice_start_key_rotation(v_voice_key_id(${oldKey}), v_voice_key_id(${newKey}))`.execute(trx);
       await sql`SELECT set_config('role', ${IVR_ROLE}, true), set_config('app.old_key', ${oldKey}, true),
-                       set_config('app.encryption_key', ${newKey}, true), set_config('app.key_id', ${newId}, true)`.execute(trx);
+                       set_config('app.encryption_key', ${newKey}, true)`.execute(trx);
       const domains = await trx.selectFrom('v_domains').select('domain_uuid').orderBy('domain_uuid').execute();
       let rotated = 0;
       for (const { domain_uuid } of domains) {
@@ -214,7 +213,7 @@ export async function rotateEncryptionKey(db: Kysely<DB>, oldKey: string, newKey
           UPDATE v_voice_ai_providers
              SET config = pgp_sym_encrypt(v_voice_decrypt_either(config, current_setting('app.old_key'), current_setting('app.encryption_key')),
                                           current_setting('app.encryption_key'), 'cipher-algo=aes256')
-           WHERE domain_uuid = ${domain_uuid} AND config IS NOT NULL AND key_id IS DISTINCT FROM current_setting('app.key_id')`.execute(trx);
+           WHERE domain_uuid = ${domain_uuid} AND config IS NOT NULL AND key_id IS DISTINCT FROM v_voice_key_id(current_setting('app.encryption_key'))`.execute(trx);
         rotated += Number(result.numAffectedRows ?? 0n);
       }
       return rotated;
@@ -225,7 +224,30 @@ export async function rotateEncryptionKey(db: Kysely<DB>, oldKey: string, newKey
       throw new ConfigError('cannot decrypt a provider config with either key: the current key given is not the one in use; nothing was changed');
     }
     if (code === 'MDB03') {
-      throw new ConfigError('the current key given is not the one in use (the database records another); nothing was changed');
+      throw new ConfigError(
+        'the current key given is not the one in use (the database records another); nothing was changed. ' +
+          'If no rotation was ever run, `mordomo-db ivr repair-key` records the key every config opens with',
+      );
+    }
+    throw mapDatabaseError(error);
+  }
+}
+
+/**
+ * Records `key` as the database's current encryption key after checking that every provider config of every
+ * domain opens with it, in one transaction (migrations/ivr/012): the way out of a recorded key id that names no key
+ * in use. Nothing changes when any config does not open. Returns how many configs were checked.
+ */
+export async function repairEncryptionKey(db: Kysely<DB>, key: string): Promise<number> {
+  try {
+    return await db.transaction().execute(async (trx) => {
+      await sql`SELECT set_config('app.encryption_key', ${key}, true)`.execute(trx);
+      const { rows } = await sql<{ checked: number }>`SELECT v_voice_repair_encryption_key() AS checked`.execute(trx);
+      return rows[0]!.checked;
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'MDB03') {
+      throw new ConfigError(`${(error as Error).message}; nothing was changed (give the key the configs were written with)`);
     }
     throw mapDatabaseError(error);
   }
