@@ -1,15 +1,21 @@
 // The seed's "Useful Queries" and monitoring queries must run unchanged against the migrated schema.
 import assert from 'node:assert/strict';
 import os from 'node:os';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { sql } from 'kysely';
 import { recordAction } from '../../src/core/actions.ts';
 import { appendTurn, startConversation } from '../../src/core/conversations.ts';
 import { createUser } from '../../src/core/users.ts';
-import { testDatabase } from '../harness/database.ts';
+import pg from 'pg';
+import { runtimeUrlFor, testDatabase } from '../harness/database.ts';
 import { sharedBuffersFor } from '../../src/db/server-settings.ts';
 
-const { db, pool } = await testDatabase('seed_queries');
+const { db, pool: ownerPool, name } = await testDatabase('seed_queries');
+// The same statements as the runtime role (the service's login, which owns nothing): a Brain or dashboard that
+// logs in as it must get the same answers.
+const runtimePool = new pg.Pool({ connectionString: runtimeUrlFor(name), max: 2 });
+after(() => runtimePool.end());
+const LOGINS = { owner: ownerPool, runtime: runtimePool };
 
 const MOST_ACTIVE_USERS = `
 SELECT
@@ -60,6 +66,25 @@ FROM pg_tables
 WHERE schemaname = 'public'
 ORDER BY pg_total_relation_size(schemaname||'.'||tablename) DESC;`;
 
+const UNUSED_INDEXES = `
+SELECT
+    schemaname,
+    tablename,
+    indexname,
+    idx_scan
+FROM pg_stat_user_indexes
+WHERE idx_scan = 0
+ORDER BY pg_relation_size(indexrelid) DESC;`;
+
+// The seed's query reads tablename/indexname, which pg_stat_user_indexes does not have (README's differences from
+// the seed, 12): the corrected form names its columns relname and indexrelname.
+const UNUSED_INDEXES_CORRECTED = UNUSED_INDEXES.replace('    tablename,\n    indexname,', '    relname AS tablename,\n    indexrelname AS indexname,');
+
+const TERMINATE = `
+SELECT pg_terminate_backend(pid)
+FROM pg_stat_activity
+WHERE pid = 12345;`;
+
 const RUNNING = `
 SELECT pid, now() - query_start as duration, query
 FROM pg_stat_activity
@@ -78,23 +103,33 @@ test('the seed data set answers the three useful queries as computed by hand', a
   await appendTurn(db, r1.id, { content: 'Que horas são?', intent: 'query', confidence: 0.8 }, { content: 'Dez horas.' });
   await recordAction(db, { message_id: userMessage!.id, action_type: 'iot_control', action_name: 'turn_off', parameters: {} });
 
-  const active = await pool.query(MOST_ACTIVE_USERS);
-  assert.deepEqual(active.rows.map((r) => [r.name, Number(r.conversations), Number(r.messages)]), [['Ana', 1, 4], ['Rui', 1, 2]]);
-  const intents = await pool.query(COMMON_INTENTS);
-  assert.deepEqual(intents.rows.map((r) => [r.intent, Number(r.count), Number(r.avg_confidence).toFixed(2)]), [['iot_control', 2, '0.80'], ['query', 1, '0.80']]);
-  const latency = await pool.query(LATENCY_BY_CONTAINER);
-  assert.deepEqual(latency.rows.map((r) => [r.container, Number(r.avg_latency), r.max_latency]), [['brain', 400, 500], ['stt', 150, 200]]);
+  for (const [login, pool] of Object.entries(LOGINS)) {
+    const active = await pool.query(MOST_ACTIVE_USERS);
+    assert.deepEqual(active.rows.map((r) => [r.name, Number(r.conversations), Number(r.messages)]), [['Ana', 1, 4], ['Rui', 1, 2]], login);
+    const intents = await pool.query(COMMON_INTENTS);
+    assert.deepEqual(intents.rows.map((r) => [r.intent, Number(r.count), Number(r.avg_confidence).toFixed(2)]), [['iot_control', 2, '0.80'], ['query', 1, '0.80']], login);
+    const latency = await pool.query(LATENCY_BY_CONTAINER);
+    assert.deepEqual(latency.rows.map((r) => [r.container, Number(r.avg_latency), r.max_latency]), [['brain', 400, 500], ['stt', 150, 200]], login);
+  }
 });
 
-test('the seed monitoring queries run unchanged (slowest statements, largest tables, running queries)', async () => {
-  const slowest = await pool.query(SLOWEST);
-  assert.ok(slowest.rows.length > 0);
-  const tables = await pool.query(LARGEST_TABLES);
-  const names = tables.rows.map((r) => r.tablename);
-  for (const table of ['users', 'conversations', 'messages', 'actions', 'reminders', 'config', 'system_logs_default']) assert.ok(names.includes(table), table);
-  const running = await pool.query(RUNNING);
-  assert.ok(running.rows.some((r) => r.query.includes('pg_stat_activity')));
-});
+for (const [login, pool] of Object.entries(LOGINS)) {
+  test(`as the ${login}: the seed monitoring queries run unchanged (slowest statements, largest tables, unused indexes, running queries)`, async () => {
+    const slowest = await pool.query(SLOWEST);
+    assert.ok(slowest.rows.length > 0);
+    const tables = await pool.query(LARGEST_TABLES);
+    const names = tables.rows.map((r) => r.tablename);
+    for (const table of ['users', 'conversations', 'messages', 'actions', 'reminders', 'config', 'system_logs_default']) assert.ok(names.includes(table), table);
+    await assert.rejects(pool.query(UNUSED_INDEXES), (error: pg.DatabaseError) => error.code === '42703' && /"tablename" does not exist/.test(error.message));
+    const unused = await pool.query(UNUSED_INDEXES_CORRECTED);
+    assert.ok(unused.rows.every((r) => r.idx_scan === '0' || r.idx_scan === 0));
+    assert.ok(unused.rows.some((r) => String(r.indexname).startsWith('v_voice_') || String(r.tablename).startsWith('v_voice_')), 'the IVR tables are unused here');
+    // The seed's "Bloquear query" on a pid that is no backend: false, with PostgreSQL's warning, for either login.
+    assert.deepEqual((await pool.query(TERMINATE)).rows, []);
+    const running = await pool.query(RUNNING);
+    assert.ok(running.rows.some((r) => r.query.includes('pg_stat_activity')));
+  });
+}
 
 test('the schema has the seed tables, timestamps with time zone, and every seed index', async () => {
   const { rows: columns } = await sql<{ table_name: string; column_name: string; data_type: string }>`
@@ -115,7 +150,7 @@ test('the schema has the seed tables, timestamps with time zone, and every seed 
 });
 
 test('the server runs with the settings of deploy/postgresql.conf', async () => {
-  const { rows } = await pool.query(`SELECT name, setting, unit FROM pg_settings WHERE name IN
+  const { rows } = await ownerPool.query(`SELECT name, setting, unit FROM pg_settings WHERE name IN
     ('max_connections', 'shared_buffers', 'work_mem', 'wal_level', 'log_min_duration_statement', 'autovacuum',
      'default_text_search_config', 'shared_preload_libraries', 'log_statement', 'log_parameter_max_length',
      'log_error_verbosity', 'log_filename', 'log_truncate_on_rotation') ORDER BY name`);
