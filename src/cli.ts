@@ -160,7 +160,7 @@ program
 
 program
   .command('scheduler')
-  .description('run only the scheduled jobs (nightly verified backup, log partitions, size samples, rollups) until Ctrl-C or SIGTERM')
+  .description('run only the scheduled jobs (the nightly verified backup, log partitions, size and disk samples, report rollups, the search vocabulary, expired idempotency keys, conversation retention when configured) until Ctrl-C or SIGTERM')
   .action(async (_options, command: Command) => {
     const config = configFrom(command);
     const logger = commandLogger(config, false);
@@ -179,7 +179,7 @@ program
     }
   })
   .command('run <job>')
-  .description('run one job now (backup, partitions, size, rollups, or retention when configured), recorded like a scheduled run')
+  .description('run one job now (backup, partitions, size, disk-usage, rollups, search-words, idempotency-keys, or retention when configured), recorded like a scheduled run')
   .action(async (job: string, _options, command: Command) => {
     const config = configFrom(command);
     const logger = commandLogger(config, false);

@@ -248,3 +248,15 @@ function readKeyFile(file: string): string {
   if (key.length < 16) throw new ConfigError(`the key in ${file} must be at least 16 characters`);
   return key;
 }
+
+/**
+ * MORDOMO_LOG_LEVEL alone, validated as loadConfig validates it: for a logger made without the whole
+ * configuration (`createLogger()`). Undefined when unset.
+ */
+export function logLevelSetting(env: NodeJS.ProcessEnv = process.env): Config['logLevel'] {
+  const value = env.MORDOMO_LOG_LEVEL;
+  if (value === undefined || value === '') return undefined;
+  const parsed = schema.shape.MORDOMO_LOG_LEVEL.safeParse(value);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: MORDOMO_LOG_LEVEL: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+  return parsed.data;
+}

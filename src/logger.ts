@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { logLevelSetting } from './config.ts';
 
 export type { Logger };
 
@@ -34,9 +35,13 @@ const OPTIONS = {
   serializers: { err: pino.stdSerializers.errWithCause },
 };
 
-/** The one structured JSON logger; pass it down rather than creating others. */
-export function createLogger(level: string = 'info', destination?: pino.DestinationStream): Logger {
-  const options = { ...OPTIONS, level };
+/**
+ * The one structured JSON logger; pass it down rather than creating others. Without a level it takes
+ * MORDOMO_LOG_LEVEL (read by the configuration, like every setting), else info: `createLogger()` in a service
+ * follows the same variable as the CLI.
+ */
+export function createLogger(level?: string, destination?: pino.DestinationStream): Logger {
+  const options = { ...OPTIONS, level: level ?? logLevelSetting() ?? 'info' };
   return destination ? pino(options, destination) : pino(options, pino.destination(2));
 }
 
