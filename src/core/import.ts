@@ -23,7 +23,8 @@ export const IMPORT_COLUMNS = ['conversation_id', 'role', 'content', 'timestamp'
  *
  * When the role may set `session_replication_role` (a superuser, as the embedded server's owner is, or a role
  * granted SET on it), the rows go through a staging table and the per-row work is done once for the whole file:
- * PostgreSQL checks a foreign key with one query per inserted row, a sixth of a plain COPY's time here. Otherwise
+ * PostgreSQL checks a foreign key with one query per inserted row, a cost a plain COPY does not have, where one
+ * query checks the whole file (figures: bench/README.md, scale). Otherwise
  * the file is copied straight into `messages` and the triggers and foreign key do the same work row by row.
  */
 export async function importMessages(pool: pg.Pool, source: Readable): Promise<number> {

@@ -61,8 +61,9 @@ const RECENT_MATCHES = 200;
 // Which plan finds the recent matches depends on how often the words occur together, which the planner guesses from
 // each word's own frequency. When they are common together, walking the newest messages finds 200 within a few
 // thousand rows; when they are rare together (a rare word, or common words that seldom meet), that walk reads much
-// of the history (3 s for a rare word at 10M messages) and the GIN index's matches, sorted, are the fast plan. A
-// look at the newest NEWEST messages (~4 ms at 10M) tells which case a search is in; measured in bench/README.md.
+// of the history (all of it, for a word that is rare everywhere) and the GIN index's matches, sorted, are the fast
+// plan. A look at the newest NEWEST messages, one bounded index range whatever the history's length, tells which
+// case a search is in (figures: bench/README.md, scale).
 const NEWEST = 4000;
 const SPARSE_IN_NEWEST = 5;
 

@@ -36,10 +36,11 @@ export interface EmbeddedSettings {
 
 /**
  * The embedded server's shared_buffers: a quarter of the machine's memory, between the seed's 256MB and 8GB. The
- * seed's fixed 256MB left a long history's pages in the kernel's cache, copied into PostgreSQL's on every read: at
- * 10M messages on 24 GiB, search p95 over bench/search's queries 151 ms with 256MB, 46–63 ms with a quarter
- * (bench/README.md, scale). PostgreSQL touches its shared memory only as it reads pages, so a household's small
- * database costs no more memory than its size whatever this says.
+ * seed's fixed 256MB left a long history's pages in the kernel's cache, so every search that read them paid a copy
+ * into PostgreSQL's buffers per page; a quarter keeps the hot part of a large history in PostgreSQL's own cache
+ * while leaving the kernel room for the rest (figures: bench/README.md, scale). PostgreSQL touches its shared
+ * memory only as it reads pages, so a household's small database costs no more memory than its size whatever
+ * this says.
  */
 export function sharedBuffersFor(totalMemoryBytes: number): string {
   return `${Math.min(8192, Math.max(256, Math.floor(totalMemoryBytes / 4 / 2 ** 20)))}MB`;

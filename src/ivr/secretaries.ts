@@ -55,8 +55,8 @@ const COLUMNS = [
 /**
  * The seed's query, with two changes that keep its results and give row-level security the superuser's plan.
  * The tenant is read from the transaction's setting, which the policies read too: bound again as a parameter,
- * it gives the planner two values it must prove equal, and it does that with a gating node above every table
- * (31 µs per lookup under RLS with them, 27 µs without; bench/README "ivr"). And each provider is joined on its
+ * it gives the planner two values it must prove equal, and it does that with a gating node above every table,
+ * which was most of what row-level security cost this lookup (bench/README.md, ivr). And each provider is joined on its
  * domain as well, which the composite foreign keys already guarantee, so that the policy's condition is the
  * join's and not a filter. The secretary's columns are named rather than `s.*`, which a prepared statement cannot
  * survive a migration adding one (see db/columns.ts), and which brought the *_provider_type columns that only pin

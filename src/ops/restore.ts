@@ -198,8 +198,9 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
  * Takes off a table what a bulk load would otherwise maintain row by row and returns the statements that put back,
  * after the load and in the same transaction, what guards the data: its primary key and unique constraints, its
  * unique indexes, then the foreign keys of other tables that hang on its keys. Its other indexes are queued, to be
- * built after the commit. Building each once over the loaded rows is how pg_restore loads, and much faster (1M
- * messages: COPY 8.4-8.9 s with the uuid primary key kept, 5.0-5.4 s without it plus 0.5 s to build it). All inside
+ * built after the commit. Building each once over the loaded rows is how pg_restore loads, and much faster: a uuid
+ * primary key kept during the load takes every row at a random leaf, one built after sorts them once (figures:
+ * bench/README.md, backup). All inside
  * the restore's transaction: a failure brings everything back with the rest, the queue included.
  */
 async function dropForLoad(client: pg.ClientBase, table: string): Promise<string[]> {
