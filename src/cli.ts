@@ -11,7 +11,7 @@ import { registerDoctorCommand, registerOperationsCommands } from './cli/operati
 import { insertDefaultProviders, repairEncryptionKey, rotateEncryptionKey } from './ivr/ivr.ts';
 import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
 import { defaultJobs, Scheduler } from './ops/scheduler.ts';
-import { rotateAdminToken } from './http/auth.ts';
+import { rotateAdminToken } from './ops/admin-token.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from './ivr/api-keys.ts';
 import { startService } from './service.ts';
 

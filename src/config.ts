@@ -3,7 +3,6 @@ import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import { SHARED_BUFFERS_PATTERN } from './db/server-settings.ts';
 
 /**
  * Every setting of mordomo-db, parsed and validated in one place. Nothing else reads `process.env`:
@@ -114,7 +113,8 @@ const schema = z.object({
   POSTGRES_PASSWORD: z.string().min(1).optional(),
   MORDOMO_DATA_DIR: z.string().min(1).default('./data'),
   MORDOMO_PG_PORT: integer(1, 65535).default(5432),
-  MORDOMO_PG_SHARED_BUFFERS: z.string().regex(SHARED_BUFFERS_PATTERN, 'a size in MB or GB, like 512MB or 4GB').optional(),
+  // A size PostgreSQL reads for shared_buffers, in MB or GB.
+  MORDOMO_PG_SHARED_BUFFERS: z.string().regex(/^[1-9]\d{0,6}(MB|GB)$/, 'a size in MB or GB, like 512MB or 4GB').optional(),
   MORDOMO_PG_OS_USER: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a plain user name').default('postgres'),
   MORDOMO_MODULES: z
     .string()

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { InvalidInputError } from '../errors.ts';
-import type { JsonValue } from './schema.ts';
+import { InvalidInputError } from './errors.ts';
+import type { JsonValue } from './db/schema.ts';
 
 /**
  * Shared input rules. Everything is checked before SQL so that a bad value gets a message naming the field,

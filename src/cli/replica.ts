@@ -1,12 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
-import type { Database } from '../db/connect.ts';
-import { SUPERUSER } from '../db/embedded-server.ts';
-import { findRunningServer } from '../db/postmaster.ts';
-import { redactUrl } from '../db/urls.ts';
-import { ConfigError, InvalidInputError } from '../errors.ts';
-import { clientToolsHint } from '../ops/pg-dump.ts';
+import { InvalidInputError } from '../errors.ts';
+import { embeddedPrimary } from '../ops/replica-primary.ts';
 import { createReplica, promoteReplica, readReplicaStates, replicaStatus } from '../ops/replica.ts';
 import type { CliContext } from './backup.ts';
 import { print, size } from './output.ts';
@@ -15,34 +11,6 @@ function portOption(value: unknown): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidInputError(`--port ${String(value)}: not a port number`);
   return port;
-}
-
-function isEmbeddedPrimary(url: string, embeddedPort: number): boolean {
-  try {
-    const parsed = new URL(url);
-    return ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname) && Number(parsed.port || 5432) === embeddedPort;
-  } catch {
-    throw new InvalidInputError('--primary: not a connection URL (postgresql://user@host:port/db)');
-  }
-}
-
-/**
- * The embedded server to copy, with its superuser password: the one this command runs (password from
- * POSTGRES_PASSWORD or the data folder's file), or the one DATABASE_URL names when that is this machine's embedded
- * server of MORDOMO_DATA_DIR (password from the URL, which must name its superuser). Anything else is refused.
- */
-function embeddedPrimary(database: Database, config: Config): { pgData: string; port: number; password: string } {
-  if (database.server) return { pgData: database.server.pgData, port: config.pgPort, password: database.server.superuserPassword() };
-  const pgData = path.join(path.resolve(config.dataDir), 'pg');
-  const running = findRunningServer(pgData);
-  const url = config.databaseUrl ? new URL(config.databaseUrl) : undefined;
-  if (url && running && isEmbeddedPrimary(config.databaseUrl!, running.port)) {
-    if (decodeURIComponent(url.username) !== SUPERUSER) {
-      throw new ConfigError(`replica create needs the embedded server's superuser: give DATABASE_URL as ${SUPERUSER}, or unset it (the password then comes from POSTGRES_PASSWORD or ${config.dataDir}/postgres-password)`);
-    }
-    return { pgData, port: running.port, password: decodeURIComponent(url.password) };
-  }
-  throw new ConfigError(`replica create copies the embedded server's files; for a remote primary use pg_basebackup (${clientToolsHint(16)}) with a replication slot`);
 }
 
 export function registerReplicaCommands(program: Command, { databaseAction, configOf }: CliContext): void {
@@ -56,10 +24,7 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .option('--primary <url>', 'the primary (default: the configured database); only the embedded server can be copied from here')
     .action(
       databaseAction(async (database, config, logger, options) => {
-        if (options.primary !== undefined && !isEmbeddedPrimary(String(options.primary), config.pgPort)) {
-          throw new ConfigError(`${redactUrl(String(options.primary))} is not this machine's embedded server: build its standby with pg_basebackup -R (${clientToolsHint(16)}) and a replication slot`);
-        }
-        const primary = embeddedPrimary(database, config);
+        const primary = embeddedPrimary(database, config, options.primary === undefined ? undefined : String(options.primary));
         const dataDir = path.resolve(String(options.standbyDir));
         const result = await createReplica(database.owner.pool, {
           primaryPgData: primary.pgData,

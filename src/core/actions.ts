@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { Actions, DB } from '../db/schema.ts';
-import { id, json, parse, requiredText, text } from '../db/validation.ts';
-import { COLUMNS } from '../db/columns.ts';
+import { id, json, parse, requiredText, text } from '../validation.ts';
+import { COLUMNS } from './columns.ts';
 
 export type Action = Selectable<Actions>;
 export type ActionStatus = 'pending' | 'executing' | 'success' | 'failed';

@@ -1,4 +1,4 @@
-import type { DB } from './schema.ts';
+import type { DB } from '../db/schema.ts';
 
 /**
  * The columns the library reads from each core table, named rather than `*`. Statements run prepared (db/pool.ts),

@@ -2,8 +2,8 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { mapErrors, NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
-import { parse, requiredText } from '../db/validation.ts';
-import { COLUMNS } from '../db/columns.ts';
+import { parse, requiredText } from '../validation.ts';
+import { COLUMNS } from './columns.ts';
 
 /** The assistant's known settings and what each accepts. */
 export const CONFIG_KEYS = {

@@ -4,8 +4,8 @@ import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { Conversations, DB } from '../db/schema.ts';
 import { appendMessages, type Message, type NewMessage } from './messages.ts';
-import { id, jsonObject, parse } from '../db/validation.ts';
-import { COLUMNS } from '../db/columns.ts';
+import { id, jsonObject, parse } from '../validation.ts';
+import { COLUMNS } from './columns.ts';
 
 export type Conversation = Selectable<Conversations>;
 export type ConversationWithMessages = Conversation & { messages: Message[] };

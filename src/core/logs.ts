@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { mapErrors } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, SystemLogs } from '../db/schema.ts';
-import { instant, jsonObject, limit, parse, position, requiredText } from '../db/validation.ts';
-import { COLUMNS } from '../db/columns.ts';
+import { instant, jsonObject, limit, parse, position, requiredText } from '../validation.ts';
+import { COLUMNS } from './columns.ts';
 
 export type LogLine = Selectable<SystemLogs>;
 export const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;

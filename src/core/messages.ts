@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Messages } from '../db/schema.ts';
-import { id, instant, json, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
-import { columnList } from '../db/columns.ts';
+import { id, instant, json, jsonObject, limit, parse, position, requiredText, text } from '../validation.ts';
+import { columnList } from './columns.ts';
 
-/** Every column of a message, named (see db/columns.ts). */
+/** Every column of a message, named (see core/columns.ts). */
 const MESSAGE_COLUMNS = columnList('messages');
 
 // search_vector (the stored search lexemes, migration core 018) serves the search index and is never read back.

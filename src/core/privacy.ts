@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { mapErrors, NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
-import { id, parse } from '../db/validation.ts';
+import { id, parse } from '../validation.ts';
 import type { Action } from './actions.ts';
 import type { Conversation } from './conversations.ts';
 import type { LogLine } from './logs.ts';

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Reminders } from '../db/schema.ts';
-import { id, instant, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
-import { COLUMNS, columnList } from '../db/columns.ts';
+import { id, instant, jsonObject, limit, parse, position, requiredText, text } from '../validation.ts';
+import { COLUMNS, columnList } from './columns.ts';
 
 export type Reminder = Selectable<Reminders>;
 

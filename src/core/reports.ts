@@ -2,7 +2,7 @@ import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { z } from 'zod';
 import { mapErrors } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
-import { parse } from '../db/validation.ts';
+import { parse } from '../validation.ts';
 
 /**
  * Reports for the Dashboard UI: the seed's three useful queries with their window as a parameter, and the figures

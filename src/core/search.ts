@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { InvalidInputError, mapErrors } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { PLANNED_PER_CALL } from '../db/pool.ts';
-import { id, instant, limit, parse, text } from '../db/validation.ts';
+import { id, instant, limit, parse, text } from '../validation.ts';
 import { ROLES } from './messages.ts';
 
 /**

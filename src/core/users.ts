@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { mapErrors, NotFoundError } from '../errors.ts';
 import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB, Users } from '../db/schema.ts';
-import { id, jsonObject, limit, parse, position, requiredText, text } from '../db/validation.ts';
-import { COLUMNS } from '../db/columns.ts';
+import { id, jsonObject, limit, parse, position, requiredText, text } from '../validation.ts';
+import { COLUMNS } from './columns.ts';
 import { afterPosition } from '../db/paging.ts';
 
 export type User = Selectable<Users>;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ConflictError, mapErrors } from '../errors.ts';
 import type { DB } from './schema.ts';
 import { inTransaction } from './transaction.ts';
-import { parse } from './validation.ts';
+import { parse } from '../validation.ts';
 
 /** How long a key is remembered: a retry within this time returns the first result; after it, the key is new again. */
 export const IDEMPOTENCY_KEY_TTL_HOURS = 24;

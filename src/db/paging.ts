@@ -1,6 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
 import { z } from 'zod';
-import { limit, position } from './validation.ts';
+import { limit, position } from '../validation.ts';
 
 /**
  * Keyset pages in creation order: `limit` rows after a position (the creation time and id of the last row of the

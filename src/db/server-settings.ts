@@ -46,9 +46,6 @@ export function sharedBuffersFor(totalMemoryBytes: number): string {
   return `${Math.min(8192, Math.max(256, Math.floor(totalMemoryBytes / 4 / 2 ** 20)))}MB`;
 }
 
-/** MORDOMO_PG_SHARED_BUFFERS: a size PostgreSQL reads, in MB or GB. */
-export const SHARED_BUFFERS_PATTERN = /^[1-9]\d{0,6}(MB|GB)$/;
-
 /**
  * Reads `deploy/postgresql.conf` and adapts it for the embedded server: shared_buffers sized to this machine (or
  * as configured), and the pt_BR locale lines fall back to C.UTF-8 where that locale is not installed (PostgreSQL

@@ -1,35 +1,18 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { HttpSettings } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { domainOfApiKey } from '../ivr/api-keys.ts';
 import { HttpError } from './errors.ts';
-import { writeFileAtomic } from '../files.ts';
+import { writeTokenFile } from '../ops/admin-token.ts';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** Equal-length digests compared in constant time, so neither length nor content leaks through timing. */
 function sameSecret(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
-}
-
-function writeTokenFile(file: string): string {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const token = randomBytes(32).toString('base64url');
-  writeFileAtomic(file, `${token}\n`); // a reader sees the old token or the new one, never half of one
-  return token;
-}
-
-/** Replaces the admin token file with a new random token; the running service picks it up on its next request. */
-export function rotateAdminToken(settings: HttpSettings): string {
-  if (settings.adminToken) {
-    throw new ConfigError('the admin token comes from MORDOMO_ADMIN_TOKEN; change that variable and restart the service instead');
-  }
-  writeTokenFile(settings.adminTokenFile);
-  return settings.adminTokenFile;
 }
 
 /**

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Module } from '../config.ts';
 import { listBackups } from '../ops/backup-files.ts';
+import { readDatabaseStatistics } from '../ops/monitor.ts';
 import { partitionsAhead } from '../ops/partitions.ts';
 import { OUT_OF_ROTATION, type ReadRouter } from '../db/read-routing.ts';
 
@@ -17,30 +18,6 @@ export interface AppMetrics {
   /** Reads the database and backup figures; called by the /metrics route before rendering. */
   refresh(): Promise<void>;
 }
-
-const DATABASE_STATS = `
-  SELECT pg_database_size(current_database())::float8 AS size_bytes, xact_commit::float8, xact_rollback::float8,
-         deadlocks::float8, blks_hit::float8, blks_read::float8,
-         (SELECT coalesce(extract(epoch FROM max(now() - xact_start)), 0)::float8
-            FROM pg_stat_activity WHERE xact_start IS NOT NULL AND backend_type = 'client backend') AS longest_xact_seconds,
-         CASE WHEN pg_is_in_recovery()
-              THEN coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)::float8
-              ELSE (SELECT coalesce(max(extract(epoch FROM replay_lag)), 0)::float8 FROM pg_stat_replication)
-         END AS replication_lag_seconds
-    FROM pg_stat_database WHERE datname = current_database()`;
-const CONNECTIONS = `SELECT coalesce(state, 'background') AS state, count(*)::float8 AS n FROM pg_stat_activity GROUP BY 1`;
-const TABLE_SIZES = `
-  SELECT c.relname AS table_name, pg_total_relation_size(c.oid)::float8 AS bytes
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition`;
-const SLOW_STATEMENTS = `
-  SELECT queryid::text, left(regexp_replace(query, '\\s+', ' ', 'g'), 80) AS query, calls::float8,
-         (mean_exec_time / 1000)::float8 AS mean_seconds
-    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-   ORDER BY mean_exec_time DESC LIMIT 10`;
-const JOB_RUNS = `
-  SELECT DISTINCT ON (job) job, outcome, extract(epoch FROM coalesce(finished_at, started_at))::float8 AS at
-    FROM mordomo_job_runs WHERE to_regclass('mordomo_job_runs') IS NOT NULL ORDER BY job, started_at DESC`;
 
 export function createMetrics(pool: pg.Pool, options: { backupDir: string; modules: Module[]; reads?: ReadRouter }): AppMetrics {
   const registry = new Registry();
@@ -98,31 +75,23 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
   const databaseGauges = [connections, databaseSize, tableSize, commits, rollbacks, deadlocks, cacheHit, longest, lag, slowMean, slowCalls, partitions, jobOutcome, jobAt];
 
   async function readDatabase(): Promise<void> {
-    const [stats, states, tables, jobs] = await Promise.all([
-      pool.query(DATABASE_STATS),
-      pool.query(CONNECTIONS),
-      pool.query(TABLE_SIZES),
-      pool.query(JOB_RUNS).catch(() => ({ rows: [] })),
-    ]);
-    const s = stats.rows[0];
-    databaseSize.set(s.size_bytes);
-    commits.set(s.xact_commit);
-    rollbacks.set(s.xact_rollback);
-    deadlocks.set(s.deadlocks);
-    const reads = s.blks_hit + s.blks_read;
-    cacheHit.set(reads === 0 ? 1 : s.blks_hit / reads);
-    longest.set(s.longest_xact_seconds);
-    lag.set(s.replication_lag_seconds);
-    for (const row of states.rows) connections.set({ state: row.state }, row.n);
-    for (const row of tables.rows) tableSize.set({ table: row.table_name }, row.bytes);
-    for (const row of jobs.rows) {
+    const readings = await readDatabaseStatistics(pool);
+    databaseSize.set(readings.sizeBytes);
+    commits.set(readings.commits);
+    rollbacks.set(readings.rollbacks);
+    deadlocks.set(readings.deadlocks);
+    const reads = readings.blocksHit + readings.blocksRead;
+    cacheHit.set(reads === 0 ? 1 : readings.blocksHit / reads);
+    longest.set(readings.longestTransactionSeconds);
+    lag.set(readings.replicationLagSeconds);
+    for (const row of readings.connections) connections.set({ state: row.state }, row.connections);
+    for (const row of readings.tables) tableSize.set({ table: row.table }, row.bytes);
+    for (const row of readings.jobs) {
       jobOutcome.set({ job: row.job, outcome: row.outcome }, 1);
       jobAt.set({ job: row.job }, row.at);
     }
-    // pg_stat_statements may be missing on a managed server; the rest of the scrape still stands.
-    const slow = await pool.query(SLOW_STATEMENTS).catch(() => ({ rows: [] }));
-    for (const row of slow.rows) {
-      slowMean.set({ queryid: row.queryid, query: row.query }, row.mean_seconds);
+    for (const row of readings.slowStatements) {
+      slowMean.set({ queryid: row.queryid, query: row.query }, row.meanSeconds);
       slowCalls.set({ queryid: row.queryid, query: row.query }, row.calls);
     }
     if (options.modules.includes('core')) partitions.set(await partitionsAhead(pool));

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { mapErrors, NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
-import { id, parse, requiredText } from '../db/validation.ts';
+import { id, parse, requiredText } from '../validation.ts';
 import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
 
 /**

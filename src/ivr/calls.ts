@@ -1,7 +1,7 @@
 import { CompiledQuery, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../errors.ts';
-import { id, instant, parse, requiredText, text } from '../db/validation.ts';
+import { id, instant, parse, requiredText, text } from '../validation.ts';
 import type { DomainContext } from './domain-context.ts';
 import { pageOptions, type PageOptions } from '../db/paging.ts';
 

@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { ConfigError, mapDatabaseError } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB } from '../db/schema.ts';
-import { id, parse } from '../db/validation.ts';
+import { id, parse } from '../validation.ts';
 import * as calls from './calls.ts';
 import * as documents from './documents.ts';
 import { type DomainContext, IVR_ROLE, inDomain, KeyRing } from './domain-context.ts';

@@ -1,7 +1,7 @@
 import { CompiledQuery, sql } from 'kysely';
 import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
-import { id, json, parse } from '../db/validation.ts';
+import { id, json, parse } from '../validation.ts';
 import type { DomainContext } from './domain-context.ts';
 import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
 

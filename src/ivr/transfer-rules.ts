@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
-import { id, instant, parse, requiredText, text } from '../db/validation.ts';
+import { id, instant, parse, requiredText, text } from '../validation.ts';
 import type { DomainContext } from './domain-context.ts';
 import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { schemaTypesCommand } from '../../scripts/schema-types.ts';
-import { COLUMNS } from '../../src/db/columns.ts';
+import { COLUMNS } from '../../src/core/columns.ts';
 import { testDatabase } from '../harness/database.ts';
 
 const { url } = await testDatabase('schema_types');
@@ -14,7 +14,7 @@ test('src/db/schema.ts matches the migrated database (regenerate with npm run db
 });
 
 // Generated columns (the stored search lexemes of messages) are there for an index and never read back.
-test('the columns the library names (src/db/columns.ts) are every stored, non-generated column of each table as migrated', async () => {
+test('the columns the library names (src/core/columns.ts) are every stored, non-generated column of each table as migrated', async () => {
   const { pool } = await testDatabase('columns');
   for (const [table, columns] of Object.entries(COLUMNS)) {
     const { rows } = await pool.query<{ column_name: string }>(

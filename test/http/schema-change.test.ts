@@ -1,6 +1,6 @@
 // A migration that adds columns while the service runs. The service's statements are prepared per connection
 // (src/db/pool.ts), and PostgreSQL refuses to run a prepared `SELECT *` whose result gained a column ("cached
-// plan must not change result type"): before the columns were named (src/db/columns.ts) every read below answered
+// plan must not change result type"): before the columns were named (src/core/columns.ts) every read below answered
 // 500 from its first connection after the change until the service restarted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

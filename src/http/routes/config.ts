@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import * as settings from '../../core/config.ts';
-import { jsonValue } from '../../db/validation.ts';
+import { jsonValue } from '../../validation.ts';
 import type { ServiceContext } from '../context.ts';
 import { replies, WITH_BODY } from '../responses.ts';
 import { configEntrySchema } from '../schemas.ts';

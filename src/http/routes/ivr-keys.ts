@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { id } from '../../db/validation.ts';
+import { id } from '../../validation.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../ivr/api-keys.ts';
 import type { ServiceContext } from '../context.ts';
 import { replies, WITH_BODY } from '../responses.ts';

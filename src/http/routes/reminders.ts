@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import * as reminders from '../../core/reminders.ts';
-import { id } from '../../db/validation.ts';
+import { id } from '../../validation.ts';
 import type { ServiceContext } from '../context.ts';
 import { replies, WITH_BODY } from '../responses.ts';
 import { idempotencyOf, idempotentHeaders, idParams, keysetPage, pageOf, pageQuery, reminderSchema } from '../schemas.ts';

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import * as messages from '../../core/messages.ts';
 import { searchMessages, searchPosition } from '../../core/search.ts';
-import { id } from '../../db/validation.ts';
+import { id } from '../../validation.ts';
 import type { ServiceContext } from '../context.ts';
 import { readerFor } from '../reads.ts';
 import { replies } from '../responses.ts';

@@ -5,7 +5,7 @@ import * as messages from '../../core/messages.ts';
 import { eraseUser, exportUser } from '../../core/privacy.ts';
 import * as users from '../../core/users.ts';
 import type { ServiceContext } from '../context.ts';
-import type { Position } from '../../db/validation.ts';
+import type { Position } from '../../validation.ts';
 import { readerFor } from '../reads.ts';
 import { replies, WITH_BODY } from '../responses.ts';
 import {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { id } from '../../../db/validation.ts';
+import { id } from '../../../validation.ts';
 import { documentPatch, newDocument } from '../../../ivr/documents.ts';
 import { replies, WITH_BODY } from '../../responses.ts';
 import { documentHitSchema, documentSchema, idempotencyOf, idempotentHeaders, keysetPage, pageOf, pageQuery, uuidParams } from '../../schemas.ts';
