@@ -1,7 +1,8 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
-import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { CORE_KEYS } from './idempotency-keys.ts';
 import type { Actions, DB } from '../db/schema.ts';
 import { id, json, parse, requiredText, text } from '../validation.ts';
 import { COLUMNS } from './columns.ts';

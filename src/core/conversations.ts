@@ -1,7 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
-import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { CORE_KEYS } from './idempotency-keys.ts';
 import type { Conversations, DB } from '../db/schema.ts';
 import { appendMessages, type Message, type NewMessage } from './messages.ts';
 import { id, jsonObject, parse } from '../validation.ts';

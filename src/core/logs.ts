@@ -1,7 +1,8 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { mapErrors } from '../errors.ts';
-import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { CORE_KEYS } from './idempotency-keys.ts';
 import type { DB, SystemLogs } from '../db/schema.ts';
 import { instant, jsonObject, limit, parse, position, requiredText } from '../validation.ts';
 import { COLUMNS } from './columns.ts';

@@ -1,7 +1,8 @@
 import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
-import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { CORE_KEYS } from './idempotency-keys.ts';
 import type { DB, Messages } from '../db/schema.ts';
 import { id, instant, json, jsonObject, limit, parse, position, requiredText, text } from '../validation.ts';
 import { columnList } from './columns.ts';

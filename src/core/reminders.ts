@@ -1,7 +1,8 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
-import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { CORE_KEYS } from './idempotency-keys.ts';
 import type { DB, Reminders } from '../db/schema.ts';
 import { id, instant, jsonObject, limit, parse, position, requiredText, text } from '../validation.ts';
 import { COLUMNS, columnList } from './columns.ts';

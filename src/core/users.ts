@@ -1,7 +1,8 @@
 import { type Kysely, type Selectable } from 'kysely';
 import { z } from 'zod';
 import { mapErrors, NotFoundError } from '../errors.ts';
-import { CORE_KEYS, type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { type IdempotencyOptions, once } from '../db/idempotency.ts';
+import { CORE_KEYS } from './idempotency-keys.ts';
 import type { DB, Users } from '../db/schema.ts';
 import { id, jsonObject, limit, parse, position, requiredText, text } from '../validation.ts';
 import { COLUMNS } from './columns.ts';

@@ -24,9 +24,14 @@ export interface IdempotencyOptions {
   idempotencyKey?: string;
 }
 
-/** Where keys are kept: core's table, or the IVR's per-domain one (under row-level security). */
-export type KeyStore = { table: 'mordomo_idempotency_keys' } | { table: 'v_voice_idempotency_keys'; domain: string };
-export const CORE_KEYS: KeyStore = { table: 'mordomo_idempotency_keys' };
+/**
+ * Where a module keeps its keys: a table of (key, fingerprint, result, created_at), and for a tenant's table the
+ * column that scopes keys with its value (a key is unique within the scope). Names come from code, never input.
+ */
+export interface KeyStore {
+  table: string;
+  scope?: { column: string; value: string };
+}
 
 // Results are kept as JSON; Dates are tagged so that a replay returns the same types as the first call.
 const DATE_TAG = '$mordomo-date';
@@ -46,7 +51,7 @@ function revive(text: string): unknown {
 }
 
 function keyCondition(store: KeyStore, key: string) {
-  return store.table === 'v_voice_idempotency_keys' ? sql`domain_uuid = ${store.domain} AND key = ${key}` : sql`key = ${key}`;
+  return store.scope ? sql`${sql.ref(store.scope.column)} = ${store.scope.value} AND key = ${key}` : sql`key = ${key}`;
 }
 
 /**
@@ -60,10 +65,9 @@ export async function once<T>(db: Kysely<DB>, store: KeyStore, options: Idempote
   const key = parse(idempotencyKey, options.idempotencyKey, 'idempotency key');
   const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest();
   const table = sql.table(store.table);
-  const [columns, values, conflict] =
-    store.table === 'v_voice_idempotency_keys'
-      ? [sql`domain_uuid, key, fingerprint`, sql`${store.domain}, ${key}, ${fingerprint}`, sql`domain_uuid, key`]
-      : [sql`key, fingerprint`, sql`${key}, ${fingerprint}`, sql`key`];
+  const [columns, values, conflict] = store.scope
+    ? [sql`${sql.ref(store.scope.column)}, key, fingerprint`, sql`${store.scope.value}, ${key}, ${fingerprint}`, sql`${sql.ref(store.scope.column)}, key`]
+    : [sql`key, fingerprint`, sql`${key}, ${fingerprint}`, sql`key`];
   return inTransaction(db, async (trx) => {
     // Claimed when new, or when the key's last use has expired.
     const claimed = await mapErrors(() =>
@@ -87,27 +91,11 @@ export async function once<T>(db: Kysely<DB>, store: KeyStore, options: Idempote
   });
 }
 
-/**
- * Forgets keys older than IDEMPOTENCY_KEY_TTL_HOURS, in core's table and, with the IVR module, in every domain's
- * (one domain at a time: its table is under forced row-level security); returns how many.
- */
-export async function pruneIdempotencyKeys(db: Kysely<DB>, modules: readonly string[]): Promise<number> {
-  const expired = sql`created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})`;
-  return mapErrors(async () => {
-    let pruned = 0;
-    if (modules.includes('core')) {
-      pruned += Number((await sql`DELETE FROM mordomo_idempotency_keys WHERE ${expired}`.execute(db)).numAffectedRows ?? 0n);
-    }
-    if (modules.includes('ivr')) {
-      const domains = await db.selectFrom('v_domains').select('domain_uuid').execute();
-      for (const { domain_uuid } of domains) {
-        pruned += await inTransaction(db, async (trx) => {
-          await sql`SELECT set_config('app.domain_uuid', ${domain_uuid}, true)`.execute(trx);
-          const result = await sql`DELETE FROM v_voice_idempotency_keys WHERE domain_uuid = ${domain_uuid} AND ${expired}`.execute(trx);
-          return Number(result.numAffectedRows ?? 0n);
-        });
-      }
-    }
-    return pruned;
-  });
+/** Forgets the store's keys older than IDEMPOTENCY_KEY_TTL_HOURS; returns how many. */
+export async function pruneExpiredKeys(db: Kysely<DB>, store: KeyStore): Promise<number> {
+  const scope = store.scope ? sql`${sql.ref(store.scope.column)} = ${store.scope.value} AND ` : sql``;
+  const result = await mapErrors(() =>
+    sql`DELETE FROM ${sql.table(store.table)} WHERE ${scope}created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})`.execute(db),
+  );
+  return Number(result.numAffectedRows ?? 0n);
 }

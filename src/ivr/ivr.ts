@@ -5,6 +5,7 @@ import type { DB } from '../db/schema.ts';
 import { id, parse } from '../validation.ts';
 import * as calls from './calls.ts';
 import * as documents from './documents.ts';
+import { domainKeys } from './idempotency-keys.ts';
 import { type DomainContext, IVR_ROLE, inDomain, KeyRing } from './domain-context.ts';
 import type { PageOptions } from '../db/paging.ts';
 import * as providers from './providers.ts';
@@ -23,7 +24,7 @@ export interface IvrOptions {
 
 /** `work` at most once per idempotency key of the domain (see db/idempotency.ts), in the domain's transaction. */
 function onlyOnce<T>(options: IdempotencyOptions, request: unknown, work: (context: DomainContext) => Promise<T>) {
-  return (context: DomainContext) => once(context.trx, { table: 'v_voice_idempotency_keys', domain: context.domain }, options, request, () => work(context));
+  return (context: DomainContext) => once(context.trx, domainKeys(context.domain), options, request, () => work(context));
 }
 
 /**

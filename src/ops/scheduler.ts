@@ -2,7 +2,9 @@ import { Cron } from 'croner';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { ConfigError, mapDatabaseError, mapErrors, MordomoError } from '../errors.ts';
-import { pruneIdempotencyKeys } from '../db/idempotency.ts';
+import { pruneExpiredKeys } from '../db/idempotency.ts';
+import { CORE_KEYS } from '../core/idempotency-keys.ts';
+import { pruneDomainKeys } from '../ivr/idempotency-keys.ts';
 import type { Connection } from '../db/connect.ts';
 import type { Logger } from '../logger.ts';
 import { createBackup } from './backup.ts';
@@ -122,7 +124,11 @@ export function defaultJobs(owner: Connection, config: Config, logger: Logger, p
     {
       name: 'idempotency-keys',
       cron: '50 * * * *',
-      run: async () => `${await pruneIdempotencyKeys(db, config.modules)} expired idempotency keys forgotten`,
+      run: async () => {
+        const core = config.modules.includes('core') ? await pruneExpiredKeys(db, CORE_KEYS) : 0;
+        const ivr = config.modules.includes('ivr') ? await pruneDomainKeys(db) : 0;
+        return `${core + ivr} expired idempotency keys forgotten`;
+      },
     },
     {
       name: 'backup',

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { sql } from 'kysely';
 import { appendTurn, startConversation } from '../../src/core/conversations.ts';
 import { createReminder } from '../../src/core/reminders.ts';
-import { pruneIdempotencyKeys } from '../../src/db/idempotency.ts';
+import { pruneExpiredKeys } from '../../src/db/idempotency.ts';
+import { CORE_KEYS } from '../../src/core/idempotency-keys.ts';
+import { pruneDomainKeys } from '../../src/ivr/idempotency-keys.ts';
 import { createIvr } from '../../src/ivr/ivr.ts';
 import { rejectsWith } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
@@ -59,7 +61,7 @@ test('a failed call does not use up its key, and an expired key is new again and
   assert.equal(failed.length, 0, 'a failed call leaves no key behind');
 
   await sql`UPDATE mordomo_idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'expiring'`.execute(db);
-  assert.ok((await pruneIdempotencyKeys(db, ['core', 'ivr'])) >= 1);
+  assert.ok((await pruneExpiredKeys(db, CORE_KEYS)) + (await pruneDomainKeys(db)) >= 1);
   const { rows } = await sql`SELECT key FROM mordomo_idempotency_keys WHERE created_at < now() - interval '24 hours'`.execute(db);
   assert.deepEqual(rows, []);
 });
@@ -76,4 +78,14 @@ test("IVR keys are per domain: one tenant's key neither replays nor blocks anoth
   assert.deepEqual(await a.appendCallMessages(callA.conversation_uuid, messages, { idempotencyKey: 'm-1' }), first);
   assert.equal((await a.getCall(callA.conversation_uuid)).messages.length, 1);
   await rejectsWith(() => a.startCall({ caller_id: '2002' }, { idempotencyKey: 'call-1' }), 'conflict');
+});
+
+test("expired IVR keys are pruned domain by domain, as the IVR role, and a fresh key of another domain stays", async () => {
+  const [first, second] = [await createDomain(db), await createDomain(db)];
+  await createIvr(db).forDomain(first).startCall({ caller_id: '2001' }, { idempotencyKey: 'old-call' });
+  await createIvr(db).forDomain(second).startCall({ caller_id: '2002' }, { idempotencyKey: 'new-call' });
+  await sql`UPDATE v_voice_idempotency_keys SET created_at = now() - interval '25 hours' WHERE domain_uuid = ${first}`.execute(db);
+  assert.equal(await pruneDomainKeys(db), 1);
+  const { rows } = await sql<{ domain_uuid: string; key: string }>`SELECT domain_uuid, key FROM v_voice_idempotency_keys WHERE domain_uuid IN (${first}, ${second})`.execute(db);
+  assert.deepEqual(rows, [{ domain_uuid: second, key: 'new-call' }]);
 });
