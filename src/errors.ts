@@ -52,8 +52,32 @@ interface PgErrorLike {
   message?: string;
 }
 
-/** SQLSTATE raised by this package's own triggers for refused state changes (see migrations). */
-export const REFUSED_TRANSITION_SQLSTATE = 'MDB01';
+/**
+ * Every SQLSTATE the code tells apart, PostgreSQL's and this package's own (class MDB, raised by its migrations'
+ * functions and triggers), so that a code is written once and named where it is checked.
+ */
+export const SQLSTATE = {
+  /** A refused state change of an action or reminder (migrations/core). */
+  refusedTransition: 'MDB01',
+  /** A provider config written under a key that is not the current one, or without a key (migrations/ivr/012). */
+  keyNotCurrent: 'MDB02',
+  /** The key given to a rotation or repair is not the one the configs are under (migrations/ivr/009, 012). */
+  keyNotInUse: 'MDB03',
+  /** A provider config not encrypted with the transaction's app.encryption_key (migrations/ivr/012). */
+  configNotUnderKey: 'MDB04',
+  /** pgcrypto's "Wrong key or corrupt data" (external_routine_invocation_exception). */
+  wrongKey: '39000',
+  undefinedTable: '42P01',
+  undefinedFunction: '42883',
+  duplicateDatabase: '42P04',
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+  invalidPassword: '28P01',
+  invalidAuthorization: '28000',
+  cannotConnectNow: '57P03',
+} as const;
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
 
@@ -62,29 +86,21 @@ function where(err: PgErrorLike): string {
   return err.table ?? err.constraint ?? 'the database';
 }
 
+const constraintMeanings = new Map<string, string>();
+const missingTableHints: { names: RegExp; hint: string }[] = [];
+
 /**
- * What each named constraint of the schema means, said as the rule the caller broke; a constraint not listed
- * (a plain foreign key, a column check) is named with its table instead.
+ * Says what a module's named constraints mean, as the rule the caller broke; a constraint not described (a plain
+ * foreign key, a column check) is named with its table instead. Each module describes its own.
  */
-export const CONSTRAINT_MESSAGES: Record<string, string> = {
-  idx_users_email: 'a user with this e-mail already exists',
-  conversations_ended_after_start: 'a conversation cannot end before it started',
-  v_voice_ai_providers_name_unique: 'this domain already has a provider of this type with this name',
-  v_voice_ai_providers_enabled_needs_config: 'a provider cannot be enabled without a config: give it one, or set is_enabled to false',
-  idx_providers_one_default: 'this domain already has a default provider of this type',
-  v_voice_secretaries_extension_unique: 'this domain already has a secretary on this extension',
-  v_voice_secretaries_stt_fk: "a secretary's STT provider must be an stt provider of the same domain",
-  v_voice_secretaries_tts_fk: "a secretary's TTS provider must be a tts provider of the same domain",
-  v_voice_secretaries_llm_fk: "a secretary's LLM provider must be an llm provider of the same domain",
-  v_voice_secretaries_realtime_fk: "a secretary's realtime provider must be a realtime provider of the same domain",
-  v_voice_conversations_call_unique: 'a call with this call_uuid already exists in this domain',
-  v_voice_conversations_secretary_fk: "a call's secretary must be a secretary of the same domain",
-  v_voice_conversations_ended_after_start: 'a call cannot end before it started',
-  v_voice_messages_conversation_fk: 'the call does not exist in this domain',
-  v_voice_documents_secretary_fk: "a document's secretary must be a secretary of the same domain",
-  v_voice_transfer_rules_secretary_fk: "a transfer rule's secretary must be a secretary of the same domain",
-  v_voice_transfer_rules_window: 'time_start and time_end go together and must differ: give both, or neither for all day',
-};
+export function describeConstraints(meanings: Record<string, string>): void {
+  for (const [constraint, meaning] of Object.entries(meanings)) constraintMeanings.set(constraint, meaning);
+}
+
+/** What to do when a table or function of a module's (its names matching `names`) is missing: how to migrate it. */
+export function describeMissingTables(names: RegExp, hint: string): void {
+  missingTableHints.push({ names, hint });
+}
 
 /**
  * Turns an error thrown by `pg` into a typed `MordomoError`. Errors that are already typed pass through; anything
@@ -94,15 +110,15 @@ export function mapDatabaseError(error: unknown): MordomoError {
   if (error instanceof MordomoError) return error;
   const err = (error ?? {}) as PgErrorLike;
   const code = err.code ?? '';
-  const meaning = err.constraint ? CONSTRAINT_MESSAGES[err.constraint] : undefined;
+  const meaning = err.constraint ? constraintMeanings.get(err.constraint) : undefined;
   // A SQLSTATE is five characters; network errors (ECONNREFUSED…) carry other codes.
   const database: DatabaseFields | undefined = /^[0-9A-Z]{5}$/.test(code)
     ? { sqlstate: code, ...(err.table && { table: err.table }), ...(err.column && { column: err.column }), ...(err.constraint && { constraint: err.constraint }) }
     : undefined;
   const options = { cause: error, database };
-  if (code === REFUSED_TRANSITION_SQLSTATE) return new ConflictError(err.message ?? 'change refused', options);
-  if (code === '23505') return new ConflictError(meaning ?? `already exists: ${where(err)}`, options);
-  if (code === '23503') return new ForeignKeyError(meaning ?? `refers to a row that does not exist: ${where(err)}`, options);
+  if (code === SQLSTATE.refusedTransition) return new ConflictError(err.message ?? 'change refused', options);
+  if (code === SQLSTATE.uniqueViolation) return new ConflictError(meaning ?? `already exists: ${where(err)}`, options);
+  if (code === SQLSTATE.foreignKeyViolation) return new ForeignKeyError(meaning ?? `refers to a row that does not exist: ${where(err)}`, options);
   if (code === '23514' || code === '23502' || code === '23P01') {
     return new InvalidInputError(meaning ?? `value not allowed by ${where(err)}`, options);
   }
@@ -110,17 +126,17 @@ export function mapDatabaseError(error: unknown): MordomoError {
     return new InvalidInputError('text contains a character PostgreSQL cannot store (NUL byte?)', options);
   }
   if (code.startsWith('22')) return new InvalidInputError('value out of range or malformed', options);
-  if (code === '40001' || code === '40P01') {
+  if (code === SQLSTATE.serializationFailure || code === SQLSTATE.deadlockDetected) {
     return new ConflictError('concurrent change to the same rows; retry the operation', options);
   }
   if (code === '57014') return new TimeoutError('statement timed out (statement timeout)', options);
   if (code === '55P03') return new TimeoutError('could not obtain a lock in time', options);
-  if (code === '28P01' || code === '28000') {
+  if (code === SQLSTATE.invalidPassword || code === SQLSTATE.invalidAuthorization) {
     return new UnavailableError('PostgreSQL refused the password: check POSTGRES_PASSWORD or DATABASE_URL', options);
   }
   if (code === '3D000') return new UnavailableError('the database named in the connection does not exist', options);
-  if (code === '42P01' || code === '42883') return new MigrationError(notMigrated(err.message ?? ''), options);
-  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || NETWORK_CODES.has(code)) {
+  if (code === SQLSTATE.undefinedTable || code === SQLSTATE.undefinedFunction) return new MigrationError(notMigrated(err.message ?? ''), options);
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === SQLSTATE.cannotConnectNow || NETWORK_CODES.has(code)) {
     return new UnavailableError('database unavailable; it may be restarting, retry shortly', options);
   }
   // node-postgres' own errors for a connection that died or could not be made carry no SQLSTATE.
@@ -136,9 +152,8 @@ export function mapDatabaseError(error: unknown): MordomoError {
  */
 function notMigrated(message: string): string {
   const name = /relation "([^"]+)"|function ([\w.]+)/.exec(message)?.slice(1).find(Boolean) ?? 'a table or function this needs';
-  return /v_voice_|mordomo_api_keys/.test(name)
-    ? `this database has no ${name}: the IVR module is not migrated here; run MORDOMO_MODULES=core,ivr mordomo-db migrate`
-    : `this database has no ${name}: it is not migrated (or not for this module); run mordomo-db migrate`;
+  const hint = missingTableHints.find((candidate) => candidate.names.test(name))?.hint;
+  return `this database has no ${name}: ${hint ?? 'it is not migrated (or not for this module); run mordomo-db migrate'}`;
 }
 
 /** Runs `work` and rethrows any failure as a typed error. */

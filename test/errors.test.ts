@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import pg from 'pg';
-import { CONSTRAINT_MESSAGES, mapDatabaseError } from '../src/errors.ts';
+import { CORE_CONSTRAINTS } from '../src/core/constraints.ts';
+import { mapDatabaseError } from '../src/errors.ts';
+import { IVR_CONSTRAINTS } from '../src/ivr/constraints.ts';
+
+const CONSTRAINT_MESSAGES: Record<string, string> = { ...CORE_CONSTRAINTS, ...IVR_CONSTRAINTS };
 import { testDatabase } from './harness/database.ts';
 
 const { pool } = await testDatabase('errors');

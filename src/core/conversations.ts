@@ -7,6 +7,8 @@ import type { Conversations, DB } from '../db/schema.ts';
 import { appendMessages, type Message, type NewMessage } from './messages.ts';
 import { id, jsonObject, parse } from '../validation.ts';
 import { COLUMNS } from './columns.ts';
+// Says what this module's constraints mean, for the errors its statements raise.
+import './constraints.ts';
 
 export type Conversation = Selectable<Conversations>;
 export type ConversationWithMessages = Conversation & { messages: Message[] };

@@ -7,6 +7,8 @@ import type { DB, Users } from '../db/schema.ts';
 import { id, jsonObject, limit, parse, position, requiredText, text } from '../validation.ts';
 import { COLUMNS } from './columns.ts';
 import { afterPosition } from '../db/paging.ts';
+// Says what this module's constraints mean, for the errors its statements raise.
+import './constraints.ts';
 
 export type User = Selectable<Users>;
 

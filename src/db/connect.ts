@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Config, PoolSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { EmbeddedServer, SUPERUSER } from './embedded-server.ts';
-import { ConfigError, mapDatabaseError, MordomoError, UnavailableError } from '../errors.ts';
+import { ConfigError, mapDatabaseError, MordomoError, SQLSTATE, UnavailableError } from '../errors.ts';
 import { createPool } from './pool.ts';
 import { ensureRuntimeLogin, RUNTIME_ROLE } from './runtime-role.ts';
 import { ReadRouter } from './read-routing.ts';
@@ -46,7 +46,7 @@ function describeConnectFailure(error: unknown, displayUrl: string, embedded: bo
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND' || code === 'ETIMEDOUT') {
     return new UnavailableError(`cannot reach ${target} (${code}): check that the server runs and the host and port are right`);
   }
-  if (code === '28P01') {
+  if (code === SQLSTATE.invalidPassword) {
     const fix = embedded
       ? 'POSTGRES_PASSWORD differs from the password the data directory was created with; unset it to use the stored one, or set the right one'
       : 'fix the password in DATABASE_URL';
@@ -78,7 +78,7 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE_NAME]);
     if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE_NAME}`).catch((error: { code?: string }) => {
-      if (error.code !== '42P04') throw error; // another process created it meanwhile
+      if (error.code !== SQLSTATE.duplicateDatabase) throw error; // another process created it meanwhile
     });
   } finally {
     await client.end();

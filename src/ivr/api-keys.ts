@@ -4,6 +4,8 @@ import { mapErrors, NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse, requiredText } from '../validation.ts';
 import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
+// Says what this module's constraints mean, for the errors its statements raise.
+import './constraints.ts';
 
 /**
  * Per-domain API keys of the HTTP service. A key reads `mdbk_<key id>_<secret>`: the id finds the row, the secret

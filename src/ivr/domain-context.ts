@@ -1,6 +1,8 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
-import { ConfigError, mapDatabaseError, UnavailableError } from '../errors.ts';
+import { ConfigError, mapDatabaseError, SQLSTATE, UnavailableError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
+// Says what this module's constraints mean, for the errors its statements raise.
+import './constraints.ts';
 
 /** The role every IVR transaction runs as: owns nothing, so the tables' forced row-level security applies. */
 export const IVR_ROLE = 'mordomo_ivr';
@@ -12,9 +14,6 @@ export interface DomainContext {
 
 /** The key given is not the database's current one: a rotation moved the configs to another key. */
 export class KeyNotCurrentError extends UnavailableError {}
-
-const KEY_NOT_CURRENT = 'MDB02';
-const WRONG_KEY = '39000';
 
 /**
  * Runs `work` in one transaction as the IVR role with `app.domain_uuid` set to `domain` (and, when given,
@@ -39,7 +38,7 @@ export async function inDomain<T>(
     });
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if ((code === WRONG_KEY && /wrong key|corrupt data/i.test((error as Error).message)) || code === KEY_NOT_CURRENT) {
+    if ((code === SQLSTATE.wrongKey && /wrong key|corrupt data/i.test((error as Error).message)) || code === SQLSTATE.keyNotCurrent) {
       throw new KeyNotCurrentError(
         'the encryption key is not the one the provider configs are under (rotated with mordomo-db ivr rotate-key?): ' +
           'set MORDOMO_ENCRYPTION_KEY to the current key, or give the service both keys during a rotation (MORDOMO_NEW_ENCRYPTION_KEY); ' +

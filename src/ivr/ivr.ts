@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { ConfigError, mapDatabaseError } from '../errors.ts';
+import { ConfigError, mapDatabaseError, SQLSTATE } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse } from '../validation.ts';
@@ -221,10 +221,10 @@ export async function rotateEncryptionKey(db: Kysely<DB>, oldKey: string, newKey
     });
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === '39000') {
+    if (code === SQLSTATE.wrongKey) {
       throw new ConfigError('cannot decrypt a provider config with either key: the current key given is not the one in use; nothing was changed');
     }
-    if (code === 'MDB03') {
+    if (code === SQLSTATE.keyNotInUse) {
       throw new ConfigError(
         'the current key given is not the one in use (the database records another); nothing was changed. ' +
           'If no rotation was ever run, `mordomo-db ivr repair-key` records the key every config opens with',
@@ -247,7 +247,7 @@ export async function repairEncryptionKey(db: Kysely<DB>, key: string): Promise<
       return rows[0]!.checked;
     });
   } catch (error) {
-    if ((error as { code?: string }).code === 'MDB03') {
+    if ((error as { code?: string }).code === SQLSTATE.keyNotInUse) {
       throw new ConfigError(`${(error as Error).message}; nothing was changed (give the key the configs were written with)`);
     }
     throw mapDatabaseError(error);

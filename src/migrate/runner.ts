@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Module } from '../config.ts';
-import { mapDatabaseError, MigrationError } from '../errors.ts';
+import { mapDatabaseError, MigrationError, SQLSTATE } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { MIGRATIONS_ROOT, type MigrationFile, readMigrations } from './files.ts';
 import { buildQueuedIndexes, CREATE_PENDING_INDEXES } from './pending-indexes.ts';
@@ -46,7 +46,7 @@ async function ledger(client: pg.PoolClient | pg.Pool): Promise<LedgerRow[]> {
     const { rows } = await client.query<LedgerRow>('SELECT * FROM mordomo_migrations ORDER BY module, version');
     return rows;
   } catch (error) {
-    if ((error as { code?: string }).code === '42P01') return []; // never migrated
+    if ((error as { code?: string }).code === SQLSTATE.undefinedTable) return []; // never migrated
     throw mapDatabaseError(error);
   }
 }

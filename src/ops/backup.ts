@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 import { createGzip, type ZlibOptions } from 'node:zlib';
 import type pg from 'pg';
 import type { Module } from '../config.ts';
-import { ConfigError, mapDatabaseError } from '../errors.ts';
+import { ConfigError, mapDatabaseError, SQLSTATE } from '../errors.ts';
 import { frame, MAGIC } from './backup-format.ts';
 import { CANONICAL_OUTPUT, digestCopyOut, installedModules, MODULE_TABLES, tableShape } from './backup-tables.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
@@ -69,7 +69,7 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
         await client.query(CANONICAL_OUTPUT);
         await assertSeesEveryRow(client);
         const modules = await installedModules(client).catch((error) => {
-          throw (error as { code?: string }).code === '42P01' ? new ConfigError('nothing to back up: this database was never migrated') : error;
+          throw (error as { code?: string }).code === SQLSTATE.undefinedTable ? new ConfigError('nothing to back up: this database was never migrated') : error;
         });
         const { rows: meta } = await client.query<{ version: string; now: Date }>('SELECT version(), now()');
         // Level 4 gives pg_dump -Fc's size (its default level 6 on our frames is 4% smaller) in two thirds of the time;

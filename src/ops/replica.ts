@@ -6,7 +6,7 @@ import { embeddedUrl } from '../db/connect.ts';
 import { type LagLimits, lsnToBigInt, type ReplicaHealth, replicaState } from '../db/read-routing.ts';
 import { redactUrl } from '../db/urls.ts';
 import { binaries, EmbeddedServer, runServerTool } from '../db/embedded-server.ts';
-import { ConfigError, ConflictError, mapErrors, UnavailableError } from '../errors.ts';
+import { ConfigError, ConflictError, mapErrors, SQLSTATE, UnavailableError } from '../errors.ts';
 import { resolveServerUser } from '../db/os-user.ts';
 import type { Logger } from '../logger.ts';
 import { chownTree, takeBaseBackup } from './pitr.ts';
@@ -140,7 +140,7 @@ export async function promoteReplica(dataDir: string, osUser: string, options: {
     probe.on('error', () => undefined);
     const alive = await probe.connect().then(
       () => true,
-      (error: { code?: string }) => error.code !== 'ECONNREFUSED' && error.code !== 'ETIMEDOUT' && error.code !== '57P03',
+      (error: { code?: string }) => error.code !== 'ECONNREFUSED' && error.code !== 'ETIMEDOUT' && error.code !== SQLSTATE.cannotConnectNow,
     );
     await probe.end().catch(() => undefined);
     if (alive) {

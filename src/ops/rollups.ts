@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { mapErrors } from '../errors.ts';
+import { mapErrors, SQLSTATE } from '../errors.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 import { inClientTransaction } from '../db/transaction.ts';
 
@@ -26,7 +26,7 @@ export async function refreshMessageRollups(pool: pg.Pool, maxDays = 31): Promis
         'BEGIN ISOLATION LEVEL REPEATABLE READ',
       );
     } catch (error) {
-      if ((error as { code?: string }).code === '40001') return null;
+      if ((error as { code?: string }).code === SQLSTATE.serializationFailure) return null;
       throw error;
     } finally {
       client.release();
