@@ -21,10 +21,12 @@ KEY_NOT_CURRENT = (
     "`mordomo-db ivr repair-key` records the key every config opens with"
 )
 
-# MDB02: the database refused a config write for its key (migrations/ivr/012). 39000 with pgcrypto's "Wrong key or
-# corrupt data": a config did not open with the key given.
+# MDB02: the database refused a config write for its key (migrations/ivr/012), or because none was set. 39000 with
+# pgcrypto's "Wrong key or corrupt data": a config did not open with the key given. 42704: app.encryption_key was
+# never set on the connection (current_setting without a default).
 _KEY_REFUSED = "MDB02"
 _EXTERNAL_ROUTINE = "39000"
+_UNDEFINED_SETTING = "42704"
 
 
 def sqlstate(error: BaseException) -> Optional[str]:
@@ -36,16 +38,15 @@ def sqlstate(error: BaseException) -> Optional[str]:
     return None
 
 
-def key_error(error: BaseException, key_given: bool) -> Optional[MordomoDbError]:
-    """The error to raise instead of ``error`` when the database refused the transaction for its encryption key
-    (no key, or not the current one); None for any other error, which is then raised as it is."""
-    code = sqlstate(error)
-    refused = code == _KEY_REFUSED or (code == _EXTERNAL_ROUTINE and _is_wrong_key(error))
-    if not refused:
-        return None
-    return KeyNotCurrentError(KEY_NOT_CURRENT) if key_given else ConfigError(NO_KEY)
-
-
-def _is_wrong_key(error: BaseException) -> bool:
-    text = str(error).lower()
-    return "wrong key" in text or "corrupt data" in text
+def key_error(error: BaseException, key_given: Optional[bool] = None) -> Optional[MordomoDbError]:
+    """The error to raise instead of ``error`` when the database refused the transaction for its encryption key:
+    ConfigError when there was none (``key_given`` False, or the database says so), KeyNotCurrentError when it is
+    not the current one; None for any other error, which is then raised as it is."""
+    code, text = sqlstate(error), str(error).lower()
+    if code == _UNDEFINED_SETTING and "app.encryption_key" in text:
+        return ConfigError(NO_KEY)
+    if code == _KEY_REFUSED and "written with app.encryption_key set" in text:
+        return ConfigError(NO_KEY)
+    if code == _KEY_REFUSED or (code == _EXTERNAL_ROUTINE and ("wrong key" in text or "corrupt data" in text)):
+        return ConfigError(NO_KEY) if key_given is False else KeyNotCurrentError(KEY_NOT_CURRENT)
+    return None

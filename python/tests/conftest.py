@@ -75,11 +75,19 @@ class Database:
         return domain
 
     def scalar(self, sql: str, domain: Optional[uuid.UUID] = None, **params: Any) -> Any:
-        """One value, read as the owner (with ``domain`` set, as row-level security is forced on the owner too)."""
+        """One value of ``sql`` run as the owner in its own transaction, with ``app.domain_uuid`` set to ``domain``
+        when given (row-level security is forced on the owner too, unless the owner is a superuser)."""
         with self.owner.begin() as connection:
             if domain is not None:
                 connection.execute(text("SELECT set_config('app.domain_uuid', :d, true)"), {"d": str(domain)})
             return connection.execute(text(sql), params).scalar()
+
+    def secretary(self, domain: uuid.UUID, extension: str, name: str = "Recepção") -> uuid.UUID:
+        """A secretary of ``domain``, written as the owner."""
+        return self.scalar(
+            "INSERT INTO v_voice_secretaries (domain_uuid, name, extension) VALUES (:d, :name, :ext) RETURNING secretary_uuid",
+            domain, d=domain, name=name, ext=extension,
+        )
 
 
 def make_database(label: str) -> Database:
