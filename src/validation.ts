@@ -119,3 +119,10 @@ export function parse<S extends z.ZodType>(schema: S, input: unknown, what: stri
  */
 export const position = z.strictObject({ at: instant, id: z.union([id, z.string().regex(/^\d{1,19}$/, 'must be an id')]) });
 export type Position = z.input<typeof position>;
+
+/** A key the caller makes up for one logical request (see IdempotencyOptions in db/idempotency.ts). */
+export const idempotencyKey = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'at most 255 characters')
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');

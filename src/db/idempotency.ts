@@ -1,19 +1,12 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { z } from 'zod';
 import { ConflictError, mapErrors } from '../errors.ts';
 import type { DB } from './schema.ts';
 import { inTransaction } from './transaction.ts';
-import { parse } from '../validation.ts';
+import { idempotencyKey, parse } from '../validation.ts';
 
 /** How long a key is remembered: a retry within this time returns the first result; after it, the key is new again. */
 export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
-
-export const idempotencyKey = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(255, 'at most 255 characters')
-  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
 export interface IdempotencyOptions {
   /**

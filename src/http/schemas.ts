@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.ts';
-import { idempotencyKey, type IdempotencyOptions } from '../db/idempotency.ts';
-import { id, jsonValue, position, type Position } from '../validation.ts';
+import type { IdempotencyOptions } from '../db/idempotency.ts';
+import { id, idempotencyKey, jsonValue, position, type Position } from '../validation.ts';
 
 /**
  * Shapes of what the API sends back (request shapes are the library's own schemas). Responses are encoded through
