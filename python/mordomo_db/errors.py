@@ -43,10 +43,14 @@ def key_error(error: BaseException, key_given: Optional[bool] = None) -> Optiona
     ConfigError when there was none (``key_given`` False, or the database says so), KeyNotCurrentError when it is
     not the current one; None for any other error, which is then raised as it is."""
     code, text = sqlstate(error), str(error).lower()
-    if code == _UNDEFINED_SETTING and "app.encryption_key" in text:
-        return ConfigError(NO_KEY)
-    if code == _KEY_REFUSED and "written with app.encryption_key set" in text:
+    no_key = (
+        (code == _UNDEFINED_SETTING and "app.encryption_key" in text)
+        or (code == _KEY_REFUSED and "written with app.encryption_key set" in text)
+        # pgcrypto refuses an empty password ("Illegal argument to function") before any key check.
+        or (code in (_KEY_REFUSED, _EXTERNAL_ROUTINE) and key_given is False)
+    )
+    if no_key:
         return ConfigError(NO_KEY)
     if code == _KEY_REFUSED or (code == _EXTERNAL_ROUTINE and ("wrong key" in text or "corrupt data" in text)):
-        return ConfigError(NO_KEY) if key_given is False else KeyNotCurrentError(KEY_NOT_CURRENT)
+        return KeyNotCurrentError(KEY_NOT_CURRENT)
     return None
