@@ -1,8 +1,6 @@
 """The IVR engine's asyncpg pool, with seed 004's settings (services/database.py)."""
 from typing import Any, Dict
 
-import asyncpg
-
 SEED_POOL_SETTINGS: Dict[str, Any] = {
     "min_size": 5,
     "max_size": 20,
@@ -19,4 +17,6 @@ async def create_pool(dsn: str, **overrides: Any) -> Any:
 
         pool = await create_pool("postgresql://mordomo_app:…@db:5432/fusionpbx?sslmode=require")
     """
+    import asyncpg  # here, not at the top: asyncpg is an optional dependency (the "asyncpg" extra)
+
     return await asyncpg.create_pool(dsn, **{**SEED_POOL_SETTINGS, **overrides})

@@ -25,7 +25,7 @@ from .base import DOUBLE, JSONB, TIMESTAMPTZ, TIMESTAMPTZ_MS, UUID, Base, defaul
 _DOMAIN = "v_domains.domain_uuid"
 
 
-def _domain_uuid() -> Column:  # type: ignore[type-arg]
+def _domain_uuid() -> Column:
     """The tenant of a row: a FusionPBX domain, whose deletion takes the domain's rows with it."""
     return Column(UUID, ForeignKey(_DOMAIN, ondelete="CASCADE"), nullable=False)
 
