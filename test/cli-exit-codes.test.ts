@@ -1,4 +1,4 @@
-// Every exit code the README documents, each from a real command that ends with it.
+// Every exit code docs/cli.md documents, each from a real command that ends with it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';

@@ -134,6 +134,6 @@ export const open = () => openDatabase(loadConfig({}), createLogger('silent'));
 
 test('publint and @arethetypeswrong/cli find no problem in the package', () => {
   mustRun(process.execPath, [path.join(root, 'node_modules', 'publint', 'src', 'cli.js'), '--strict'], root);
-  // ESM only (README, "Library"): the profile that does not ask for CommonJS entry points.
+  // ESM only (docs/library.md): the profile that does not ask for CommonJS entry points.
   mustRun(process.execPath, [path.join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), tarball, '--profile', 'esm-only'], work);
 });

@@ -1,6 +1,6 @@
 // A whole session of the assistant and of an IVR domain, written against a client generated from the live
 // /openapi.json (openapi-typescript types + openapi-fetch): no request or response type below is written by hand.
-// The README shows the same scenario in Python (examples/python/scenario.py). test/http/generated-client.test.ts
+// docs/http-api.md shows the same scenario in Python (examples/python/scenario.py). test/http/generated-client.test.ts
 // generates the types, type-checks this file against them, then runs it against a live service.
 import createClient from 'openapi-fetch';
 import type { components, paths } from './generated/openapi.ts';

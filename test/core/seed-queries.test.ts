@@ -161,11 +161,11 @@ test('the server runs with the settings of deploy/postgresql.conf', async () => 
     log_filename: 'postgresql-%a.log',
     log_min_duration_statement: '1000',
     log_parameter_max_length: '0',
-    // The seed's 'mod' logged every INSERT with its values (README, "Differences from the seed" 27).
+    // The seed's 'mod' logged every INSERT with its values (docs/differences-from-the-seed.md, difference 27).
     log_statement: 'ddl',
     log_truncate_on_rotation: 'on',
     max_connections: '100',
-    // The embedded server's own: a quarter of this machine's memory (README, "Differences from the seed" 34), in 8 kB pages.
+    // The embedded server's own: a quarter of this machine's memory (docs/differences-from-the-seed.md, difference 34), in 8 kB pages.
     shared_buffers: String(Number.parseInt(sharedBuffersFor(os.totalmem()), 10) * 128),
     shared_preload_libraries: 'pg_stat_statements',
     wal_level: 'replica',

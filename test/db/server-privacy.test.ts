@@ -89,8 +89,8 @@ test('the server inherits no secret, and its log keeps no personal data or secre
     }
     assert.ok(readFileSync(path.join(pgData, 'mordomo.conf'), 'utf8').includes("log_filename = 'postgresql-%a.log'"), 'the log is one file per weekday');
 
-    // Nowhere else under the data directory either, but in the tables' own files and the WAL (what the README's
-    // LGPD section says of them), and the backups.
+    // Nowhere else under the data directory either, but in the tables' own files and the WAL (what
+    // docs/search-and-privacy.md says of them), and the backups.
     const skip = new Set([path.join(pgData, 'base'), path.join(pgData, 'pg_wal'), path.join(dataDir, 'wal-archive'), path.join(dataDir, 'backups')]);
     for (const file of filesUnder(dataDir, skip)) {
       if (statSync(file).size > 64 * 1024 * 1024) continue;

@@ -113,7 +113,7 @@ test('the compose file hands the service its encryption key as a secret file, no
   assert.equal(service.environment.MORDOMO_ENCRYPTION_KEY_FILE, '/run/secrets/mordomo_encryption_key');
   assert.equal('MORDOMO_ENCRYPTION_KEY' in service.environment, false);
   assert.match(compose.secrets.mordomo_encryption_key.file, /^\$\{MORDOMO_ENCRYPTION_KEY_FILE:-\.\/secrets\/encryption-key\}$/);
-  // The file the README has the operator create is what the service accepts: 0600, a key of 16 characters or more.
+  // The file docs/deployment.md has the operator create is what the service accepts: 0600, a key of 16 characters or more.
   const dir = tempDir('compose-secret');
   const key = path.join(dir, 'encryption-key');
   writeFileSync(key, 'a-key-of-thirty-two-characters-x\n', { mode: 0o600 });

@@ -43,7 +43,7 @@ test('verify exits 1 on a damaged backup and says why; restore refuses a non-emp
   assert.match(verified.stdout, /backup FAILED verification: corrupt or truncated backup/);
   const taken = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as { file: string };
   const restored = await runCli(['restore', taken.file], env);
-  assert.equal(restored.code, 65); // a data conflict (README, exit codes)
+  assert.equal(restored.code, 65); // a data conflict (docs/cli.md, exit codes)
   assert.match(restored.stderr, /the target database is not empty \(table users has rows\)/);
   assert.doesNotMatch(restored.stderr, /\n\s+at /);
 });
