@@ -1,44 +1,33 @@
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../errors.ts';
+import type { DB } from '../db/schema.ts';
 import { id, instant, parse, requiredText, text } from '../validation.ts';
-import type { DomainContext } from './domain-context.ts';
 import { pageOptions, type PageOptions } from '../db/paging.ts';
+import type { DomainContext } from './domain-context.ts';
+import { operation } from './operation.ts';
 
-export interface Call {
-  conversation_uuid: string;
-  domain_uuid: string;
-  secretary_uuid: string | null;
-  caller_id: string | null;
-  call_uuid: string | null;
-  started_at: Date;
-  ended_at: Date | null;
-  resolution: string | null;
-  transferred_to: string | null;
+type CallRow = Selectable<DB['v_voice_conversations']>;
+type MessageRow = Selectable<DB['v_voice_messages']>;
+
+/** A call a secretary answered (or none did): the seed's IVR conversation. */
+export type Call = Pick<CallRow, (typeof CALL_COLUMNS)[number]>;
+
+/** A line of a call's transcript. */
+export interface CallMessage extends Pick<MessageRow, Exclude<(typeof MESSAGE_COLUMNS)[number], 'role'>> {
+  role: Role;
 }
 
-export interface CallMessage {
-  message_uuid: string;
-  domain_uuid: string;
-  conversation_uuid: string;
-  role: 'user' | 'assistant' | 'system';
-  content: string;
-  created_at: Date;
-  latency_ms: number | null;
-  intent: string | null;
-  confidence: number | null;
-}
-
-export interface CallSummary {
-  conversation_uuid: string;
-  caller_id: string | null;
-  started_at: Date;
-  ended_at: Date | null;
-  resolution: string | null;
+/** A call in the history, with its message count. */
+export interface CallSummary extends Pick<CallRow, 'conversation_uuid' | 'caller_id' | 'started_at' | 'ended_at' | 'resolution'> {
   /** null for a call that no secretary answered (the seed's inner join left such calls out of the history). */
   secretary_name: string | null;
   message_count: number;
 }
+
+// The column is text under a CHECK, which the generated types read as any string.
+type Role = z.output<typeof role>;
+const role = z.enum(['user', 'assistant', 'system'], { message: 'must be user, assistant or system' });
 
 export const newCall = z.strictObject({
   secretary_uuid: id.nullish(),
@@ -50,7 +39,7 @@ export type NewCall = z.input<typeof newCall>;
 export const callMessages = z
   .array(
     z.strictObject({
-      role: z.enum(['user', 'assistant', 'system'], { message: 'must be user, assistant or system' }),
+      role,
       content: requiredText(1_000_000),
       latency_ms: z.number().int().min(0).max(2_147_483_647).nullish(),
       intent: text(100).nullish(),
@@ -111,11 +100,11 @@ SELECT c.conversation_uuid, c.caller_id, c.started_at, c.ended_at, c.resolution,
  ORDER BY c.started_at DESC, c.conversation_uuid DESC
  LIMIT $5`;
 
-export async function startCall({ trx, domain }: DomainContext, values: z.output<typeof newCall>): Promise<Call> {
+async function startCall({ trx, domain }: DomainContext, values: z.output<typeof newCall>): Promise<Call> {
   return trx.insertInto('v_voice_conversations').values({ ...values, domain_uuid: domain }).returning(CALL_COLUMNS).executeTakeFirstOrThrow();
 }
 
-export async function getCall({ trx, domain }: DomainContext, conversationUuid: string): Promise<Call & { messages: CallMessage[] }> {
+async function getCall({ trx, domain }: DomainContext, conversationUuid: string): Promise<Call & { messages: CallMessage[] }> {
   const key = parse(id, conversationUuid, 'conversation id');
   const call = await trx.selectFrom('v_voice_conversations').select(CALL_COLUMNS).where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
   if (!call) throw new NotFoundError(`call ${key} not found`);
@@ -126,12 +115,13 @@ export async function getCall({ trx, domain }: DomainContext, conversationUuid: 
     .where('conversation_uuid', '=', key)
     .orderBy('created_at')
     .orderBy('message_uuid')
+    .$narrowType<{ role: Role }>()
     .execute();
-  return { ...call, messages: messages as CallMessage[] };
+  return { ...call, messages };
 }
 
-/** Appends transcript lines to an open call in one statement, with distinct increasing times (as core messages). */
-export async function appendCallMessages(
+// One statement, with distinct increasing times (as core messages).
+async function appendCallMessages(
   { trx, domain }: DomainContext,
   conversationUuid: string,
   messages: z.output<typeof callMessages>,
@@ -157,7 +147,7 @@ export async function appendCallMessages(
   return rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
 }
 
-export async function endCall({ trx, domain }: DomainContext, conversationUuid: string, values: z.output<typeof callEnding>): Promise<Call> {
+async function endCall({ trx, domain }: DomainContext, conversationUuid: string, values: z.output<typeof callEnding>): Promise<Call> {
   const key = parse(id, conversationUuid, 'conversation id');
   const ended = await trx
     .updateTable('v_voice_conversations')
@@ -173,8 +163,7 @@ export async function endCall({ trx, domain }: DomainContext, conversationUuid: 
   throw new ConflictError(`call ${key} has already ended`);
 }
 
-/** Calls since `since`, newest first, with message counts (the seed's query): `limit` (50) calls before `after`. */
-export async function callHistory({ trx, domain }: DomainContext, since: unknown, options: PageOptions = {}): Promise<CallSummary[]> {
+async function callHistory({ trx, domain }: DomainContext, since: Date | string, options: PageOptions = {}): Promise<CallSummary[]> {
   const from = parse(instant, since, 'since');
   const { limit, after } = parse(pageOptions(50), options, 'list options');
   const { rows } = await trx.executeQuery<CallSummary>(
@@ -182,3 +171,17 @@ export async function callHistory({ trx, domain }: DomainContext, since: unknown
   );
   return rows;
 }
+
+/** What a domain handle does with calls (see ivr.ts: each runs in the domain's transaction). */
+export const callOperations = {
+  /** Starts a call, answered by a secretary of the domain or by none. */
+  startCall: operation({ input: newCall.prefault({}), what: 'call', idempotent: true }, startCall),
+  /** Appends transcript lines to an open call, in order; an ended call refuses them (`ConflictError`). */
+  appendCallMessages: operation({ input: callMessages, what: 'call messages', idempotent: true }, appendCallMessages),
+  /** Ends an open call with its resolution; a call ends once (`ConflictError` after). */
+  endCall: operation({ input: callEnding.prefault({}), what: 'call ending' }, endCall),
+  /** A call with its transcript in order. */
+  getCall: operation({}, getCall),
+  /** Calls since `since` with message counts, newest first (the seed's query); `{ limit, after }` pages (50 by default). */
+  callHistory: operation({}, callHistory),
+};

@@ -1,27 +1,19 @@
-import { sql } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
+import type { DB } from '../db/schema.ts';
 import { id, limit, parse, requiredText, text } from '../validation.ts';
-import type { DomainContext } from './domain-context.ts';
 import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
+import type { DomainContext } from './domain-context.ts';
+import { operation } from './operation.ts';
 
-export interface Document {
-  document_uuid: string;
-  domain_uuid: string;
-  secretary_uuid: string | null;
-  title: string;
-  content: string;
-  source: string | null;
-  mime_type: string;
-  is_enabled: boolean;
-  created_at: Date;
-  updated_at: Date;
-}
+type DocumentRow = Selectable<DB['v_voice_documents']>;
 
-export interface DocumentHit {
-  document_uuid: string;
-  secretary_uuid: string | null;
-  title: string;
+/** A document of the domain's knowledge base (its search vector stays in the database). */
+export type Document = Pick<DocumentRow, (typeof COLUMNS)[number]>;
+
+/** A document that matches a search, ranked, with the matching passage highlighted. */
+export interface DocumentHit extends Pick<DocumentRow, 'document_uuid' | 'secretary_uuid' | 'title'> {
   rank: number;
   snippet: string;
 }
@@ -43,19 +35,18 @@ export type DocumentSearchOptions = z.input<typeof documentSearch>;
 
 const COLUMNS = ['document_uuid', 'domain_uuid', 'secretary_uuid', 'title', 'content', 'source', 'mime_type', 'is_enabled', 'created_at', 'updated_at'] as const;
 
-export async function createDocument({ trx, domain }: DomainContext, values: z.output<typeof newDocument>): Promise<Document> {
+async function createDocument({ trx, domain }: DomainContext, values: z.output<typeof newDocument>): Promise<Document> {
   return trx.insertInto('v_voice_documents').values({ ...values, domain_uuid: domain }).returning(COLUMNS).executeTakeFirstOrThrow();
 }
 
-export async function getDocument({ trx, domain }: DomainContext, documentUuid: string): Promise<Document> {
+async function getDocument({ trx, domain }: DomainContext, documentUuid: string): Promise<Document> {
   const key = parse(id, documentUuid, 'document id');
   const row = await trx.selectFrom('v_voice_documents').select(COLUMNS).where('domain_uuid', '=', domain).where('document_uuid', '=', key).executeTakeFirst();
   if (!row) throw new NotFoundError(`document ${key} not found`);
   return row;
 }
 
-/** The domain's documents in creation order, a page at a time (see paging.ts). */
-export async function listDocuments({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<Document[]> {
+async function listDocuments({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<Document[]> {
   const { limit, after } = parse(pageOptions(1000), options, 'list options');
   return trx
     .selectFrom('v_voice_documents')
@@ -68,7 +59,7 @@ export async function listDocuments({ trx, domain }: DomainContext, options: Pag
     .execute();
 }
 
-export async function updateDocument({ trx, domain }: DomainContext, documentUuid: string, patch: z.output<typeof documentPatch>): Promise<Document> {
+async function updateDocument({ trx, domain }: DomainContext, documentUuid: string, patch: z.output<typeof documentPatch>): Promise<Document> {
   const key = parse(id, documentUuid, 'document id');
   if (Object.keys(patch).length === 0) return getDocument({ trx, domain }, key);
   const row = await trx.updateTable('v_voice_documents').set(patch).where('domain_uuid', '=', domain).where('document_uuid', '=', key).returning(COLUMNS).executeTakeFirst();
@@ -76,17 +67,13 @@ export async function updateDocument({ trx, domain }: DomainContext, documentUui
   return row;
 }
 
-export async function deleteDocument({ trx, domain }: DomainContext, documentUuid: string): Promise<void> {
+async function deleteDocument({ trx, domain }: DomainContext, documentUuid: string): Promise<void> {
   const key = parse(id, documentUuid, 'document id');
   const result = await trx.deleteFrom('v_voice_documents').where('domain_uuid', '=', domain).where('document_uuid', '=', key).executeTakeFirst();
   if (!result.numDeletedRows) throw new NotFoundError(`document ${key} not found`);
 }
 
-/**
- * Portuguese full-text search over the enabled documents, accent-blind, in web-search syntax (quotes, -word, or),
- * ranked, with the matching passage highlighted. A query with no searchable word finds nothing rather than failing.
- */
-export async function searchDocuments({ trx, domain }: DomainContext, query: string, options: z.output<typeof documentSearch>): Promise<DocumentHit[]> {
+async function searchDocuments({ trx, domain }: DomainContext, query: string, options: z.output<typeof documentSearch>): Promise<DocumentHit[]> {
   const q = parse(requiredText(1000), query, 'search query');
   const { rows } = await sql<DocumentHit>`
     SELECT d.document_uuid, d.secretary_uuid, d.title,
@@ -99,3 +86,23 @@ export async function searchDocuments({ trx, domain }: DomainContext, query: str
      LIMIT ${options.limit}`.execute(trx);
   return rows;
 }
+
+/** What a domain handle does with documents (see ivr.ts: each runs in the domain's transaction). */
+export const documentOperations = {
+  /** Adds a document, for every secretary of the domain or for one. */
+  createDocument: operation({ input: newDocument, what: 'document', idempotent: true }, createDocument),
+  /** Changes the fields given; an empty change returns the document as it is. */
+  updateDocument: operation({ input: documentPatch, what: 'document change' }, updateDocument),
+  /** One document. */
+  getDocument: operation({}, getDocument),
+  /** In creation order; `{ limit, after }` pages (see paging.ts). */
+  listDocuments: operation({}, listDocuments),
+  /** Deletes a document. */
+  deleteDocument: operation({}, deleteDocument),
+  /**
+   * Portuguese full-text search over the enabled documents, accent-blind, in web-search syntax (quotes, -word, or),
+   * ranked, with the matching passage highlighted; `secretary_uuid` adds that secretary's documents to the domain's
+   * shared ones, `limit` (10) bounds the answer. A query with no searchable word finds nothing rather than failing.
+   */
+  searchDocuments: operation({ input: documentSearch.prefault({}), what: 'search options' }, searchDocuments),
+};

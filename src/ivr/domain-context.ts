@@ -15,25 +15,41 @@ export interface DomainContext {
 /** The key given is not the database's current one: a rotation moved the configs to another key. */
 export class KeyNotCurrentError extends UnavailableError {}
 
+/** Settings an IVR transaction may carry besides its domain; each is '' when not given. */
+export interface DomainSecrets {
+  /** `app.encryption_key`: the key provider configs are under (the database derives its id, migrations/ivr/012). */
+  encryptionKey?: string;
+  /** `app.provider_config`: a plaintext config that the statement encrypts, so it is never a parameter of a write. */
+  providerConfig?: string;
+}
+
 /**
- * Runs `work` in one transaction as the IVR role with `app.domain_uuid` set to `domain` (and, when given,
- * `app.encryption_key` to the key; the database derives the key's id itself, migrations/ivr/012). All are
- * transaction-local settings passed as
- * bind parameters of a SELECT: the key never appears in SQL text, our server never logs parameters
- * (`log_parameter_max_length = 0`), and a server on the seed's `log_statement = 'mod'` does not log SELECTs.
+ * Makes `trx` the domain's: the IVR role, `app.domain_uuid` (which the row-level security policies read) and the
+ * secrets. The one place the IVR sets its tenant. All are transaction-local settings passed as bind parameters of
+ * a SELECT: the key never appears in SQL text, our server never logs parameters (`log_parameter_max_length = 0`),
+ * and a server on the seed's `log_statement = 'mod'` does not log SELECTs.
+ */
+export async function enterDomain(trx: Transaction<DB>, domain: string, secrets: DomainSecrets = {}): Promise<void> {
+  await sql`SELECT set_config('role', ${IVR_ROLE}, true),
+                   set_config('app.domain_uuid', ${domain}, true),
+                   set_config('app.encryption_key', ${secrets.encryptionKey ?? ''}, true),
+                   set_config('app.provider_config', ${secrets.providerConfig ?? ''}, true)`.execute(trx);
+}
+
+/**
+ * Runs `work` in one transaction of the domain (see enterDomain). A transaction that writes a config claims the
+ * key before any provider row is touched: the order a rotation takes its locks in (migrations/ivr/009).
  */
 export async function inDomain<T>(
   db: Kysely<DB>,
   domain: string,
   work: (context: DomainContext) => Promise<T>,
-  secrets: { encryptionKey?: string; providerConfig?: string } = {},
+  secrets: DomainSecrets = {},
 ): Promise<T> {
   try {
     return await db.transaction().execute(async (trx) => {
-      await sql`SELECT set_config('role', ${IVR_ROLE}, true),
-                       set_config('app.domain_uuid', ${domain}, true),
-                       set_config('app.encryption_key', ${secrets.encryptionKey ?? ''}, true),
-                       set_config('app.provider_config', ${secrets.providerConfig ?? ''}, true)`.execute(trx);
+      await enterDomain(trx, domain, secrets);
+      if (secrets.providerConfig !== undefined) await sql`SELECT v_voice_claim_encryption_key()`.execute(trx);
       return work({ trx, domain });
     });
   } catch (error) {

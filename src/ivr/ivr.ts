@@ -3,14 +3,14 @@ import { ConfigError, mapDatabaseError, SQLSTATE } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse } from '../validation.ts';
-import * as calls from './calls.ts';
-import * as documents from './documents.ts';
+import { callOperations } from './calls.ts';
+import { documentOperations } from './documents.ts';
+import { type DomainContext, enterDomain, inDomain, KeyRing } from './domain-context.ts';
 import { domainKeys } from './idempotency-keys.ts';
-import { type DomainContext, IVR_ROLE, inDomain, KeyRing } from './domain-context.ts';
-import type { PageOptions } from '../db/paging.ts';
-import * as providers from './providers.ts';
-import * as secretaries from './secretaries.ts';
-import * as rules from './transfer-rules.ts';
+import type { Operation, Scoped } from './operation.ts';
+import { providerOperations } from './providers.ts';
+import { secretaryOperations } from './secretaries.ts';
+import { transferRuleOperations } from './transfer-rules.ts';
 
 export interface IvrOptions {
   /** Key of the providers' encrypted configs (MORDOMO_ENCRYPTION_KEY); needed only to read or write configs. */
@@ -22,153 +22,74 @@ export interface IvrOptions {
   newEncryptionKey?: string;
 }
 
-/** `work` at most once per idempotency key of the domain (see db/idempotency.ts), in the domain's transaction. */
-function onlyOnce<T>(options: IdempotencyOptions, request: unknown, work: (context: DomainContext) => Promise<T>) {
-  return (context: DomainContext) => once(context.trx, domainKeys(context.domain), options, request, () => work(context));
-}
+// Every operation of the handle; a module adds one to its table and it is a method here.
+const OPERATIONS: Record<string, Operation> = {
+  ...providerOperations,
+  ...secretaryOperations,
+  ...callOperations,
+  ...documentOperations,
+  ...transferRuleOperations,
+};
+
+// The methods' types, from the same tables (declaration merging with the class below).
+export interface IvrDomain
+  extends Scoped<typeof providerOperations>,
+    Scoped<typeof secretaryOperations>,
+    Scoped<typeof callOperations>,
+    Scoped<typeof documentOperations>,
+    Scoped<typeof transferRuleOperations> {}
 
 /**
  * Everything one tenant (FusionPBX domain) may do. This handle is the only way in: each call runs in its own
  * transaction as the IVR role with the domain set (row-level security), and every query also filters by the
  * domain itself, so isolation holds twice. Ids of another domain behave exactly like ids that do not exist.
+ * Its methods are the modules' operations (providers.ts, secretaries.ts, calls.ts, documents.ts, transfer-rules.ts).
  */
 export class IvrDomain {
+  readonly #db: Kysely<DB>;
+  readonly #keys: KeyRing;
+
   constructor(
-    private readonly db: Kysely<DB>,
+    db: Kysely<DB>,
     readonly domainUuid: string,
-    private readonly keys: KeyRing,
-  ) {}
-
-  #run<T>(work: (context: DomainContext) => Promise<T>): Promise<T> {
-    return inDomain(this.db, this.domainUuid, work);
+    keys: KeyRing,
+  ) {
+    this.#db = db;
+    this.#keys = keys;
   }
 
-  /** Runs with the key (and a plaintext config to encrypt) as transaction settings, never as statement text. */
-  #withKey<T>(work: (context: DomainContext) => Promise<T>, config?: unknown): Promise<T> {
-    if (config === undefined) return this.keys.run((encryptionKey) => inDomain(this.db, this.domainUuid, work, { encryptionKey }));
+  static {
+    for (const [name, operation] of Object.entries(OPERATIONS)) {
+      // A named method on the prototype, as a class's own would be (non-enumerable, and named in stack traces).
+      const { [name]: method } = {
+        [name](this: IvrDomain, ...args: unknown[]) {
+          return this.#call(name, operation, args);
+        },
+      };
+      Object.defineProperty(this.prototype, name, { value: method, writable: true, configurable: true });
+    }
+  }
+
+  /** Runs one operation: its input checked before any SQL, at most once per idempotency key, with the key it needs. */
+  async #call(name: string, { needs, arity, run }: Operation, args: unknown[]): Promise<unknown> {
+    // Without an input or options, the arguments go through as given (the function's own defaults apply).
+    const given = needs.input || needs.idempotent ? args.slice(0, arity) : args;
+    if (needs.input) given[arity - 1] = parse(needs.input, given[arity - 1], needs.what);
+    const work = (context: DomainContext) => run(context, ...given);
+    // The options as a default parameter would take them; their key is checked by once().
+    const options = args[arity] === undefined ? {} : (args[arity] as IdempotencyOptions);
+    const scoped = needs.idempotent ? (context: DomainContext) => once(context.trx, domainKeys(context.domain), options, [name, ...given], () => work(context)) : work;
+    if (needs.key === 'read') return this.#keys.run((encryptionKey) => inDomain(this.#db, this.domainUuid, scoped, { encryptionKey }));
+    const config = needs.key === 'write' ? configOf(given[arity - 1]) : undefined;
+    if (config === undefined) return inDomain(this.#db, this.domainUuid, scoped);
     const providerConfig = JSON.stringify(config);
-    // The key is claimed before any provider row is touched: the order a rotation takes its locks in.
-    const write = async (context: DomainContext) => {
-      await sql`SELECT v_voice_claim_encryption_key()`.execute(context.trx);
-      return work(context);
-    };
-    return this.keys.run((encryptionKey) => inDomain(this.db, this.domainUuid, write, { encryptionKey, providerConfig }));
+    return this.#keys.run((encryptionKey) => inDomain(this.#db, this.domainUuid, scoped, { encryptionKey, providerConfig }));
   }
+}
 
-  async createProvider(input: providers.NewProvider, options: IdempotencyOptions = {}): Promise<providers.Provider> {
-    const values = parse(providers.newProvider, input, 'provider');
-    const create = onlyOnce(options, ['createProvider', values], (context) => providers.createProvider(context, values));
-    return values.config === undefined ? this.#run(create) : this.#withKey(create, values.config);
-  }
-  async updateProvider(providerUuid: string, input: providers.ProviderPatch): Promise<providers.Provider> {
-    const patch = parse(providers.providerPatch, input, 'provider change');
-    const update = (context: DomainContext) => providers.updateProvider(context, providerUuid, patch);
-    return patch.config === undefined ? this.#run(update) : this.#withKey(update, patch.config);
-  }
-  async getProvider(providerUuid: string) {
-    return this.#run((c) => providers.getProvider(c, providerUuid));
-  }
-  /** In creation order; `{ limit, after }` pages (see paging.ts). */
-  async listProviders(options: PageOptions = {}) {
-    return this.#run((c) => providers.listProviders(c, options));
-  }
-  async deleteProvider(providerUuid: string) {
-    return this.#run((c) => providers.deleteProvider(c, providerUuid));
-  }
-  /** The default enabled provider of a type with its config decrypted (the seed's query). */
-  async defaultProvider(type: providers.ProviderType) {
-    return this.#withKey((c) => providers.defaultProvider(c, type));
-  }
-
-  async createSecretary(input: secretaries.NewSecretary, options: IdempotencyOptions = {}) {
-    const values = parse(secretaries.newSecretary, input, 'secretary');
-    return this.#run(onlyOnce(options, ['createSecretary', values], (c) => secretaries.createSecretary(c, values)));
-  }
-  async updateSecretary(secretaryUuid: string, input: secretaries.SecretaryPatch) {
-    const patch = parse(secretaries.secretaryPatch, input, 'secretary change');
-    return this.#run((c) => secretaries.updateSecretary(c, secretaryUuid, patch));
-  }
-  async getSecretary(secretaryUuid: string) {
-    return this.#run((c) => secretaries.getSecretary(c, secretaryUuid));
-  }
-  /** In creation order; `{ limit, after }` pages (see paging.ts). */
-  async listSecretaries(options: PageOptions = {}) {
-    return this.#run((c) => secretaries.listSecretaries(c, options));
-  }
-  async deleteSecretary(secretaryUuid: string) {
-    return this.#run((c) => secretaries.deleteSecretary(c, secretaryUuid));
-  }
-  /** The secretary on an extension with its providers' names (the seed's query). */
-  async secretaryByExtension(extension: string) {
-    return this.#run((c) => secretaries.secretaryByExtension(c, extension));
-  }
-
-  async startCall(input: calls.NewCall = {}, options: IdempotencyOptions = {}) {
-    const values = parse(calls.newCall, input, 'call');
-    return this.#run(onlyOnce(options, ['startCall', values], (c) => calls.startCall(c, values)));
-  }
-  async appendCallMessages(conversationUuid: string, input: calls.NewCallMessage[], options: IdempotencyOptions = {}) {
-    const messages = parse(calls.callMessages, input, 'call messages');
-    return this.#run(onlyOnce(options, ['appendCallMessages', conversationUuid, messages], (c) => calls.appendCallMessages(c, conversationUuid, messages)));
-  }
-  async endCall(conversationUuid: string, input: calls.CallEnding = {}) {
-    const values = parse(calls.callEnding, input, 'call ending');
-    return this.#run((c) => calls.endCall(c, conversationUuid, values));
-  }
-  async getCall(conversationUuid: string) {
-    return this.#run((c) => calls.getCall(c, conversationUuid));
-  }
-  /** Calls since `since` with message counts, newest first (the seed's query); `{ limit, after }` pages (50 by default). */
-  async callHistory(since: Date | string, options: PageOptions = {}) {
-    return this.#run((c) => calls.callHistory(c, since, options));
-  }
-
-  async createDocument(input: documents.NewDocument, options: IdempotencyOptions = {}) {
-    const values = parse(documents.newDocument, input, 'document');
-    return this.#run(onlyOnce(options, ['createDocument', values], (c) => documents.createDocument(c, values)));
-  }
-  async updateDocument(documentUuid: string, input: documents.DocumentPatch) {
-    const patch = parse(documents.documentPatch, input, 'document change');
-    return this.#run((c) => documents.updateDocument(c, documentUuid, patch));
-  }
-  async getDocument(documentUuid: string) {
-    return this.#run((c) => documents.getDocument(c, documentUuid));
-  }
-  /** In creation order; `{ limit, after }` pages (see paging.ts). */
-  async listDocuments(options: PageOptions = {}) {
-    return this.#run((c) => documents.listDocuments(c, options));
-  }
-  async deleteDocument(documentUuid: string) {
-    return this.#run((c) => documents.deleteDocument(c, documentUuid));
-  }
-  async searchDocuments(query: string, options: documents.DocumentSearchOptions = {}) {
-    const checked = parse(documents.documentSearch, options, 'search options');
-    return this.#run((c) => documents.searchDocuments(c, query, checked));
-  }
-
-  async createTransferRule(input: rules.NewTransferRule, options: IdempotencyOptions = {}) {
-    const values = parse(rules.newTransferRule, input, 'transfer rule');
-    return this.#run(onlyOnce(options, ['createTransferRule', values], (c) => rules.createTransferRule(c, values)));
-  }
-  async updateTransferRule(ruleUuid: string, input: rules.TransferRulePatch) {
-    const patch = parse(rules.transferRulePatch, input, 'transfer rule change');
-    return this.#run((c) => rules.updateTransferRule(c, ruleUuid, patch));
-  }
-  async getTransferRule(ruleUuid: string) {
-    return this.#run((c) => rules.getTransferRule(c, ruleUuid));
-  }
-  /** In creation order; `{ limit, after }` pages (see paging.ts). */
-  async listTransferRules(options: PageOptions = {}) {
-    return this.#run((c) => rules.listTransferRules(c, options));
-  }
-  async deleteTransferRule(ruleUuid: string) {
-    return this.#run((c) => rules.deleteTransferRule(c, ruleUuid));
-  }
-  /** The transfer rule that applies to an intent and utterance at a moment (default now), if any. */
-  async findTransferRule(input: rules.TransferQuery) {
-    const query = parse(rules.transferQuery, input, 'transfer query');
-    return this.#run((c) => rules.findTransferRule(c, query));
-  }
+/** The plaintext config a parsed input carries, if any. */
+function configOf(input: unknown): unknown {
+  return typeof input === 'object' && input !== null && 'config' in input ? input.config : undefined;
 }
 
 /** The IVR module over a database; `forDomain` gives the per-tenant handle. */
@@ -204,12 +125,11 @@ export async function rotateEncryptionKey(db: Kysely<DB>, oldKey: string, newKey
   try {
     return await db.transaction().execute(async (trx) => {
       await sql`SELECT v_voice_start_key_rotation(v_voice_key_id(${oldKey}), v_voice_key_id(${newKey}))`.execute(trx);
-      await sql`SELECT set_config('role', ${IVR_ROLE}, true), set_config('app.old_key', ${oldKey}, true),
-                       set_config('app.encryption_key', ${newKey}, true)`.execute(trx);
+      await sql`SELECT set_config('app.old_key', ${oldKey}, true)`.execute(trx);
       const domains = await trx.selectFrom('v_domains').select('domain_uuid').orderBy('domain_uuid').execute();
       let rotated = 0;
       for (const { domain_uuid } of domains) {
-        await sql`SELECT set_config('app.domain_uuid', ${domain_uuid}, true)`.execute(trx);
+        await enterDomain(trx, domain_uuid, { encryptionKey: newKey });
         const result = await sql`
           UPDATE v_voice_ai_providers
              SET config = pgp_sym_encrypt(v_voice_decrypt_either(config, current_setting('app.old_key'), current_setting('app.encryption_key')),

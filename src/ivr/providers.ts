@@ -1,29 +1,26 @@
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
+import type { DB } from '../db/schema.ts';
 import { id, json, parse } from '../validation.ts';
-import type { DomainContext } from './domain-context.ts';
 import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
+import type { DomainContext } from './domain-context.ts';
+import { operation } from './operation.ts';
 
 export const PROVIDER_TYPES = ['stt', 'tts', 'llm', 'embeddings', 'realtime'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
+type ProviderRow = Selectable<DB['v_voice_ai_providers']>;
+
 /** A provider as callers see it: the encrypted config never leaves the database; `configured` says if it is set. */
-export interface Provider {
-  provider_uuid: string;
-  domain_uuid: string;
+export interface Provider
+  extends Pick<ProviderRow, 'provider_uuid' | 'domain_uuid' | 'provider_name' | 'is_default' | 'is_enabled' | 'created_at' | 'updated_at'> {
   provider_type: ProviderType;
-  provider_name: string;
   configured: boolean;
-  is_default: boolean;
-  is_enabled: boolean;
-  created_at: Date;
-  updated_at: Date;
 }
 
-export interface ProviderWithConfig {
-  provider_uuid: string;
-  provider_name: string;
+/** A provider with its config decrypted (the seed's query), for the IVR engine. */
+export interface ProviderWithConfig extends Pick<ProviderRow, 'provider_uuid' | 'provider_name'> {
   config: unknown;
 }
 
@@ -75,7 +72,7 @@ async function demoteDefault({ trx, domain }: DomainContext, type: ProviderType,
                AND provider_uuid IS DISTINCT FROM ${except ?? null}::uuid`.execute(trx);
 }
 
-export async function createProvider(context: DomainContext, values: z.output<typeof newProvider>): Promise<Provider> {
+async function createProvider(context: DomainContext, values: z.output<typeof newProvider>): Promise<Provider> {
   if (values.is_default) await demoteDefault(context, values.provider_type);
   const { rows } = await sql<Provider>`
     INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, config, is_default, is_enabled)
@@ -85,7 +82,7 @@ export async function createProvider(context: DomainContext, values: z.output<ty
   return rows[0]!;
 }
 
-export async function getProvider({ trx, domain }: DomainContext, providerUuid: string): Promise<Provider> {
+async function getProvider({ trx, domain }: DomainContext, providerUuid: string): Promise<Provider> {
   const key = parse(id, providerUuid, 'provider id');
   const { rows } = await sql<Provider>`
     SELECT ${PUBLIC_COLUMNS} FROM v_voice_ai_providers WHERE domain_uuid = ${domain} AND provider_uuid = ${key}`.execute(trx);
@@ -93,8 +90,7 @@ export async function getProvider({ trx, domain }: DomainContext, providerUuid: 
   return rows[0];
 }
 
-/** The domain's providers in creation order, a page at a time (see paging.ts). */
-export async function listProviders({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<Provider[]> {
+async function listProviders({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<Provider[]> {
   const { limit, after } = parse(pageOptions(1000), options, 'list options');
   const { rows } = await sql<Provider>`
     SELECT ${PUBLIC_COLUMNS} FROM v_voice_ai_providers
@@ -103,7 +99,7 @@ export async function listProviders({ trx, domain }: DomainContext, options: Pag
   return rows;
 }
 
-export async function updateProvider(context: DomainContext, providerUuid: string, patch: z.output<typeof providerPatch>): Promise<Provider> {
+async function updateProvider(context: DomainContext, providerUuid: string, patch: z.output<typeof providerPatch>): Promise<Provider> {
   const current = await getProvider(context, providerUuid);
   if (patch.is_default) await demoteDefault(context, current.provider_type, current.provider_uuid);
   const { rows } = await sql<Provider>`
@@ -117,16 +113,31 @@ export async function updateProvider(context: DomainContext, providerUuid: strin
   return rows[0]!;
 }
 
-export async function deleteProvider({ trx, domain }: DomainContext, providerUuid: string): Promise<void> {
+async function deleteProvider({ trx, domain }: DomainContext, providerUuid: string): Promise<void> {
   const key = parse(id, providerUuid, 'provider id');
   const result = await sql`DELETE FROM v_voice_ai_providers WHERE domain_uuid = ${domain} AND provider_uuid = ${key}`.execute(trx);
   if (!result.numAffectedRows) throw new NotFoundError(`provider ${key} not found`);
 }
 
-/** The default enabled provider of `type` with its config decrypted, or `NotFoundError` when none is enabled. */
-export async function defaultProvider({ trx, domain }: DomainContext, type: ProviderType): Promise<ProviderWithConfig> {
+async function defaultProvider({ trx, domain }: DomainContext, type: ProviderType): Promise<ProviderWithConfig> {
   const checked = parse(providerType, type, 'provider type');
   const { rows } = await trx.executeQuery<ProviderWithConfig>(CompiledQuery.raw(DEFAULT_PROVIDER_SQL, [domain, checked]));
   if (!rows[0]) throw new NotFoundError(`no enabled ${checked} provider in this domain`);
   return rows[0];
 }
+
+/** What a domain handle does with providers (see ivr.ts: each runs in the domain's transaction). */
+export const providerOperations = {
+  /** Adds a provider; its config (API keys), when given, is stored encrypted under the key and never listed. */
+  createProvider: operation({ input: newProvider, what: 'provider', key: 'write', idempotent: true }, createProvider),
+  /** Changes a provider; a new config replaces the old one, encrypted under the key. */
+  updateProvider: operation({ input: providerPatch, what: 'provider change', key: 'write' }, updateProvider),
+  /** One provider, without its config (`configured` says whether it has one). */
+  getProvider: operation({}, getProvider),
+  /** In creation order; `{ limit, after }` pages (see paging.ts). */
+  listProviders: operation({}, listProviders),
+  /** Deletes a provider; secretaries that used it are left without one of its type. */
+  deleteProvider: operation({}, deleteProvider),
+  /** The default enabled provider of a type with its config decrypted (the seed's query), or `NotFoundError` when none is enabled. */
+  defaultProvider: operation({ key: 'read' }, defaultProvider),
+};

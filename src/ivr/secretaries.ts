@@ -1,25 +1,17 @@
-import { CompiledQuery } from 'kysely';
+import { CompiledQuery, type Selectable } from 'kysely';
 import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
+import type { DB } from '../db/schema.ts';
 import { id, parse, requiredText, text } from '../validation.ts';
-import type { DomainContext } from './domain-context.ts';
 import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
+import type { DomainContext } from './domain-context.ts';
+import { operation } from './operation.ts';
 
-export interface Secretary {
-  secretary_uuid: string;
-  domain_uuid: string;
-  name: string;
-  extension: string | null;
-  processing_mode: 'turn_based' | 'realtime';
-  system_prompt: string | null;
-  greeting: string | null;
-  farewell: string | null;
-  stt_provider_uuid: string | null;
-  tts_provider_uuid: string | null;
-  llm_provider_uuid: string | null;
-  realtime_provider_uuid: string | null;
-  created_at: Date;
-  updated_at: Date;
+type SecretaryRow = Selectable<DB['v_voice_secretaries']>;
+
+/** A secretary: who answers an extension, with which prompts and providers. */
+export interface Secretary extends Pick<SecretaryRow, Exclude<(typeof COLUMNS)[number], 'processing_mode'>> {
+  processing_mode: ProcessingMode;
 }
 
 /** A secretary found by extension, with the names of its providers (the seed's query). */
@@ -28,6 +20,10 @@ export interface SecretaryWithProviders extends Secretary {
   tts_provider: string | null;
   llm_provider: string | null;
 }
+
+// The column is text under a CHECK, which the generated types read as any string.
+type ProcessingMode = z.output<typeof fields.processing_mode>;
+type Narrowed = { processing_mode: ProcessingMode };
 
 const fields = {
   name: requiredText(100),
@@ -74,22 +70,26 @@ LEFT JOIN v_voice_ai_providers p_llm ON p_llm.domain_uuid = s.domain_uuid AND s.
 WHERE s.domain_uuid = v_voice_current_domain()
   AND s.extension = $1;`;
 
-export async function createSecretary({ trx, domain }: DomainContext, values: z.output<typeof newSecretary>): Promise<Secretary> {
-  const row = await trx.insertInto('v_voice_secretaries').values({ ...values, domain_uuid: domain }).returning(COLUMNS).executeTakeFirstOrThrow();
-  return row as Secretary;
+async function createSecretary({ trx, domain }: DomainContext, values: z.output<typeof newSecretary>): Promise<Secretary> {
+  return trx.insertInto('v_voice_secretaries').values({ ...values, domain_uuid: domain }).returning(COLUMNS).$narrowType<Narrowed>().executeTakeFirstOrThrow();
 }
 
-export async function getSecretary({ trx, domain }: DomainContext, secretaryUuid: string): Promise<Secretary> {
+async function getSecretary({ trx, domain }: DomainContext, secretaryUuid: string): Promise<Secretary> {
   const key = parse(id, secretaryUuid, 'secretary id');
-  const row = await trx.selectFrom('v_voice_secretaries').select(COLUMNS).where('domain_uuid', '=', domain).where('secretary_uuid', '=', key).executeTakeFirst();
+  const row = await trx
+    .selectFrom('v_voice_secretaries')
+    .select(COLUMNS)
+    .where('domain_uuid', '=', domain)
+    .where('secretary_uuid', '=', key)
+    .$narrowType<Narrowed>()
+    .executeTakeFirst();
   if (!row) throw new NotFoundError(`secretary ${key} not found`);
-  return row as Secretary;
+  return row;
 }
 
-/** The domain's secretaries in creation order, a page at a time (see paging.ts). */
-export async function listSecretaries({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<Secretary[]> {
+async function listSecretaries({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<Secretary[]> {
   const { limit, after } = parse(pageOptions(1000), options, 'list options');
-  const rows = await trx
+  return trx
     .selectFrom('v_voice_secretaries')
     .select(COLUMNS)
     .where('domain_uuid', '=', domain)
@@ -97,11 +97,11 @@ export async function listSecretaries({ trx, domain }: DomainContext, options: P
     .orderBy('created_at')
     .orderBy('secretary_uuid')
     .limit(limit)
+    .$narrowType<Narrowed>()
     .execute();
-  return rows as Secretary[];
 }
 
-export async function updateSecretary({ trx, domain }: DomainContext, secretaryUuid: string, patch: z.output<typeof secretaryPatch>): Promise<Secretary> {
+async function updateSecretary({ trx, domain }: DomainContext, secretaryUuid: string, patch: z.output<typeof secretaryPatch>): Promise<Secretary> {
   const key = parse(id, secretaryUuid, 'secretary id');
   if (Object.keys(patch).length === 0) return getSecretary({ trx, domain }, key);
   const row = await trx
@@ -110,19 +110,19 @@ export async function updateSecretary({ trx, domain }: DomainContext, secretaryU
     .where('domain_uuid', '=', domain)
     .where('secretary_uuid', '=', key)
     .returning(COLUMNS)
+    .$narrowType<Narrowed>()
     .executeTakeFirst();
   if (!row) throw new NotFoundError(`secretary ${key} not found`);
-  return row as Secretary;
+  return row;
 }
 
-export async function deleteSecretary({ trx, domain }: DomainContext, secretaryUuid: string): Promise<void> {
+async function deleteSecretary({ trx, domain }: DomainContext, secretaryUuid: string): Promise<void> {
   const key = parse(id, secretaryUuid, 'secretary id');
   const result = await trx.deleteFrom('v_voice_secretaries').where('domain_uuid', '=', domain).where('secretary_uuid', '=', key).executeTakeFirst();
   if (!result.numDeletedRows) throw new NotFoundError(`secretary ${key} not found`);
 }
 
-/** The secretary answering `extension`, with its providers' names, or `NotFoundError`. */
-export async function secretaryByExtension({ trx }: DomainContext, extension: string): Promise<SecretaryWithProviders> {
+async function secretaryByExtension({ trx }: DomainContext, extension: string): Promise<SecretaryWithProviders> {
   const checked = parse(fields.extension.unwrap().unwrap(), extension, 'extension');
   const { rows } = await trx.executeQuery<SecretaryWithProviders>(
     CompiledQuery.raw(SECRETARY_BY_EXTENSION_SQL, [checked]),
@@ -130,3 +130,19 @@ export async function secretaryByExtension({ trx }: DomainContext, extension: st
   if (!rows[0]) throw new NotFoundError(`no secretary on extension ${checked}`);
   return rows[0];
 }
+
+/** What a domain handle does with secretaries (see ivr.ts: each runs in the domain's transaction). */
+export const secretaryOperations = {
+  /** Creates a secretary; its providers must be of the domain and of the type each slot names. */
+  createSecretary: operation({ input: newSecretary, what: 'secretary', idempotent: true }, createSecretary),
+  /** Changes the fields given; an empty change returns the secretary as it is. */
+  updateSecretary: operation({ input: secretaryPatch, what: 'secretary change' }, updateSecretary),
+  /** One secretary. */
+  getSecretary: operation({}, getSecretary),
+  /** In creation order; `{ limit, after }` pages (see paging.ts). */
+  listSecretaries: operation({}, listSecretaries),
+  /** Deletes a secretary with its documents and transfer rules; its calls stay, answered by no secretary. */
+  deleteSecretary: operation({}, deleteSecretary),
+  /** The secretary on an extension with its providers' names (the seed's query), or `NotFoundError`. */
+  secretaryByExtension: operation({}, secretaryByExtension),
+};

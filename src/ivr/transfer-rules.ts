@@ -1,28 +1,22 @@
-import { sql } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
+import type { DB } from '../db/schema.ts';
 import { id, instant, parse, requiredText, text } from '../validation.ts';
-import type { DomainContext } from './domain-context.ts';
 import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
+import type { DomainContext } from './domain-context.ts';
+import { operation } from './operation.ts';
 
-export interface TransferRule {
-  rule_uuid: string;
-  domain_uuid: string;
-  secretary_uuid: string | null;
-  name: string;
-  match_intents: string[];
-  match_keywords: string[];
-  destination_type: 'extension' | 'number' | 'voicemail';
-  destination: string;
-  priority: number;
-  weekdays: number[] | null;
-  time_start: string | null;
-  time_end: string | null;
-  timezone: string;
-  is_enabled: boolean;
-  created_at: Date;
-  updated_at: Date;
+type TransferRuleRow = Selectable<DB['v_voice_transfer_rules']>;
+
+/** When a call goes to a person: by intent or keyword, weekday and hour in the rule's time zone, by priority. */
+export interface TransferRule extends Pick<TransferRuleRow, Exclude<(typeof COLUMNS)[number], 'destination_type'>> {
+  destination_type: DestinationType;
 }
+
+// The column is text under a CHECK, which the generated types read as any string.
+type DestinationType = z.output<typeof fields.destination_type>;
+type Narrowed = { destination_type: DestinationType };
 
 const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be HH:MM or HH:MM:SS');
 const timezone = z.string().max(64).refine((zone) => {
@@ -79,21 +73,26 @@ const COLUMNS = [
   'priority', 'weekdays', 'time_start', 'time_end', 'timezone', 'is_enabled', 'created_at', 'updated_at',
 ] as const;
 
-export async function createTransferRule({ trx, domain }: DomainContext, values: z.output<typeof newTransferRule>): Promise<TransferRule> {
-  return (await trx.insertInto('v_voice_transfer_rules').values({ ...values, domain_uuid: domain }).returning(COLUMNS).executeTakeFirstOrThrow()) as TransferRule;
+async function createTransferRule({ trx, domain }: DomainContext, values: z.output<typeof newTransferRule>): Promise<TransferRule> {
+  return trx.insertInto('v_voice_transfer_rules').values({ ...values, domain_uuid: domain }).returning(COLUMNS).$narrowType<Narrowed>().executeTakeFirstOrThrow();
 }
 
-export async function getTransferRule({ trx, domain }: DomainContext, ruleUuid: string): Promise<TransferRule> {
+async function getTransferRule({ trx, domain }: DomainContext, ruleUuid: string): Promise<TransferRule> {
   const key = parse(id, ruleUuid, 'rule id');
-  const row = await trx.selectFrom('v_voice_transfer_rules').select(COLUMNS).where('domain_uuid', '=', domain).where('rule_uuid', '=', key).executeTakeFirst();
+  const row = await trx
+    .selectFrom('v_voice_transfer_rules')
+    .select(COLUMNS)
+    .where('domain_uuid', '=', domain)
+    .where('rule_uuid', '=', key)
+    .$narrowType<Narrowed>()
+    .executeTakeFirst();
   if (!row) throw new NotFoundError(`transfer rule ${key} not found`);
-  return row as TransferRule;
+  return row;
 }
 
-/** The domain's transfer rules in creation order, a page at a time (see paging.ts; `findTransferRule` applies priorities). */
-export async function listTransferRules({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<TransferRule[]> {
+async function listTransferRules({ trx, domain }: DomainContext, options: PageOptions = {}): Promise<TransferRule[]> {
   const { limit, after } = parse(pageOptions(1000), options, 'list options');
-  const rows = await trx
+  return trx
     .selectFrom('v_voice_transfer_rules')
     .select(COLUMNS)
     .where('domain_uuid', '=', domain)
@@ -101,30 +100,32 @@ export async function listTransferRules({ trx, domain }: DomainContext, options:
     .orderBy('created_at')
     .orderBy('rule_uuid')
     .limit(limit)
+    .$narrowType<Narrowed>()
     .execute();
-  return rows as TransferRule[];
 }
 
-export async function updateTransferRule({ trx, domain }: DomainContext, ruleUuid: string, patch: z.output<typeof transferRulePatch>): Promise<TransferRule> {
+async function updateTransferRule({ trx, domain }: DomainContext, ruleUuid: string, patch: z.output<typeof transferRulePatch>): Promise<TransferRule> {
   const key = parse(id, ruleUuid, 'rule id');
   if (Object.keys(patch).length === 0) return getTransferRule({ trx, domain }, key);
-  const row = await trx.updateTable('v_voice_transfer_rules').set(patch).where('domain_uuid', '=', domain).where('rule_uuid', '=', key).returning(COLUMNS).executeTakeFirst();
+  const row = await trx
+    .updateTable('v_voice_transfer_rules')
+    .set(patch)
+    .where('domain_uuid', '=', domain)
+    .where('rule_uuid', '=', key)
+    .returning(COLUMNS)
+    .$narrowType<Narrowed>()
+    .executeTakeFirst();
   if (!row) throw new NotFoundError(`transfer rule ${key} not found`);
-  return row as TransferRule;
+  return row;
 }
 
-export async function deleteTransferRule({ trx, domain }: DomainContext, ruleUuid: string): Promise<void> {
+async function deleteTransferRule({ trx, domain }: DomainContext, ruleUuid: string): Promise<void> {
   const key = parse(id, ruleUuid, 'rule id');
   const result = await trx.deleteFrom('v_voice_transfer_rules').where('domain_uuid', '=', domain).where('rule_uuid', '=', key).executeTakeFirst();
   if (!result.numDeletedRows) throw new NotFoundError(`transfer rule ${key} not found`);
 }
 
-/**
- * The rule that applies to a caller's intent and words at a moment (default: now), or `undefined`. Weekday and
- * time window are read in each rule's own time zone; a window like 22:00–06:00 crosses midnight. Keywords match
- * case- and accent-blind anywhere in the utterance.
- */
-export async function findTransferRule({ trx, domain }: DomainContext, query: z.output<typeof transferQuery>): Promise<TransferRule | undefined> {
+async function findTransferRule({ trx, domain }: DomainContext, query: z.output<typeof transferQuery>): Promise<TransferRule | undefined> {
   const at = query.at ?? null;
   const { rows } = await sql<TransferRule>`
     SELECT ${sql.join(COLUMNS.map((column) => sql.ref(`r.${column}`)))}
@@ -144,3 +145,23 @@ export async function findTransferRule({ trx, domain }: DomainContext, query: z.
      LIMIT 1`.execute(trx);
   return rows[0];
 }
+
+/** What a domain handle does with transfer rules (see ivr.ts: each runs in the domain's transaction). */
+export const transferRuleOperations = {
+  /** Creates a transfer rule, for every secretary of the domain or for one. */
+  createTransferRule: operation({ input: newTransferRule, what: 'transfer rule', idempotent: true }, createTransferRule),
+  /** Changes the fields given; an empty change returns the rule as it is. */
+  updateTransferRule: operation({ input: transferRulePatch, what: 'transfer rule change' }, updateTransferRule),
+  /** One transfer rule. */
+  getTransferRule: operation({}, getTransferRule),
+  /** In creation order; `{ limit, after }` pages (see paging.ts; `findTransferRule` applies priorities). */
+  listTransferRules: operation({}, listTransferRules),
+  /** Deletes a transfer rule. */
+  deleteTransferRule: operation({}, deleteTransferRule),
+  /**
+   * The rule that applies to a caller's intent and words at a moment (default: now), or `undefined`. Weekday and
+   * time window are read in each rule's own time zone; a window like 22:00–06:00 crosses midnight. Keywords match
+   * case- and accent-blind anywhere in the utterance.
+   */
+  findTransferRule: operation({ input: transferQuery, what: 'transfer query' }, findTransferRule),
+};
