@@ -1,14 +1,15 @@
 """The IVR engine's asyncpg pool, with seed 004's settings (services/database.py)."""
-from typing import Any, Dict
+from types import MappingProxyType
+from typing import Any, Mapping
 
-SEED_POOL_SETTINGS: Dict[str, Any] = {
+SEED_POOL_SETTINGS: Mapping[str, Any] = MappingProxyType({
     "min_size": 5,
     "max_size": 20,
     # Seconds a statement may run before asyncpg cancels it (the service's statement timeout is 30 s as well).
     "command_timeout": 30,
     # Seconds an idle connection is kept before it is closed, so a quiet engine gives its backends back.
     "max_inactive_connection_lifetime": 300,
-}
+})
 
 
 async def create_pool(dsn: str, **overrides: Any) -> Any:

@@ -143,7 +143,7 @@ async def test_the_key_is_in_no_log_of_an_echoing_engine_nor_in_pg_stat_statemen
     assert database.scalar(f"{STATEMENTS} AND query = 'SET LOCAL ROLE mordomo_ivr'") == 1
 
 
-async def test_the_pool_has_the_seeds_settings_and_connects_as_the_runtime_role(database):
+async def test_the_pool_has_the_seeds_settings_and_connects_as_the_runtime_role(database, domains):
     assert SEED_POOL_SETTINGS == {"min_size": 5, "max_size": 20, "command_timeout": 30, "max_inactive_connection_lifetime": 300}
     pool = await create_pool(database.runtime_url, server_settings={"application_name": "seed-pool"})
     try:
@@ -156,6 +156,8 @@ async def test_the_pool_has_the_seeds_settings_and_connects_as_the_runtime_role(
             )
             assert backends == 5
             assert await connection.fetchval("SELECT current_user") == "mordomo_app"
+            async with domain_transaction(connection, domains["ours"]):
+                assert await connection.fetchval("SELECT array_agg(DISTINCT domain_uuid) FROM v_voice_secretaries") == [domains["ours"]]
     finally:
         await pool.close()
 

@@ -32,9 +32,6 @@ def test_a_caller_passing_the_wrong_types_is_refused_by_mypy(tmp_path):
     )
     run = mypy(tmp_path, str(caller))
     assert run.returncode == 1
-    errors = [line.split(": error: ")[1] for line in run.stdout.splitlines() if ": error: " in line]
-    assert errors == [
-        'Argument 2 to "domain_session" has incompatible type "int"; expected "Union[UUID, str]"  [arg-type]',
-        'Argument "days" to "user_history" has incompatible type "str"; expected "int"  [arg-type]',
-        'Incompatible types in assignment (expression has type "Optional[str]", variable has type "int")  [assignment]',
-    ]
+    # Line and error code of each complaint (the wording varies between mypy versions).
+    errors = [(int(line.split(":")[1]), line.rsplit("[", 1)[1].rstrip("]")) for line in run.stdout.splitlines() if ": error: " in line]
+    assert errors == [(4, "arg-type"), (5, "arg-type"), (6, "assignment")]

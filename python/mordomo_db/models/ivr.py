@@ -127,7 +127,7 @@ class VoiceConversation(Base):
     """A call handled by a secretary (``v_voice_conversations``)."""
 
     __tablename__ = "v_voice_conversations"
-    __table_args__ = (_secretary_reference("v_voice_conversations", f"SET NULL (secretary_uuid)"),)
+    __table_args__ = (_secretary_reference("v_voice_conversations", "SET NULL (secretary_uuid)"),)
 
     conversation_uuid = Column(UUID, primary_key=True, server_default=default("gen_random_uuid()"))
     domain_uuid = _domain_uuid()
