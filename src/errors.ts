@@ -77,7 +77,24 @@ export const SQLSTATE = {
   invalidPassword: '28P01',
   invalidAuthorization: '28000',
   cannotConnectNow: '57P03',
+  dependentObjectsStillExist: '2BP01',
 } as const;
+
+/** What PostgreSQL itself said of an error, whether still the driver's or already typed (kept as its cause). */
+export function databaseMessage(error: unknown): string {
+  const original = error instanceof MordomoError ? error.cause : error;
+  return original instanceof Error ? original.message : String(original);
+}
+
+/**
+ * The SQLSTATE of an error from PostgreSQL, whether still the driver's or already typed (a typed error keeps it in
+ * `database`); undefined for errors that did not come from the server.
+ */
+export function sqlstateOf(error: unknown): string | undefined {
+  if (error instanceof MordomoError) return error.database?.sqlstate;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
 

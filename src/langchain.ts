@@ -2,9 +2,9 @@ import { BaseListChatMessageHistory } from '@langchain/core/chat_history';
 import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from '@langchain/core/messages';
 import { CompiledQuery, type Kysely } from 'kysely';
 import { appendMessages, type NewMessage } from './core/messages.ts';
-import { InvalidInputError, mapErrors, NotFoundError } from './errors.ts';
+import { InvalidInputError, NotFoundError } from './errors.ts';
 import type { DB } from './db/schema.ts';
-import { id, parse } from './db/validation.ts';
+import { id, parse } from './validation.ts';
 
 /**
  * LangChain chat memory kept in mordomo-db: one conversation's messages are the history. Import from
@@ -29,7 +29,7 @@ export class MordomoChatMessageHistory extends BaseListChatMessageHistory {
    * columns a LangChain message holds: this runs before every model call.
    */
   async getMessages(): Promise<BaseMessage[]> {
-    const { rows } = await mapErrors(() => this.db.executeQuery<HistoryRow>(CompiledQuery.raw(HISTORY, [this.conversationId])));
+    const { rows } = await this.db.executeQuery<HistoryRow>(CompiledQuery.raw(HISTORY, [this.conversationId]));
     if (rows.length === 0) throw new NotFoundError(`conversation ${this.conversationId} not found`);
     return rows.filter((row): row is HistoryRow & { id: string } => row.id !== null).map((row) => {
       const fields = { content: row.content, id: row.id, additional_kwargs: langchainKwargs(row.metadata) };
@@ -51,7 +51,7 @@ export class MordomoChatMessageHistory extends BaseListChatMessageHistory {
 
   /** Deletes the conversation's messages (the conversation itself stays, with its counters at zero). */
   override async clear(): Promise<void> {
-    await mapErrors(() => this.db.deleteFrom('messages').where('conversation_id', '=', this.conversationId).execute());
+    await this.db.deleteFrom('messages').where('conversation_id', '=', this.conversationId).execute();
   }
 }
 

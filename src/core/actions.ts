@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
-import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import { CORE_KEYS } from './idempotency-keys.ts';
 import type { Actions, DB } from '../db/schema.ts';
@@ -25,8 +25,7 @@ export async function recordAction(db: Kysely<DB>, input: NewAction, options: Id
 }
 
 async function insertAction(db: Kysely<DB>, values: z.output<typeof newAction>): Promise<Action> {
-  const inserted = await mapErrors(() =>
-    db
+  const inserted = await db
       .insertInto('actions')
       .columns(['message_id', 'conversation_id', 'action_type', 'action_name', 'parameters'])
       .expression((eb) =>
@@ -42,8 +41,7 @@ async function insertAction(db: Kysely<DB>, values: z.output<typeof newAction>):
           .where('id', '=', values.message_id),
       )
       .returning(COLUMNS.actions)
-      .executeTakeFirst(),
-  );
+      .executeTakeFirst();
   if (!inserted) throw new NotFoundError(`message ${values.message_id} not found`);
   return inserted;
 }
@@ -76,8 +74,7 @@ export async function transitionAction(
   const { result, error_message } = parse(outcome, details, 'action outcome');
   const from = (Object.keys(NEXT) as ActionStatus[]).find((state) => NEXT[state].includes(target));
   if (from) {
-    const updated = await mapErrors(() =>
-      db
+    const updated = await db
         .updateTable('actions')
         .set({
           status: target,
@@ -87,11 +84,10 @@ export async function transitionAction(
         .where('id', '=', key)
         .where('status', '=', from)
         .returning(COLUMNS.actions)
-        .executeTakeFirst(),
-    );
+        .executeTakeFirst();
     if (updated) return updated;
   }
-  const current = await mapErrors(() => db.selectFrom('actions').select('status').where('id', '=', key).executeTakeFirst());
+  const current = await db.selectFrom('actions').select('status').where('id', '=', key).executeTakeFirst();
   if (!current) throw new NotFoundError(`action ${key} not found`);
   throw new ConflictError(
     `action ${key} cannot go from ${current.status} to ${target} (allowed: pending -> executing -> success | failed)`,
@@ -101,7 +97,7 @@ export async function transitionAction(
 /** The action with this id, or `NotFoundError`. */
 export async function getAction(db: Kysely<DB>, actionId: string): Promise<Action> {
   const key = parse(id, actionId, 'action id');
-  const action = await mapErrors(() => db.selectFrom('actions').select(COLUMNS.actions).where('id', '=', key).executeTakeFirst());
+  const action = await db.selectFrom('actions').select(COLUMNS.actions).where('id', '=', key).executeTakeFirst();
   if (!action) throw new NotFoundError(`action ${key} not found`);
   return action;
 }

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { mapErrors, NotFoundError } from '../errors.ts';
+import { NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { parse, requiredText } from '../validation.ts';
 import { COLUMNS } from './columns.ts';
@@ -32,7 +32,7 @@ const keyName = z.enum(Object.keys(CONFIG_KEYS) as [ConfigKey, ...ConfigKey[]], 
 /** The value of a known key, typed. */
 export async function getConfig<K extends ConfigKey>(db: Kysely<DB>, key: K): Promise<ConfigValue<K>> {
   const name = parse(keyName, key, 'config key') as K;
-  const row = await mapErrors(() => db.selectFrom('config').select('value').where('key', '=', name).executeTakeFirst());
+  const row = await db.selectFrom('config').select('value').where('key', '=', name).executeTakeFirst();
   if (!row) throw new NotFoundError(`config key ${name} is not set`);
   return row.value as ConfigValue<K>;
 }
@@ -48,17 +48,15 @@ export async function setConfig<K extends ConfigKey>(
   const checked = parse(CONFIG_KEYS[name] as z.ZodType, value, `value of ${name}`);
   const by = updatedBy === undefined ? null : parse(requiredText(100), updatedBy, 'updated_by');
   const json = JSON.stringify(checked);
-  return mapErrors(() =>
-    db
+  return db
       .insertInto('config')
       .values({ key: name, value: json, updated_by: by })
       .onConflict((oc) => oc.column('key').doUpdateSet({ value: json, updated_by: by }))
       .returning(COLUMNS.config)
-      .executeTakeFirstOrThrow(),
-  );
+      .executeTakeFirstOrThrow();
 }
 
 /** Every stored setting, by key. */
 export async function listConfig(db: Kysely<DB>): Promise<ConfigEntry[]> {
-  return mapErrors(() => db.selectFrom('config').select(COLUMNS.config).orderBy('key').execute());
+  return db.selectFrom('config').select(COLUMNS.config).orderBy('key').execute();
 }

@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import { z } from 'zod';
-import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import { CORE_KEYS } from './idempotency-keys.ts';
 import type { Conversations, DB } from '../db/schema.ts';
@@ -30,7 +30,7 @@ export async function startConversation(db: Kysely<DB>, input: NewConversation =
   return once(db, CORE_KEYS, options, ['startConversation', values], (trx) => {
     const insert = trx.insertInto('conversations');
     const withValues = Object.keys(values).length ? insert.values(values) : insert.defaultValues();
-    return mapErrors(() => withValues.returning(COLUMNS.conversations).executeTakeFirstOrThrow());
+    return withValues.returning(COLUMNS.conversations).executeTakeFirstOrThrow();
   });
 }
 
@@ -57,22 +57,20 @@ export async function appendTurn(
 export async function endConversation(db: Kysely<DB>, conversationId: string, input: Ending = {}): Promise<Conversation> {
   const key = parse(id, conversationId, 'conversation id');
   const { satisfaction_score } = parse(ending, input, 'conversation ending');
-  const ended = await mapErrors(() =>
-    db
+  const ended = await db
       .updateTable('conversations')
       .set((eb) => ({ ended_at: eb.fn<Date>('now'), satisfaction_score: satisfaction_score ?? null }))
       .where('id', '=', key)
       .where('ended_at', 'is', null)
       .returning(COLUMNS.conversations)
-      .executeTakeFirst(),
-  );
+      .executeTakeFirst();
   if (ended) return ended;
   await getConversationRow(db, key);
   throw new ConflictError(`conversation ${key} has already ended`);
 }
 
 async function getConversationRow(db: Kysely<DB>, key: string): Promise<Conversation> {
-  const row = await mapErrors(() => db.selectFrom('conversations').select(COLUMNS.conversations).where('id', '=', key).executeTakeFirst());
+  const row = await db.selectFrom('conversations').select(COLUMNS.conversations).where('id', '=', key).executeTakeFirst();
   if (!row) throw new NotFoundError(`conversation ${key} not found`);
   return row;
 }
@@ -80,8 +78,7 @@ async function getConversationRow(db: Kysely<DB>, key: string): Promise<Conversa
 /** A conversation with all its messages in order, read in one snapshot. */
 export async function getConversation(db: Kysely<DB>, conversationId: string): Promise<ConversationWithMessages> {
   const key = parse(id, conversationId, 'conversation id');
-  return mapErrors(() =>
-    db
+  return db
       .transaction()
       .setIsolationLevel('repeatable read')
       .execute(async (trx) => {
@@ -94,6 +91,5 @@ export async function getConversation(db: Kysely<DB>, conversationId: string): P
           .orderBy('id')
           .execute();
         return { ...conversation, messages };
-      }),
-  );
+      });
 }

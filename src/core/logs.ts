@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
-import { mapErrors } from '../errors.ts';
+
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import { CORE_KEYS } from './idempotency-keys.ts';
 import type { DB, SystemLogs } from '../db/schema.ts';
@@ -30,14 +30,12 @@ export async function writeLogs(db: Kysely<DB>, lines: NewLogLine[], options: Id
 }
 
 async function insertLogs(db: Kysely<DB>, rows: z.output<typeof batch>): Promise<number> {
-  return mapErrors(async () => {
-    const result = await sql`
-      INSERT INTO system_logs (level, source, message, metadata)
-      SELECT level, source, message, COALESCE(metadata, '{}')
-        FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-          AS l(level text, source text, message text, metadata jsonb)`.execute(db);
-    return Number(result.numAffectedRows ?? 0n);
-  });
+  const result = await sql`
+    INSERT INTO system_logs (level, source, message, metadata)
+    SELECT level, source, message, COALESCE(metadata, '{}')
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS l(level text, source text, message text, metadata jsonb)`.execute(db);
+  return Number(result.numAffectedRows ?? 0n);
 }
 
 /** Writes one log line. */
@@ -58,17 +56,15 @@ export type LogQuery = z.input<typeof logQuery>;
 /** Log lines matching the filters, newest first; the time range lets PostgreSQL skip whole day partitions. */
 export async function queryLogs(db: Kysely<DB>, query: LogQuery = {}): Promise<LogLine[]> {
   const q = parse(logQuery, query, 'log query');
-  return mapErrors(() => {
-    let select = db.selectFrom('system_logs').select(COLUMNS.system_logs);
-    if (q.level) select = select.where('level', '=', q.level);
-    if (q.source) select = select.where('source', '=', q.source);
-    if (q.from) select = select.where('timestamp', '>=', q.from);
-    if (q.to) select = select.where('timestamp', '<', q.to);
-    const before = q.before;
-    // `at` narrows the lookup of the position's row (and its exact timestamp) to the partitions around it.
-    if (before) {
-      select = select.where(sql<boolean>`(timestamp, id) < (coalesce((SELECT timestamp FROM system_logs WHERE id = ${before.id}::bigint AND timestamp BETWEEN ${before.at}::timestamptz - interval '1 millisecond' AND ${before.at}::timestamptz + interval '1 millisecond'), ${before.at}), ${before.id}::bigint)`);
-    }
-    return select.orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
-  });
+  let select = db.selectFrom('system_logs').select(COLUMNS.system_logs);
+  if (q.level) select = select.where('level', '=', q.level);
+  if (q.source) select = select.where('source', '=', q.source);
+  if (q.from) select = select.where('timestamp', '>=', q.from);
+  if (q.to) select = select.where('timestamp', '<', q.to);
+  const before = q.before;
+  // `at` narrows the lookup of the position's row (and its exact timestamp) to the partitions around it.
+  if (before) {
+    select = select.where(sql<boolean>`(timestamp, id) < (coalesce((SELECT timestamp FROM system_logs WHERE id = ${before.id}::bigint AND timestamp BETWEEN ${before.at}::timestamptz - interval '1 millisecond' AND ${before.at}::timestamptz + interval '1 millisecond'), ${before.at}), ${before.id}::bigint)`);
+  }
+  return select.orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
 }

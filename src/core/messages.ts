@@ -1,6 +1,6 @@
 import { CompiledQuery, type Kysely, type Selectable } from 'kysely';
 import { z } from 'zod';
-import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import { CORE_KEYS } from './idempotency-keys.ts';
 import type { DB, Messages } from '../db/schema.ts';
@@ -73,11 +73,9 @@ export async function appendMessages(db: Kysely<DB>, conversationId: string, mes
 }
 
 async function append(db: Kysely<DB>, key: string, rows: z.output<typeof newMessages>): Promise<Message[]> {
-  const result = await mapErrors(() => db.executeQuery<Message>(appendStatement(key, rows)));
+  const result = await db.executeQuery<Message>(appendStatement(key, rows));
   if (result.rows.length === 0) {
-    const conversation = await mapErrors(() =>
-      db.selectFrom('conversations').select('ended_at').where('id', '=', key).executeTakeFirst(),
-    );
+    const conversation = await db.selectFrom('conversations').select('ended_at').where('id', '=', key).executeTakeFirst();
     if (!conversation) throw new NotFoundError(`conversation ${key} not found`);
     throw new ConflictError(`conversation ${key} has ended; start a new one to add messages`);
   }
@@ -114,7 +112,7 @@ export async function conversationHistory(
   const query = before
     ? CompiledQuery.raw(LAST_MESSAGES_BEFORE, [key, count, before])
     : CompiledQuery.raw(LAST_MESSAGES, [key, count]);
-  const { rows } = await mapErrors(() => db.executeQuery<Message>(query));
+  const { rows } = await db.executeQuery<Message>(query);
   return rows.reverse();
 }
 
@@ -148,7 +146,7 @@ const USER_MESSAGES_BEFORE = `
  * continues after the last message of the previous page.
  */
 export async function userHistory(db: Kysely<DB>, userId: string, options: UserHistoryOptions = {}): Promise<Message[]> {
-  const { rows } = await mapErrors(() => db.executeQuery<Message>(userHistoryStatement(userId, options)));
+  const { rows } = await db.executeQuery<Message>(userHistoryStatement(userId, options));
   return rows;
 }
 

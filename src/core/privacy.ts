@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { mapErrors, NotFoundError } from '../errors.ts';
+import { NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse } from '../validation.ts';
 import type { Action } from './actions.ts';
@@ -28,8 +28,7 @@ export interface UserExport {
 /** Everything about one user, read in one snapshot. */
 export async function exportUser(db: Kysely<DB>, userId: string): Promise<UserExport> {
   const key = parse(id, userId, 'user id');
-  return mapErrors(() =>
-    db
+  return db
       .transaction()
       .setIsolationLevel('repeatable read')
       .execute(async (trx) => {
@@ -52,8 +51,7 @@ export async function exportUser(db: Kysely<DB>, userId: string): Promise<UserEx
           reminders,
           log_lines: logLines,
         };
-      }),
-  );
+      });
 }
 
 export interface Erasure {
@@ -71,8 +69,7 @@ export interface Erasure {
  */
 export async function eraseUser(db: Kysely<DB>, userId: string): Promise<Erasure> {
   const key = parse(id, userId, 'user id');
-  return mapErrors(() =>
-    db.transaction().execute(async (trx) => {
+  return db.transaction().execute(async (trx) => {
       const user = await trx.selectFrom('users').select('id').where('id', '=', key).forUpdate().executeTakeFirst();
       if (!user) throw new NotFoundError(`user ${key} not found`);
       const { rows } = await sql<Erasure>`
@@ -101,6 +98,5 @@ export async function eraseUser(db: Kysely<DB>, userId: string): Promise<Erasure
         .values({ level: 'INFO', source: 'privacy', message: 'a user was erased at their request (LGPD)', metadata: JSON.stringify({ erased: erasure }) })
         .execute();
       return erasure;
-    }),
-  );
+    });
 }

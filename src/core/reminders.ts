@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
-import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import { CORE_KEYS } from './idempotency-keys.ts';
 import type { DB, Reminders } from '../db/schema.ts';
@@ -22,24 +22,22 @@ export type NewReminder = z.input<typeof newReminder>;
 export async function createReminder(db: Kysely<DB>, input: NewReminder, options: IdempotencyOptions = {}): Promise<Reminder> {
   const values = parse(newReminder, input, 'reminder');
   return once(db, CORE_KEYS, options, ['createReminder', values], (trx) =>
-    mapErrors(() => trx.insertInto('reminders').values(values).returning(COLUMNS.reminders).executeTakeFirstOrThrow()),
+    trx.insertInto('reminders').values(values).returning(COLUMNS.reminders).executeTakeFirstOrThrow(),
   );
 }
 
 /** Cancels a pending reminder; one already triggered or cancelled is a `ConflictError`. */
 export async function cancelReminder(db: Kysely<DB>, reminderId: string): Promise<Reminder> {
   const key = parse(id, reminderId, 'reminder id');
-  const cancelled = await mapErrors(() =>
-    db
+  const cancelled = await db
       .updateTable('reminders')
       .set({ status: 'cancelled' })
       .where('id', '=', key)
       .where('status', '=', 'pending')
       .returning(COLUMNS.reminders)
-      .executeTakeFirst(),
-  );
+      .executeTakeFirst();
   if (cancelled) return cancelled;
-  const current = await mapErrors(() => db.selectFrom('reminders').select('status').where('id', '=', key).executeTakeFirst());
+  const current = await db.selectFrom('reminders').select('status').where('id', '=', key).executeTakeFirst();
   if (!current) throw new NotFoundError(`reminder ${key} not found`);
   throw new ConflictError(`reminder ${key} is ${current.status}, only a pending reminder can be cancelled`);
 }
@@ -50,17 +48,15 @@ export type UpcomingOptions = z.input<typeof upcomingOptions>;
 /** Pending reminders not yet due, soonest first; `after` continues from the last one of the previous page. */
 export async function upcomingReminders(db: Kysely<DB>, options: UpcomingOptions = {}): Promise<Reminder[]> {
   const { user_id, limit: count, after } = parse(upcomingOptions, options, 'upcoming options');
-  return mapErrors(() => {
-    let query = db
-      .selectFrom('reminders')
-      .select(COLUMNS.reminders)
-      .where('status', '=', 'pending')
-      .where('scheduled_at', '>', sql<Date>`now()`);
-    if (user_id) query = query.where('user_id', '=', user_id);
-    // The position's own row gives the exact timestamp; `at` serves only if that row is gone.
-    if (after) query = query.where(sql<boolean>`(scheduled_at, id) > (coalesce((SELECT scheduled_at FROM reminders WHERE id = ${after.id}::uuid), ${after.at}), ${after.id}::uuid)`);
-    return query.orderBy('scheduled_at').orderBy('id').limit(count).execute();
-  });
+  let query = db
+    .selectFrom('reminders')
+    .select(COLUMNS.reminders)
+    .where('status', '=', 'pending')
+    .where('scheduled_at', '>', sql<Date>`now()`);
+  if (user_id) query = query.where('user_id', '=', user_id);
+  // The position's own row gives the exact timestamp; `at` serves only if that row is gone.
+  if (after) query = query.where(sql<boolean>`(scheduled_at, id) > (coalesce((SELECT scheduled_at FROM reminders WHERE id = ${after.id}::uuid), ${after.at}), ${after.id}::uuid)`);
+  return query.orderBy('scheduled_at').orderBy('id').limit(count).execute();
 }
 
 /** The channel on which claimed reminders are announced (`LISTEN mordomo_reminders` from any database client). */
@@ -86,10 +82,8 @@ const claimOptions = z.strictObject({ limit: limit(1000, 100) });
 /** Claims due reminders (see `claimDue`) and returns them, soonest first. */
 export async function claimDueReminders(db: Kysely<DB>, options: { limit?: number } = {}): Promise<Reminder[]> {
   const { limit: count } = parse(claimOptions, options, 'claim options');
-  return mapErrors(async () => {
-    const { rows } = await claimDue(count).execute(db);
-    return (rows as Reminder[]).sort((a, b) => a.scheduled_at.getTime() - b.scheduled_at.getTime());
-  });
+  const { rows } = await claimDue(count).execute(db);
+  return (rows as Reminder[]).sort((a, b) => a.scheduled_at.getTime() - b.scheduled_at.getTime());
 }
 
 /** What `announceDueReminders` sends on `REMINDER_CHANNEL` (NOTIFY payloads are capped at 8000 bytes). */
@@ -107,13 +101,11 @@ export interface ReminderAnnouncement {
  */
 export async function announceDueReminders(db: Kysely<DB>, options: { limit?: number } = {}): Promise<number> {
   const { limit: count } = parse(claimOptions, options, 'claim options');
-  return mapErrors(async () => {
-    const { rows } = await sql<{ announced: number }>`
-      WITH claimed AS (${claimDue(count)})
-      SELECT count(pg_notify(${REMINDER_CHANNEL}, json_build_object(
-               'id', id, 'user_id', user_id, 'title', title, 'scheduled_at', scheduled_at, 'triggered_at', triggered_at)::text))::int
-               AS announced
-        FROM claimed`.execute(db);
-    return rows[0]?.announced ?? 0;
-  });
+  const { rows } = await sql<{ announced: number }>`
+    WITH claimed AS (${claimDue(count)})
+    SELECT count(pg_notify(${REMINDER_CHANNEL}, json_build_object(
+             'id', id, 'user_id', user_id, 'title', title, 'scheduled_at', scheduled_at, 'triggered_at', triggered_at)::text))::int
+             AS announced
+      FROM claimed`.execute(db);
+  return rows[0]?.announced ?? 0;
 }

@@ -1,6 +1,6 @@
 import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { z } from 'zod';
-import { mapErrors } from '../errors.ts';
+
 import type { DB } from '../db/schema.ts';
 import { parse } from '../validation.ts';
 
@@ -47,7 +47,7 @@ type Window = { days?: number; limit?: number };
 const SINCE = 'now() - make_interval(days => $1)';
 
 async function rows<T>(db: Kysely<DB>, text: string, values: unknown[]): Promise<T[]> {
-  return mapErrors(async () => (await db.executeQuery<T>(CompiledQuery.raw(text, values))).rows);
+  return (await db.executeQuery<T>(CompiledQuery.raw(text, values))).rows;
 }
 
 export interface ActiveUser { name: string; conversations: number; messages: number }
@@ -78,16 +78,14 @@ const perOptions = z.strictObject({ unit: z.enum(['day', 'hour']).default('day')
 export async function messagesPer(db: Kysely<DB>, options: z.input<typeof perOptions> = {}): Promise<{ period: Date; messages: number }[]> {
   const { unit, days } = parse(perOptions, options, 'report options');
   const step = sql`make_interval(hours => ${unit === 'day' ? 24 : 1})`;
-  const { rows: result } = await mapErrors(() =>
-    sql<{ period: Date; messages: number }>`
+  const { rows: result } = await sql<{ period: Date; messages: number }>`
       WITH start AS (SELECT date_trunc(${unit}, now() - make_interval(days => ${days}), 'UTC') AS at),
            counted AS (SELECT date_trunc(${unit}, hour, 'UTC') AS period, sum(messages) AS messages
                          FROM start, message_totals(start.at, true) GROUP BY 1)
       SELECT period, coalesce(counted.messages, 0)::int AS messages
         FROM start, generate_series(start.at, now(), ${step}) AS period
         LEFT JOIN counted USING (period)
-       ORDER BY period`.execute(db),
-  );
+       ORDER BY period`.execute(db);
   return result;
 }
 
@@ -103,8 +101,7 @@ export async function latencyPercentiles(
   options: z.input<typeof percentileOptions> = {},
 ): Promise<{ key: string; messages: number; p50: number; p95: number; p99: number }[]> {
   const { by, days } = parse(percentileOptions, options, 'report options');
-  const { rows: result } = await mapErrors(() =>
-    sql<{ key: string; messages: number; p50: number; p95: number; p99: number }>`
+  const { rows: result } = await sql<{ key: string; messages: number; p50: number; p95: number; p99: number }>`
       WITH counts AS (
              SELECT key, latency_ms, sum(messages) OVER (PARTITION BY key ORDER BY latency_ms) AS up_to,
                     sum(messages) OVER (PARTITION BY key) AS total
@@ -126,8 +123,7 @@ export async function latencyPercentiles(
              max(value) FILTER (WHERE f = 0.99) AS p99
         FROM percentiles
        GROUP BY key, total
-       ORDER BY p95 DESC, key`.execute(db),
-  );
+       ORDER BY p95 DESC, key`.execute(db);
   return result;
 }
 
@@ -137,53 +133,45 @@ export async function actionSuccessByType(
   options: { days?: number } = {},
 ): Promise<{ action_type: string; finished: number; succeeded: number; failed: number; success_rate: number }[]> {
   const { days } = parse(z.strictObject({ days: z.number().int().min(1).max(3650).default(30) }), options, 'report options');
-  const { rows: result } = await mapErrors(() =>
-    sql<{ action_type: string; finished: number; succeeded: number; failed: number; success_rate: number }>`
+  const { rows: result } = await sql<{ action_type: string; finished: number; succeeded: number; failed: number; success_rate: number }>`
       SELECT action_type, count(*)::int AS finished,
              count(*) FILTER (WHERE status = 'success')::int AS succeeded,
              count(*) FILTER (WHERE status = 'failed')::int AS failed,
              round(count(*) FILTER (WHERE status = 'success')::numeric / count(*), 4)::float AS success_rate
         FROM actions
        WHERE status IN ('success', 'failed') AND created_at > now() - make_interval(days => ${days})
-       GROUP BY action_type ORDER BY action_type`.execute(db),
-  );
+       GROUP BY action_type ORDER BY action_type`.execute(db);
   return result;
 }
 
 /** Pending reminders whose time has passed (nobody was told: the service was down, or nothing listens). */
 export async function overdueReminders(db: Kysely<DB>): Promise<{ id: string; title: string; scheduled_at: Date; overdue_seconds: number }[]> {
-  const { rows: result } = await mapErrors(() =>
-    sql<{ id: string; title: string; scheduled_at: Date; overdue_seconds: number }>`
+  const { rows: result } = await sql<{ id: string; title: string; scheduled_at: Date; overdue_seconds: number }>`
       SELECT id, title, scheduled_at, extract(epoch FROM now() - scheduled_at)::int AS overdue_seconds
-        FROM reminders WHERE status = 'pending' AND scheduled_at < now() ORDER BY scheduled_at, id`.execute(db),
-  );
+        FROM reminders WHERE status = 'pending' AND scheduled_at < now() ORDER BY scheduled_at, id`.execute(db);
   return result;
 }
 
 /** Mean satisfaction of conversations ended in each ISO week (Monday, UTC) of the last `weeks`. */
 export async function satisfactionByWeek(db: Kysely<DB>, options: { weeks?: number } = {}): Promise<{ week: Date; conversations: number; average: number }[]> {
   const { weeks } = parse(z.strictObject({ weeks: z.number().int().min(1).max(520).default(12) }), options, 'report options');
-  const { rows: result } = await mapErrors(() =>
-    sql<{ week: Date; conversations: number; average: number }>`
+  const { rows: result } = await sql<{ week: Date; conversations: number; average: number }>`
       SELECT date_trunc('week', ended_at, 'UTC') AS week, count(*)::int AS conversations,
              round(avg(satisfaction_score)::numeric, 3)::float AS average
         FROM conversations
        WHERE satisfaction_score IS NOT NULL AND ended_at > now() - make_interval(weeks => ${weeks})
-       GROUP BY 1 ORDER BY 1`.execute(db),
-  );
+       GROUP BY 1 ORDER BY 1`.execute(db);
   return result;
 }
 
 /** How many conversations of the last `days` have 1, 2–5, 6–10, 11–20 and more than 20 messages. */
 export async function conversationLengths(db: Kysely<DB>, options: { days?: number } = {}): Promise<{ bucket: string; conversations: number }[]> {
   const { days } = parse(z.strictObject({ days: z.number().int().min(1).max(3650).default(30) }), options, 'report options');
-  const { rows: result } = await mapErrors(() =>
-    sql<{ bucket: string; conversations: number }>`
+  const { rows: result } = await sql<{ bucket: string; conversations: number }>`
       SELECT b.bucket, count(c.id)::int AS conversations
         FROM (VALUES (1, '1', 1, 1), (2, '2-5', 2, 5), (3, '6-10', 6, 10), (4, '11-20', 11, 20), (5, '21+', 21, 2147483647))
              AS b(ord, bucket, low, high)
         LEFT JOIN conversations c ON c.message_count BETWEEN b.low AND b.high AND c.started_at > now() - make_interval(days => ${days})
-       GROUP BY b.ord, b.bucket ORDER BY b.ord`.execute(db),
-  );
+       GROUP BY b.ord, b.bucket ORDER BY b.ord`.execute(db);
   return result;
 }

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
-import { InvalidInputError, mapErrors } from '../errors.ts';
+import { InvalidInputError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { PLANNED_PER_CALL } from '../db/pool.ts';
 import { id, instant, limit, parse, text } from '../validation.ts';
@@ -85,29 +85,27 @@ export async function searchMessagesPlanned(db: Kysely<DB>, query: string, optio
   const o = parse(searchOptions, options, 'search options');
   if (o.from && o.to && o.from >= o.to) throw new InvalidInputError('invalid search options: from must be before to');
 
-  return mapErrors(async () => {
-    // The query's tsquery, with every word's verb forms and, for an unknown word, its look-alikes (search_query,
-    // migration core 017): built once, then passed to the search, whose GIN index it probes.
-    // Over the whole history, also how many of the newest NEWEST messages match (see run).
-    const whole = !o.user_id && !o.conversation_id && !o.role && !o.intent && !o.from && !o.to;
-    const look = whole && plan === 'look';
-    const built = await sql<{ query: string; corrected: boolean; nodes: number; newest: number | null }>`
-      SELECT query::text AS query, corrected, numnode(query) AS nodes,
-             CASE WHEN ${look}::boolean THEN
-               (SELECT count(*)::int FROM (SELECT search_vector FROM messages ORDER BY timestamp DESC LIMIT ${NEWEST}) newest
-                 WHERE newest.search_vector @@ s.query)
-             END AS newest
-        FROM search_query(${q}) s`.execute(db);
-    const { query, corrected, nodes, newest } = built.rows[0]!;
-    // A query of stop words only ("de", "a o") is empty once parsed: no results, rather than a NOTICE and a scan.
-    if (nodes === 0) {
-      return { mode: 'none', items: [], next: undefined, reason: 'only very common words (like "de", "a", "o"): add a word that says what to look for' };
-    }
-    const mode = corrected ? 'similar' : 'fulltext';
-    const sparse = look ? newest! <= SPARSE_IN_NEWEST : whole && plan === 'index';
-    const rows = await run(db, query, o, sparse);
-    return rows.length ? page(mode, rows, o.limit) : { mode: 'none', items: [], next: undefined };
-  });
+  // The query's tsquery, with every word's verb forms and, for an unknown word, its look-alikes (search_query,
+  // migration core 017): built once, then passed to the search, whose GIN index it probes.
+  // Over the whole history, also how many of the newest NEWEST messages match (see run).
+  const whole = !o.user_id && !o.conversation_id && !o.role && !o.intent && !o.from && !o.to;
+  const look = whole && plan === 'look';
+  const built = await sql<{ query: string; corrected: boolean; nodes: number; newest: number | null }>`
+    SELECT query::text AS query, corrected, numnode(query) AS nodes,
+           CASE WHEN ${look}::boolean THEN
+             (SELECT count(*)::int FROM (SELECT search_vector FROM messages ORDER BY timestamp DESC LIMIT ${NEWEST}) newest
+               WHERE newest.search_vector @@ s.query)
+           END AS newest
+      FROM search_query(${q}) s`.execute(db);
+  const { query: tsquery, corrected, nodes, newest } = built.rows[0]!;
+  // A query of stop words only ("de", "a o") is empty once parsed: no results, rather than a NOTICE and a scan.
+  if (nodes === 0) {
+    return { mode: 'none', items: [], next: undefined, reason: 'only very common words (like "de", "a", "o"): add a word that says what to look for' };
+  }
+  const mode = corrected ? 'similar' : 'fulltext';
+  const sparse = look ? newest! <= SPARSE_IN_NEWEST : whole && plan === 'index';
+  const rows = await run(db, tsquery, o, sparse);
+  return rows.length ? page(mode, rows, o.limit) : { mode: 'none', items: [], next: undefined };
 }
 
 function page(mode: 'fulltext' | 'similar', rows: SearchHit[], count: number): SearchResult {

@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable } from 'kysely';
 import { z } from 'zod';
-import { mapErrors, NotFoundError } from '../errors.ts';
+import { NotFoundError } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import { CORE_KEYS } from './idempotency-keys.ts';
 import type { DB, Users } from '../db/schema.ts';
@@ -30,14 +30,14 @@ export type UserPatch = z.input<typeof userPatch>;
 export async function createUser(db: Kysely<DB>, input: NewUser, options: IdempotencyOptions = {}): Promise<User> {
   const values = parse(newUser, input, 'user');
   return once(db, CORE_KEYS, options, ['createUser', values], (trx) =>
-    mapErrors(() => trx.insertInto('users').values(values).returning(COLUMNS.users).executeTakeFirstOrThrow()),
+    trx.insertInto('users').values(values).returning(COLUMNS.users).executeTakeFirstOrThrow(),
   );
 }
 
 /** The user with this id, or `NotFoundError`. */
 export async function getUser(db: Kysely<DB>, userId: string): Promise<User> {
   const key = parse(id, userId, 'user id');
-  const user = await mapErrors(() => db.selectFrom('users').select(COLUMNS.users).where('id', '=', key).executeTakeFirst());
+  const user = await db.selectFrom('users').select(COLUMNS.users).where('id', '=', key).executeTakeFirst();
   if (!user) throw new NotFoundError(`user ${key} not found`);
   return user;
 }
@@ -45,7 +45,7 @@ export async function getUser(db: Kysely<DB>, userId: string): Promise<User> {
 /** The user with this e-mail, or `undefined`. */
 export async function findUserByEmail(db: Kysely<DB>, address: string): Promise<User | undefined> {
   const key = parse(email, address, 'e-mail');
-  return mapErrors(() => db.selectFrom('users').select(COLUMNS.users).where('email', '=', key).executeTakeFirst());
+  return db.selectFrom('users').select(COLUMNS.users).where('email', '=', key).executeTakeFirst();
 }
 
 /** Changes the given fields; `updated_at` follows by trigger. */
@@ -53,9 +53,7 @@ export async function updateUser(db: Kysely<DB>, userId: string, patch: UserPatc
   const key = parse(id, userId, 'user id');
   const values = parse(userPatch, patch, 'user change');
   if (Object.keys(values).length === 0) return getUser(db, key);
-  const user = await mapErrors(() =>
-    db.updateTable('users').set(values).where('id', '=', key).returning(COLUMNS.users).executeTakeFirst(),
-  );
+  const user = await db.updateTable('users').set(values).where('id', '=', key).returning(COLUMNS.users).executeTakeFirst();
   if (!user) throw new NotFoundError(`user ${key} not found`);
   return user;
 }
@@ -66,12 +64,10 @@ export type UserListOptions = z.input<typeof listOptions>;
 /** Users in the order they were created; `after` continues from the last user of the previous page. */
 export async function listUsers(db: Kysely<DB>, options: UserListOptions = {}): Promise<User[]> {
   const { limit: count, after, active } = parse(listOptions, options, 'list options');
-  return mapErrors(() => {
-    let query = db.selectFrom('users').select(COLUMNS.users);
-    if (active !== undefined) query = query.where('is_active', '=', active);
-    if (after) query = query.where(afterPosition('users', 'id', after));
-    return query.orderBy('created_at').orderBy('id').limit(count).execute();
-  });
+  let query = db.selectFrom('users').select(COLUMNS.users);
+  if (active !== undefined) query = query.where('is_active', '=', active);
+  if (after) query = query.where(afterPosition('users', 'id', after));
+  return query.orderBy('created_at').orderBy('id').limit(count).execute();
 }
 
 /** Marks a user inactive, keeping their history (erasure is a separate, deliberate operation). */

@@ -1,4 +1,5 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import type { Kysely } from 'kysely';
+import { createKysely } from './typed-errors.ts';
 import pg from 'pg';
 import type { Config, PoolSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -151,6 +152,6 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
 
 function connection(url: string, settings: PoolSettings, logger: Logger): Connection {
   const pool = createPool(url, settings, logger);
-  return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool, url };
+  return { db: createKysely(pool), pool, url };
 }
 

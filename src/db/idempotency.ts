@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { ConflictError, mapErrors } from '../errors.ts';
+import { ConflictError } from '../errors.ts';
 import type { DB } from './schema.ts';
 import { inTransaction } from './transaction.ts';
 import { idempotencyKey, parse } from '../validation.ts';
@@ -63,23 +63,19 @@ export async function once<T>(db: Kysely<DB>, store: KeyStore, options: Idempote
     : [sql`key, fingerprint`, sql`${key}, ${fingerprint}`, sql`key`];
   return inTransaction(db, async (trx) => {
     // Claimed when new, or when the key's last use has expired.
-    const claimed = await mapErrors(() =>
-      sql`INSERT INTO ${table} (${columns}) VALUES (${values})
+    const claimed = await sql`INSERT INTO ${table} (${columns}) VALUES (${values})
           ON CONFLICT (${conflict}) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, result = NULL, created_at = now()
            WHERE ${table}.created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})
-          RETURNING true AS claimed`.execute(trx),
-    );
+          RETURNING true AS claimed`.execute(trx);
     if (claimed.rows.length === 0) {
-      const { rows } = await mapErrors(() =>
-        sql<{ fingerprint: Buffer; result: string }>`SELECT fingerprint, result::text AS result FROM ${table} WHERE ${keyCondition(store, key)}`.execute(trx),
-      );
+      const { rows } = await sql<{ fingerprint: Buffer; result: string }>`SELECT fingerprint, result::text AS result FROM ${table} WHERE ${keyCondition(store, key)}`.execute(trx);
       if (!rows[0]!.fingerprint.equals(fingerprint)) {
         throw new ConflictError(`idempotency key ${key} was already used for a different request; send a new key with a new request`);
       }
       return revive(rows[0]!.result) as T;
     }
     const result = await work(trx);
-    await mapErrors(() => sql`UPDATE ${table} SET result = ${serialise(result)}::jsonb WHERE ${keyCondition(store, key)}`.execute(trx));
+    await sql`UPDATE ${table} SET result = ${serialise(result)}::jsonb WHERE ${keyCondition(store, key)}`.execute(trx);
     return result;
   });
 }
@@ -87,8 +83,6 @@ export async function once<T>(db: Kysely<DB>, store: KeyStore, options: Idempote
 /** Forgets the store's keys older than IDEMPOTENCY_KEY_TTL_HOURS; returns how many. */
 export async function pruneExpiredKeys(db: Kysely<DB>, store: KeyStore): Promise<number> {
   const scope = store.scope ? sql`${sql.ref(store.scope.column)} = ${store.scope.value} AND ` : sql``;
-  const result = await mapErrors(() =>
-    sql`DELETE FROM ${sql.table(store.table)} WHERE ${scope}created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})`.execute(db),
-  );
+  const result = await sql`DELETE FROM ${sql.table(store.table)} WHERE ${scope}created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})`.execute(db);
   return Number(result.numAffectedRows ?? 0n);
 }

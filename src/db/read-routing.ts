@@ -1,4 +1,5 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import type { Kysely } from 'kysely';
+import { createKysely } from './typed-errors.ts';
 import type pg from 'pg';
 import type { PoolSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -111,7 +112,7 @@ export class ReadRouter {
   ) {
     this.replicas = urls.map((url) => {
       const pool = createPool(url, { ...settings, min: 0 }, logger);
-      const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+      const db = createKysely(pool);
       return { name: redactUrl(url), pool, db, healthy: false, lagBytes: null, lagSeconds: null, replayed: 0n, reason: 'down: not checked yet', cause: 'down', reads: 0 };
     });
   }

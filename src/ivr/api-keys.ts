@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { mapErrors, NotFoundError } from '../errors.ts';
+import { NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse, requiredText } from '../validation.ts';
 import { afterPosition, pageOptions, type PageOptions } from '../db/paging.ts';
@@ -30,13 +30,11 @@ export async function createApiKey(db: Kysely<DB>, domainUuid: string, name: str
   const domain = parse(id, domainUuid, 'domain id');
   const label = parse(requiredText(100), name, 'key name');
   const secret = randomBytes(32).toString('base64url');
-  const row = await mapErrors(() =>
-    db
+  const row = await db
       .insertInto('mordomo_api_keys')
       .values({ domain_uuid: domain, name: label, secret_sha256: sha256(secret) })
       .returning(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'])
-      .executeTakeFirstOrThrow(),
-  );
+      .executeTakeFirstOrThrow();
   return { ...row, key: `${PREFIX}_${row.key_uuid.replaceAll('-', '')}_${secret}` };
 }
 
@@ -44,27 +42,23 @@ export async function createApiKey(db: Kysely<DB>, domainUuid: string, name: str
 export async function listApiKeys(db: Kysely<DB>, domainUuid?: string, options: PageOptions = {}): Promise<ApiKey[]> {
   const domain = domainUuid === undefined ? undefined : parse(id, domainUuid, 'domain id');
   const { limit, after } = parse(pageOptions(1000), options, 'list options');
-  return mapErrors(() => {
-    let query = db
-      .selectFrom('mordomo_api_keys')
-      .select(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'])
-      .where(afterPosition('mordomo_api_keys', 'key_uuid', after));
-    if (domain) query = query.where('domain_uuid', '=', domain);
-    return query.orderBy('created_at').orderBy('key_uuid').limit(limit).execute();
-  });
+  let query = db
+    .selectFrom('mordomo_api_keys')
+    .select(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'])
+    .where(afterPosition('mordomo_api_keys', 'key_uuid', after));
+  if (domain) query = query.where('domain_uuid', '=', domain);
+  return query.orderBy('created_at').orderBy('key_uuid').limit(limit).execute();
 }
 
 /** Revokes a key at once; revoking twice is harmless. */
 export async function revokeApiKey(db: Kysely<DB>, keyUuid: string): Promise<ApiKey> {
   const key = parse(id, keyUuid, 'key id');
-  const row = await mapErrors(() =>
-    db
+  const row = await db
       .updateTable('mordomo_api_keys')
       .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.fn<Date>('now')) }))
       .where('key_uuid', '=', key)
       .returning(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'])
-      .executeTakeFirst(),
-  );
+      .executeTakeFirst();
   if (!row) throw new NotFoundError(`API key ${key} not found`);
   return row;
 }
@@ -78,19 +72,17 @@ export async function domainOfApiKey(db: Kysely<DB>, presented: string): Promise
   if (!match) return undefined;
   const [, hex, secret] = match as unknown as [string, string, string];
   const key = asUuid(hex);
-  const row = await mapErrors(() =>
-    db
+  const row = await db
       .selectFrom('mordomo_api_keys')
       .select(['domain_uuid', 'secret_sha256', 'last_used_at'])
       .where('key_uuid', '=', key)
       .where('revoked_at', 'is', null)
-      .executeTakeFirst(),
-  );
+      .executeTakeFirst();
   const expected = row?.secret_sha256 ?? DECOY;
   if (!timingSafeEqual(sha256(secret), expected) || !row) return undefined;
   // Recording use at most once a minute keeps a busy key from rewriting its row on every request.
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-    await mapErrors(() => db.updateTable('mordomo_api_keys').set({ last_used_at: new Date() }).where('key_uuid', '=', key).execute());
+    await db.updateTable('mordomo_api_keys').set({ last_used_at: new Date() }).where('key_uuid', '=', key).execute();
   }
   return row.domain_uuid;
 }

@@ -1,5 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
-import { ConfigError, mapDatabaseError, SQLSTATE, UnavailableError } from '../errors.ts';
+import { ConfigError, databaseMessage, mapDatabaseError, SQLSTATE, sqlstateOf, UnavailableError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 // Says what this module's constraints mean, for the errors its statements raise.
 import './constraints.ts';
@@ -53,8 +53,8 @@ export async function inDomain<T>(
       return work({ trx, domain });
     });
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if ((code === SQLSTATE.wrongKey && /wrong key|corrupt data/i.test((error as Error).message)) || code === SQLSTATE.keyNotCurrent) {
+    const code = sqlstateOf(error);
+    if ((code === SQLSTATE.wrongKey && /wrong key|corrupt data/i.test(databaseMessage(error))) || code === SQLSTATE.keyNotCurrent) {
       throw new KeyNotCurrentError(
         'the encryption key is not the one the provider configs are under (rotated with mordomo-db ivr rotate-key?): ' +
           'set MORDOMO_ENCRYPTION_KEY to the current key, or give the service both keys during a rotation (MORDOMO_NEW_ENCRYPTION_KEY); ' +

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { ConfigError, mapDatabaseError, SQLSTATE } from '../errors.ts';
+import { ConfigError, databaseMessage, mapDatabaseError, SQLSTATE, sqlstateOf } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse } from '../validation.ts';
@@ -140,7 +140,7 @@ export async function rotateEncryptionKey(db: Kysely<DB>, oldKey: string, newKey
       return rotated;
     });
   } catch (error) {
-    const code = (error as { code?: string }).code;
+    const code = sqlstateOf(error);
     if (code === SQLSTATE.wrongKey) {
       throw new ConfigError('cannot decrypt a provider config with either key: the current key given is not the one in use; nothing was changed');
     }
@@ -167,8 +167,8 @@ export async function repairEncryptionKey(db: Kysely<DB>, key: string): Promise<
       return rows[0]!.checked;
     });
   } catch (error) {
-    if ((error as { code?: string }).code === SQLSTATE.keyNotInUse) {
-      throw new ConfigError(`${(error as Error).message}; nothing was changed (give the key the configs were written with)`);
+    if (sqlstateOf(error) === SQLSTATE.keyNotInUse) {
+      throw new ConfigError(`${databaseMessage(error)}; nothing was changed (give the key the configs were written with)`);
     }
     throw mapDatabaseError(error);
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { sqlstateOf } from '../../src/errors.ts';
 import { sql } from 'kysely';
 import { getAction, recordAction, transitionAction } from '../../src/core/actions.ts';
 import { appendTurn, startConversation } from '../../src/core/conversations.ts';
@@ -46,7 +47,7 @@ test('refuses every transition other than pending -> executing -> success|failed
   await transitionAction(db, action.id, 'executing');
   await transitionAction(db, action.id, 'success');
   await rejectsWith(() => transitionAction(db, action.id, 'failed'), 'conflict', /cannot go from success to failed/);
-  await assert.rejects(sql`UPDATE actions SET status = 'pending' WHERE id = ${action.id}`.execute(db), (error: { code?: string }) => error.code === 'MDB01');
+  await assert.rejects(sql`UPDATE actions SET status = 'pending' WHERE id = ${action.id}`.execute(db), (error) => sqlstateOf(error) === 'MDB01');
   assert.equal((await getAction(db, action.id)).status, 'success');
 });
 

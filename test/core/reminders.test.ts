@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Kysely, PostgresDialect } from 'kysely';
+import { createKysely } from '../../src/db/typed-errors.ts';
 import pg from 'pg';
 import { cancelReminder, claimDueReminders, createReminder, upcomingReminders } from '../../src/core/reminders.ts';
 import { createUser } from '../../src/core/users.ts';
@@ -28,7 +28,7 @@ test('two workers claiming at once never take the same due reminder', async () =
   const due: Awaited<ReturnType<typeof createReminder>>[] = [];
   for (let i = 0; i < 40; i++) due.push(await createReminder(db, { title: `due ${i}`, scheduled_at: minutes(-1 - i) }));
   await createReminder(db, { title: 'not yet', scheduled_at: minutes(30) });
-  const second = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }) });
+  const second = createKysely(new pg.Pool({ connectionString: url, max: 2 }));
   try {
     const claims = await Promise.all([
       claimDueReminders(db, { limit: 15 }), claimDueReminders(second, { limit: 15 }),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { sql } from 'kysely';
+import { createKysely } from '../../src/db/typed-errors.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { DB } from '../../src/db/schema.ts';
@@ -134,7 +135,7 @@ test('pages follow the ranking without repeating or skipping', async () => {
 // with its own words. Checked on a one-connection pool, whose session lists what it has prepared.
 test('a search is planned for its own words each time, not from a statement prepared for earlier ones', async () => {
   const single = createPool(url, { min: 0, max: 1, connectionTimeoutMs: 10_000, statementTimeoutMs: 30_000, idleTimeoutMs: 10_000, applicationName: 'search-plans' }, createLogger('silent'));
-  const one = new Kysely<DB>({ dialect: new PostgresDialect({ pool: single }) });
+  const one = createKysely(single);
   try {
     for (const words of ['lâmpada', 'pizza', 'ligar luz', 'lâmpada', 'televisão', 'pizza', 'lâmpada']) {
       assert.ok((await searchMessages(one, words, { limit: 5 })).items.length > 0, words);

@@ -5,7 +5,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { createKysely } from '../../src/db/typed-errors.ts';
 import pg from 'pg';
 import { appendTurn, startConversation } from '../../src/core/conversations.ts';
 import { embeddedUrl } from '../../src/db/connect.ts';
@@ -29,7 +30,7 @@ after(async () => {
 
 async function withDb<T>(work: (db: Kysely<DB>) => Promise<T>): Promise<T> {
   const password = readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim();
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: embeddedUrl(port, password), max: 2 }) }) });
+  const db = createKysely(new pg.Pool({ connectionString: embeddedUrl(port, password), max: 2 }));
   try {
     return await work(db);
   } finally {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { after } from 'node:test';
-import { Kysely, PostgresDialect } from 'kysely';
+import type { Kysely } from 'kysely';
+import { createKysely } from '../../src/db/typed-errors.ts';
 import pg from 'pg';
 import { createPool } from '../../src/db/pool.ts';
 import type { DB } from '../../src/db/schema.ts';
@@ -58,7 +59,7 @@ export async function testDatabase(label: string, options: { template?: string }
     { min: 0, max: 10, connectionTimeoutMs: 10_000, statementTimeoutMs: 30_000, idleTimeoutMs: 10_000, applicationName: 'mordomo-db-test' },
     createLogger('silent'),
   );
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = createKysely(pool);
   after(async () => {
     await db.destroy();
     if (!pool.ended) await pool.end();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { type MordomoError, sqlstateOf } from '../../src/errors.ts';
 import { type RawBuilder, sql } from 'kysely';
 import pg from 'pg';
 import { createIvr, insertDefaultProviders, rotateEncryptionKey } from '../../src/ivr/ivr.ts';
@@ -68,7 +69,7 @@ test('refuses duplicates, unknown types, an enabled provider without config, and
   await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'arr', config: [] as never }), 'invalid_input', /config/);
   await assert.rejects(
     sql`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_default, is_enabled) VALUES (${domain}, 'stt', 'second', true, false)`.execute(db),
-    (e: { code?: string; constraint?: string }) => e.code === '23505' && e.constraint === 'idx_providers_one_default',
+    (e) => sqlstateOf(e) === '23505' && (e as MordomoError).database?.constraint === 'idx_providers_one_default',
   );
 });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { sqlstateOf } from '../../src/errors.ts';
 import { CompiledQuery, sql } from 'kysely';
 import pg from 'pg';
 import { CALL_HISTORY_SQL } from '../../src/ivr/calls.ts';
@@ -82,7 +83,7 @@ test('the database refuses a provider of the wrong type or of another domain, an
   // Even the owner, bypassing the library and row-level security, cannot link across domains.
   await assert.rejects(
     sql`INSERT INTO v_voice_secretaries (domain_uuid, name, stt_provider_uuid) VALUES (${domain}, 'raw', ${foreignStt.provider_uuid})`.execute(db),
-    (e: { code?: string }) => e.code === '23503',
+    (e) => sqlstateOf(e) === '23503',
   );
   await tenant.createSecretary({ name: 'C', extension: '100' });
   await rejectsWith(() => tenant.createSecretary({ name: 'D', extension: '100' }), 'conflict', /already has a secretary on this extension/);
