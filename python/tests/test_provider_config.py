@@ -1,6 +1,7 @@
 """Provider configs written by hand as seed 004 implies, from Python, with only the key and the domain set (the
 database derives the key's id, migrations/ivr/012): as the owner and as the runtime role taking mordomo_ivr, read
 back with the seed's query; a wrong key or none is refused with a clear error and nothing is written."""
+import asyncio
 import hashlib
 import hmac
 
@@ -44,7 +45,6 @@ def current(database):
         finally:
             await connection.close()
 
-    import asyncio
     asyncio.run(write())
     return domain
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
 from conftest import KEY
 from mordomo_db.ivr_queries import CONVERSATION_HISTORY_SQL, PROVIDER_CONFIG_SQL, SECRETARY_BY_EXTENSION_SQL
@@ -104,8 +105,6 @@ def assistant_data(database):
     """Known messages: Ana (two conversations, four messages), Bruno (one, two), Carla (one, ten days old)."""
     ten_days_ago = datetime.now(timezone.utc) - timedelta(days=10)
     with database.owner.begin() as connection:
-        from sqlalchemy import text
-
         ids = {name: connection.execute(text("INSERT INTO users (name) VALUES (:n) RETURNING id"), {"n": name}).scalar() for name in ("Ana", "Bruno", "Carla")}
         conversation = lambda user, **values: connection.execute(  # noqa: E731
             text("INSERT INTO conversations (user_id, started_at) VALUES (:u, coalesce(:at, now())) RETURNING id"), {"u": ids[user], "at": values.get("at")}

@@ -1,11 +1,10 @@
 """The tenant context from Python: asyncpg and SQLAlchemy transactions as the runtime role taking mordomo_ivr, one
 domain per transaction, another domain's rows never returned and never written, the key never in SQL or logs."""
 import logging
-import uuid
 
 import asyncpg
 import pytest
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
