@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { NotFoundError } from '../errors.ts';
 import type { DB } from '../db/schema.ts';
 import { id, parse, requiredText } from '../validation.ts';
@@ -11,14 +11,10 @@ import './constraints.ts';
  * Per-domain API keys of the HTTP service. A key reads `mdbk_<key id>_<secret>`: the id finds the row, the secret
  * (32 random bytes) is compared by its SHA-256 in constant time. The plaintext is shown once, at creation.
  */
-export interface ApiKey {
-  key_uuid: string;
-  domain_uuid: string;
-  name: string;
-  created_at: Date;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-}
+export type ApiKey = Pick<Selectable<DB['mordomo_api_keys']>, (typeof COLUMNS)[number]>;
+
+// Everything but the secret's hash, which never leaves this module.
+const COLUMNS = ['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'] as const;
 
 const PREFIX = 'mdbk';
 const KEY_SHAPE = /^mdbk_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
@@ -33,7 +29,7 @@ export async function createApiKey(db: Kysely<DB>, domainUuid: string, name: str
   const row = await db
       .insertInto('mordomo_api_keys')
       .values({ domain_uuid: domain, name: label, secret_sha256: sha256(secret) })
-      .returning(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'])
+      .returning(COLUMNS)
       .executeTakeFirstOrThrow();
   return { ...row, key: `${PREFIX}_${row.key_uuid.replaceAll('-', '')}_${secret}` };
 }
@@ -44,7 +40,7 @@ export async function listApiKeys(db: Kysely<DB>, domainUuid?: string, options: 
   const { limit, after } = parse(pageOptions(1000), options, 'list options');
   let query = db
     .selectFrom('mordomo_api_keys')
-    .select(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'])
+    .select(COLUMNS)
     .where(afterPosition('mordomo_api_keys', 'key_uuid', after));
   if (domain) query = query.where('domain_uuid', '=', domain);
   return query.orderBy('created_at').orderBy('key_uuid').limit(limit).execute();
@@ -57,7 +53,7 @@ export async function revokeApiKey(db: Kysely<DB>, keyUuid: string): Promise<Api
       .updateTable('mordomo_api_keys')
       .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.fn<Date>('now')) }))
       .where('key_uuid', '=', key)
-      .returning(['key_uuid', 'domain_uuid', 'name', 'created_at', 'last_used_at', 'revoked_at'])
+      .returning(COLUMNS)
       .executeTakeFirst();
   if (!row) throw new NotFoundError(`API key ${key} not found`);
   return row;
@@ -68,9 +64,8 @@ const DECOY = sha256('decoy');
 
 /** The domain a presented key belongs to, or undefined for a malformed, unknown, wrong or revoked key. */
 export async function domainOfApiKey(db: Kysely<DB>, presented: string): Promise<string | undefined> {
-  const match = KEY_SHAPE.exec(presented);
-  if (!match) return undefined;
-  const [, hex, secret] = match as unknown as [string, string, string];
+  const [, hex, secret] = KEY_SHAPE.exec(presented) ?? [];
+  if (hex === undefined || secret === undefined) return undefined;
   const key = asUuid(hex);
   const row = await db
       .selectFrom('mordomo_api_keys')
