@@ -172,12 +172,3 @@ function notMigrated(message: string): string {
   const hint = missingTableHints.find((candidate) => candidate.names.test(name))?.hint;
   return `this database has no ${name}: ${hint ?? 'it is not migrated (or not for this module); run mordomo-db migrate'}`;
 }
-
-/** Runs `work` and rethrows any failure as a typed error. */
-export async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
-}

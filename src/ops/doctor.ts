@@ -2,7 +2,7 @@ import { existsSync, statfsSync } from 'node:fs';
 import type pg from 'pg';
 import { embeddedSettings } from '../db/server-settings.ts';
 import type { Config } from '../config.ts';
-import { mapErrors } from '../errors.ts';
+import { query } from '../db/client.ts';
 import { listBackups } from './backup-files.ts';
 import { partitionsAhead } from './partitions.ts';
 import { freeBytes, projectDiskUsage, readDiskSamples, WARN_WITHIN_DAYS } from './disk-usage.ts';
@@ -50,7 +50,7 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
       : ok('log partitions', `${ahead} days ahead`));
   }
   const settings = Object.fromEntries(
-    (await pool.query<{ name: string; setting: string }>(`SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum', 'max_connections', 'shared_preload_libraries')`)).rows.map((r) => [r.name, r.setting]),
+    (await query<{ name: string; setting: string }>(pool, `SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum', 'max_connections', 'shared_preload_libraries')`)).rows.map((r) => [r.name, r.setting]),
   );
   findings.push(settings.autovacuum === 'on'
     ? ok('autovacuum', 'on')
@@ -62,7 +62,7 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
   if (!String(settings.shared_preload_libraries).includes('pg_stat_statements')) {
     findings.push({ check: 'slow-query monitoring', status: 'warn', detail: 'pg_stat_statements is not preloaded', fix: "add shared_preload_libraries = 'pg_stat_statements' and restart" });
   }
-  const { rows: long } = await pool.query<{ pid: number; minutes: number; application_name: string }>(
+  const { rows: long } = await query<{ pid: number; minutes: number; application_name: string }>(pool, 
     `SELECT pid, floor(extract(epoch FROM now() - xact_start) / 60)::int AS minutes, application_name
        FROM pg_stat_activity WHERE xact_start < now() - make_interval(secs => $1) AND pid <> pg_backend_pid() ORDER BY xact_start`,
     [longTransactionSeconds],
@@ -70,7 +70,7 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
   findings.push(long.length
     ? { check: 'long transactions', status: 'warn', detail: long.map((t) => `pid ${t.pid} (${t.application_name || 'unnamed'}) open ${t.minutes} min`).join('; '), fix: 'they hold back vacuum; end them with `mordomo-db monitor terminate PID` if stuck' }
     : ok('long transactions', `none over ${longTransactionSeconds / 60} minutes`));
-  const { rows: slots } = await pool.query<{ slot_name: string; retained: string }>(
+  const { rows: slots } = await query<{ slot_name: string; retained: string }>(pool, 
     `SELECT slot_name, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) AS retained FROM pg_replication_slots WHERE NOT active`,
   );
   findings.push(slots.length
@@ -83,7 +83,7 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
       ? { check: 'read replicas', status: 'warn', detail: out.map((r) => `${r.name} is out of rotation (${r.reason})`).join('; '), fix: 'reads go to the primary meanwhile; see mordomo-db replica status, and the standby\'s own log' }
       : ok('read replicas', `${replicas.length} in rotation`));
   }
-  const { rows: jobs } = await pool.query<{ job: string; outcome: string; detail: string }>(
+  const { rows: jobs } = await query<{ job: string; outcome: string; detail: string }>(pool, 
     `SELECT DISTINCT ON (job) job, outcome, coalesce(detail, '') AS detail FROM mordomo_job_runs WHERE outcome <> 'skipped' ORDER BY job, id DESC`,
   ).catch(() => ({ rows: [] as Array<{ job: string; outcome: string; detail: string }> }));
   for (const job of jobs.filter((j) => j.outcome === 'failed')) {
@@ -95,7 +95,7 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
 /** Everything an operator of a home box should worry about, each with what to do. */
 export async function doctor(pool: pg.Pool, config: Config, options: { now?: Date; longTransactionSeconds?: number } = {}): Promise<Finding[]> {
   const now = options.now ?? new Date();
-  const fromDatabase = await mapErrors(() => database(pool, config, options.longTransactionSeconds ?? 300));
+  const fromDatabase = await database(pool, config, options.longTransactionSeconds ?? 300);
   const disks = [
     ...(config.databaseUrl ? [] : [disk('data', config.dataDir)]),
     disk('backups', config.backupDir),

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { InvalidInputError, mapErrors } from '../errors.ts';
+import { withClient } from '../db/client.ts';
+import { InvalidInputError } from '../errors.ts';
 import { MODULE_TABLES } from './backup-tables.ts';
 
 export type MaintenanceTask = 'vacuum' | 'analyze' | 'reindex';
@@ -23,10 +24,9 @@ export async function runMaintenance(pool: pg.Pool, task: MaintenanceTask, table
   // VACUUM and REINDEX CONCURRENTLY cannot run inside a transaction, so the pool's statement timeout (30 s by
   // default, for the assistant's queries; a big table takes minutes) is turned off for this session, and back on
   // before the connection returns to the pool.
-  const client = await pool.connect();
-  try {
-    await mapErrors(async () => {
-      await client.query('SET statement_timeout = 0');
+  await withClient(pool, async (client) => {
+    await client.query('SET statement_timeout = 0');
+    try {
       if (task !== 'reindex' && !target) {
         await client.query(task === 'vacuum' ? 'VACUUM (ANALYZE)' : 'ANALYZE');
         done.push('(all tables)');
@@ -39,10 +39,10 @@ export async function runMaintenance(pool: pg.Pool, task: MaintenanceTask, table
         await client.query(statement);
         done.push(name);
       }
-    });
-  } finally {
-    const reset = await client.query('RESET statement_timeout').then(() => undefined, (error: Error) => error);
-    client.release(reset);
-  }
+    } finally {
+      // A RESET that fails fails the work, and withClient then closes the connection instead of pooling it.
+      await client.query('RESET statement_timeout');
+    }
+  });
   return done;
 }

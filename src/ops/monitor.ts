@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { ConflictError, mapErrors, NotFoundError } from '../errors.ts';
+import { query, withClient } from '../db/client.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 
 /** The seed's monitoring queries (the unused-index one corrected) and a few more an operator needs. */
 export const MONITOR_QUERIES = {
@@ -105,7 +106,7 @@ export async function readDatabaseStatistics(pool: pg.Pool): Promise<DatabaseSta
 export type MonitorReport = keyof typeof MONITOR_QUERIES;
 
 export async function monitor(pool: pg.Pool, report: MonitorReport): Promise<Record<string, unknown>[]> {
-  return mapErrors(async () => (await pool.query(MONITOR_QUERIES[report])).rows);
+  return (await query(pool, MONITOR_QUERIES[report])).rows;
 }
 
 /**
@@ -113,23 +114,19 @@ export async function monitor(pool: pg.Pool, report: MonitorReport): Promise<Rec
  * applications than mordomo-db, unless `force`: an operator should not kill FusionPBX's sessions by a typo.
  */
 export async function terminateBackend(pool: pg.Pool, pid: number, force = false): Promise<void> {
-  await mapErrors(async () => {
-    const client = await pool.connect();
-    try {
-      const { rows } = await client.query<{ mine: boolean; same_db: boolean; app: string }>(
-        `SELECT pid = pg_backend_pid() AS mine, datname = current_database() AS same_db, coalesce(application_name, '') AS app
-           FROM pg_stat_activity WHERE pid = $1`,
-        [pid],
-      );
-      const backend = rows[0];
-      if (!backend) throw new NotFoundError(`no backend with pid ${pid}`);
-      if (backend.mine) throw new ConflictError('refusing to terminate this command’s own connection');
-      if (!force && (!backend.same_db || !backend.app.startsWith('mordomo'))) {
-        throw new ConflictError(`backend ${pid} is not a mordomo-db connection of this database (application "${backend.app}"); use --force to terminate it anyway`);
-      }
-      await client.query('SELECT pg_terminate_backend($1)', [pid]);
-    } finally {
-      client.release();
+  // One client for both statements: "own connection" is the one that would terminate.
+  await withClient(pool, async (client) => {
+    const { rows } = await client.query<{ mine: boolean; same_db: boolean; app: string }>(
+      `SELECT pid = pg_backend_pid() AS mine, datname = current_database() AS same_db, coalesce(application_name, '') AS app
+         FROM pg_stat_activity WHERE pid = $1`,
+      [pid],
+    );
+    const backend = rows[0];
+    if (!backend) throw new NotFoundError(`no backend with pid ${pid}`);
+    if (backend.mine) throw new ConflictError('refusing to terminate this command’s own connection');
+    if (!force && (!backend.same_db || !backend.app.startsWith('mordomo'))) {
+      throw new ConflictError(`backend ${pid} is not a mordomo-db connection of this database (application "${backend.app}"); use --force to terminate it anyway`);
     }
+    await client.query('SELECT pg_terminate_backend($1)', [pid]);
   });
 }

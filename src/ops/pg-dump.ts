@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { serverEnvironment } from '../db/embedded-server.ts';
-import { ConfigError, mapErrors, MordomoError } from '../errors.ts';
+import { ConfigError, MordomoError } from '../errors.ts';
+import { query } from '../db/client.ts';
 import { commitFile, fileStamp } from '../files.ts';
 
 /**
@@ -44,7 +45,7 @@ export function findPgDump(major: number, candidates = ['pg_dump', `/usr/lib/pos
 
 /** Runs pg_dump -Fc into `outDir`, written under a temporary name, fsynced, then renamed. */
 export async function pgDumpBackup(pool: pg.Pool, databaseUrl: string, outDir: string): Promise<{ file: string; bytes: number }> {
-  const { rows } = await mapErrors(() => pool.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`));
+  const { rows } = await query<{ v: string }>(pool, `SELECT current_setting('server_version_num') AS v`);
   const binary = findPgDump(Math.floor(Number(rows[0]!.v) / 10_000));
   mkdirSync(outDir, { recursive: true, mode: 0o700 });
   const file = path.join(outDir, `mordomo-${fileStamp(new Date())}.dump`);

@@ -1,9 +1,10 @@
 import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { query, withClient } from '../db/client.ts';
 import { embeddedUrl } from '../db/connect.ts';
 import { binaries, runServerTool } from '../db/embedded-server.ts';
-import { ConfigError, mapErrors, NotFoundError, UnavailableError } from '../errors.ts';
+import { ConfigError, NotFoundError, UnavailableError } from '../errors.ts';
 import { resolveServerUser } from '../db/os-user.ts';
 import { portInUse, serverGone } from '../db/postmaster.ts';
 import type { Logger } from '../logger.ts';
@@ -70,34 +71,33 @@ export async function takeBaseBackup(
   const partial = `${dir}.partial`;
   mkdirSync(outRoot, { recursive: true, mode: 0o700 });
   rmSync(partial, { recursive: true, force: true });
-  const client = await mapErrors(() => pool.connect());
   try {
-    const archiving = await client.query<{ archive_mode: string }>(`SELECT current_setting('archive_mode') AS archive_mode`);
-    if (options.requireArchive !== false && archiving.rows[0]!.archive_mode === 'off') {
-      throw new ConfigError('WAL archiving is off (MORDOMO_WAL_ARCHIVE_DIR=off, or not the embedded server): a base backup without archived WAL cannot be recovered');
-    }
     // The session that starts a backup must stop it: one client, no pooling in between.
-    await mapErrors(() => client.query(`SELECT pg_backup_start($1, true)`, [`mordomo-db ${fileStamp(startedAt)}`]));
-    let label: string;
-    try {
-      logger.info({ dir }, 'copying the data directory for a base backup');
-      copyDataDirectory(pgData, partial);
-    } finally {
-      const stopped = await mapErrors(() => client.query<{ labelfile: string }>(`SELECT labelfile FROM pg_backup_stop(true)`));
-      label = stopped.rows[0]!.labelfile;
-    }
-    writeFileSync(path.join(partial, 'backup_label'), label, { mode: 0o600 });
-    const startWal = /START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)/.exec(label)?.[1];
-    if (!startWal) throw new UnavailableError('pg_backup_stop returned a backup label without its start WAL file');
-    const finishedAt = new Date();
-    writeFileSync(path.join(partial, MANIFEST), JSON.stringify({ startedAt, finishedAt, startWal }), { mode: 0o600 });
-    renameSync(partial, dir);
-    return { dir, startedAt, finishedAt, startWal };
+    return await withClient(pool, async (client) => {
+      const archiving = await client.query<{ archive_mode: string }>(`SELECT current_setting('archive_mode') AS archive_mode`);
+      if (options.requireArchive !== false && archiving.rows[0]!.archive_mode === 'off') {
+        throw new ConfigError('WAL archiving is off (MORDOMO_WAL_ARCHIVE_DIR=off, or not the embedded server): a base backup without archived WAL cannot be recovered');
+      }
+      await client.query(`SELECT pg_backup_start($1, true)`, [`mordomo-db ${fileStamp(startedAt)}`]);
+      let label: string;
+      try {
+        logger.info({ dir }, 'copying the data directory for a base backup');
+        copyDataDirectory(pgData, partial);
+      } finally {
+        const stopped = await client.query<{ labelfile: string }>(`SELECT labelfile FROM pg_backup_stop(true)`);
+        label = stopped.rows[0]!.labelfile;
+      }
+      writeFileSync(path.join(partial, 'backup_label'), label, { mode: 0o600 });
+      const startWal = /START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)/.exec(label)?.[1];
+      if (!startWal) throw new UnavailableError('pg_backup_stop returned a backup label without its start WAL file');
+      const finishedAt = new Date();
+      writeFileSync(path.join(partial, MANIFEST), JSON.stringify({ startedAt, finishedAt, startWal }), { mode: 0o600 });
+      renameSync(partial, dir);
+      return { dir, startedAt, finishedAt, startWal };
+    });
   } catch (error) {
     rmSync(partial, { recursive: true, force: true });
     throw error;
-  } finally {
-    client.release();
   }
 }
 
@@ -364,20 +364,18 @@ export function folderBytes(dir: string): number {
  * made before this call, not only those in segments already full.
  */
 export async function archiveCurrentWal(pool: pg.Pool, timeoutMs = 60_000): Promise<void> {
-  await mapErrors(async () => {
-    const { rows } = await pool.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment');
-    const segment = rows[0]!.segment;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const status = await pool.query<{ last: string | null; failed: string | null }>(
-        'SELECT last_archived_wal AS last, last_failed_wal AS failed FROM pg_stat_archiver',
-      );
-      const { last, failed } = status.rows[0]!;
-      if (last && WAL_SEGMENT.test(last) && last.slice(8) >= segment.slice(8)) return;
-      if (Date.now() > deadline) {
-        throw new UnavailableError(`WAL segment ${segment} was not archived within ${timeoutMs / 1000} s${failed ? ` (last failure: ${failed}; see the server log)` : ''}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+  const { rows } = await query<{ segment: string }>(pool, 'SELECT pg_walfile_name(pg_switch_wal()) AS segment');
+  const segment = rows[0]!.segment;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await query<{ last: string | null; failed: string | null }>(pool, 
+      'SELECT last_archived_wal AS last, last_failed_wal AS failed FROM pg_stat_archiver',
+    );
+    const { last, failed } = status.rows[0]!;
+    if (last && WAL_SEGMENT.test(last) && last.slice(8) >= segment.slice(8)) return;
+    if (Date.now() > deadline) {
+      throw new UnavailableError(`WAL segment ${segment} was not archived within ${timeoutMs / 1000} s${failed ? ` (last failure: ${failed}; see the server log)` : ''}`);
     }
-  });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { query } from '../db/client.ts';
 import { embeddedUrl } from '../db/connect.ts';
 import { type LagLimits, lsnToBigInt, type ReplicaHealth, replicaState } from '../db/read-routing.ts';
 import { redactUrl } from '../db/urls.ts';
 import { binaries, EmbeddedServer, runServerTool } from '../db/embedded-server.ts';
-import { ConfigError, ConflictError, mapErrors, SQLSTATE, UnavailableError } from '../errors.ts';
+import { ConfigError, ConflictError, SQLSTATE, UnavailableError } from '../errors.ts';
 import { resolveServerUser } from '../db/os-user.ts';
 import type { Logger } from '../logger.ts';
 import { chownTree, takeBaseBackup } from './pitr.ts';
@@ -50,17 +51,15 @@ export async function createReplica(primary: pg.Pool, options: ReplicaOptions): 
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new ConfigError(`${dataDir} is not empty: give a new folder with --standby-dir`);
   const { slot, role } = standbyNames(dataDir);
   const password = randomBytes(24).toString('base64url');
-  await mapErrors(async () => {
-    // Role and slot: created, or refreshed when a previous attempt for this same folder left them.
-    const { rows } = await primary.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
-    const verb = rows.length ? 'ALTER' : 'CREATE';
-    const literal = (await primary.query<{ q: string }>('SELECT quote_literal($1) AS q', [password])).rows[0]!.q;
-    // Role DDL takes no parameters; the literal is quoted by the server, and the statement is not logged with it.
-    await primary.query(`${verb} ROLE ${role} WITH REPLICATION LOGIN PASSWORD ${literal}`);
-    const existing = await primary.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-    if (existing.rows[0]?.active) throw new ConflictError(`replication slot ${slot} is in use by a running standby`);
-    if (!existing.rows.length) await primary.query('SELECT pg_create_physical_replication_slot($1, true)', [slot]);
-  });
+  // Role and slot: created, or refreshed when a previous attempt for this same folder left them.
+  const { rows } = await query(primary, 'SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+  const verb = rows.length ? 'ALTER' : 'CREATE';
+  const literal = (await query<{ q: string }>(primary, 'SELECT quote_literal($1) AS q', [password])).rows[0]!.q;
+  // Role DDL takes no parameters; the literal is quoted by the server, and the statement is not logged with it.
+  await query(primary, `${verb} ROLE ${role} WITH REPLICATION LOGIN PASSWORD ${literal}`);
+  const existing = await query<{ active: boolean }>(primary, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  if (existing.rows[0]?.active) throw new ConflictError(`replication slot ${slot} is in use by a running standby`);
+  if (!existing.rows.length) await query(primary, 'SELECT pg_create_physical_replication_slot($1, true)', [slot]);
 
   const staging = path.join(dataDir, 'staging');
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
@@ -108,17 +107,15 @@ export interface SlotStatus {
 
 /** What the primary sees: each connected standby's lag, and each slot (a standby that is away keeps WAL there). */
 export async function replicaStatus(primary: pg.Pool): Promise<{ standbys: ReplicaStatus[]; slots: SlotStatus[] }> {
-  return mapErrors(async () => {
-    const standbys = await primary.query<ReplicaStatus>(`
-      SELECT application_name, state, sync_state, sent_lsn::text, flush_lsn::text, replay_lsn::text,
-             pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS lag_bytes,
-             extract(epoch FROM replay_lag)::float AS replay_lag_seconds
-        FROM pg_stat_replication ORDER BY application_name`);
-    const slots = await primary.query<SlotStatus>(`
-      SELECT slot_name, active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes, wal_status
-        FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name`);
-    return { standbys: standbys.rows, slots: slots.rows };
-  });
+  const standbys = await query<ReplicaStatus>(primary, `
+    SELECT application_name, state, sync_state, sent_lsn::text, flush_lsn::text, replay_lsn::text,
+           pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS lag_bytes,
+           extract(epoch FROM replay_lag)::float AS replay_lag_seconds
+      FROM pg_stat_replication ORDER BY application_name`);
+  const slots = await query<SlotStatus>(primary, `
+    SELECT slot_name, active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes, wal_status
+      FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name`);
+  return { standbys: standbys.rows, slots: slots.rows };
 }
 
 /**
@@ -175,7 +172,7 @@ async function dropSlot(primary: pg.ClientConfig, slot: string): Promise<boolean
 
 /** The read replicas (DATABASE_REPLICA_URL) as read routing judges them now: in rotation, or out and why. */
 export async function readReplicaStates(primary: pg.Pool, urls: string[], limits: LagLimits): Promise<Omit<ReplicaHealth, 'reads'>[]> {
-  const { rows } = await mapErrors(() => primary.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn'));
+  const { rows } = await query<{ lsn: string }>(primary, 'SELECT pg_current_wal_insert_lsn()::text AS lsn');
   const primaryLsn = lsnToBigInt(rows[0]!.lsn);
   return Promise.all(
     urls.map(async (url) => {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { SEED_REPORT_SQL } from '../core/reports.ts';
-import { mapErrors } from '../errors.ts';
+import { query, withClient } from '../db/client.ts';
 import { listBackups } from './backup-files.ts';
 import { MONITOR_QUERIES } from './monitor.ts';
 import { inClientTransaction } from '../db/transaction.ts';
@@ -42,13 +42,11 @@ export const REPORT_QUERIES = {
 
 /** Records today's database size (the scheduler's daily `size` job). */
 export async function sampleDatabaseSize(pool: pg.Pool): Promise<number> {
-  return mapErrors(async () => {
-    const { rows } = await pool.query<{ bytes: number }>(`
-      INSERT INTO database_size_history (sampled_on, bytes) VALUES (current_date, pg_database_size(current_database()))
-      ON CONFLICT (sampled_on) DO UPDATE SET bytes = EXCLUDED.bytes, sampled_at = now()
-      RETURNING bytes`);
-    return rows[0]!.bytes;
-  });
+  const { rows } = await query<{ bytes: number }>(pool, `
+    INSERT INTO database_size_history (sampled_on, bytes) VALUES (current_date, pg_database_size(current_database()))
+    ON CONFLICT (sampled_on) DO UPDATE SET bytes = EXCLUDED.bytes, sampled_at = now()
+    RETURNING bytes`);
+  return rows[0]!.bytes;
 }
 
 export type Report = Record<keyof typeof REPORT_QUERIES | 'slowQueries', Record<string, unknown>[]> & {
@@ -57,10 +55,8 @@ export type Report = Record<keyof typeof REPORT_QUERIES | 'slowQueries', Record<
 
 /** Every dataset of the dashboard, read in one repeatable-read snapshot so the figures agree with each other. */
 export async function dashboardReport(pool: pg.Pool, backupDir: string): Promise<Report> {
-  return mapErrors(async () => {
-    const client = await pool.connect();
-    try {
-      const result = await inClientTransaction(
+  const result = await withClient(pool, (client) =>
+    inClientTransaction(
         client,
         async () => {
           const read: Record<string, Record<string, unknown>[]> = {};
@@ -74,17 +70,14 @@ export async function dashboardReport(pool: pg.Pool, backupDir: string): Promise
           return read;
         },
         'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-      );
-      const backups = listBackups(backupDir).slice(0, 10).map((b) => ({
-        file: b.file.split('/').pop()!,
-        bytes: b.bytes,
-        created_at: b.createdAt.toISOString(),
-        verified: b.verified ? b.verified.ok : null,
-        verified_at: b.verified?.at ?? null,
-      }));
-      return { ...(result as Omit<Report, 'backups'>), backups };
-    } finally {
-      client.release();
-    }
-  });
+      ),
+  );
+  const backups = listBackups(backupDir).slice(0, 10).map((b) => ({
+    file: b.file.split('/').pop()!,
+    bytes: b.bytes,
+    created_at: b.createdAt.toISOString(),
+    verified: b.verified ? b.verified.ok : null,
+    verified_at: b.verified?.at ?? null,
+  }));
+  return { ...(result as Omit<Report, 'backups'>), backups };
 }

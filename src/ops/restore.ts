@@ -3,9 +3,10 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import pg from 'pg';
+import { query } from '../db/client.ts';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Module } from '../config.ts';
-import { ConfigError, ConflictError, mapDatabaseError, mapErrors, MordomoError, NotFoundError } from '../errors.ts';
+import { ConfigError, ConflictError, mapDatabaseError, MordomoError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { buildPendingIndexes, type IndexDefinition, queueIndexBuilds } from '../migrate/pending-indexes.ts';
 import { migrate } from '../migrate/runner.ts';
@@ -72,13 +73,10 @@ async function assertEmpty(pool: pg.Pool, modules: Module[]): Promise<void> {
 export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger, options: RestoreOptions = {}): Promise<Manifest> {
   // Checks and migrations before the load takes its connection: the migration runner takes one of its own, and
   // with a pool of one (a library user may pass any) holding ours meanwhile would wait forever.
-  const modules = await mapErrors(async () => {
-    const { rows: su } = await pool.query<{ ok: boolean }>('SELECT rolsuper AS ok FROM pg_roles WHERE rolname = current_user');
-    if (!su[0]?.ok) throw new ConfigError('restore needs a superuser: it loads rows with triggers off so that counters are not counted twice');
-    const backedUp = await backedUpModules(file);
-    if (!options.force) await assertEmpty(pool, backedUp);
-    return backedUp;
-  });
+  const { rows: su } = await query<{ ok: boolean }>(pool, 'SELECT rolsuper AS ok FROM pg_roles WHERE rolname = current_user');
+  if (!su[0]?.ok) throw new ConfigError('restore needs a superuser: it loads rows with triggers off so that counters are not counted twice');
+  const modules = await backedUpModules(file);
+  if (!options.force) await assertEmpty(pool, modules);
   await migrate(pool, modules, logger);
   const manifest = await loadBackup(pool, file, modules, options);
   try {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { InvalidInputError, mapErrors } from '../errors.ts';
+import { query } from '../db/client.ts';
+import { InvalidInputError } from '../errors.ts';
 
 // One batch per statement and transaction: each holds row locks on at most `batch` conversations for a moment,
 // so the assistant keeps appending turns while years of history are cleared. Messages and actions go by cascade.
@@ -23,14 +24,12 @@ export interface RetentionResult {
 export async function expireConversations(pool: pg.Pool, days: number, batch = 1000): Promise<RetentionResult> {
   if (!Number.isInteger(days) || days < 1) throw new InvalidInputError('retention days must be a whole number of at least 1');
   if (!Number.isInteger(batch) || batch < 1 || batch > 100_000) throw new InvalidInputError('batch size must be between 1 and 100000');
-  return mapErrors(async () => {
-    let conversations = 0;
-    let batches = 0;
-    for (;;) {
-      const { rowCount } = await pool.query(DELETE_BATCH, [days, batch]);
-      if (!rowCount) return { conversations, batches };
-      conversations += rowCount;
-      batches++;
-    }
-  });
+  let conversations = 0;
+  let batches = 0;
+  for (;;) {
+    const { rowCount } = await query(pool, DELETE_BATCH, [days, batch]);
+    if (!rowCount) return { conversations, batches };
+    conversations += rowCount;
+    batches++;
+  }
 }

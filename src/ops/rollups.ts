@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { mapErrors, SQLSTATE } from '../errors.ts';
+import { SQLSTATE, sqlstateOf } from '../errors.ts';
+import { withClient } from '../db/client.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 import { inClientTransaction } from '../db/transaction.ts';
 
@@ -13,10 +14,9 @@ export const ROLLUP_TABLES = ['message_rollup_hourly', 'message_rollup_latency',
  * days made this snapshot stale (the next run does them).
  */
 export async function refreshMessageRollups(pool: pg.Pool, maxDays = 31): Promise<number | null> {
-  return mapErrors(async () => {
-    const client = await pool.connect();
-    try {
-      return await inClientTransaction(
+  try {
+    return await withClient(pool, (client) =>
+      inClientTransaction(
         client,
         async () => {
           await client.query(WITHOUT_STATEMENT_TIMEOUT);
@@ -24,12 +24,10 @@ export async function refreshMessageRollups(pool: pg.Pool, maxDays = 31): Promis
           return rows[0]!.days;
         },
         'BEGIN ISOLATION LEVEL REPEATABLE READ',
-      );
-    } catch (error) {
-      if ((error as { code?: string }).code === SQLSTATE.serializationFailure) return null;
-      throw error;
-    } finally {
-      client.release();
-    }
-  });
+      ),
+    );
+  } catch (error) {
+    if (sqlstateOf(error) === SQLSTATE.serializationFailure) return null;
+    throw error;
+  }
 }

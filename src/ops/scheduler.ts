@@ -1,7 +1,8 @@
 import { Cron } from 'croner';
 import type pg from 'pg';
+import { query, withClient } from '../db/client.ts';
 import type { Config } from '../config.ts';
-import { ConfigError, mapDatabaseError, mapErrors, MordomoError } from '../errors.ts';
+import { ConfigError, mapDatabaseError, MordomoError } from '../errors.ts';
 import { pruneExpiredKeys } from '../db/idempotency.ts';
 import { CORE_KEYS } from '../core/idempotency-keys.ts';
 import { pruneDomainKeys } from '../ivr/idempotency-keys.ts';
@@ -176,10 +177,8 @@ export class Scheduler {
   ) {}
 
   async start(): Promise<void> {
-    await mapErrors(async () => {
-      await this.pool.query(CREATE_RUNS);
-      await this.pool.query(GRANT_RUNS);
-    });
+    await query(this.pool, CREATE_RUNS);
+    await query(this.pool, GRANT_RUNS);
     for (const job of this.jobs) {
       this.crons.push(new Cron(job.cron, { protect: true }, () => void this.track(this.runScheduled(job.name))));
     }
@@ -218,37 +217,35 @@ export class Scheduler {
   async runJob(name: string): Promise<JobOutcome> {
     const job = this.jobs.find((j) => j.name === name);
     if (!job) throw new MordomoError('not_found', noSuchJob(name, this.jobs));
-    return mapErrors(() => this.runLocked(job));
+    return this.runLocked(job);
   }
 
   private async runLocked(job: Job): Promise<JobOutcome> {
     const name = job.name;
-    const client = await this.pool.connect();
-    try {
-      const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('mordomo-db:job:' || $1)) AS locked`, [name]);
-      if (!rows[0]!.locked) {
-        await client.query(`INSERT INTO mordomo_job_runs (job, finished_at, outcome, detail) VALUES ($1, now(), 'skipped', 'already running elsewhere')`, [name]);
-        return 'skipped';
-      }
-      try {
-        const { rows: run } = await client.query<{ id: number }>(`INSERT INTO mordomo_job_runs (job, outcome) VALUES ($1, 'running') RETURNING id`, [name]);
-        let outcome: JobOutcome = 'success';
-        let detail: string;
-        try {
-          detail = await job.run();
-        } catch (error) {
-          outcome = 'failed';
-          detail = error instanceof Error ? error.message : String(error);
-          this.logger.error({ job: name, err: error }, 'scheduled job failed');
-        }
-        await client.query(`UPDATE mordomo_job_runs SET finished_at = now(), outcome = $2, detail = $3 WHERE id = $1`, [run[0]!.id, outcome, detail]);
-        this.logger.info({ job: name, outcome, detail }, 'scheduled job finished');
-        return outcome;
-      } finally {
-        await client.query(`SELECT pg_advisory_unlock(hashtext('mordomo-db:job:' || $1))`, [name]);
-      }
-    } finally {
-      client.release();
+    // One client holds the job's advisory lock from try to unlock: a session-level lock belongs to its connection.
+    return withClient(this.pool, async (client) => {
+    const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('mordomo-db:job:' || $1)) AS locked`, [name]);
+    if (!rows[0]!.locked) {
+      await client.query(`INSERT INTO mordomo_job_runs (job, finished_at, outcome, detail) VALUES ($1, now(), 'skipped', 'already running elsewhere')`, [name]);
+      return 'skipped';
     }
+    try {
+      const { rows: run } = await client.query<{ id: number }>(`INSERT INTO mordomo_job_runs (job, outcome) VALUES ($1, 'running') RETURNING id`, [name]);
+      let outcome: JobOutcome = 'success';
+      let detail: string;
+      try {
+        detail = await job.run();
+      } catch (error) {
+        outcome = 'failed';
+        detail = error instanceof Error ? error.message : String(error);
+        this.logger.error({ job: name, err: error }, 'scheduled job failed');
+      }
+      await client.query(`UPDATE mordomo_job_runs SET finished_at = now(), outcome = $2, detail = $3 WHERE id = $1`, [run[0]!.id, outcome, detail]);
+      this.logger.info({ job: name, outcome, detail }, 'scheduled job finished');
+      return outcome;
+    } finally {
+      await client.query(`SELECT pg_advisory_unlock(hashtext('mordomo-db:job:' || $1))`, [name]);
+    }
+    });
   }
 }

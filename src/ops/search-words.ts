@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { mapErrors } from '../errors.ts';
+import { query } from '../db/client.ts';
 
 /** Messages read per statement: one transaction of a few seconds at most, whatever the backlog. */
 const BATCH = 100_000;
@@ -11,15 +11,13 @@ const BATCH = 100_000;
  * next run (a transaction still open may hold an older id). Returns how many messages were read.
  */
 export async function learnSearchWords(pool: pg.Pool, { budgetMs = 50_000, settleSeconds = 60 } = {}): Promise<number> {
-  return mapErrors(async () => {
-    const started = Date.now();
-    let total = 0;
-    for (;;) {
-      const { rows } = await pool.query<{ read: number }>('SELECT learn_search_words($1::int, make_interval(secs => $2)) AS read', [BATCH, settleSeconds]);
-      total += rows[0]!.read;
-      if (rows[0]!.read < BATCH || Date.now() - started > budgetMs) return total;
-    }
-  });
+  const started = Date.now();
+  let total = 0;
+  for (;;) {
+    const { rows } = await query<{ read: number }>(pool, 'SELECT learn_search_words($1::int, make_interval(secs => $2)) AS read', [BATCH, settleSeconds]);
+    total += rows[0]!.read;
+    if (rows[0]!.read < BATCH || Date.now() - started > budgetMs) return total;
+  }
 }
 
 /**
