@@ -181,11 +181,6 @@ async def test_a_nul_byte_in_text_sent_by_asyncpg_is_refused_by_the_database_and
         await connection.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "migrations/core/016 grants the runtime role SELECT, INSERT on message_rollup_dirty, but message_rollup_mark() "
-    "upserts (ON CONFLICT DO UPDATE needs UPDATE): writing or deleting a message dated before today (UTC) as "
-    "mordomo_app fails with 42501. Remove this marker when a migration grants UPDATE."
-))
 def test_the_runtime_role_writes_and_deletes_a_message_dated_an_earlier_day(db):
     conversation = Conversation(user=User(name="Importado"))
     old = Message(conversation=conversation, role="user", content="de ontem", timestamp=datetime.now(timezone.utc) - timedelta(days=2))

@@ -7,9 +7,10 @@ import { importMessages } from '../../src/core/import.ts';
 import * as reports from '../../src/core/reports.ts';
 import { REPORT_QUERIES } from '../../src/ops/reports.ts';
 import { refreshMessageRollups } from '../../src/ops/rollups.ts';
-import { testDatabase } from '../harness/database.ts';
+import pg from 'pg';
+import { runtimeUrlFor, testDatabase } from '../harness/database.ts';
 
-const { db, pool } = await testDatabase('rollups');
+const { db, pool, name } = await testDatabase('rollups');
 
 // 45 days of messages (deterministic) with every shape the reports group by, none within two minutes of a 30-day window's edge.
 const conversation = await startConversation(db, {});
@@ -136,4 +137,21 @@ test('a write to a day while a refresh rolls it up is not lost: the refresh give
   assert.equal((await dirtyDays()).length, 1);
   assert.equal(await refreshMessageRollups(pool), 1);
   await assertReportsExact('after the concurrent write');
+});
+
+test("as the runtime role, a message of an earlier day is written and deleted, and its day marked for the rollups", async () => {
+  const runtime = new pg.Pool({ connectionString: runtimeUrlFor(name), max: 1 });
+  try {
+    const conversation = await startConversation(db);
+    const day = (await runtime.query<{ day: string }>(`SELECT (now() AT TIME ZONE 'UTC' - interval '3 days')::date::text AS day`)).rows[0]!.day;
+    const inserted = await runtime.query<{ id: string }>(
+      `INSERT INTO messages (conversation_id, role, content, timestamp) VALUES ($1, 'user', 'de anteontem', $2::date + time '12:00') RETURNING id`,
+      [conversation.id, day],
+    );
+    await runtime.query('DELETE FROM messages WHERE id = $1', [inserted.rows[0]!.id]);
+    const { rows } = await runtime.query<{ day: string }>('SELECT day::text AS day FROM message_rollup_dirty WHERE day = $1', [day]);
+    assert.deepEqual(rows, [{ day }]);
+  } finally {
+    await runtime.end();
+  }
 });
