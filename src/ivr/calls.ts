@@ -26,8 +26,8 @@ export interface CallSummary extends Pick<CallRow, 'conversation_uuid' | 'caller
 }
 
 // The column is text under a CHECK, which the generated types read as any string.
-type Role = z.output<typeof role>;
-const role = z.enum(['user', 'assistant', 'system'], { message: 'must be user, assistant or system' });
+type Role = z.output<typeof messageRole>;
+const messageRole = z.enum(['user', 'assistant', 'system'], { message: 'must be user, assistant or system' });
 
 export const newCall = z.strictObject({
   secretary_uuid: id.nullish(),
@@ -39,7 +39,7 @@ export type NewCall = z.input<typeof newCall>;
 export const callMessages = z
   .array(
     z.strictObject({
-      role,
+      role: messageRole,
       content: requiredText(1_000_000),
       latency_ms: z.number().int().min(0).max(2_147_483_647).nullish(),
       intent: text(100).nullish(),
