@@ -31,7 +31,8 @@ const OPERATIONS: Record<string, Operation> = {
   ...transferRuleOperations,
 };
 
-// The methods' types, from the same tables (declaration merging with the class below).
+// The methods' types, from the same tables (declaration merging with the class below). Listed table by table, not as
+// `typeof OPERATIONS`: the declarations emitted for a spread object drop the doc comment of each operation.
 export interface IvrDomain
   extends Scoped<typeof providerOperations>,
     Scoped<typeof secretaryOperations>,
