@@ -56,6 +56,7 @@ export interface Config {
   logFormat: 'json' | 'pretty' | 'auto';
 }
 
+/** A schema module: `core` (the Mordomo assistant) or `ivr` (the Voice AI IVR on FusionPBX). */
 export type Module = 'core' | 'ivr';
 
 export interface HttpSettings {
@@ -163,6 +164,7 @@ const schema = z.object({
   MORDOMO_LOG_FORMAT: z.enum(['json', 'pretty', 'auto']).default('auto'),
 });
 
+/** Settings given in code instead of the environment (by variable name), as tests and embedders do. */
 export type ConfigOverrides = Partial<Record<keyof z.input<typeof schema>, string | number | undefined>>;
 
 /** Reads the configuration from `env` (default `process.env`) with `overrides` (CLI flags) taking precedence. */

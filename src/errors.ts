@@ -3,6 +3,7 @@
  * or a status. Messages say what went wrong and what to do, and never carry SQL text, stacks or secrets.
  */
 export const ERROR_CODES = ['not_found', 'conflict', 'invalid_input', 'foreign_key', 'timeout', 'unavailable', 'config', 'migration', 'internal'] as const;
+/** A typed error's code: what went wrong, as the HTTP API's error body and the CLI's exit code say it. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** What PostgreSQL said of an error that came from it: its SQLSTATE and, when it names them, table and constraint. */
@@ -13,6 +14,7 @@ export interface DatabaseFields {
   constraint?: string;
 }
 
+/** Every failure of the library: a `code` to act on, a message a user can read, the driver's error as `cause`. */
 export class MordomoError extends Error {
   readonly code: ErrorCode;
   /** Set when the error came from PostgreSQL (the driver's error itself is the `cause`). */
@@ -34,13 +36,21 @@ function withCode(code: ErrorCode) {
   };
 }
 
+/** The row asked for does not exist (or belongs to another tenant: the two look the same). */
 export class NotFoundError extends withCode('not_found') {}
+/** The change contradicts what is stored: a duplicate, a refused state change, a reused idempotency key. */
 export class ConflictError extends withCode('conflict') {}
+/** The input breaks a rule; the message names the field. Nothing was written. */
 export class InvalidInputError extends withCode('invalid_input') {}
+/** The input refers to a row that does not exist. Nothing was written. */
 export class ForeignKeyError extends withCode('foreign_key') {}
+/** A statement or a lock wait took longer than allowed; retrying may work. */
 export class TimeoutError extends withCode('timeout') {}
+/** The database cannot serve now (down, restarting, full); retry shortly. */
 export class UnavailableError extends withCode('unavailable') {}
+/** The settings are wrong or missing; the message says which and how to fix them. */
 export class ConfigError extends withCode('config') {}
+/** The database is not migrated for what was asked, or a migration failed or was edited. */
 export class MigrationError extends withCode('migration') {}
 
 /** The fields of node-postgres' `DatabaseError` that error mapping reads. */

@@ -12,30 +12,46 @@ export { createLogger, type Logger } from './logger.ts';
  * role for the assistant's work, `owner` for migrations and operations. `redactUrl` hides a URL's password.
  */
 export { openDatabase, redactUrl, type Connection, type Database } from './db/connect.ts';
+/** A Kysely over a pool of your own whose failures are typed errors, as the library's functions expect. */
+export { createKysely } from './db/typed-errors.ts';
 /** Typed errors: every failure is a `MordomoError` with a `code`, the driver's error as `cause` and `database` fields. */
-export * from './errors.ts';
+export {
+  ConfigError,
+  ConflictError,
+  type DatabaseFields,
+  ERROR_CODES,
+  type ErrorCode,
+  ForeignKeyError,
+  InvalidInputError,
+  MigrationError,
+  MordomoError,
+  NotFoundError,
+  sqlstateOf,
+  TimeoutError,
+  UnavailableError,
+} from './errors.ts';
 /** Options of every create: `idempotencyKey` makes a retried call return the first result without writing again. */
 export { IDEMPOTENCY_KEY_TTL_HOURS, type IdempotencyOptions } from './db/idempotency.ts';
 /** The database's tables as Kysely types, generated from the migrations. */
-export type { DB } from './db/schema.ts';
+export type { DB } from './library/schema.ts';
 /** Applies the migrations of the given modules (as the owner) and reports their state. */
 export { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
 /** Users of the assistant. */
-export * as users from './core/users.ts';
+export * as users from './library/users.ts';
 /** Conversations and their turns. */
-export * as conversations from './core/conversations.ts';
+export * as conversations from './library/conversations.ts';
 /** Messages: appends in one statement, history pages. */
-export * as messages from './core/messages.ts';
+export * as messages from './library/messages.ts';
 /** Actions a message asked for, moving pending → executing → success | failed. */
-export * as actions from './core/actions.ts';
+export * as actions from './library/actions.ts';
 /** Reminders, and claiming the due ones exactly once. */
-export * as reminders from './core/reminders.ts';
+export * as reminders from './library/reminders.ts';
 /** The assistant's settings, each validated by its own rule. */
-export * as config from './core/config.ts';
+export * as config from './library/config.ts';
 /** System log lines in daily partitions. */
-export * as logs from './core/logs.ts';
+export * as logs from './library/logs.ts';
 /** The reports behind the dashboard and the seed's analytics queries. */
-export * as reports from './core/reports.ts';
+export * as reports from './library/reports.ts';
 /** History from elsewhere as COPY text, in one transaction. */
 export { importMessages, IMPORT_COLUMNS } from './core/import.ts';
 /** Portuguese full-text search over messages, with a typo fallback. */

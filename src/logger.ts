@@ -1,8 +1,9 @@
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import pretty from 'pino-pretty';
 import { logLevelSetting } from './config.ts';
 
-export type { Logger };
+/** The structured logger (pino) every function that logs takes. */
+export type Logger = pino.Logger;
 
 /**
  * Paths whose values are replaced before a line is written, so secrets that reach a log call by accident

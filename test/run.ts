@@ -53,9 +53,9 @@ function testCommand(files: string[]): [string, string[]] {
     // Debian's interpreter, where apt puts python3-sqlalchemy and the rest (a python3 from pyenv would lack them).
     return ['/usr/bin/python3', ['-m', 'pytest', '-p', 'no:cacheprovider', '-q', ...(files.length ? files : [path.join(root, 'python', 'tests')])]];
   }
-  // A hung test file fails after 4 minutes instead of holding CI until its deadline (the package test, which
+  // A hung test file fails after 7 minutes instead of holding CI until its deadline (the package test, which
   // installs the packed package into a new project and type-checks against it twice, takes 1–2 minutes).
-  return [process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', '--test-reporter=spec', ...files.sort()]];
+  return [process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=420000', '--test-reporter=spec', ...files.sort()]];
 }
 
 /** The newest modification time under `dir` (0 when it does not exist). */

@@ -7,7 +7,9 @@ import type { Actions, DB } from '../db/schema.ts';
 import { id, json, parse, requiredText, text } from '../validation.ts';
 import { COLUMNS } from './columns.ts';
 
+/** An action a message asked for, as stored. */
 export type Action = Selectable<Actions>;
+/** Where an action is: pending → executing → success | failed. */
 export type ActionStatus = 'pending' | 'executing' | 'success' | 'failed';
 
 export const newAction = z.strictObject({
@@ -16,6 +18,7 @@ export const newAction = z.strictObject({
   action_name: requiredText(255),
   parameters: json,
 });
+/** An action to record for a message. */
 export type NewAction = z.input<typeof newAction>;
 
 /** Records an action requested by a message; its conversation is taken from the message. */
@@ -57,6 +60,7 @@ export const outcome = z.strictObject({
   result: json.nullish(),
   error_message: text(10_000).nullish(),
 });
+/** How an action ended: its result, or its error message. */
 export type ActionOutcome = z.input<typeof outcome>;
 
 /**

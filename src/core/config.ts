@@ -14,9 +14,12 @@ export const CONFIG_KEYS = {
   'brain.max_tokens': z.number().int().min(1).max(1_000_000),
 } as const;
 
+/** The name of a setting the assistant knows. */
 export type ConfigKey = keyof typeof CONFIG_KEYS;
+/** The value a setting takes, by its rule. */
 export type ConfigValue<K extends ConfigKey> = z.output<(typeof CONFIG_KEYS)[K]>;
 
+/** One setting of the assistant as stored, with who changed it last. */
 export interface ConfigEntry {
   key: string;
   value: unknown;

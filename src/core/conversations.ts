@@ -10,18 +10,22 @@ import { COLUMNS } from './columns.ts';
 // Says what this module's constraints mean, for the errors its statements raise.
 import './constraints.ts';
 
+/** A conversation as stored; `message_count` is kept by the database. */
 export type Conversation = Selectable<Conversations>;
+/** A conversation with its messages, oldest first. */
 export type ConversationWithMessages = Conversation & { messages: Message[] };
 
 export const newConversation = z.strictObject({
   user_id: id.nullish(),
   metadata: jsonObject.optional(),
 });
+/** A conversation to start, for a user or none. */
 export type NewConversation = z.input<typeof newConversation>;
 
 export const ending = z.strictObject({
   satisfaction_score: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').nullish(),
 });
+/** How a conversation ended: its satisfaction score, if the user gave one. */
 export type Ending = z.input<typeof ending>;
 
 /** Starts a conversation, for a known user or (no `user_id`) a speaker the assistant did not recognise. */

@@ -7,7 +7,9 @@ import type { DB, SystemLogs } from '../db/schema.ts';
 import { instant, jsonObject, limit, parse, position, requiredText } from '../validation.ts';
 import { COLUMNS } from './columns.ts';
 
+/** A system log line as stored. */
 export type LogLine = Selectable<SystemLogs>;
+/** The levels a log line may have. */
 export const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
 export const newLog = z.strictObject({
@@ -16,6 +18,7 @@ export const newLog = z.strictObject({
   message: requiredText(100_000),
   metadata: jsonObject.optional(),
 });
+/** A log line to write. */
 export type NewLogLine = z.input<typeof newLog>;
 
 const batch = z.array(newLog).min(1, 'at least one log line').max(10_000, 'at most 10000 log lines per call');
@@ -51,6 +54,7 @@ const logQuery = z.strictObject({
   limit: limit(10_000, 100),
   before: position.optional(),
 });
+/** Filters of a log query: level, source, time range, and the page. */
 export type LogQuery = z.input<typeof logQuery>;
 
 /** Log lines matching the filters, newest first; the time range lets PostgreSQL skip whole day partitions. */

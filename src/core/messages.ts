@@ -11,8 +11,10 @@ import { columnList } from './columns.ts';
 const MESSAGE_COLUMNS = columnList('messages');
 
 // search_vector (the stored search lexemes, migration core 018) serves the search index and is never read back.
+/** A message as stored (without its search lexemes). */
 export type Message = Omit<Selectable<Messages>, 'search_vector'>;
 
+/** Who said a message. */
 export const ROLES = ['user', 'assistant', 'system'] as const;
 
 export const newMessage = z.strictObject({
@@ -26,6 +28,7 @@ export const newMessage = z.strictObject({
   transcription_model: text(50).nullish(),
   metadata: jsonObject.optional(),
 });
+/** A message to append: its content and what the pipeline measured of it. */
 export type NewMessage = z.input<typeof newMessage>;
 
 const newMessages = z.array(newMessage).min(1, 'at least one message').max(1000, 'at most 1000 messages per call');
@@ -86,6 +89,7 @@ const historyOptions = z.strictObject({
   limit: limit(1000, 50),
   before: instant.optional(),
 });
+/** A page of a conversation: `limit`, and `before` to go back further. */
 export type HistoryOptions = z.input<typeof historyOptions>;
 
 // The hot read of every turn: fixed texts (prepared once per connection by the pool) rather than a query built
@@ -124,6 +128,7 @@ const userHistoryOptions = z.strictObject({
   limit: limit(1000, 50),
   before: position.optional(),
 });
+/** A page of a user's messages over the last `days`, newest first. */
 export type UserHistoryOptions = z.input<typeof userHistoryOptions>;
 
 // Fixed texts, as the last messages above. One range of idx_messages_user (migration core 013), whose cost does

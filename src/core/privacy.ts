@@ -17,6 +17,7 @@ const THEIR_LOG_LINES = (userId: string) => sql<boolean>`
   (metadata->>'user_id' = ${userId}
    OR metadata->>'conversation_id' IN (SELECT id::text FROM conversations WHERE user_id = ${userId}::uuid))`;
 
+/** Everything stored about a person (LGPD access): the user, their conversations with messages and actions, reminders. */
 export interface UserExport {
   exported_at: string;
   user: User;
@@ -54,6 +55,7 @@ export async function exportUser(db: Kysely<DB>, userId: string): Promise<UserEx
       });
 }
 
+/** What erasing a person removed, table by table. */
 export interface Erasure {
   conversations: number;
   messages: number;

@@ -7,6 +7,7 @@ import type { DB, Reminders } from '../db/schema.ts';
 import { id, instant, jsonObject, limit, parse, position, requiredText, text } from '../validation.ts';
 import { COLUMNS, columnList } from './columns.ts';
 
+/** A reminder as stored. */
 export type Reminder = Selectable<Reminders>;
 
 export const newReminder = z.strictObject({
@@ -16,6 +17,7 @@ export const newReminder = z.strictObject({
   scheduled_at: instant,
   metadata: jsonObject.optional(),
 });
+/** A reminder to create: whose, what, and when it is due. */
 export type NewReminder = z.input<typeof newReminder>;
 
 /** Creates a pending reminder. One scheduled in the past is simply due at once. */
@@ -43,6 +45,7 @@ export async function cancelReminder(db: Kysely<DB>, reminderId: string): Promis
 }
 
 const upcomingOptions = z.strictObject({ user_id: id.optional(), limit: limit(1000, 50), after: position.optional() });
+/** A page of pending reminders not yet due, for one user or all. */
 export type UpcomingOptions = z.input<typeof upcomingOptions>;
 
 /** Pending reminders not yet due, soonest first; `after` continues from the last one of the previous page. */

@@ -50,8 +50,11 @@ async function rows<T>(db: Kysely<DB>, text: string, values: unknown[]): Promise
   return (await db.executeQuery<T>(CompiledQuery.raw(text, values))).rows;
 }
 
+/** A row of the seed's most active users of the last 7 days. */
 export interface ActiveUser { name: string; conversations: number; messages: number }
+/** A row of the seed's most common intents of the last 30 days. */
 export interface IntentCount { intent: string; count: number; avg_confidence: number | null }
+/** A row of the seed's latency by container (metadata.source). */
 export interface SourceLatency { source: string; avg_latency_ms: number; max_latency_ms: number }
 
 /** Users with the most messages in conversations started in the last `days` (7). */

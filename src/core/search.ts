@@ -26,6 +26,7 @@ export interface SearchHit {
 
 export type SearchMode = 'fulltext' | 'similar' | 'none';
 
+/** What a search found, and how (`mode`): its hits, the next page, and why nothing was found. */
 export interface SearchResult {
   /** How the items were found: `similar` when a word of the query was taken for a typo of known words. */
   mode: SearchMode;
@@ -49,6 +50,7 @@ const searchOptions = z.strictObject({
   limit: limit(100, 20),
   after: searchPosition.optional(),
 });
+/** Where to search: one user, conversation, role or intent, a time range, and the page. */
 export type SearchOptions = z.input<typeof searchOptions>;
 
 const QUERY_MAX = 500;

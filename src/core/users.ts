@@ -10,6 +10,7 @@ import { afterPosition } from '../db/paging.ts';
 // Says what this module's constraints mean, for the errors its statements raise.
 import './constraints.ts';
 
+/** A user as stored. */
 export type User = Selectable<Users>;
 
 const email = text(255).pipe(z.email({ message: 'must be an e-mail address' }));
@@ -21,9 +22,11 @@ export const newUser = z.strictObject({
   speaker_embedding_id: requiredText(255).nullish(),
   metadata: jsonObject.optional(),
 });
+/** A user to create: a name, and optionally an e-mail, voice enrolment and metadata. */
 export type NewUser = z.input<typeof newUser>;
 
 export const userPatch = newUser.partial().extend({ is_active: z.boolean().optional() });
+/** The fields of a user to change; the others stay. */
 export type UserPatch = z.input<typeof userPatch>;
 
 /** Creates a user. A duplicate e-mail is a `ConflictError`. */
@@ -59,6 +62,7 @@ export async function updateUser(db: Kysely<DB>, userId: string, patch: UserPatc
 }
 
 const listOptions = z.strictObject({ limit: limit(1000, 50), after: position.optional(), active: z.boolean().optional() });
+/** A page of users: `limit`, `after` (the last one of the previous page), `active`. */
 export type UserListOptions = z.input<typeof listOptions>;
 
 /** Users in the order they were created; `after` continues from the last user of the previous page. */

@@ -8,6 +8,7 @@ import { idempotencyKey, parse } from '../validation.ts';
 /** How long a key is remembered: a retry within this time returns the first result; after it, the key is new again. */
 export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
 
+/** Options of a create that may be retried. */
 export interface IdempotencyOptions {
   /**
    * A key the caller makes up for one logical request (a UUID, say). Retrying the call with the same key and the

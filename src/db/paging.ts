@@ -9,6 +9,7 @@ import { limit, position } from '../validation.ts';
  * reaches; calls grow without bound and default to 50.
  */
 export const pageOptions = (fallback: number) => z.strictObject({ limit: limit(1000, fallback), after: position.optional() });
+/** A page of a list: `limit`, and `after`, the position the previous page ended at (its `next_cursor`). */
 export type PageOptions = z.input<ReturnType<typeof pageOptions>>;
 
 /**

@@ -12,6 +12,7 @@ import { providerOperations } from './providers.ts';
 import { secretaryOperations } from './secretaries.ts';
 import { transferRuleOperations } from './transfer-rules.ts';
 
+/** The keys the IVR module reads and writes provider configs with. */
 export interface IvrOptions {
   /** Key of the providers' encrypted configs (MORDOMO_ENCRYPTION_KEY); needed only to read or write configs. */
   encryptionKey?: string;

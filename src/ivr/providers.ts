@@ -8,6 +8,7 @@ import type { DomainContext } from './domain-context.ts';
 import { operation } from './operation.ts';
 
 export const PROVIDER_TYPES = ['stt', 'tts', 'llm', 'embeddings', 'realtime'] as const;
+/** What an AI provider does for a secretary. */
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 type ProviderRow = Selectable<DB['v_voice_ai_providers']>;

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS mordomo_migrations (
 const LOCK = `SELECT pg_advisory_lock(hashtext('mordomo-db:migrate'))`;
 const UNLOCK = `SELECT pg_advisory_unlock(hashtext('mordomo-db:migrate'))`;
 
+/** One migration file's state in a database: applied, pending, or edited since it was applied. */
 export interface MigrationStatus {
   module: Module;
   version: number;
