@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../paths.ts';
 import type { Module } from '../config.ts';
@@ -27,6 +27,21 @@ export function checksum(sql: string): string {
   return createHash('sha256').update(sql.replace(/\r\n/g, '\n')).digest('hex');
 }
 
+// The service's watchdog compares the files with the database every few seconds: a file is read and hashed again
+// only when its size or modification time (to the nanosecond) changed since the last read.
+const read = new Map<string, { stamp: string; sql: string; checksum: string }>();
+
+function readOnce(file: string): { sql: string; checksum: string } {
+  const stat = statSync(file, { bigint: true });
+  const stamp = `${stat.size}:${stat.mtimeNs}:${stat.ino}`;
+  const known = read.get(file);
+  if (known?.stamp === stamp) return known;
+  const sql = readFileSync(file, 'utf8');
+  const fresh = { stamp, sql, checksum: checksum(sql) };
+  read.set(file, fresh);
+  return fresh;
+}
+
 /** The migration files of `module`, in version order; refuses gaps, duplicates and badly named files. */
 export function readMigrations(module: Module, root: string = MIGRATIONS_ROOT): MigrationFile[] {
   const dir = path.join(root, module);
@@ -40,7 +55,7 @@ export function readMigrations(module: Module, root: string = MIGRATIONS_ROOT): 
       throw new MigrationError(`migration ${module}/${name} breaks the sequence: expected version ${String(index + 1).padStart(3, '0')}`);
     }
     const file = path.join(dir, name);
-    const sql = readFileSync(file, 'utf8');
-    return { module, version, name: match[2]!, file, sql, checksum: checksum(sql) };
+    const { sql, checksum } = readOnce(file);
+    return { module, version, name: match[2]!, file, sql, checksum };
   });
 }

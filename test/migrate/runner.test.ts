@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
@@ -92,4 +92,24 @@ test('a badly named or out-of-sequence file is refused before anything runs', ()
   assert.throws(() => readMigrations('core', root), (e: unknown) => e instanceof MigrationError && /003_gap.sql breaks the sequence/.test(e.message));
   writeFileSync(path.join(root, 'core', '002_Bad-Name.sql'), 'SELECT 1;');
   assert.throws(() => readMigrations('core', root), /002_Bad-Name.sql is not named NNN_lowercase_name.sql/);
+});
+
+test('migration files are read and hashed again only when they change (the watchdog compares them every few seconds)', () => {
+  const root = tempDir('migration-cache');
+  mkdirSync(path.join(root, 'core'));
+  const file = path.join(root, 'core', '001_first.sql');
+  const stamp = new Date('2026-01-01T00:00:00Z');
+  writeFileSync(file, 'SELECT 1;\n');
+  utimesSync(file, stamp, stamp);
+  const first = readMigrations('core', root)[0]!;
+  // Same size and the same modification time restored: taken as unchanged, so the first read's text is kept.
+  writeFileSync(file, 'SELECT 2;\n');
+  utimesSync(file, stamp, stamp);
+  assert.equal(readMigrations('core', root)[0]!.checksum, first.checksum);
+  // A real edit moves the modification time: read and hashed again.
+  writeFileSync(file, 'SELECT 3;\n');
+  utimesSync(file, stamp, new Date(stamp.getTime() + 1000));
+  const edited = readMigrations('core', root)[0]!;
+  assert.equal(edited.sql, 'SELECT 3;\n');
+  assert.notEqual(edited.checksum, first.checksum);
 });
