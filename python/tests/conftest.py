@@ -15,6 +15,20 @@ ADMIN_URL = os.environ.get("TEST_ADMIN_URL", "")
 TEMPLATE = os.environ.get("TEST_TEMPLATE_DATABASE", "mordomo_template")
 RUNTIME_PASSWORD = os.environ.get("TEST_RUNTIME_PASSWORD", "")
 KEY = "python-test-encryption-key-0123456789"
+
+# The seeds' statements, verbatim, shared with the TypeScript tests (test/harness/seed-statements.ts).
+SEED_STATEMENTS = os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures", "seed-statements.sql")
+
+
+def seed_statement(name: str) -> str:
+    """One of the seeds' statements of test/fixtures/seed-statements.sql, as the seed writes it."""
+    with open(SEED_STATEMENTS, encoding="utf-8") as file:
+        sections = file.read().split("-- name: ")[1:]
+    for section in sections:
+        heading, _, body = section.partition("\n")
+        if heading.split(" ")[0] == name:
+            return "\n" + body.strip()
+    raise KeyError(f"no statement {name!r} in {SEED_STATEMENTS}")
 OTHER_KEY = "some-other-encryption-key-9876543210"
 
 if not ADMIN_URL:

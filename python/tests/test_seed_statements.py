@@ -10,78 +10,17 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from conftest import KEY
+from conftest import KEY, seed_statement
 from mordomo_db.ivr_queries import CONVERSATION_HISTORY_SQL, PROVIDER_CONFIG_SQL, SECRETARY_BY_EXTENSION_SQL
 
-MOST_ACTIVE_USERS = """
-SELECT
-    u.name,
-    COUNT(DISTINCT c.id) as conversations,
-    COUNT(m.id) as messages
-FROM users u
-LEFT JOIN conversations c ON u.id = c.user_id
-LEFT JOIN messages m ON c.id = m.conversation_id
-WHERE c.started_at > NOW() - INTERVAL '7 days'
-GROUP BY u.id, u.name
-ORDER BY messages DESC
-LIMIT 10;"""
-
-COMMON_INTENTS = """
-SELECT
-    intent,
-    COUNT(*) as count,
-    AVG(confidence) as avg_confidence
-FROM messages
-WHERE intent IS NOT NULL
-    AND timestamp > NOW() - INTERVAL '30 days'
-GROUP BY intent
-ORDER BY count DESC;"""
-
-LATENCY_BY_CONTAINER = """
-SELECT
-    metadata->>'source' as container,
-    AVG(latency_ms) as avg_latency,
-    MAX(latency_ms) as max_latency
-FROM messages
-WHERE latency_ms IS NOT NULL
-GROUP BY metadata->>'source'
-ORDER BY avg_latency DESC;"""
-
-SLOWEST = """
-SELECT query, mean_exec_time, calls
-FROM pg_stat_statements
-ORDER BY mean_exec_time DESC
-LIMIT 10;"""
-
-LARGEST_TABLES = """
-SELECT
-    schemaname,
-    tablename,
-    pg_size_pretty(pg_total_relation_size(schemaname||'.'||tablename)) AS size
-FROM pg_tables
-WHERE schemaname = 'public'
-ORDER BY pg_total_relation_size(schemaname||'.'||tablename) DESC;"""
-
-UNUSED_INDEXES = """
-SELECT
-    schemaname,
-    tablename,
-    indexname,
-    idx_scan
-FROM pg_stat_user_indexes
-WHERE idx_scan = 0
-ORDER BY pg_relation_size(indexrelid) DESC;"""
-
-RUNNING = """
-SELECT pid, now() - query_start as duration, query
-FROM pg_stat_activity
-WHERE state = 'active'
-ORDER BY duration DESC;"""
-
-TERMINATE = """
-SELECT pg_terminate_backend(pid)
-FROM pg_stat_activity
-WHERE pid = 12345;"""
+MOST_ACTIVE_USERS = seed_statement("most_active_users")
+COMMON_INTENTS = seed_statement("common_intents")
+LATENCY_BY_CONTAINER = seed_statement("latency_by_container")
+SLOWEST = seed_statement("slowest_statements")
+LARGEST_TABLES = seed_statement("largest_tables")
+UNUSED_INDEXES = seed_statement("unused_indexes")
+RUNNING = seed_statement("running_queries")
+TERMINATE = seed_statement("terminate_backend")
 
 # The write seed 004's decrypting query implies, the config a parameter as pg_query_params would send it.
 WRITE_CONFIG = """

@@ -8,6 +8,7 @@ import { appendTurn, startConversation } from '../../src/core/conversations.ts';
 import { createUser } from '../../src/core/users.ts';
 import pg from 'pg';
 import { runtimeUrlFor, testDatabase } from '../harness/database.ts';
+import { seedStatement } from '../harness/seed-statements.ts';
 import { sharedBuffersFor } from '../../src/db/server-settings.ts';
 
 const { db, pool: ownerPool, name } = await testDatabase('seed_queries');
@@ -17,79 +18,25 @@ const runtimePool = new pg.Pool({ connectionString: runtimeUrlFor(name), max: 2 
 after(() => runtimePool.end());
 const LOGINS = { owner: ownerPool, runtime: runtimePool };
 
-const MOST_ACTIVE_USERS = `
-SELECT
-    u.name,
-    COUNT(DISTINCT c.id) as conversations,
-    COUNT(m.id) as messages
-FROM users u
-LEFT JOIN conversations c ON u.id = c.user_id
-LEFT JOIN messages m ON c.id = m.conversation_id
-WHERE c.started_at > NOW() - INTERVAL '7 days'
-GROUP BY u.id, u.name
-ORDER BY messages DESC
-LIMIT 10;`;
+const MOST_ACTIVE_USERS = seedStatement('most_active_users');
 
-const COMMON_INTENTS = `
-SELECT
-    intent,
-    COUNT(*) as count,
-    AVG(confidence) as avg_confidence
-FROM messages
-WHERE intent IS NOT NULL
-    AND timestamp > NOW() - INTERVAL '30 days'
-GROUP BY intent
-ORDER BY count DESC;`;
+const COMMON_INTENTS = seedStatement('common_intents');
 
-const LATENCY_BY_CONTAINER = `
-SELECT
-    metadata->>'source' as container,
-    AVG(latency_ms) as avg_latency,
-    MAX(latency_ms) as max_latency
-FROM messages
-WHERE latency_ms IS NOT NULL
-GROUP BY metadata->>'source'
-ORDER BY avg_latency DESC;`;
+const LATENCY_BY_CONTAINER = seedStatement('latency_by_container');
 
-const SLOWEST = `
-SELECT query, mean_exec_time, calls
-FROM pg_stat_statements
-ORDER BY mean_exec_time DESC
-LIMIT 10;`;
+const SLOWEST = seedStatement('slowest_statements');
 
-const LARGEST_TABLES = `
-SELECT
-    schemaname,
-    tablename,
-    pg_size_pretty(pg_total_relation_size(schemaname||'.'||tablename)) AS size
-FROM pg_tables
-WHERE schemaname = 'public'
-ORDER BY pg_total_relation_size(schemaname||'.'||tablename) DESC;`;
+const LARGEST_TABLES = seedStatement('largest_tables');
 
-const UNUSED_INDEXES = `
-SELECT
-    schemaname,
-    tablename,
-    indexname,
-    idx_scan
-FROM pg_stat_user_indexes
-WHERE idx_scan = 0
-ORDER BY pg_relation_size(indexrelid) DESC;`;
+const UNUSED_INDEXES = seedStatement('unused_indexes');
 
 // The seed's query reads tablename/indexname, which pg_stat_user_indexes does not have (README's differences from
 // the seed, 12): the corrected form names its columns relname and indexrelname.
 const UNUSED_INDEXES_CORRECTED = UNUSED_INDEXES.replace('    tablename,\n    indexname,', '    relname AS tablename,\n    indexrelname AS indexname,');
 
-const TERMINATE = `
-SELECT pg_terminate_backend(pid)
-FROM pg_stat_activity
-WHERE pid = 12345;`;
+const TERMINATE = seedStatement('terminate_backend');
 
-const RUNNING = `
-SELECT pid, now() - query_start as duration, query
-FROM pg_stat_activity
-WHERE state = 'active'
-ORDER BY duration DESC;`;
+const RUNNING = seedStatement('running_queries');
 
 test('the seed data set answers the three useful queries as computed by hand', async () => {
   const ana = await createUser(db, { name: 'Ana' });

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { createIvr, repairEncryptionKey } from '../../src/ivr/ivr.ts';
 import { rejectsWith } from '../harness/assertions.ts';
 import { runCli } from '../harness/cli.ts';
+import { seedStatement } from '../harness/seed-statements.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 import { runtimeUrlFor, testDatabase } from '../harness/database.ts';
 import { createDomain } from './fixtures.ts';
@@ -19,46 +20,11 @@ const KEY = 'hand-written-sql-key-0123456789';
 const OTHER_KEY = 'another-key-entirely-0123456789';
 
 // Seed 004, "Queries Comuns", verbatim.
-const PROVIDER_CONFIG = `
-SELECT 
-    p.provider_uuid,
-    p.provider_name,
-    pgp_sym_decrypt(p.config::bytea, current_setting('app.encryption_key'))::json as config
-FROM v_voice_ai_providers p
-WHERE p.domain_uuid = $1
-  AND p.provider_type = $2
-  AND p.is_enabled = true
-ORDER BY p.is_default DESC
-LIMIT 1;`;
+const PROVIDER_CONFIG = seedStatement('provider_config');
 
-const SECRETARY_BY_EXTENSION = `
-SELECT s.*, 
-       p_stt.provider_name as stt_provider,
-       p_tts.provider_name as tts_provider,
-       p_llm.provider_name as llm_provider
-FROM v_voice_secretaries s
-LEFT JOIN v_voice_ai_providers p_stt ON s.stt_provider_uuid = p_stt.provider_uuid
-LEFT JOIN v_voice_ai_providers p_tts ON s.tts_provider_uuid = p_tts.provider_uuid
-LEFT JOIN v_voice_ai_providers p_llm ON s.llm_provider_uuid = p_llm.provider_uuid
-WHERE s.domain_uuid = $1
-  AND s.extension = $2;`;
+const SECRETARY_BY_EXTENSION = seedStatement('secretary_by_extension');
 
-const CONVERSATION_HISTORY = `
-SELECT 
-    c.conversation_uuid,
-    c.caller_id,
-    c.started_at,
-    c.ended_at,
-    c.resolution,
-    s.name as secretary_name,
-    COUNT(m.message_uuid) as message_count
-FROM v_voice_conversations c
-JOIN v_voice_secretaries s ON c.secretary_uuid = s.secretary_uuid
-LEFT JOIN v_voice_messages m ON c.conversation_uuid = m.conversation_uuid
-WHERE c.domain_uuid = $1
-  AND c.started_at >= $2
-GROUP BY c.conversation_uuid, s.name
-ORDER BY c.started_at DESC;`;
+const CONVERSATION_HISTORY = seedStatement('conversation_history');
 
 /** The write seed 004's decrypting query implies, with the values a PHP page would interpolate as parameters. */
 const WRITE_CONFIG = `

@@ -9,23 +9,14 @@ import { SECRETARY_BY_EXTENSION_SQL } from '../../src/ivr/secretaries.ts';
 import { rejectsWith } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
 import { createDomain, KEY } from './fixtures.ts';
+import { seedStatement } from '../harness/seed-statements.ts';
 
 const { db, url } = await testDatabase('ivr_secretaries');
 const ivr = createIvr(db, { encryptionKey: KEY });
 
 // The seed's text, verbatim: the library runs a variant of it (see SECRETARY_BY_EXTENSION_SQL), and the schema
 // must answer the original the same way.
-const SEED_SECRETARY_BY_EXTENSION_SQL = `
-SELECT s.*, 
-       p_stt.provider_name as stt_provider,
-       p_tts.provider_name as tts_provider,
-       p_llm.provider_name as llm_provider
-FROM v_voice_secretaries s
-LEFT JOIN v_voice_ai_providers p_stt ON s.stt_provider_uuid = p_stt.provider_uuid
-LEFT JOIN v_voice_ai_providers p_tts ON s.tts_provider_uuid = p_tts.provider_uuid
-LEFT JOIN v_voice_ai_providers p_llm ON s.llm_provider_uuid = p_llm.provider_uuid
-WHERE s.domain_uuid = $1
-  AND s.extension = $2;`;
+const SEED_SECRETARY_BY_EXTENSION_SQL = seedStatement('secretary_by_extension');
 
 async function asAppRole<T>(domain: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
