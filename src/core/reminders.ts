@@ -6,6 +6,7 @@ import { CORE_KEYS } from './idempotency-keys.ts';
 import type { DB, Reminders } from '../db/schema.ts';
 import { id, instant, jsonObject, limit, parse, position, requiredText, text } from '../validation.ts';
 import { COLUMNS, columnList } from './columns.ts';
+import { afterPosition } from '../db/paging.ts';
 
 /** A reminder as stored. */
 export type Reminder = Selectable<Reminders>;
@@ -58,7 +59,7 @@ export async function upcomingReminders(db: Kysely<DB>, options: UpcomingOptions
     .where('scheduled_at', '>', sql<Date>`now()`);
   if (user_id) query = query.where('user_id', '=', user_id);
   // The position's own row gives the exact timestamp; `at` serves only if that row is gone.
-  if (after) query = query.where(sql<boolean>`(scheduled_at, id) > (coalesce((SELECT scheduled_at FROM reminders WHERE id = ${after.id}::uuid), ${after.at}), ${after.id}::uuid)`);
+  if (after) query = query.where(afterPosition('reminders', 'id', after, 'scheduled_at'));
   return query.orderBy('scheduled_at').orderBy('id').limit(count).execute();
 }
 

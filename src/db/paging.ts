@@ -13,11 +13,13 @@ export const pageOptions = (fallback: number) => z.strictObject({ limit: limit(1
 export type PageOptions = z.input<ReturnType<typeof pageOptions>>;
 
 /**
- * Rows strictly after `after` in (created_at, key) order. The position's own row gives the exact (microsecond)
- * timestamp, which a Date in a cursor has lost; `at` serves only if that row is gone.
+ * Rows strictly after `after` in (`order`, key) order, `order` being created_at unless said. The position's own row
+ * gives the exact (microsecond) timestamp, which a Date in a cursor has lost; `at` serves only if that row is gone.
+ * The one keyset condition of uuid-keyed lists; system_logs (bigint ids, newest first, a window that lets
+ * PostgreSQL skip partitions) and the IVR's call history (a fixed statement the benchmark replays) write their own.
  */
-export function afterPosition(table: string, key: string, after: z.output<typeof position> | undefined): RawBuilder<boolean> {
+export function afterPosition(table: string, key: string, after: z.output<typeof position> | undefined, order = 'created_at'): RawBuilder<boolean> {
   if (!after) return sql<boolean>`true`;
-  const [column, id] = [sql.ref(key), after.id];
-  return sql<boolean>`(created_at, ${column}) > (coalesce((SELECT created_at FROM ${sql.table(table)} WHERE ${column} = ${id}::uuid), ${after.at}), ${id}::uuid)`;
+  const [column, id, ordered] = [sql.ref(key), after.id, sql.ref(order)];
+  return sql<boolean>`(${ordered}, ${column}) > (coalesce((SELECT ${ordered} FROM ${sql.table(table)} WHERE ${column} = ${id}::uuid), ${after.at}), ${id}::uuid)`;
 }

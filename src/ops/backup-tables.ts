@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Module } from '../config.ts';
+import { quoteIdentifier } from '../db/identifiers.ts';
 
 /** The tables each module owns, parents before children, so a restore in this order satisfies foreign keys. */
 export const MODULE_TABLES: Record<Module, string[]> = {
@@ -29,11 +30,6 @@ export async function tableShape(client: pg.ClientBase, table: string): Promise<
   return { name: table, columns: rows.map((r) => r.column), primaryKey };
 }
 
-/**
- * Quotes an identifier: tables come from MODULE_TABLES, columns from the catalog or from a backup's own header (a
- * file, so escaped as well as quoted); quoting also keeps `timestamp` valid.
- */
-export const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
 
 /**
  * The COPY that produces a table's content. In physical order, not by primary key: a uuid key's order is random, and
@@ -41,12 +37,12 @@ export const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}
  * re-reading the restored table the same way gives the same bytes: that is how verify compares checksums.
  */
 export function copyOutSql(shape: TableShape): string {
-  const columns = shape.columns.map(quote).join(', ');
-  return `COPY (SELECT ${columns} FROM ${quote(shape.name)}) TO STDOUT`;
+  const columns = shape.columns.map(quoteIdentifier).join(', ');
+  return `COPY (SELECT ${columns} FROM ${quoteIdentifier(shape.name)}) TO STDOUT`;
 }
 
 export function copyInSql(shape: TableShape): string {
-  return `COPY ${quote(shape.name)} (${shape.columns.map(quote).join(', ')}) FROM STDIN`;
+  return `COPY ${quoteIdentifier(shape.name)} (${shape.columns.map(quoteIdentifier).join(', ')}) FROM STDIN`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { withClient } from '../db/client.ts';
+import { quoteIdentifier } from '../db/identifiers.ts';
 import { InvalidInputError } from '../errors.ts';
 import { MODULE_TABLES } from './backup-tables.ts';
 
@@ -35,7 +36,8 @@ export async function runMaintenance(pool: pg.Pool, task: MaintenanceTask, table
       for (const name of tables) {
         const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
         if (!rows[0]!.exists) continue;
-        const statement = { vacuum: `VACUUM (ANALYZE) "${name}"`, analyze: `ANALYZE "${name}"`, reindex: `REINDEX TABLE CONCURRENTLY "${name}"` }[task];
+        const table = quoteIdentifier(name);
+        const statement = { vacuum: `VACUUM (ANALYZE) ${table}`, analyze: `ANALYZE ${table}`, reindex: `REINDEX TABLE CONCURRENTLY ${table}` }[task];
         await client.query(statement);
         done.push(name);
       }

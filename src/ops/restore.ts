@@ -12,7 +12,8 @@ import { buildPendingIndexes, type IndexDefinition, queueIndexBuilds } from '../
 import { migrate } from '../migrate/runner.ts';
 import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
 import type { Manifest, TableEntry } from './backup.ts';
-import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, quote, tableShape } from './backup-tables.ts';
+import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, tableShape } from './backup-tables.ts';
+import { quoteIdentifier } from '../db/identifiers.ts';
 import { ROLLUP_TABLES } from './rollups.ts';
 import { FORGET_SEARCH_WORDS } from './search-words.ts';
 import { surviveLostConnections, TYPES, WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
@@ -56,7 +57,7 @@ async function assertEmpty(pool: pg.Pool, modules: Module[]): Promise<void> {
     if (!exists) continue;
     // The migration's own config defaults (never changed by anyone) do not count as data.
     const filter = table === 'config' ? ' WHERE updated_by IS NOT NULL' : '';
-    const { rows } = await pool.query(`SELECT EXISTS (SELECT 1 FROM "${table}"${filter}) AS has_rows`);
+    const { rows } = await pool.query(`SELECT EXISTS (SELECT 1 FROM ${quoteIdentifier(table)}${filter}) AS has_rows`);
     if (rows[0].has_rows) {
       throw new ConflictError(`the target database is not empty (table ${table} has rows): restore into an empty database, or pass --force to replace its data`);
     }
@@ -125,7 +126,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
         await client.query(`SET LOCAL session_replication_role = replica`);
         await client.query(WITHOUT_STATEMENT_TIMEOUT);
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
-        const tables = modules.flatMap((m) => MODULE_TABLES[m]).map((t) => `"${t}"`).join(', ');
+        const tables = modules.flatMap((m) => MODULE_TABLES[m]).map(quoteIdentifier).join(', ');
         await client.query(`TRUNCATE ${tables} CASCADE`);
         // Sums of the replaced messages: reports read the restored messages until the rollups job runs again.
         if (modules.includes('core')) {
@@ -231,8 +232,8 @@ async function dropKeys(client: pg.ClientBase, table: string): Promise<{ constra
   );
   await client.query('SAVEPOINT drop_keys');
   try {
-    for (const f of references) await client.query(`ALTER TABLE ${f.table_name} DROP CONSTRAINT ${quote(f.name)}`);
-    for (const k of keys) await client.query(`ALTER TABLE ${quote(table)} DROP CONSTRAINT ${quote(k.name)}`);
+    for (const f of references) await client.query(`ALTER TABLE ${f.table_name} DROP CONSTRAINT ${quoteIdentifier(f.name)}`);
+    for (const k of keys) await client.query(`ALTER TABLE ${quoteIdentifier(table)} DROP CONSTRAINT ${quoteIdentifier(k.name)}`);
     await client.query('RELEASE SAVEPOINT drop_keys');
   } catch (error) {
     if ((error as { code?: string }).code !== '2BP01') throw error; // dependent_objects_still_exist
@@ -240,8 +241,8 @@ async function dropKeys(client: pg.ClientBase, table: string): Promise<{ constra
     return { constraints: [], foreignKeys: [] };
   }
   return {
-    constraints: keys.map((k) => `ALTER TABLE ${quote(table)} ADD CONSTRAINT ${quote(k.name)} ${k.definition}`),
-    foreignKeys: references.map((f) => `ALTER TABLE ${f.table_name} ADD CONSTRAINT ${quote(f.name)} ${f.definition}`),
+    constraints: keys.map((k) => `ALTER TABLE ${quoteIdentifier(table)} ADD CONSTRAINT ${quoteIdentifier(k.name)} ${k.definition}`),
+    foreignKeys: references.map((f) => `ALTER TABLE ${f.table_name} ADD CONSTRAINT ${quoteIdentifier(f.name)} ${f.definition}`),
   };
 }
 
@@ -273,12 +274,12 @@ const DERIVED_COLUMNS: Record<string, { column: string; value: string }> = {
 async function stageForDerivedColumn(client: pg.ClientBase, entry: Pick<TableEntry, 'name' | 'columns'>): Promise<(() => Promise<void>) | undefined> {
   const derived = DERIVED_COLUMNS[entry.name];
   if (!derived || entry.columns.includes(derived.column)) return undefined;
-  await client.query(`CREATE TEMP TABLE restore_staging (LIKE ${quote(entry.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
+  await client.query(`CREATE TEMP TABLE restore_staging (LIKE ${quoteIdentifier(entry.name)} INCLUDING DEFAULTS) ON COMMIT DROP`);
   // Column names come from the backup file: quoted, and any that is not the table's fails the COPY first.
-  const columns = entry.columns.map(quote);
+  const columns = entry.columns.map(quoteIdentifier);
   return async () => {
     await client.query(
-      `INSERT INTO ${quote(entry.name)} (${columns.join(', ')}, ${quote(derived.column)})
+      `INSERT INTO ${quoteIdentifier(entry.name)} (${columns.join(', ')}, ${quoteIdentifier(derived.column)})
        SELECT ${columns.map((c) => `s.${c}`).join(', ')}, ${derived.value} FROM restore_staging s`,
     );
     await client.query('DROP TABLE restore_staging');
