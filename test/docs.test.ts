@@ -195,8 +195,6 @@ test("the scheduled jobs table of docs/operations.md lists every job with its de
 });
 
 test("docs/library.md's module table lists every function each module of the package exports", () => {
-  // Benchmark hooks that are on their way out of the public surface; not API to document.
-  const hooks = new Set(['compileAppend', 'userHistoryStatement']);
   const rows = tableUnder(read('docs/library.md'), 'Modules');
   // The functions of a row are its code spans outside parentheses (which say what a function does).
   const documented = new Map(rows.map((row) => [codeSpans(row[0]!)[0]!, codeSpans(row[1]!.replace(/\([^)]*\)/g, ''))]));
@@ -204,7 +202,7 @@ test("docs/library.md's module table lists every function each module of the pac
     const module = (library as Record<string, unknown>)[name];
     assert.equal(typeof module, 'object', `the package exports no module ${name}`);
     const exported = Object.entries(module as Record<string, unknown>)
-      .filter(([key, value]) => typeof value === 'function' && !hooks.has(key))
+      .filter(([, value]) => typeof value === 'function')
       .map(([key]) => key);
     assertSameSet(exported, functions, `functions of ${name}`);
   }
