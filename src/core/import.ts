@@ -2,10 +2,11 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ForeignKeyError, mapDatabaseError } from '../errors.ts';
+import { ForeignKeyError } from '../errors.ts';
 import type { Messages } from '../db/schema.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 import { inClientTransaction } from '../db/transaction.ts';
+import { withClient } from '../db/client.ts';
 
 /** Every column of `messages` but `user_id`, which the database keeps (migration core 013). */
 const MESSAGE_COLUMNS = ['id', 'conversation_id', 'role', 'content', 'timestamp', 'latency_ms', 'intent', 'confidence', 'rag_context', 'audio_duration_ms', 'transcription_model', 'metadata'] as const;
@@ -28,20 +29,14 @@ export const IMPORT_COLUMNS = ['conversation_id', 'role', 'content', 'timestamp'
  * the file is copied straight into `messages` and the triggers and foreign key do the same work row by row.
  */
 export async function importMessages(pool: pg.Pool, source: Readable): Promise<number> {
-  const client = await pool.connect().catch((error) => {
-    throw mapDatabaseError(error);
-  });
-  try {
-    return await inClientTransaction(client, async () => {
+  // One client for the transaction and its COPY stream.
+  return withClient(pool, (client) =>
+    inClientTransaction(client, async () => {
       await client.query(WITHOUT_STATEMENT_TIMEOUT);
       const { rows } = await client.query<{ bulk: boolean }>("SELECT has_parameter_privilege('session_replication_role', 'SET') AS bulk");
       return rows[0]!.bulk ? await importInBulk(client, source) : await copyInto(client, 'messages', source);
-    });
-  } catch (error) {
-    throw error instanceof ForeignKeyError ? error : mapDatabaseError(error);
-  } finally {
-    client.release();
-  }
+    }),
+  );
 }
 
 async function copyInto(client: pg.PoolClient, table: string, source: Readable): Promise<number> {

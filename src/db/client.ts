@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import { mapDatabaseError } from '../errors.ts';
+import { mapDatabaseError, MordomoError, sqlstateOf } from '../errors.ts';
+
+/** A failure of the database typed; any other failure of the work (a caller's callback, a file) as it was. */
+function typedIfFromDatabase(error: unknown): unknown {
+  const mapped = mapDatabaseError(error);
+  return error instanceof MordomoError || mapped.code !== 'internal' || sqlstateOf(error) ? mapped : error;
+}
 
 /**
  * Runs `work` on a client of `pool` checked out for it: for what a single Kysely statement cannot do (COPY streams,
@@ -19,7 +25,7 @@ export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient)
     return result;
   } catch (error) {
     client.release(error instanceof Error ? error : new Error(String(error)));
-    throw mapDatabaseError(error);
+    throw typedIfFromDatabase(error);
   }
 }
 

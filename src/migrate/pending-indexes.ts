@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { mapDatabaseError } from '../errors.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 import { inClientTransaction } from '../db/transaction.ts';
+import { withClient } from '../db/client.ts';
 
 /**
  * Indexes a restore leaves to be built after its data is committed, so that two can be built at once: PostgreSQL 16
@@ -80,14 +81,12 @@ export async function buildQueuedIndexes(client: pg.ClientBase, options: BuildOp
 export async function buildPendingIndexes(pool: pg.Pool, connections: number, options: Pick<BuildOptions, 'onIndex'> = {}): Promise<number> {
   let failed = false;
   const builder = async () => {
-    const client = await pool.connect();
     try {
-      return await buildQueuedIndexes(client, { ...options, stopped: () => failed });
+      // One session per builder: CREATE INDEX CONCURRENTLY runs outside a transaction, one at a time per connection.
+      return await withClient(pool, (client) => buildQueuedIndexes(client, { ...options, stopped: () => failed }));
     } catch (error) {
       failed = true;
       throw error;
-    } finally {
-      client.release();
     }
   };
   const results = await Promise.allSettled(Array.from({ length: connections }, builder));

@@ -7,6 +7,7 @@ import { buildQueuedIndexes, CREATE_PENDING_INDEXES } from './pending-indexes.ts
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 import { CREATE_RUNTIME_ROLE } from '../db/runtime-role.ts';
 import { inClientTransaction } from '../db/transaction.ts';
+import { withClient } from '../db/client.ts';
 
 const CREATE_LEDGER = `
 CREATE TABLE IF NOT EXISTS mordomo_migrations (
@@ -88,8 +89,8 @@ export async function migrate(
   root = MIGRATIONS_ROOT,
 ): Promise<MigrationStatus[]> {
   const files = modules.flatMap((module) => readMigrations(module, root));
-  const client = await pool.connect();
-  try {
+  // One session holds the runners' advisory lock from LOCK to UNLOCK.
+  return withClient(pool, async (client) => {
     await client.query(LOCK);
     try {
       await client.query(CREATE_LEDGER);
@@ -107,9 +108,7 @@ export async function migrate(
     } finally {
       await client.query(UNLOCK);
     }
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Before any new migration, which may expect them: the indexes an interrupted restore left to build. */

@@ -57,7 +57,9 @@ export function backupName(at: Date): string {
  */
 export async function createBackup(pool: pg.Pool, options: BackupOptions): Promise<BackupResult> {
   mkdirSync(options.outDir, { recursive: true, mode: 0o700 });
+  // One connection for the snapshot's transaction and its COPY streams.
   const client = await pool.connect();
+  let failure: Error | undefined;
   const file = path.join(options.outDir, backupName(new Date()));
   const partial = `${file}.partial`;
   try {
@@ -112,13 +114,15 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
     commitFile(partial, file);
     return { file, bytes: written, manifest };
   } catch (error) {
+    // A failed COPY can leave the connection mid-protocol: it is closed, not pooled.
+    failure = error instanceof Error ? error : new Error(String(error));
     rmSync(partial, { force: true });
     if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
       throw new ConfigError(`backup failed: no space left on the device of ${options.outDir}; nothing was kept`);
     }
     throw mapDatabaseError(error);
   } finally {
-    client.release();
+    client.release(failure);
   }
 }
 

@@ -14,6 +14,7 @@ import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
 import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, tableShape } from './backup-tables.ts';
 import { quoteIdentifier } from '../db/identifiers.ts';
+import { withClient } from '../db/client.ts';
 import { ROLLUP_TABLES } from './rollups.ts';
 import { FORGET_SEARCH_WORDS } from './search-words.ts';
 import { surviveLostConnections, TYPES, WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
@@ -104,7 +105,9 @@ async function backedUpModules(file: string): Promise<Module[]> {
 }
 
 async function loadBackup(pool: pg.Pool, file: string, modules: Module[], options: RestoreOptions): Promise<Manifest> {
+  // One connection for the transaction and its COPY streams.
   const client = await pool.connect();
+  let failure: Error | undefined;
   let inTransaction = false;
   let current:
     | {
@@ -177,6 +180,8 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
     inTransaction = false;
     return manifest;
   } catch (error) {
+    // A failed COPY can leave the connection mid-protocol: it is closed, not pooled.
+    failure = error instanceof Error ? error : new Error(String(error));
     // A COPY still open must be failed first (CopyFail), or the ROLLBACK would wait behind it forever.
     if (current && !current.stream.errored && !current.stream.destroyed) {
       current.stream.destroy(new Error('restore aborted'));
@@ -189,7 +194,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
     }
     throw mapDatabaseError(error);
   } finally {
-    client.release();
+    client.release(failure);
   }
 }
 
@@ -361,17 +366,13 @@ export async function verifyBackup(
       if (error instanceof BackupFormatError || error instanceof NotFoundError) return { ok: false, tables: [], error: error.message };
       throw error;
     }
-    const client = await pool.connect();
-    try {
-      const actual = await tableChecksums(client, manifest.tables);
-      const tables = manifest.tables.map((t) => {
-        const found = actual.get(t.name)!;
-        return { name: t.name, rows: found.rows, expectedRows: t.rows, match: found.rows === t.rows && found.sha256 === t.sha256 };
-      });
-      return { ok: tables.every((t) => t.match), tables };
-    } finally {
-      client.release();
-    }
+    // One session reads every table's checksum in one snapshot.
+    const actual = await withClient(pool, (client) => tableChecksums(client, manifest.tables));
+    const tables = manifest.tables.map((t) => {
+      const found = actual.get(t.name)!;
+      return { name: t.name, rows: found.rows, expectedRows: t.rows, match: found.rows === t.rows && found.sha256 === t.sha256 };
+    });
+    return { ok: tables.every((t) => t.match), tables };
   } finally {
     await pool.end();
     await adminClient.query(`DROP DATABASE IF EXISTS ${scratchName} WITH (FORCE)`).catch(() => undefined);
