@@ -13,14 +13,23 @@ import { compileAppend, type NewMessage } from '../src/core/messages.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { tempDir } from '../test/harness/temp-dir.ts';
 
-export async function benchDatabase(poolMax: number): Promise<{ database: Database; port: number; password: string; dataDir: string; cleanup: () => Promise<void> }> {
+export async function benchDatabase(
+  poolMax: number,
+): Promise<{ database: Database; port: number; password: string; dataDir: string; cleanup: () => Promise<void> }> {
   const dataDir = tempDir('bench');
   const port = await freePort();
   const logger = createLogger('warn');
   const database = await openDatabase(
     // WAL archiving off: it copies finished segments in the background, off the measured paths, and loading
     // millions of rows would fill the disk with archived WAL of a throw-away server.
-    loadConfig({ MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: port, MORDOMO_POOL_MAX: poolMax, POSTGRES_PASSWORD: 'bench', MORDOMO_STATEMENT_TIMEOUT_MS: 0, MORDOMO_WAL_ARCHIVE_DIR: 'off' }),
+    loadConfig({
+      MORDOMO_DATA_DIR: dataDir,
+      MORDOMO_PG_PORT: port,
+      MORDOMO_POOL_MAX: poolMax,
+      POSTGRES_PASSWORD: 'bench',
+      MORDOMO_STATEMENT_TIMEOUT_MS: 0,
+      MORDOMO_WAL_ARCHIVE_DIR: 'off',
+    }),
     logger,
   );
   await migrate(database.owner.pool, ['core'], logger);
@@ -44,7 +53,9 @@ export const idOf = (n: number) => `00000000-0000-4000-8000-${String(n).padStart
 /** Loads `conversations` conversations (ids from `idOf`) and `messages` messages spread over them, one a second. */
 export async function loadConversations(db: Kysely<DB>, conversations: number, messages: number): Promise<void> {
   process.stderr.write(`loading ${messages} messages in ${conversations} conversations...\n`);
-  await sql`INSERT INTO conversations (id) SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid FROM generate_series(1, ${conversations}) n`.execute(db);
+  await sql`INSERT INTO conversations (id) SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid FROM generate_series(1, ${conversations}) n`.execute(
+    db,
+  );
   await sql`INSERT INTO messages (conversation_id, role, content, timestamp)
             SELECT ('00000000-0000-4000-8000-' || lpad((1 + i % ${conversations})::text, 12, '0'))::uuid,
                    (ARRAY['user', 'assistant'])[1 + i % 2], 'mensagem de teste número ' || i, now() - (${messages} - i) * interval '1 second'
@@ -97,7 +108,10 @@ function processTicksUs(pid: number | 'self', withChildren: boolean): number {
   try {
     // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
     const [utime, stime, cutime, cstime] = [fields[11]!, fields[12]!, fields[13]!, fields[14]!];
     return (utime + stime + (withChildren ? cutime + cstime : 0)) * CLOCK_TICK_US;
   } catch {
@@ -121,7 +135,9 @@ function parentOf(pid: number): number {
  */
 function serverBusyUs(dataDir: string): number {
   const postmaster = Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
-  const children = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry) && parentOf(Number(entry)) === postmaster).map(Number);
+  const children = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && parentOf(Number(entry)) === postmaster)
+    .map(Number);
   return processTicksUs(postmaster, true) + children.reduce((sum, pid) => sum + processTicksUs(pid, false), 0);
 }
 
@@ -159,7 +175,26 @@ export function pgbenchAppend(messages: NewMessage[], conversationIdSql: string)
 export function pgbenchTps(file: string, server: { port: number; password: string }, clients: number, seconds: number): number {
   const run = spawnSync(
     'pgbench',
-    ['-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-T', String(seconds), '-f', file, '-h', '127.0.0.1', '-p', String(server.port), '-U', 'mordomo', 'mordomo'],
+    [
+      '-n',
+      '-M',
+      'prepared',
+      '-c',
+      String(clients),
+      '-j',
+      '2',
+      '-T',
+      String(seconds),
+      '-f',
+      file,
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(server.port),
+      '-U',
+      'mordomo',
+      'mordomo',
+    ],
     { encoding: 'utf8', env: { ...process.env, PGPASSWORD: server.password } },
   );
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout);

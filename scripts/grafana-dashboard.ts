@@ -13,7 +13,14 @@ const prometheus = { type: 'prometheus', uid: 'prometheus' };
 type Panel = Record<string, unknown>;
 
 function sqlPanel(title: string, type: string, rawSql: string, gridPos: Panel, extra: Panel = {}): Panel {
-  return { title, type, datasource: postgres, gridPos, targets: [{ refId: 'A', datasource: postgres, format: 'table', rawQuery: true, editorMode: 'code', rawSql: rawSql.trim() }], ...extra };
+  return {
+    title,
+    type,
+    datasource: postgres,
+    gridPos,
+    targets: [{ refId: 'A', datasource: postgres, format: 'table', rawQuery: true, editorMode: 'code', rawSql: rawSql.trim() }],
+    ...extra,
+  };
 }
 
 function promPanel(title: string, type: string, exprs: Record<string, string>, gridPos: Panel, unit?: string): Panel {
@@ -32,21 +39,43 @@ export function grafanaDashboard(): Panel {
     sqlPanel('Actions (30 days)', 'piechart', REPORT_QUERIES.actionOutcomes, at(0, 16, 8)),
     sqlPanel('Database size', 'barchart', REPORT_QUERIES.databaseSize, at(8, 16, 16), { fieldConfig: { defaults: { unit: 'bytes' }, overrides: [] } }),
     sqlPanel('Upcoming reminders', 'table', REPORT_QUERIES.upcomingReminders, at(0, 24, 12)),
-    promPanel('Last backups', 'stat', {
-      'age of the newest': 'mordomo_backup_last_age_seconds',
-      'size of the newest': 'mordomo_backup_last_size_bytes',
-      'verified (1 passed, 0 failed, -1 not yet)': 'mordomo_backup_last_verified',
-    }, at(12, 24, 12)),
+    promPanel(
+      'Last backups',
+      'stat',
+      {
+        'age of the newest': 'mordomo_backup_last_age_seconds',
+        'size of the newest': 'mordomo_backup_last_size_bytes',
+        'verified (1 passed, 0 failed, -1 not yet)': 'mordomo_backup_last_verified',
+      },
+      at(12, 24, 12),
+    ),
     sqlPanel('Slowest statements', 'table', MONITOR_QUERIES.slow, at(0, 32, 24)),
     promPanel('PostgreSQL up', 'stat', { up: 'pg_up' }, at(0, 40, 4, 6)),
     promPanel('Connections by state', 'timeseries', { '{{state}}': 'pg_stat_activity_connections' }, at(4, 40, 10, 6)),
-    promPanel('HTTP requests per second by route', 'timeseries', { '{{route}} {{status}}': 'sum by (route, status) (rate(mordomo_http_request_duration_seconds_count[5m]))' }, at(14, 40, 10, 6), 'reqps'),
-    promPanel('HTTP p95 latency', 'timeseries', { '{{route}}': 'histogram_quantile(0.95, sum by (route, le) (rate(mordomo_http_request_duration_seconds_bucket[5m])))' }, at(0, 46, 12, 6), 's'),
-    promPanel('Cache hit ratio, longest transaction, replication lag', 'timeseries', {
-      'cache hit ratio': 'mordomo_cache_hit_ratio',
-      'longest transaction (s)': 'mordomo_longest_transaction_seconds',
-      'replication lag (s)': 'mordomo_replication_lag_seconds',
-    }, at(12, 46, 12, 6)),
+    promPanel(
+      'HTTP requests per second by route',
+      'timeseries',
+      { '{{route}} {{status}}': 'sum by (route, status) (rate(mordomo_http_request_duration_seconds_count[5m]))' },
+      at(14, 40, 10, 6),
+      'reqps',
+    ),
+    promPanel(
+      'HTTP p95 latency',
+      'timeseries',
+      { '{{route}}': 'histogram_quantile(0.95, sum by (route, le) (rate(mordomo_http_request_duration_seconds_bucket[5m])))' },
+      at(0, 46, 12, 6),
+      's',
+    ),
+    promPanel(
+      'Cache hit ratio, longest transaction, replication lag',
+      'timeseries',
+      {
+        'cache hit ratio': 'mordomo_cache_hit_ratio',
+        'longest transaction (s)': 'mordomo_longest_transaction_seconds',
+        'replication lag (s)': 'mordomo_replication_lag_seconds',
+      },
+      at(12, 46, 12, 6),
+    ),
   ];
   return {
     uid: 'mordomo-db',

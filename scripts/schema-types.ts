@@ -10,12 +10,18 @@ export function schemaTypesCommand(url: string, verify: boolean): [string, strin
   const cli = path.join(path.dirname(require.resolve('kysely-codegen/package.json')), 'dist', 'cli', 'bin.js');
   const args = [
     cli,
-    '--dialect', 'postgres',
-    '--url', url,
-    '--exclude-pattern', '{mordomo_migrations,mordomo_pending_indexes,pg_stat_statements*}',
-    '--type-mapping', '{"int8":"number"}',
-    '--out-file', SCHEMA_FILE,
-    '--log-level', 'error',
+    '--dialect',
+    'postgres',
+    '--url',
+    url,
+    '--exclude-pattern',
+    '{mordomo_migrations,mordomo_pending_indexes,pg_stat_statements*}',
+    '--type-mapping',
+    '{"int8":"number"}',
+    '--out-file',
+    SCHEMA_FILE,
+    '--log-level',
+    'error',
   ];
   if (verify) args.push('--verify');
   return [process.execPath, args];

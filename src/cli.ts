@@ -104,9 +104,7 @@ const program = new Command('mordomo-db')
   .addOption(new Option('--pg-port <port>', 'port of the embedded PostgreSQL').env('MORDOMO_PG_PORT'))
   .addOption(new Option('--modules <list>', 'schema modules to migrate: core, ivr (comma-separated)').env('MORDOMO_MODULES'))
   .addOption(
-    new Option('--log-level <level>', 'log verbosity')
-      .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .env('MORDOMO_LOG_LEVEL'),
+    new Option('--log-level <level>', 'log verbosity').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).env('MORDOMO_LOG_LEVEL'),
   )
   .showHelpAfterError()
   // The parser throws instead of exiting, so that its refusals leave with the documented code (below); inherited by
@@ -120,7 +118,9 @@ const program = new Command('mordomo-db')
 
 program
   .command('start')
-  .description('run everything: PostgreSQL (started or adopted), migrations, the scheduler, reminder delivery and the HTTP API with metrics and the dashboard, until Ctrl-C or SIGTERM')
+  .description(
+    'run everything: PostgreSQL (started or adopted), migrations, the scheduler, reminder delivery and the HTTP API with metrics and the dashboard, until Ctrl-C or SIGTERM',
+  )
   .addOption(new Option('--http-port <port>', 'port of the HTTP API (0 picks a free one)').env('MORDOMO_HTTP_PORT'))
   .addOption(new Option('--http-host <host>', 'address the HTTP API listens on').env('MORDOMO_HTTP_HOST'))
   .action(async (options: { httpPort?: string; httpHost?: string }, command: Command) => {
@@ -160,7 +160,9 @@ program
 
 program
   .command('scheduler')
-  .description('run only the scheduled jobs (the nightly verified backup, log partitions, size and disk samples, report rollups, the search vocabulary, expired idempotency keys, conversation retention when configured) until Ctrl-C or SIGTERM')
+  .description(
+    'run only the scheduled jobs (the nightly verified backup, log partitions, size and disk samples, report rollups, the search vocabulary, expired idempotency keys, conversation retention when configured) until Ctrl-C or SIGTERM',
+  )
   .action(async (_options, command: Command) => {
     const config = configFrom(command);
     const logger = commandLogger(config, false);
@@ -179,7 +181,9 @@ program
     }
   })
   .command('run <job>')
-  .description('run one job now (backup, partitions, size, disk-usage, rollups, search-words, idempotency-keys, or retention when configured), recorded like a scheduled run')
+  .description(
+    'run one job now (backup, partitions, size, disk-usage, rollups, search-words, idempotency-keys, or retention when configured), recorded like a scheduled run',
+  )
   .action(async (job: string, _options, command: Command) => {
     const config = configFrom(command);
     const logger = commandLogger(config, false);
@@ -187,7 +191,7 @@ program
       await migrate(database.owner.pool, config.modules, logger);
       const scheduler = new Scheduler(database.owner.pool, defaultJobs(database.owner, config, logger, database.server?.pgData), logger);
       await scheduler.start();
-      let outcome;
+      let outcome: Awaited<ReturnType<Scheduler['runJob']>>;
       try {
         outcome = await scheduler.runJob(job);
       } finally {
@@ -223,16 +227,16 @@ migrateCommand
   .description('list applied, pending and edited migrations without changing anything')
   .action(databaseAction(async (database, config) => printStatus(await migrationStatus(database.owner.pool, config.modules))));
 
-const ivrCommand = program
-  .command('ivr')
-  .description('Voice AI IVR module (migrate it with --modules core,ivr or MORDOMO_MODULES=core,ivr)');
+const ivrCommand = program.command('ivr').description('Voice AI IVR module (migrate it with --modules core,ivr or MORDOMO_MODULES=core,ivr)');
 
 ivrCommand
   .command('defaults')
   .description('give every domain that lacks them the disabled default providers (run after adding FusionPBX domains)')
-  .action(databaseAction(async (database) => {
-    process.stdout.write(`${await insertDefaultProviders(database.owner.db)} default providers added\n`);
-  }));
+  .action(
+    databaseAction(async (database) => {
+      process.stdout.write(`${await insertDefaultProviders(database.owner.db)} default providers added\n`);
+    }),
+  );
 
 ivrCommand
   .command('rotate-key')
@@ -240,16 +244,18 @@ ivrCommand
     're-encrypt every provider config from MORDOMO_ENCRYPTION_KEY(_FILE) to MORDOMO_NEW_ENCRYPTION_KEY(_FILE), all or nothing; ' +
       'run it again to finish a rotation left half done, or with the two keys swapped to roll one back',
   )
-  .action(databaseAction(async (database, config) => {
-    if (!config.encryptionKey || !config.newEncryptionKey) {
-      throw new ConfigError('rotate-key needs the current key (MORDOMO_ENCRYPTION_KEY or _FILE) and the new one (MORDOMO_NEW_ENCRYPTION_KEY or _FILE)');
-    }
-    const rotated = await rotateEncryptionKey(database.owner.db, config.encryptionKey, config.newEncryptionKey);
-    process.stdout.write(
-      `${rotated} provider configs re-encrypted; the database now takes only the new key: make it MORDOMO_ENCRYPTION_KEY ` +
-        '(a service started with both keys, MORDOMO_NEW_ENCRYPTION_KEY set too, keeps working meanwhile)\n',
-    );
-  }));
+  .action(
+    databaseAction(async (database, config) => {
+      if (!config.encryptionKey || !config.newEncryptionKey) {
+        throw new ConfigError('rotate-key needs the current key (MORDOMO_ENCRYPTION_KEY or _FILE) and the new one (MORDOMO_NEW_ENCRYPTION_KEY or _FILE)');
+      }
+      const rotated = await rotateEncryptionKey(database.owner.db, config.encryptionKey, config.newEncryptionKey);
+      process.stdout.write(
+        `${rotated} provider configs re-encrypted; the database now takes only the new key: make it MORDOMO_ENCRYPTION_KEY ` +
+          '(a service started with both keys, MORDOMO_NEW_ENCRYPTION_KEY set too, keeps working meanwhile)\n',
+      );
+    }),
+  );
 
 ivrCommand
   .command('repair-key')
@@ -257,39 +263,52 @@ ivrCommand
     'record MORDOMO_ENCRYPTION_KEY(_FILE) as the current key after checking that every provider config opens with it ' +
       '(the way out when config writes answer "not the current one" although no rotation was run); changes nothing otherwise',
   )
-  .action(databaseAction(async (database, config) => {
-    if (!config.encryptionKey) throw new ConfigError('repair-key needs the key the configs are under (MORDOMO_ENCRYPTION_KEY or _FILE)');
-    const checked = await repairEncryptionKey(database.owner.db, config.encryptionKey);
-    process.stdout.write(`${checked} provider configs open with this key; it is now the recorded current key\n`);
-  }));
+  .action(
+    databaseAction(async (database, config) => {
+      if (!config.encryptionKey) throw new ConfigError('repair-key needs the key the configs are under (MORDOMO_ENCRYPTION_KEY or _FILE)');
+      const checked = await repairEncryptionKey(database.owner.db, config.encryptionKey);
+      process.stdout.write(`${checked} provider configs open with this key; it is now the recorded current key\n`);
+    }),
+  );
 
 const keyCommand = ivrCommand.command('key').description("per-domain API keys of the HTTP API's /v1/ivr routes");
 
 keyCommand
   .command('create <domain> <name>')
   .description('create a key for a FusionPBX domain (UUID); the key is printed once and only its hash is stored')
-  .action(databaseAction(async (database, _config, _logger, options) => {
-    const key = await createApiKey(database.owner.db, String(options.domain), String(options.name));
-    process.stdout.write(`${key.key}\n`);
-    process.stderr.write(`key ${key.key_uuid} for domain ${key.domain_uuid} created; store it now, it cannot be shown again\n`);
-  }));
+  .action(
+    databaseAction(async (database, _config, _logger, options) => {
+      const key = await createApiKey(database.owner.db, String(options.domain), String(options.name));
+      process.stdout.write(`${key.key}\n`);
+      process.stderr.write(`key ${key.key_uuid} for domain ${key.domain_uuid} created; store it now, it cannot be shown again\n`);
+    }),
+  );
 
 keyCommand
   .command('list [domain]')
   .description('list keys (all domains, or one), never their secrets')
-  .action(databaseAction(async (database, _config, _logger, options) => {
-    const keys = await listApiKeys(database.owner.db, options.domain === undefined ? undefined : String(options.domain));
-    const lines = keys.map((k) => `${k.key_uuid}  ${k.domain_uuid}  ${k.revoked_at ? 'revoked' : 'active '}  ${k.last_used_at?.toISOString() ?? 'never used'.padEnd(24)}  ${k.name}`);
-    process.stdout.write(`key                                   domain                                state    last used                 name\n${lines.join('\n')}\n`);
-  }));
+  .action(
+    databaseAction(async (database, _config, _logger, options) => {
+      const keys = await listApiKeys(database.owner.db, options.domain === undefined ? undefined : String(options.domain));
+      const lines = keys.map(
+        (k) =>
+          `${k.key_uuid}  ${k.domain_uuid}  ${k.revoked_at ? 'revoked' : 'active '}  ${k.last_used_at?.toISOString() ?? 'never used'.padEnd(24)}  ${k.name}`,
+      );
+      process.stdout.write(
+        `key                                   domain                                state    last used                 name\n${lines.join('\n')}\n`,
+      );
+    }),
+  );
 
 keyCommand
   .command('revoke <key>')
   .description('revoke a key by its id; the service refuses it within seconds')
-  .action(databaseAction(async (database, _config, _logger, options) => {
-    const key = await revokeApiKey(database.owner.db, String(options.key));
-    process.stdout.write(`key ${key.key_uuid} revoked at ${key.revoked_at?.toISOString()}\n`);
-  }));
+  .action(
+    databaseAction(async (database, _config, _logger, options) => {
+      const key = await revokeApiKey(database.owner.db, String(options.key));
+      process.stdout.write(`key ${key.key_uuid} revoked at ${key.revoked_at?.toISOString()}\n`);
+    }),
+  );
 
 registerBackupCommands(program, { databaseAction, configOf: configFrom });
 registerPitrCommands(program, { databaseAction, configOf: configFrom });
@@ -307,6 +326,6 @@ try {
     process.exit();
   }
   const known = error instanceof MordomoError;
-  process.stderr.write(`mordomo-db: ${known ? error.message : 'unexpected error: ' + String((error as Error).message)}\n`);
+  process.stderr.write(`mordomo-db: ${known ? error.message : `unexpected error: ${String((error as Error).message)}`}\n`);
   process.exitCode = known ? (EXIT_CODES[error.code] ?? 1) : 1;
 }

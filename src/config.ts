@@ -96,17 +96,16 @@ function isCron(pattern: string): boolean {
 const cronExpression = z.string().refine(isCron, 'must be a cron expression such as "0 2 * * *"');
 
 const schema = z.object({
-  DATABASE_URL: z
-    .string()
-    .refine(isPostgresUrl, 'must start with postgres:// or postgresql://')
-    .optional(),
-  MORDOMO_RUNTIME_DATABASE_URL: z
-    .string()
-    .refine(isPostgresUrl, 'must start with postgres:// or postgresql://')
-    .optional(),
+  DATABASE_URL: z.string().refine(isPostgresUrl, 'must start with postgres:// or postgresql://').optional(),
+  MORDOMO_RUNTIME_DATABASE_URL: z.string().refine(isPostgresUrl, 'must start with postgres:// or postgresql://').optional(),
   DATABASE_REPLICA_URL: z
     .string()
-    .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'each must start with postgres:// or postgresql://')))
     .optional(),
   MORDOMO_REPLICA_MAX_LAG_BYTES: integer(0, 2 ** 40).default(16 * 1024 * 1024),
@@ -115,12 +114,23 @@ const schema = z.object({
   MORDOMO_DATA_DIR: z.string().min(1).default('./data'),
   MORDOMO_PG_PORT: integer(1, 65535).default(5432),
   // A size PostgreSQL reads for shared_buffers, in MB or GB.
-  MORDOMO_PG_SHARED_BUFFERS: z.string().regex(/^[1-9]\d{0,6}(MB|GB)$/, 'a size in MB or GB, like 512MB or 4GB').optional(),
-  MORDOMO_PG_OS_USER: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'must be a plain user name').default('postgres'),
+  MORDOMO_PG_SHARED_BUFFERS: z
+    .string()
+    .regex(/^[1-9]\d{0,6}(MB|GB)$/, 'a size in MB or GB, like 512MB or 4GB')
+    .optional(),
+  MORDOMO_PG_OS_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, 'must be a plain user name')
+    .default('postgres'),
   MORDOMO_MODULES: z
     .string()
     .default('core')
-    .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(['core', 'ivr'])).min(1, 'name at least one module')),
   MORDOMO_BACKUP_DIR: z.string().min(1).optional(),
   // Fractions allowed (0.5 = 12 hours): a soak run compresses days into minutes.
@@ -131,7 +141,10 @@ const schema = z.object({
     .string()
     .transform((text, ctx) => {
       const schedule: Record<string, string> = {};
-      for (const entry of text.split(';').map((part) => part.trim()).filter(Boolean)) {
+      for (const entry of text
+        .split(';')
+        .map((part) => part.trim())
+        .filter(Boolean)) {
         const [name, pattern] = [entry.slice(0, entry.indexOf('=')).trim(), entry.slice(entry.indexOf('=') + 1).trim()];
         if (!entry.includes('=') || !/^[a-z-]+$/.test(name) || !isCron(pattern)) {
           ctx.addIssue({ code: 'custom', message: `"${entry}": give job=cron pairs separated by ";", like "rollups=*/2 * * * *; backup=*/10 * * * *"` });
@@ -149,14 +162,24 @@ const schema = z.object({
   MORDOMO_NEW_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
   MORDOMO_POOL_MIN: integer(0, 100).optional(),
   // A scheduled job holds a connection for its lock while the job works on another; with one, it would wait forever.
-  MORDOMO_POOL_MAX: z.coerce.number().int().min(2, 'must be at least 2: a scheduled job holds one connection for its lock while it works on another').max(100).default(20),
+  MORDOMO_POOL_MAX: z.coerce
+    .number()
+    .int()
+    .min(2, 'must be at least 2: a scheduled job holds one connection for its lock while it works on another')
+    .max(100)
+    .default(20),
   MORDOMO_CONNECT_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   MORDOMO_STATEMENT_TIMEOUT_MS: integer(0, 86_400_000).default(30_000),
   MORDOMO_IDLE_TIMEOUT_MS: integer(0, 86_400_000).default(300_000),
   MORDOMO_APPLICATION_NAME: z.string().min(1).max(63).default('mordomo-db'),
   MORDOMO_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   MORDOMO_HTTP_PORT: integer(0, 65535).default(8080),
-  MORDOMO_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').max(256).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+  MORDOMO_ADMIN_TOKEN: z
+    .string()
+    .min(24, 'must be at least 24 characters')
+    .max(256)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional(),
   MORDOMO_ADMIN_TOKEN_FILE: z.string().min(1).optional(),
   MORDOMO_HTTP_BODY_LIMIT: integer(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   MORDOMO_METRICS_PUBLIC: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false'),
@@ -203,14 +226,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     modules: [...new Set(v.MORDOMO_MODULES)],
     backupDir: path.resolve(v.MORDOMO_BACKUP_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'backups')),
     backupRetentionDays: v.MORDOMO_BACKUP_RETENTION_DAYS,
-    walArchiveDir:
-      v.MORDOMO_WAL_ARCHIVE_DIR === 'off' ? undefined : path.resolve(v.MORDOMO_WAL_ARCHIVE_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'wal-archive')),
+    walArchiveDir: v.MORDOMO_WAL_ARCHIVE_DIR === 'off' ? undefined : path.resolve(v.MORDOMO_WAL_ARCHIVE_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'wal-archive')),
     backupCron: v.MORDOMO_BACKUP_CRON,
     jobSchedule: v.MORDOMO_JOB_SCHEDULE ?? {},
     conversationRetentionDays: v.MORDOMO_CONVERSATION_RETENTION_DAYS,
     encryptionKey: v.MORDOMO_ENCRYPTION_KEY ?? (v.MORDOMO_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_ENCRYPTION_KEY_FILE) : undefined),
-    newEncryptionKey:
-      v.MORDOMO_NEW_ENCRYPTION_KEY ?? (v.MORDOMO_NEW_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_NEW_ENCRYPTION_KEY_FILE) : undefined),
+    newEncryptionKey: v.MORDOMO_NEW_ENCRYPTION_KEY ?? (v.MORDOMO_NEW_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_NEW_ENCRYPTION_KEY_FILE) : undefined),
     pool: {
       min: poolMin,
       max: v.MORDOMO_POOL_MAX,

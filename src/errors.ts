@@ -140,7 +140,12 @@ export function mapDatabaseError(error: unknown): MordomoError {
   const meaning = err.constraint ? constraintMeanings.get(err.constraint) : undefined;
   // A SQLSTATE is five characters; network errors (ECONNREFUSED…) carry other codes.
   const database: DatabaseFields | undefined = /^[0-9A-Z]{5}$/.test(code)
-    ? { sqlstate: code, ...(err.table && { table: err.table }), ...(err.column && { column: err.column }), ...(err.constraint && { constraint: err.constraint }) }
+    ? {
+        sqlstate: code,
+        ...(err.table && { table: err.table }),
+        ...(err.column && { column: err.column }),
+        ...(err.constraint && { constraint: err.constraint }),
+      }
     : undefined;
   const options = { cause: error, database };
   if (code === SQLSTATE.refusedTransition) return new ConflictError(err.message ?? 'change refused', options);

@@ -3,7 +3,10 @@ import path from 'node:path';
 
 /** A moment as a file-name stamp in UTC, `20261206T061345Z`, so that the names of backups and dumps sort by age. */
 export function fileStamp(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 function fsyncPath(target: string): void {

@@ -31,12 +31,14 @@ export class MordomoChatMessageHistory extends BaseListChatMessageHistory {
   async getMessages(): Promise<BaseMessage[]> {
     const { rows } = await this.db.executeQuery<HistoryRow>(CompiledQuery.raw(HISTORY, [this.conversationId]));
     if (rows.length === 0) throw new NotFoundError(`conversation ${this.conversationId} not found`);
-    return rows.filter((row): row is HistoryRow & { id: string } => row.id !== null).map((row) => {
-      const fields = { content: row.content, id: row.id, additional_kwargs: langchainKwargs(row.metadata) };
-      if (row.role === 'user') return new HumanMessage(fields);
-      if (row.role === 'assistant') return new AIMessage(fields);
-      return new SystemMessage(fields);
-    });
+    return rows
+      .filter((row): row is HistoryRow & { id: string } => row.id !== null)
+      .map((row) => {
+        const fields = { content: row.content, id: row.id, additional_kwargs: langchainKwargs(row.metadata) };
+        if (row.role === 'user') return new HumanMessage(fields);
+        if (row.role === 'assistant') return new AIMessage(fields);
+        return new SystemMessage(fields);
+      });
   }
 
   async addMessage(message: BaseMessage): Promise<void> {
@@ -72,7 +74,8 @@ function toNewMessage(message: BaseMessage): NewMessage {
     throw new InvalidInputError(`mordomo-db keeps human, ai and system messages; got a ${message.getType()} message`);
   }
   const content = typeof message.content === 'string' ? message.content : message.content.map((part) => ('text' in part ? part.text : '')).join('');
-  const kwargs = message.additional_kwargs && Object.keys(message.additional_kwargs).length ? { langchain: { additional_kwargs: message.additional_kwargs } } : undefined;
+  const kwargs =
+    message.additional_kwargs && Object.keys(message.additional_kwargs).length ? { langchain: { additional_kwargs: message.additional_kwargs } } : undefined;
   return { role, content, ...(kwargs ? { metadata: JSON.parse(JSON.stringify(kwargs)) } : {}) };
 }
 

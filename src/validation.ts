@@ -56,8 +56,7 @@ function jsonProblem(value: unknown): string | undefined {
     const [current, depth] = pending.pop()!;
     if (current === null || typeof current === 'string' || typeof current === 'boolean') continue;
     if (typeof current === 'number' && Number.isFinite(current)) continue;
-    const plain =
-      Array.isArray(current) || (typeof current === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(current)));
+    const plain = Array.isArray(current) || (typeof current === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(current)));
     if (!plain) return 'must be a JSON value: strings, finite numbers, booleans, null, arrays and plain objects';
     if (depth >= MAX_JSON_DEPTH) return `nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`;
     for (const child of Array.isArray(current) ? current : Object.values(current as object)) pending.push([child, depth + 1]);
@@ -90,10 +89,9 @@ export const json = jsonValue.superRefine((value, ctx) => {
 }) as unknown as z.ZodType<JsonValue>;
 
 /** A JSON object (metadata columns). */
-export const jsonObject = json.refine(
-  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-  'must be a JSON object',
-) as z.ZodType<{ [key: string]: JsonValue | undefined }>;
+export const jsonObject = json.refine((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be a JSON object') as z.ZodType<{
+  [key: string]: JsonValue | undefined;
+}>;
 
 /** A timestamp given as a Date or an ISO 8601 string with a zone; returned as a Date. */
 export const instant = z

@@ -63,7 +63,10 @@ test('130 when interrupted while working; the command stops cleanly', async () =
   try {
     // Asked outside the holder's transaction, whose view of pg_stat_activity is frozen at its first read.
     await eventually('the vacuum to wait for the lock', async () => {
-      const { rows } = await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name LIKE 'mordomo-db%'`, [name]);
+      const { rows } = await adminQuery(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name LIKE 'mordomo-db%'`,
+        [name],
+      );
       return rows.length > 0;
     });
     child.kill('SIGINT');

@@ -12,13 +12,23 @@ test('defaults follow the seed: port 5432, ./data, pool 5..20, 30 s statements, 
   assert.equal(config.pgPort, 5432);
   assert.equal(config.dataDir, path.resolve('data'));
   assert.deepEqual(config.modules, ['core']);
-  assert.deepEqual(config.pool, { min: 5, max: 20, connectionTimeoutMs: 10_000, statementTimeoutMs: 30_000, idleTimeoutMs: 300_000, applicationName: 'mordomo-db' });
+  assert.deepEqual(config.pool, {
+    min: 5,
+    max: 20,
+    connectionTimeoutMs: 10_000,
+    statementTimeoutMs: 30_000,
+    idleTimeoutMs: 300_000,
+    applicationName: 'mordomo-db',
+  });
   assert.equal(config.databaseUrl, undefined);
   assert.equal(config.encryptionKey, undefined);
 });
 
 test('flags win over the environment, and empty variables count as unset', () => {
-  const config = loadConfig({ MORDOMO_PG_PORT: '6000', MORDOMO_MODULES: 'core, ivr' }, { MORDOMO_PG_PORT: '7000', MORDOMO_DATA_DIR: '', MORDOMO_POOL_MAX: '3' });
+  const config = loadConfig(
+    { MORDOMO_PG_PORT: '6000', MORDOMO_MODULES: 'core, ivr' },
+    { MORDOMO_PG_PORT: '7000', MORDOMO_DATA_DIR: '', MORDOMO_POOL_MAX: '3' },
+  );
   assert.equal(config.pgPort, 6000);
   assert.deepEqual(config.modules, ['core', 'ivr']);
   assert.equal(config.dataDir, path.resolve('data'));
@@ -38,7 +48,11 @@ test('bad values are refused with the variable named', () => {
     [{ MORDOMO_PG_SHARED_BUFFERS: '4G' }, /MORDOMO_PG_SHARED_BUFFERS: a size in MB or GB/],
     [{ MORDOMO_PG_SHARED_BUFFERS: "1GB' -c fsync=off" }, /MORDOMO_PG_SHARED_BUFFERS/],
   ];
-  for (const [env, message] of cases) assert.throws(() => loadConfig({}, env), (e: unknown) => e instanceof ConfigError && message.test(e.message));
+  for (const [env, message] of cases)
+    assert.throws(
+      () => loadConfig({}, env),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+    );
 });
 
 test('the encryption key file must be 0600 and hold a long enough key', () => {

@@ -32,7 +32,12 @@ function tableUnder(markdown: string, heading: string): string[][] {
   for (const line of lines.slice(first + 2)) {
     if (!line.startsWith('|')) break;
     // Cells split on pipes that are not escaped (`mordomo\|pg_dump`).
-    rows.push(line.slice(1, -1).split(/(?<!\\)\|/).map((cell) => cell.trim()));
+    rows.push(
+      line
+        .slice(1, -1)
+        .split(/(?<!\\)\|/)
+        .map((cell) => cell.trim()),
+    );
   }
   return rows;
 }
@@ -46,7 +51,11 @@ function assertSameSet(inCode: Iterable<string>, inDocs: Iterable<string>, what:
   const docs = new Set(inDocs);
   const missing = [...code].filter((name) => !docs.has(name)).sort();
   const extra = [...docs].filter((name) => !code.has(name)).sort();
-  assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, `${what}: missing from the docs ${JSON.stringify(missing)}, in the docs but not in the code ${JSON.stringify(extra)}`);
+  assert.deepEqual(
+    { missing, extra },
+    { missing: [], extra: [] },
+    `${what}: missing from the docs ${JSON.stringify(missing)}, in the docs but not in the code ${JSON.stringify(extra)}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -159,7 +168,11 @@ test('docs/cli.md has a row for every command, naming every option it takes, and
   }
   // Every command that has no sub-commands needs a row; a group may have one (when it runs something itself).
   const leaves = all.filter((command) => command.path.length && !command.children.length).map((command) => command.path.join(' '));
-  assertSameSet(leaves, [...documented.keys()].filter((name) => !byName.get(name)?.children.length), 'commands');
+  assertSameSet(
+    leaves,
+    [...documented.keys()].filter((name) => !byName.get(name)?.children.length),
+    'commands',
+  );
   for (const [name, usage] of documented) {
     const command = byName.get(name);
     assert.ok(command, `docs/cli.md documents "${name}", which the CLI does not have`);
@@ -175,7 +188,11 @@ test('docs/cli.md has a row for every command, naming every option it takes, and
   // ... and each such group option is named in the row of at least one of its commands.
   for (const group of all.filter((command) => command.path.length && command.children.length && !documented.has(command.path.join(' ')))) {
     const rowsOfGroup = [...documented].filter(([name]) => name.startsWith(`${group.path.join(' ')} `)).map(([, usage]) => usage);
-    for (const option of group.options) assert.ok(rowsOfGroup.some((usage) => usage.includes(option)), `${group.path.join(' ')} ${option} is documented`);
+    for (const option of group.options)
+      assert.ok(
+        rowsOfGroup.some((usage) => usage.includes(option)),
+        `${group.path.join(' ')} ${option} is documented`,
+      );
   }
   // The global options are written once, above the table.
   for (const option of all[0]!.options) assert.match(read('docs/cli.md'), new RegExp(`\`${option} `), `global option ${option}`);
@@ -188,7 +205,11 @@ test("the scheduled jobs table of docs/operations.md lists every job with its de
   const jobs = defaultJobs(owner, config, createLogger('silent'));
   const rows = tableUnder(read('docs/operations.md'), 'Scheduled jobs');
   const documented = new Map(rows.map((row) => [codeSpans(row[0]!)[0]!, row[1]!]));
-  assertSameSet(jobs.map((job) => job.name), documented.keys(), 'scheduled jobs');
+  assertSameSet(
+    jobs.map((job) => job.name),
+    documented.keys(),
+    'scheduled jobs',
+  );
   for (const job of jobs) assert.ok(codeSpans(documented.get(job.name)!).includes(job.cron), `the schedule of ${job.name} is ${job.cron}`);
   const help = (await commands).find((command) => command.path.join(' ') === 'scheduler run')!.description;
   for (const job of jobs) assert.match(help, new RegExp(`\\b${job.name}\\b`), `scheduler run --help names ${job.name}`);
@@ -206,8 +227,14 @@ test("docs/library.md's module table lists every function each module of the pac
       .map(([key]) => key);
     assertSameSet(exported, functions, `functions of ${name}`);
   }
-  const modules = Object.entries(library).filter(([, value]) => typeof value === 'object' && value !== null && Object.values(value).some((v) => typeof v === 'function'));
-  assertSameSet(modules.map(([name]) => name), documented.keys(), 'modules');
+  const modules = Object.entries(library).filter(
+    ([, value]) => typeof value === 'object' && value !== null && Object.values(value).some((v) => typeof v === 'function'),
+  );
+  assertSameSet(
+    modules.map(([name]) => name),
+    documented.keys(),
+    'modules',
+  );
 });
 
 test('docs/ivr.md lists every IVR migration', () => {
@@ -290,19 +317,31 @@ test('examples/ivr-call.ts answers a call: secretary, decrypted LLM config, tran
   const secretary = await tenant.createSecretary({ name: 'Recepção', extension: '8000', llm_provider_uuid: llm.provider_uuid });
   await tenant.createTransferRule({ name: 'financeiro', match_intents: ['transfer_finance'], destination_type: 'extension', destination: '8100' });
 
-  const answered = await answerCall(handle, key, { domainUuid, extension: '8000', callerId: '+5511999990000', callUuid: 'call-docs-1', utterance: 'Quero o financeiro' });
+  const answered = await answerCall(handle, key, {
+    domainUuid,
+    extension: '8000',
+    callerId: '+5511999990000',
+    callUuid: 'call-docs-1',
+    utterance: 'Quero o financeiro',
+  });
   assert.equal(answered.secretary.secretary_uuid, secretary.secretary_uuid);
   assert.deepEqual(answered.llm.config, { api_key: 'sk-docs' });
   assert.equal(answered.rule?.destination, '8100');
   const call = await tenant.getCall(answered.call.conversation_uuid);
-  assert.deepEqual(call.messages.map((message) => message.content), ['Quero o financeiro']);
+  assert.deepEqual(
+    call.messages.map((message) => message.content),
+    ['Quero o financeiro'],
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Links between the pages.
 
 function markdownFiles(): string[] {
-  const inDir = (dir: string) => readdirSync(path.join(root, dir)).filter((file) => file.endsWith('.md')).map((file) => path.posix.join(dir, file));
+  const inDir = (dir: string) =>
+    readdirSync(path.join(root, dir))
+      .filter((file) => file.endsWith('.md'))
+      .map((file) => path.posix.join(dir, file));
   return ['README.md', 'CHANGELOG.md', ...inDir('docs'), 'bench/README.md', ...inDir('bench/results')];
 }
 
@@ -312,7 +351,11 @@ function anchors(markdown: string): Set<string> {
   const found = new Set<string>();
   const seen = new Map<string, number>();
   for (const match of text.matchAll(/^#{1,6} (.+)$/gm)) {
-    const slug = match[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, '').replace(/ /g, '-');
+    const slug = match[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\- _]/gu, '')
+      .replace(/ /g, '-');
     const count = seen.get(slug) ?? 0;
     seen.set(slug, count + 1);
     found.add(count ? `${slug}-${count}` : slug);

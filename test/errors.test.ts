@@ -19,10 +19,18 @@ const foreign: Record<string, string> = {};
 // Fixtures as the owner (row-level security does not stop a superuser): two domains, d2 with a provider of each type.
 await pool.query(`INSERT INTO v_domains (domain_uuid, domain_name) VALUES ($1, $3), ($2, $4)`, [d1, d2, `${d1}.test`, `${d2}.test`]);
 for (const type of ['stt', 'tts', 'llm', 'realtime']) {
-  foreign[type] = (await pool.query(`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled) VALUES ($1, $2, 'p', false) RETURNING provider_uuid`, [d2, type])).rows[0].provider_uuid;
+  foreign[type] = (
+    await pool.query(
+      `INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled) VALUES ($1, $2, 'p', false) RETURNING provider_uuid`,
+      [d2, type],
+    )
+  ).rows[0].provider_uuid;
 }
 await pool.query(`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled) VALUES ($1, 'stt', 'stt', false)`, [d1]);
-await pool.query(`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled, is_default) VALUES ($1, 'tts', 'first', false, true)`, [d1]);
+await pool.query(
+  `INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled, is_default) VALUES ($1, 'tts', 'first', false, true)`,
+  [d1],
+);
 await pool.query(`INSERT INTO v_voice_secretaries (secretary_uuid, domain_uuid, name, extension) VALUES ($1, $2, 'S', '100')`, [s1, d1]);
 await pool.query(`INSERT INTO v_voice_conversations (conversation_uuid, domain_uuid, call_uuid) VALUES ($1, $2, 'c1')`, [c1, d1]);
 await pool.query(`INSERT INTO users (name, email) VALUES ('Ana', 'ana@example.com')`);
@@ -30,9 +38,18 @@ await pool.query(`INSERT INTO users (name, email) VALUES ('Ana', 'ana@example.co
 const BREAKS: Record<string, [string, unknown[]]> = {
   idx_users_email: [`INSERT INTO users (name, email) VALUES ('Outra', 'ana@example.com')`, []],
   conversations_ended_after_start: [`INSERT INTO conversations (started_at, ended_at) VALUES (now(), now() - interval '1 hour')`, []],
-  v_voice_ai_providers_name_unique: [`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled) VALUES ($1, 'stt', 'stt', false)`, [d1]],
-  v_voice_ai_providers_enabled_needs_config: [`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled) VALUES ($1, 'llm', 'on', true)`, [d1]],
-  idx_providers_one_default: [`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled, is_default) VALUES ($1, 'tts', 'second', false, true)`, [d1]],
+  v_voice_ai_providers_name_unique: [
+    `INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled) VALUES ($1, 'stt', 'stt', false)`,
+    [d1],
+  ],
+  v_voice_ai_providers_enabled_needs_config: [
+    `INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled) VALUES ($1, 'llm', 'on', true)`,
+    [d1],
+  ],
+  idx_providers_one_default: [
+    `INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_enabled, is_default) VALUES ($1, 'tts', 'second', false, true)`,
+    [d1],
+  ],
   v_voice_secretaries_extension_unique: [`INSERT INTO v_voice_secretaries (domain_uuid, name, extension) VALUES ($1, 'T', '100')`, [d1]],
   v_voice_secretaries_stt_fk: [`INSERT INTO v_voice_secretaries (domain_uuid, name, stt_provider_uuid) VALUES ($1, 'x', $2)`, [d1, foreign.stt]],
   v_voice_secretaries_tts_fk: [`INSERT INTO v_voice_secretaries (domain_uuid, name, tts_provider_uuid) VALUES ($1, 'x', $2)`, [d1, foreign.tts]],
@@ -40,7 +57,10 @@ const BREAKS: Record<string, [string, unknown[]]> = {
   v_voice_secretaries_realtime_fk: [`INSERT INTO v_voice_secretaries (domain_uuid, name, realtime_provider_uuid) VALUES ($1, 'x', $2)`, [d1, foreign.realtime]],
   v_voice_conversations_call_unique: [`INSERT INTO v_voice_conversations (domain_uuid, call_uuid) VALUES ($1, 'c1')`, [d1]],
   v_voice_conversations_secretary_fk: [`INSERT INTO v_voice_conversations (domain_uuid, secretary_uuid) VALUES ($1, $2)`, [d2, s1]],
-  v_voice_conversations_ended_after_start: [`INSERT INTO v_voice_conversations (domain_uuid, started_at, ended_at) VALUES ($1, now(), now() - interval '1 hour')`, [d1]],
+  v_voice_conversations_ended_after_start: [
+    `INSERT INTO v_voice_conversations (domain_uuid, started_at, ended_at) VALUES ($1, now(), now() - interval '1 hour')`,
+    [d1],
+  ],
   v_voice_messages_conversation_fk: [`INSERT INTO v_voice_messages (domain_uuid, conversation_uuid, role, content) VALUES ($1, $2, 'user', 'oi')`, [d2, c1]],
   v_voice_documents_secretary_fk: [`INSERT INTO v_voice_documents (domain_uuid, secretary_uuid, title, content) VALUES ($1, $2, 't', 'c')`, [d2, s1]],
   v_voice_transfer_rules_secretary_fk: [

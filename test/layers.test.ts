@@ -45,8 +45,14 @@ export function importsOf(file: string, text: string): Import[] {
   for (const match of text.matchAll(statement)) {
     const [, , typeKeyword, clause = '', specifier = ''] = match;
     const names = /\{([^}]*)\}/.exec(clause)?.[1];
-    const everyNameIsType = names !== undefined && !/^\s*\w/.test(clause) &&
-      names.split(',').map((name) => name.trim()).filter(Boolean).every((name) => name.startsWith('type '));
+    const everyNameIsType =
+      names !== undefined &&
+      !/^\s*\w/.test(clause) &&
+      names
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean)
+        .every((name) => name.startsWith('type '));
     found.push({ target: path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)), typeOnly: Boolean(typeKeyword) || everyNameIsType });
   }
   return found;
@@ -101,32 +107,46 @@ test('every exception of docs/layers.json is an import that exists', () => {
 });
 
 // Tables that the modules' migrations create, and the transaction settings (app.*) they read.
-const moduleTables = [...new Set(
-  readdirSync(path.join(root, 'migrations'), { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.sql'))
-    .flatMap((file) => [...readFileSync(path.join(root, 'migrations', file), 'utf8').matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].map((match) => match[1]!)),
-)];
+const moduleTables = [
+  ...new Set(
+    readdirSync(path.join(root, 'migrations'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.sql'))
+      .flatMap((file) =>
+        [...readFileSync(path.join(root, 'migrations', file), 'utf8').matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].map((match) => match[1]!),
+      ),
+  ),
+];
 
 /** Where a db/ file names a module's table (in SQL) or setting. */
 function moduleNames(text: string): string[] {
   const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
   const tables = moduleTables.filter((table) =>
-    table.includes('_') ? new RegExp(`\\b${table}\\b`).test(code) : new RegExp(`\\b(FROM|JOIN|INTO|UPDATE|TABLE)\\s+${table}\\b|selectFrom\\('${table}'\\)`, 'i').test(code),
+    table.includes('_')
+      ? new RegExp(`\\b${table}\\b`).test(code)
+      : new RegExp(`\\b(FROM|JOIN|INTO|UPDATE|TABLE)\\s+${table}\\b|selectFrom\\('${table}'\\)`, 'i').test(code),
   );
   return [...tables, ...(code.match(/app\.\w+/g) ?? [])];
 }
 
 test("db/ names no module's table or setting (each module hands db/ its own)", () => {
   assert.ok(moduleTables.includes('v_voice_idempotency_keys') && moduleTables.includes('users'), 'the tables are read from the migrations');
-  const named = [...sources].filter(([file]) => file.startsWith('src/db/') && file !== 'src/db/schema.ts').flatMap(([file, text]) => moduleNames(text).map((name) => `${file}: ${name}`));
+  const named = [...sources]
+    .filter(([file]) => file.startsWith('src/db/') && file !== 'src/db/schema.ts')
+    .flatMap(([file, text]) => moduleNames(text).map((name) => `${file}: ${name}`));
   assert.deepEqual(named, []);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the text of a template literal, as a db/ file would hold it
   assert.deepEqual(moduleNames("await sql`SELECT set_config('app.domain_uuid', ${d}, true)`; db.selectFrom('v_domains')"), ['v_domains', 'app.domain_uuid']);
 });
 
 test('the HTTP service and the CLI run no SQL of their own: monitoring SQL lives in ops', () => {
   // A string or template that starts as a statement does.
   const statements = /[`'"]\s*(SELECT\s|INSERT\s+INTO\s|DELETE\s+FROM\s|UPDATE\s+\w+\s+SET\s|WITH\s+\w+\s+AS\s)/i;
-  assert.ok(statements.test("const CONNECTIONS = `SELECT coalesce(state, 'background')`") && !statements.test('`comes back, run SELECT pg_drop_replication_slot`'));
+  assert.ok(
+    statements.test("const CONNECTIONS = `SELECT coalesce(state, 'background')`") && !statements.test('`comes back, run SELECT pg_drop_replication_slot`'),
+  );
   const withSql = [...sources].filter(([file, text]) => /^src\/(http|cli)\/|^src\/(cli|service)\.ts$/.test(file) && statements.test(text));
-  assert.deepEqual(withSql.map(([file]) => file), []);
+  assert.deepEqual(
+    withSql.map(([file]) => file),
+    [],
+  );
 });

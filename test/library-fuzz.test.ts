@@ -17,9 +17,33 @@ const secretary = await tenant.createSecretary({ name: 'Recepção', extension: 
 const call = await tenant.startCall({ secretary_uuid: secretary.secretary_uuid });
 
 const JUNK: unknown[] = [
-  undefined, null, 0, -1, 1.5, NaN, Infinity, 2 ** 64, true, '', ' ', 'not-a-uuid', "'; DROP TABLE users; --", 'a\u0000b',
-  'x'.repeat(100_000), '00000000-0000-0000-0000-000000000000', {}, [], [null], { limit: -1 }, { limit: 1e9 },
-  { days: 0 }, { before: 'yesterday' }, { before: new Date(Number.NaN) }, new Date(Number.NaN), nestedObject(5_000), { metadata: nestedObject(5_000) },
+  undefined,
+  null,
+  0,
+  -1,
+  1.5,
+  NaN,
+  Infinity,
+  2 ** 64,
+  true,
+  '',
+  ' ',
+  'not-a-uuid',
+  "'; DROP TABLE users; --",
+  'a\u0000b',
+  'x'.repeat(100_000),
+  '00000000-0000-0000-0000-000000000000',
+  {},
+  [],
+  [null],
+  { limit: -1 },
+  { limit: 1e9 },
+  { days: 0 },
+  { before: 'yesterday' },
+  { before: new Date(Number.NaN) },
+  new Date(Number.NaN),
+  nestedObject(5_000),
+  { metadata: nestedObject(5_000) },
 ];
 /** A short description of an argument for failure messages (JSON.stringify itself overflows on the deep ones). */
 function describe(value: unknown): string {
@@ -33,20 +57,39 @@ function describe(value: unknown): string {
 const CALLER_MISTAKES = new Set(['invalid_input', 'not_found', 'conflict', 'foreign_key']);
 
 type Call = (args: unknown[]) => Promise<unknown>;
-const modules = { users: library.users, conversations: library.conversations, messages: library.messages, actions: library.actions, reminders: library.reminders, config: library.config, logs: library.logs, reports: library.reports };
+const modules = {
+  users: library.users,
+  conversations: library.conversations,
+  messages: library.messages,
+  actions: library.actions,
+  reminders: library.reminders,
+  config: library.config,
+  logs: library.logs,
+  reports: library.reports,
+};
 // Core functions take the database first (compileAppend, for benchmarks, does not); the IVR handle's methods take
 // their arguments directly. `arity` is how many arguments get junk in turn: at least two, since an options
 // argument with a default does not count in a function's length.
 const coreEntryPoints = Object.entries(modules).flatMap(([module, exports]) =>
   Object.entries(exports as Record<string, unknown>)
     .filter((entry): entry is [string, (...args: unknown[]) => Promise<unknown>] => typeof entry[1] === 'function' && entry[0] !== 'compileAppend')
-    .map(([name, fn]) => ({ name: `${module}.${name}`, arity: Math.max(fn.length - 1, 2), call: ((args) => fn(db, ...args)) as Call, plausible: [user.id, conversation.id] })),
+    .map(([name, fn]) => ({
+      name: `${module}.${name}`,
+      arity: Math.max(fn.length - 1, 2),
+      call: ((args) => fn(db, ...args)) as Call,
+      plausible: [user.id, conversation.id],
+    })),
 );
 const ivrEntryPoints = Object.getOwnPropertyNames(library.IvrDomain.prototype)
   .filter((name) => name !== 'constructor' && typeof (tenant as unknown as Record<string, unknown>)[name] === 'function')
   .map((name) => {
     const method = (tenant as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[name]!;
-    return { name: `ivr.${name}`, arity: Math.max(method.length, 2), call: ((args) => method.apply(tenant, args)) as Call, plausible: [secretary.secretary_uuid, call.conversation_uuid] };
+    return {
+      name: `ivr.${name}`,
+      arity: Math.max(method.length, 2),
+      call: ((args) => method.apply(tenant, args)) as Call,
+      plausible: [secretary.secretary_uuid, call.conversation_uuid],
+    };
   });
 const entryPoints = [...coreEntryPoints, ...ivrEntryPoints];
 

@@ -17,21 +17,39 @@ function withLogLevel<T>(value: string | undefined, work: () => T): T {
 }
 
 test('createLogger() without a level follows MORDOMO_LOG_LEVEL, as the CLI does', () => {
-  assert.equal(withLogLevel('debug', () => createLogger().level), 'debug');
-  assert.equal(withLogLevel('silent', () => createLogger().level), 'silent');
+  assert.equal(
+    withLogLevel('debug', () => createLogger().level),
+    'debug',
+  );
+  assert.equal(
+    withLogLevel('silent', () => createLogger().level),
+    'silent',
+  );
 });
 
 test('createLogger() logs at info when MORDOMO_LOG_LEVEL is unset or empty', () => {
-  assert.equal(withLogLevel(undefined, () => createLogger().level), 'info');
-  assert.equal(withLogLevel('', () => createLogger().level), 'info');
+  assert.equal(
+    withLogLevel(undefined, () => createLogger().level),
+    'info',
+  );
+  assert.equal(
+    withLogLevel('', () => createLogger().level),
+    'info',
+  );
 });
 
 test('a level given to createLogger wins over MORDOMO_LOG_LEVEL', () => {
-  assert.equal(withLogLevel('debug', () => createLogger('warn').level), 'warn');
+  assert.equal(
+    withLogLevel('debug', () => createLogger('warn').level),
+    'warn',
+  );
 });
 
 test('createLogger() refuses a MORDOMO_LOG_LEVEL that is not a level, naming the variable', () => {
   withLogLevel('loud', () =>
-    assert.throws(() => createLogger(), (error: unknown) => error instanceof ConfigError && /MORDOMO_LOG_LEVEL/.test(error.message)),
+    assert.throws(
+      () => createLogger(),
+      (error: unknown) => error instanceof ConfigError && /MORDOMO_LOG_LEVEL/.test(error.message),
+    ),
   );
 });

@@ -27,22 +27,47 @@ function mustRun(command: string, args: string[], cwd: string, env: Record<strin
   return out;
 }
 
-before(() => {
-  mustRun('npm', ['pack', '--pack-destination', work, '--ignore-scripts'], root);
-  tarball = path.join(work, readdirSync(work).find((name) => name.endsWith('.tgz'))!);
-  mkdirSync(consumer);
-  writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  // Versions the project itself uses, so that the npm cache of `npm install` serves them.
-  const own = (name: string) => `${name}@${JSON.parse(mustRun('npm', ['pkg', 'get', `devDependencies.${name}`, '--json'], root))}`;
-  mustRun('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, own('@langchain/core'), own('typescript'), own('@types/node')], consumer);
-}, { timeout: 300_000 });
+before(
+  () => {
+    mustRun('npm', ['pack', '--pack-destination', work, '--ignore-scripts'], root);
+    tarball = path.join(work, readdirSync(work).find((name) => name.endsWith('.tgz'))!);
+    mkdirSync(consumer);
+    writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    // Versions the project itself uses, so that the npm cache of `npm install` serves them.
+    const own = (name: string) => `${name}@${JSON.parse(mustRun('npm', ['pkg', 'get', `devDependencies.${name}`, '--json'], root))}`;
+    mustRun(
+      'npm',
+      ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, own('@langchain/core'), own('typescript'), own('@types/node')],
+      consumer,
+    );
+  },
+  { timeout: 300_000 },
+);
 
 test('the tarball holds the compiled package and its files, nothing of tests or benchmarks', () => {
-  const listing = mustRun('tar', ['-tzf', tarball], work).split('\n').filter(Boolean).map((entry) => entry.replace(/^package\//, ''));
-  for (const expected of ['dist/index.js', 'dist/index.d.ts', 'dist/langchain.js', 'dist/cli.js', 'dist/http/dashboard/index.html', 'migrations/core/001_extensions.sql', 'prisma/schema.prisma', 'deploy/postgresql.conf', 'bin/mordomo-db.js', 'README.md', 'LICENSE']) {
+  const listing = mustRun('tar', ['-tzf', tarball], work)
+    .split('\n')
+    .filter(Boolean)
+    .map((entry) => entry.replace(/^package\//, ''));
+  for (const expected of [
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/langchain.js',
+    'dist/cli.js',
+    'dist/http/dashboard/index.html',
+    'migrations/core/001_extensions.sql',
+    'prisma/schema.prisma',
+    'deploy/postgresql.conf',
+    'bin/mordomo-db.js',
+    'README.md',
+    'LICENSE',
+  ]) {
     assert.ok(listing.includes(expected), `${expected} is in the tarball`);
   }
-  assert.deepEqual(listing.filter((entry) => /^(src|test|bench|scripts|\.ci)\//.test(entry)), []);
+  assert.deepEqual(
+    listing.filter((entry) => /^(src|test|bench|scripts|\.ci)\//.test(entry)),
+    [],
+  );
 });
 
 test('plain Node imports it as ESM: a turn appended and read back, LangChain messages round-trip, the global pg parsers untouched', () => {
@@ -71,7 +96,10 @@ console.log(JSON.stringify({ history: history.map((m) => m.content), remembered:
   const out = mustRun(process.execPath, ['app.mjs'], consumer, { URL: url });
   assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), {
     history: ['Liga a luz', 'Ligada.'],
-    remembered: [['human', 'Que horas são?'], ['ai', 'Meio-dia.']],
+    remembered: [
+      ['human', 'Que horas são?'],
+      ['ai', 'Meio-dia.'],
+    ],
     countType: 'number',
     big: '9007199254740993',
   });
@@ -125,7 +153,10 @@ export const open = () => openDatabase(loadConfig({}), createLogger('silent'));
     mustRun(process.execPath, [tsc, '-p', file], consumer);
   }
   // The types are real: a wrong argument is an error.
-  writeFileSync(path.join(consumer, 'wrong.ts'), `import { conversations, type Database } from 'mordomo-db';\nexport const bad = (d: Database) => conversations.appendTurn(d.db, 42, { content: 'x' }, { content: 'y' });\n`);
+  writeFileSync(
+    path.join(consumer, 'wrong.ts'),
+    `import { conversations, type Database } from 'mordomo-db';\nexport const bad = (d: Database) => conversations.appendTurn(d.db, 42, { content: 'x' }, { content: 'y' });\n`,
+  );
   writeFileSync(path.join(consumer, 'tsconfig.wrong.json'), JSON.stringify({ ...configs['tsconfig.nodenext.json'], files: ['wrong.ts'] }));
   const wrong = run(process.execPath, [tsc, '-p', 'tsconfig.wrong.json'], consumer);
   assert.notEqual(wrong.code, 0);

@@ -21,9 +21,25 @@ test('mordomo-db --help lists the commands and the settings they read', () => {
 
 test('every command answers --help with a description', () => {
   const commands = [
-    ['start'], ['migrate'], ['migrate', 'status'], ['backup'], ['backup', 'verify'], ['backup', 'list'], ['backup', 'prune'], ['restore'],
-    ['maintenance', 'partitions'], ['maintenance', 'vacuum'], ['maintenance', 'reindex'], ['monitor', 'slow'], ['monitor', 'terminate'],
-    ['doctor'], ['scheduler'], ['scheduler', 'run'], ['ivr', 'defaults'], ['ivr', 'rotate-key'], ['ivr', 'repair-key'],
+    ['start'],
+    ['migrate'],
+    ['migrate', 'status'],
+    ['backup'],
+    ['backup', 'verify'],
+    ['backup', 'list'],
+    ['backup', 'prune'],
+    ['restore'],
+    ['maintenance', 'partitions'],
+    ['maintenance', 'vacuum'],
+    ['maintenance', 'reindex'],
+    ['monitor', 'slow'],
+    ['monitor', 'terminate'],
+    ['doctor'],
+    ['scheduler'],
+    ['scheduler', 'run'],
+    ['ivr', 'defaults'],
+    ['ivr', 'rotate-key'],
+    ['ivr', 'repair-key'],
   ];
   for (const command of commands) {
     const result = spawnSync(process.execPath, [path.join(root, 'bin', 'mordomo-db.js'), ...command, '--help'], { encoding: 'utf8' });

@@ -11,7 +11,14 @@ const ENTRY_POINTS = ['src/index.ts', 'src/langchain.ts'];
 
 const program = ts.createProgram(
   ENTRY_POINTS.map((file) => path.join(root, file)),
-  { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, allowImportingTsExtensions: true, noEmit: true, strict: true },
+  {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    allowImportingTsExtensions: true,
+    noEmit: true,
+    strict: true,
+  },
 );
 const checker = program.getTypeChecker();
 
@@ -39,11 +46,22 @@ const surface = new Map(ENTRY_POINTS.flatMap((entry) => [...publicNames(entry)].
 
 test('every name the package exports has a doc comment where it is declared', () => {
   assert.ok(surface.size > 100, `the surface was read (${surface.size} names)`);
-  assert.deepEqual([...surface].filter(([, documented]) => !documented).map(([name]) => name), []);
+  assert.deepEqual(
+    [...surface].filter(([, documented]) => !documented).map(([name]) => name),
+    [],
+  );
 });
 
 test('no benchmark hook, input schema or error-mapping helper is exported', () => {
-  const internal = ['messages.compileAppend', 'messages.HISTORY_SQL', 'messages.userHistoryStatement', 'messages.newMessage', 'users.newUser', 'mapDatabaseError', 'describeConstraints'];
+  const internal = [
+    'messages.compileAppend',
+    'messages.HISTORY_SQL',
+    'messages.userHistoryStatement',
+    'messages.newMessage',
+    'users.newUser',
+    'mapDatabaseError',
+    'describeConstraints',
+  ];
   for (const name of internal) assert.ok(!surface.has(`src/index.ts: ${name}`), `${name} is internal`);
   assert.ok(surface.has('src/index.ts: messages.appendMessages') && surface.has('src/index.ts: MordomoError'), 'the public names are seen');
 });

@@ -61,10 +61,13 @@ function testCommand(files: string[]): [string, string[]] {
 /** The newest modification time under `dir` (0 when it does not exist). */
 function newest(dir: string): number {
   if (!existsSync(dir)) return 0;
-  return Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
-    const full = path.join(dir, entry.name);
-    return entry.isDirectory() ? newest(full) : statSync(full).mtimeMs;
-  }));
+  return Math.max(
+    0,
+    ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
+      const full = path.join(dir, entry.name);
+      return entry.isDirectory() ? newest(full) : statSync(full).mtimeMs;
+    }),
+  );
 }
 
 // The CLI tests run bin/mordomo-db.js and the package test packs dist/: both must see the sources as they are.

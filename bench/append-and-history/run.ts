@@ -14,7 +14,14 @@ import { appendTurn } from '../../src/core/conversations.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
 import { benchDatabase, type Costed, costed, idOf, loadConversations, machine, median, pgbenchAppend, pgbenchTps, throughput } from '../harness.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, messages: { type: 'string', default: '1000000' }, clients: { type: 'string', default: '16' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '15' },
+    messages: { type: 'string', default: '1000000' },
+    clients: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
 const seconds = Number(values.seconds);
 const clients = Number(values.clients);
 const totalMessages = Number(values.messages);
@@ -38,8 +45,17 @@ try {
   const assistant = { content: 'Pronto, a luz da sala está ligada.', latency_ms: 820 };
 
   // The library's own SQL text, with its parameters replaced by pgbench variables.
-  const append = compileAppend(idOf(1), [{ ...user, role: 'user' }, { ...assistant, role: 'assistant' }]);
-  const appendSql = pgbenchAppend([{ ...user, role: 'user' }, { ...assistant, role: 'assistant' }], ID_SQL);
+  const append = compileAppend(idOf(1), [
+    { ...user, role: 'user' },
+    { ...assistant, role: 'assistant' },
+  ]);
+  const appendSql = pgbenchAppend(
+    [
+      { ...user, role: 'user' },
+      { ...assistant, role: 'assistant' },
+    ],
+    ID_SQL,
+  );
   const historySql = HISTORY_SQL.replace('$1', ID_SQL).replace('$2', '50');
   const dir = tempDir('pgbench');
   const pgbench = (name: string, statement: string): number => {
@@ -54,21 +70,21 @@ try {
   const operations = {
     append: {
       library: () => throughput(clients, seconds, () => appendTurn(db, idOf(random()), user, assistant)),
-      driver: () => throughput(clients, seconds, () =>
-        database.pool.query({ name: 'bench_append', text: append.sql, values: [append.parameters[0], idOf(random())] })),
+      driver: () =>
+        throughput(clients, seconds, () => database.pool.query({ name: 'bench_append', text: append.sql, values: [append.parameters[0], idOf(random())] })),
       pgbench: () => pgbench('append', appendSql),
     },
     history: {
       library: () => throughput(clients, seconds, () => conversationHistory(db, idOf(random()), { limit: 50 })),
-      driver: () => throughput(clients, seconds, () =>
-        database.pool.query({ name: 'bench_history', text: HISTORY_SQL, values: [idOf(random()), 50] })),
+      driver: () => throughput(clients, seconds, () => database.pool.query({ name: 'bench_history', text: HISTORY_SQL, values: [idOf(random()), 50] })),
       pgbench: () => pgbench('history', historySql),
     },
   };
   type Side = keyof (typeof operations)['append'];
   const figures: Record<string, Record<Side, Costed[]>> = {};
   for (const [name, sides] of Object.entries(operations)) {
-    const samples: Record<Side, Costed[]> = (figures[name] = { library: [], driver: [], pgbench: [] });
+    const samples: Record<Side, Costed[]> = { library: [], driver: [], pgbench: [] };
+    figures[name] = samples;
     for (let round = 0; round < rounds; round++) {
       for (const side of ['library', 'driver', 'pgbench'] as const) samples[side].push(await costed(seconds, sides[side], dataDir));
       const last = (side: Side) => samples[side].at(-1)!.rate.toFixed(0);
@@ -82,9 +98,12 @@ try {
   const row = (label: string, { library, driver, pgbench }: Record<Side, Costed[]>) => {
     const [lib, ref, alone] = [median(rates(library)), median(rates(pgbench)), median(rates(driver))];
     const perRound = library.map((sample, i) => ((sample.rate / pgbench[i]!.rate) * 100).toFixed(0)).join(' / ');
-    const split = (samples: Costed[]) => `${middle(samples, (s) => s.serverUs)} + ${middle(samples, (s) => s.clientUs)} / ${middle(samples, (s) => s.machineUs)}`;
-    return `| ${label.padEnd(26)} | ${lib.toFixed(0).padStart(6)} | ${ref.toFixed(0).padStart(6)} | ${((lib / ref) * 100).toFixed(0).padStart(4)}% | ${perRound}% | ${alone.toFixed(0).padStart(6)} | ${((lib / alone) * 100).toFixed(0).padStart(4)}% | ` +
-      `${split(library)} | ${split(driver)} | ${split(pgbench)} |`;
+    const split = (samples: Costed[]) =>
+      `${middle(samples, (s) => s.serverUs)} + ${middle(samples, (s) => s.clientUs)} / ${middle(samples, (s) => s.machineUs)}`;
+    return (
+      `| ${label.padEnd(26)} | ${lib.toFixed(0).padStart(6)} | ${ref.toFixed(0).padStart(6)} | ${((lib / ref) * 100).toFixed(0).padStart(4)}% | ${perRound}% | ${alone.toFixed(0).padStart(6)} | ${((lib / alone) * 100).toFixed(0).padStart(4)}% | ` +
+      `${split(library)} | ${split(driver)} | ${split(pgbench)} |`
+    );
   };
   process.stdout.write(
     `\nappend-and-history: ${clients} clients, ${rounds} rounds of ${seconds} s per side, ${rows[0]!.n} messages at the end; ${machine()}\n\n` +
@@ -108,7 +127,12 @@ try {
  * (TYPES: timestamptz by position), and with no parsing at all (strings, the floor of any decoder).
  */
 async function decodeCosts(): Promise<string> {
-  const raw = await database.pool.query<unknown[]>({ text: HISTORY_SQL, values: [idOf(1), 50], rowMode: 'array', types: { getTypeParser: () => (value: string) => value } });
+  const raw = await database.pool.query<unknown[]>({
+    text: HISTORY_SQL,
+    values: [idOf(1), 50],
+    rowMode: 'array',
+    types: { getTypeParser: () => (value: string) => value },
+  });
   const decoder = (parserOf: (oid: number) => (value: string) => unknown) => {
     const parsers = raw.fields.map((field) => parserOf(field.dataTypeID));
     const names = raw.fields.map((field) => field.name);
@@ -130,7 +154,7 @@ async function decodeCosts(): Promise<string> {
   };
   const ways = {
     "pg's parsers": decoder((oid) => pg.types.getTypeParser(oid, 'text') as (value: string) => unknown),
-    'the package\'s parsers (TYPES)': decoder((oid) => TYPES.getTypeParser(oid, 'text') as (value: string) => unknown),
+    "the package's parsers (TYPES)": decoder((oid) => TYPES.getTypeParser(oid, 'text') as (value: string) => unknown),
     'no parsing (strings)': decoder(() => (value: string) => value),
   };
   const lines = Object.entries(ways).map(([name, decode]) => `| ${name} | ${timed(decode).toFixed(1)} |`);

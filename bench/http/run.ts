@@ -35,12 +35,19 @@ const user = { content: 'Liga a luz da sala, por favor', intent: 'iot_control', 
 const assistant = { content: 'Pronto, a luz da sala está ligada.', latency_ms: 820 };
 
 // The service runs exactly as `npm start` runs it, V8 flags included (package.json's start script).
-const START_FLAGS = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ??
+const START_FLAGS =
+  process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ??
   (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts.start as string).split(' ').filter((part) => part.startsWith('--'));
 
 function startService(url: string, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...START_FLAGS, CLI, 'start'], {
-    env: cliEnv({ DATABASE_URL: url, MORDOMO_HTTP_PORT: String(port), MORDOMO_DATA_DIR: tempDir('bench-http'), MORDOMO_ADMIN_TOKEN: TOKEN, MORDOMO_POOL_MAX: String(POOL) }),
+    env: cliEnv({
+      DATABASE_URL: url,
+      MORDOMO_HTTP_PORT: String(port),
+      MORDOMO_DATA_DIR: tempDir('bench-http'),
+      MORDOMO_ADMIN_TOKEN: TOKEN,
+      MORDOMO_POOL_MAX: String(POOL),
+    }),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -112,7 +119,10 @@ async function overHttp(base: string, connections: number, kind: 'append' | 'his
     headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
     requests: [
       kind === 'append'
-        ? { method: 'POST', setupRequest: (request) => ({ ...request, path: `/v1/conversations/${randomId()}/turns`, body: JSON.stringify({ user, assistant }) }) }
+        ? {
+            method: 'POST',
+            setupRequest: (request) => ({ ...request, path: `/v1/conversations/${randomId()}/turns`, body: JSON.stringify({ user, assistant }) }),
+          }
         : { method: 'GET', setupRequest: (request) => ({ ...request, path: `/v1/conversations/${randomId()}/messages?limit=50` }) },
     ],
   });
@@ -137,8 +147,11 @@ try {
       const https: number[] = [];
       let peakHere = 0;
       for (let round = 0; round < rounds; round++) {
-        libraries.push(await throughput(connections, seconds, () =>
-          kind === 'append' ? appendTurn(db, randomId(), user, assistant) : conversationHistory(db, randomId(), { limit: 50 })));
+        libraries.push(
+          await throughput(connections, seconds, () =>
+            kind === 'append' ? appendTurn(db, randomId(), user, assistant) : conversationHistory(db, randomId(), { limit: 50 }),
+          ),
+        );
         const { result, peakMb } = await peakRss(service.pid!, () => overHttp(base, connections, kind));
         https.push(result);
         peakHere = Math.max(peakHere, peakMb);
@@ -147,7 +160,9 @@ try {
       const [library, http] = [median(libraries), median(https)];
       const perRound = libraries.map((l, i) => ((https[i]! / l) * 100).toFixed(0)).join(' / ');
       const label = kind === 'append' ? 'append a turn' : 'last 50 messages';
-      rows.push(`| ${label.padEnd(16)} | ${String(connections).padStart(3)} | ${library.toFixed(0).padStart(6)} | ${http.toFixed(0).padStart(6)} | ${((http / library) * 100).toFixed(0).padStart(4)}% | ${perRound}% | ≥ 50% | ${peakHere.toFixed(0).padStart(4)} MB |`);
+      rows.push(
+        `| ${label.padEnd(16)} | ${String(connections).padStart(3)} | ${library.toFixed(0).padStart(6)} | ${http.toFixed(0).padStart(6)} | ${((http / library) * 100).toFixed(0).padStart(4)}% | ${perRound}% | ≥ 50% | ${peakHere.toFixed(0).padStart(4)} MB |`,
+      );
     }
   }
   process.stdout.write(

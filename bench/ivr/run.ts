@@ -38,7 +38,9 @@ try {
   await migrate(database.pool, ['ivr'], createLogger('warn'));
   process.stderr.write(`loading ${DOMAINS} domains, ${DOMAINS * CALLS_PER_DOMAIN * MESSAGES_PER_CALL} messages...\n`);
   const uuidOf = (expr: string) => sql.raw(`('00000000-0000-4000-8000-' || lpad((${expr})::text, 12, '0'))::uuid`);
-  await sql`INSERT INTO v_domains (domain_uuid, domain_name) SELECT ${uuidOf('d')}, 'd' || d || '.example.com' FROM generate_series(1, ${DOMAINS}) d`.execute(db);
+  await sql`INSERT INTO v_domains (domain_uuid, domain_name) SELECT ${uuidOf('d')}, 'd' || d || '.example.com' FROM generate_series(1, ${DOMAINS}) d`.execute(
+    db,
+  );
   await sql`SELECT v_voice_insert_default_providers()`.execute(db);
   // One configured, enabled default LLM per domain, written through the library so the config is really encrypted.
   const ivr = createIvr(db, { encryptionKey: KEY });
@@ -76,7 +78,11 @@ try {
       `set_config('app.encryption_key', '${KEY}', true) AS key`,
       ...parameters.map((value, i) => `${value} AS p${i + 1}`),
     ];
-    const statement = query.replace(/\$(\d+)/g, ':p$1').replace(/\s+/g, ' ').trim().replace(/;$/, '');
+    const statement = query
+      .replace(/\$(\d+)/g, ':p$1')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .replace(/;$/, '');
     const file = path.join(dir, `${name.replace(/\W+/g, '-')}-${withRls}.sql`);
     writeFileSync(file, `\\set d random(1, ${DOMAINS})\nBEGIN;\nSELECT ${settings.join(', ')} \\gset\n${statement};\nEND;\n`);
     return pgbenchTps(file, { port, password }, clients, seconds);

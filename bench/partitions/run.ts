@@ -16,7 +16,7 @@ const { database, cleanup } = await benchDatabase(2);
 const { pool } = database;
 try {
   // Partitions for the DAYS days before today (UTC), oldest first, then one day of rows in each.
-  await pool.query('SELECT create_system_logs_partitions($1::int, ((now() AT TIME ZONE \'UTC\')::date - $2::int))', [DAYS, DAYS]);
+  await pool.query("SELECT create_system_logs_partitions($1::int, ((now() AT TIME ZONE 'UTC')::date - $2::int))", [DAYS, DAYS]);
   const started = performance.now();
   for (let day = DAYS; day >= 1; day--) {
     process.stderr.write(`\rloading day -${day} (${PER_DAY} rows)...   `);
@@ -104,7 +104,10 @@ function fileSystemFloor(dataDirectory: string, megabytes: number): number {
 }
 
 function mountOptions(directory: string): string {
-  const mounts = readFileSync('/proc/mounts', 'utf8').trim().split('\n').map((line) => line.split(' '));
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '));
   const mount = mounts.filter(([, point]) => directory.startsWith(point!)).sort((a, b) => b[1]!.length - a[1]!.length)[0];
   return mount ? `${mount[1]} ${mount[2]} ${mount[3]}` : 'unknown';
 }

@@ -42,15 +42,19 @@ try {
   let maxLagBytes = 0;
   let maxLagSeconds = 0;
   const sampler = setInterval(() => {
-    void replicaStatus(primary.owner.pool).then(({ standbys }) => {
-      for (const s of standbys) {
-        maxLagBytes = Math.max(maxLagBytes, Number(s.lag_bytes ?? 0));
-        maxLagSeconds = Math.max(maxLagSeconds, Number(s.replay_lag_seconds ?? 0));
-      }
-    }, () => undefined);
+    void replicaStatus(primary.owner.pool).then(
+      ({ standbys }) => {
+        for (const s of standbys) {
+          maxLagBytes = Math.max(maxLagBytes, Number(s.lag_bytes ?? 0));
+          maxLagSeconds = Math.max(maxLagSeconds, Number(s.replay_lag_seconds ?? 0));
+        }
+      },
+      () => undefined,
+    );
   }, 100);
   const turnsPerSecond = await throughput(clients, seconds, (client) =>
-    appendTurn(primary.db, conversations[client]!.id, { content: 'Liga a luz da sala' }, { content: 'Pronto.' }));
+    appendTurn(primary.db, conversations[client]!.id, { content: 'Liga a luz da sala' }, { content: 'Pronto.' }),
+  );
   clearInterval(sampler);
   const acknowledged = Number((await primary.pool.query('SELECT count(*) AS n FROM messages')).rows[0].n);
 

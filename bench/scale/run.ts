@@ -44,15 +44,160 @@ const PEER_SECONDS = 10;
 
 // A deterministic generator, so that two runs load the same data.
 let seed = 42;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const random = () => {
+  seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  return seed / 2 ** 31;
+};
 const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
 /** Zipf-like skew: the first items are picked far more often than the last. */
 const skewed = <T>(items: readonly T[]) => items[Math.floor(items.length * random() ** 3)]!;
 
-const STEMS = ['lig', 'deslig', 'acend', 'apag', 'abr', 'fech', 'toc', 'par', 'aument', 'diminu', 'lembr', 'marc', 'cancel', 'compr', 'pergunt', 'respond', 'cham', 'mand', 'envi', 'agend', 'verific', 'mostr', 'procur', 'limp', 'regul', 'program', 'esquent', 'esfri', 'troc', 'pag'];
+const STEMS = [
+  'lig',
+  'deslig',
+  'acend',
+  'apag',
+  'abr',
+  'fech',
+  'toc',
+  'par',
+  'aument',
+  'diminu',
+  'lembr',
+  'marc',
+  'cancel',
+  'compr',
+  'pergunt',
+  'respond',
+  'cham',
+  'mand',
+  'envi',
+  'agend',
+  'verific',
+  'mostr',
+  'procur',
+  'limp',
+  'regul',
+  'program',
+  'esquent',
+  'esfri',
+  'troc',
+  'pag',
+];
 const ENDINGS = ['ar', 'ou', 'ando', 'ei', 'e', 'a', 'am', 'amos', 'aria', 'ado', 'ada', 'asse'];
-const NOUNS = ['luz', 'lâmpada', 'sala', 'cozinha', 'quarto', 'varanda', 'garagem', 'portão', 'televisão', 'música', 'rádio', 'ar-condicionado', 'ventilador', 'persiana', 'cortina', 'alarme', 'câmera', 'geladeira', 'forno', 'cafeteira', 'remédio', 'consulta', 'reunião', 'aniversário', 'mercado', 'farmácia', 'escola', 'trabalho', 'previsão', 'tempo', 'chuva', 'temperatura', 'notícia', 'jogo', 'futebol', 'filme', 'série', 'receita', 'bolo', 'jantar', 'almoço', 'café', 'conta', 'boleto', 'pix', 'banco', 'carro', 'ônibus', 'trânsito', 'viagem', 'ação', 'atenção', 'informação', 'irrigação', 'iluminação', 'segurança', 'energia', 'água', 'gás', 'porta', 'janela', 'banheiro', 'piscina', 'jardim', 'planta', 'cachorro', 'gato', 'criança', 'avó', 'mãe', 'pai', 'vizinho'];
-const FILLER = ['a', 'o', 'da', 'do', 'de', 'na', 'no', 'por', 'favor', 'agora', 'hoje', 'amanhã', 'depois', 'às', 'oito', 'nove', 'horas', 'um', 'pouco', 'mais', 'menos', 'também', 'ainda', 'já', 'me', 'você', 'pode', 'quero', 'preciso', 'que', 'e', 'com', 'para', 'meu', 'minha', 'todo', 'toda'];
+const NOUNS = [
+  'luz',
+  'lâmpada',
+  'sala',
+  'cozinha',
+  'quarto',
+  'varanda',
+  'garagem',
+  'portão',
+  'televisão',
+  'música',
+  'rádio',
+  'ar-condicionado',
+  'ventilador',
+  'persiana',
+  'cortina',
+  'alarme',
+  'câmera',
+  'geladeira',
+  'forno',
+  'cafeteira',
+  'remédio',
+  'consulta',
+  'reunião',
+  'aniversário',
+  'mercado',
+  'farmácia',
+  'escola',
+  'trabalho',
+  'previsão',
+  'tempo',
+  'chuva',
+  'temperatura',
+  'notícia',
+  'jogo',
+  'futebol',
+  'filme',
+  'série',
+  'receita',
+  'bolo',
+  'jantar',
+  'almoço',
+  'café',
+  'conta',
+  'boleto',
+  'pix',
+  'banco',
+  'carro',
+  'ônibus',
+  'trânsito',
+  'viagem',
+  'ação',
+  'atenção',
+  'informação',
+  'irrigação',
+  'iluminação',
+  'segurança',
+  'energia',
+  'água',
+  'gás',
+  'porta',
+  'janela',
+  'banheiro',
+  'piscina',
+  'jardim',
+  'planta',
+  'cachorro',
+  'gato',
+  'criança',
+  'avó',
+  'mãe',
+  'pai',
+  'vizinho',
+];
+const FILLER = [
+  'a',
+  'o',
+  'da',
+  'do',
+  'de',
+  'na',
+  'no',
+  'por',
+  'favor',
+  'agora',
+  'hoje',
+  'amanhã',
+  'depois',
+  'às',
+  'oito',
+  'nove',
+  'horas',
+  'um',
+  'pouco',
+  'mais',
+  'menos',
+  'também',
+  'ainda',
+  'já',
+  'me',
+  'você',
+  'pode',
+  'quero',
+  'preciso',
+  'que',
+  'e',
+  'com',
+  'para',
+  'meu',
+  'minha',
+  'todo',
+  'toda',
+];
 // A few thousand distinct words: every stem with every ending, the nouns and fillers, and rare names.
 const VERBS = STEMS.flatMap((stem) => ENDINGS.map((ending) => stem + ending));
 const RARE = Array.from({ length: 2000 }, (_, i) => `zeta${i.toString(36)}`);
@@ -109,7 +254,9 @@ const file = path.join(dir, 'messages.copy');
 try {
   process.stderr.write(`generating ${MESSAGES} messages...\n`);
   await writeCopyFile(file);
-  await sql`INSERT INTO users (id, name) SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, 'Pessoa ' || n FROM generate_series(1, ${USERS}) n`.execute(db);
+  await sql`INSERT INTO users (id, name) SELECT ('00000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid, 'Pessoa ' || n FROM generate_series(1, ${USERS}) n`.execute(
+    db,
+  );
   await sql`INSERT INTO conversations (id, user_id, started_at)
             SELECT ('10000000-0000-4000-8000-' || lpad(n::text, 12, '0'))::uuid,
                    ('00000000-0000-4000-8000-' || lpad((1 + n % ${USERS})::text, 12, '0'))::uuid,
@@ -124,7 +271,10 @@ try {
     const started = performance.now();
     const client = await pool.connect();
     try {
-      await pipeline(createReadStream(file), client.query(copyFrom(`COPY messages_copy_reference (conversation_id, role, content, timestamp, intent, confidence, latency_ms, metadata) FROM STDIN`)));
+      await pipeline(
+        createReadStream(file),
+        client.query(copyFrom(`COPY messages_copy_reference (conversation_id, role, content, timestamp, intent, confidence, latency_ms, metadata) FROM STDIN`)),
+      );
     } finally {
       client.release();
     }
@@ -207,7 +357,10 @@ try {
     if (found.items.length === 0) missed++;
     searchable.push(performance.now() - started);
   }
-  const { rows } = await sql<{ total: string; db: string }>`SELECT pg_total_relation_size('messages') AS total, pg_database_size(current_database()) AS db`.execute(db);
+  const { rows } = await sql<{
+    total: string;
+    db: string;
+  }>`SELECT pg_total_relation_size('messages') AS total, pg_database_size(current_database()) AS db`.execute(db);
 
   const conversationOfPeer = (i: number) => conversationOf(i * 31 + 7);
   const peerRows = values['skip-peers'] ? [] : await runPeers(database, conversationOfPeer);
@@ -216,29 +369,55 @@ try {
     `\nscale: ${imported} messages (${(statSync(file).size / 2 ** 20).toFixed(0)} MB COPY file), ${USERS} users, ${CONVERSATIONS} conversations; ${machine()}\n\n` +
       `| figure | value | target |\n|---|---:|---|\n` +
       [
-        row('load: importMessages (FKs, triggers, all indexes)', `${(imported / importSeconds).toFixed(0)} rows/s`,
-          Number.isNaN(copySeconds) ? '≥ 90% of COPY: not measured (--skip-reference)' : `≥ 90% of COPY: ${((copySeconds / importSeconds) * 100).toFixed(0)}%`),
-        ...(Number.isNaN(copySeconds) ? [] : [row('load: plain COPY, same file, same indexes, no FK/triggers', `${(MESSAGES / copySeconds).toFixed(0)} rows/s`)]),
-        row('search-words job: the imported messages\' words learned', `${(imported / learnSeconds).toFixed(0)} messages/s (${learnSeconds.toFixed(0)} s)`),
+        row(
+          'load: importMessages (FKs, triggers, all indexes)',
+          `${(imported / importSeconds).toFixed(0)} rows/s`,
+          Number.isNaN(copySeconds) ? '≥ 90% of COPY: not measured (--skip-reference)' : `≥ 90% of COPY: ${((copySeconds / importSeconds) * 100).toFixed(0)}%`,
+        ),
+        ...(Number.isNaN(copySeconds)
+          ? []
+          : [row('load: plain COPY, same file, same indexes, no FK/triggers', `${(MESSAGES / copySeconds).toFixed(0)} rows/s`)]),
+        row("search-words job: the imported messages' words learned", `${(imported / learnSeconds).toFixed(0)} messages/s (${learnSeconds.toFixed(0)} s)`),
         row('last 50 messages, p50 / p99', `${percentile(history, 50).toFixed(2)} / ${percentile(history, 99).toFixed(2)} ms`, 'p99 < 5 ms'),
         row("a user's 7-day history, p50 / p99", `${percentile(user7, 50).toFixed(2)} / ${percentile(user7, 99).toFixed(2)} ms`, 'p99 < 5 ms'),
         row('search top 20, common words ("ligar luz"), p95', `${percentile(common, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
         row('search top 20, a rare word, p95', `${percentile(rare, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
-        row(`search top 20, the ${SEARCH_CASES.length} queries of bench/search, p50 / p95`, `${percentile(evaluation, 50).toFixed(1)} / ${percentile(evaluation, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
-        row(`search, the same queries (best of two each), p95: as run / with the better plan, back to back, for each of the ten slowest (the floor)`,
-          `${percentile(bestOfTwo, 95).toFixed(1)} / ${percentile(betterPlan, 95).toFixed(1)} ms`, 'p95 < 50 ms'),
-        row('a new message searchable: append + first search, p50 / p99', `${percentile(searchable, 50).toFixed(1)} / ${percentile(searchable, 99).toFixed(1)} ms (${missed} of 200 not found by that first search)`),
+        row(
+          `search top 20, the ${SEARCH_CASES.length} queries of bench/search, p50 / p95`,
+          `${percentile(evaluation, 50).toFixed(1)} / ${percentile(evaluation, 95).toFixed(1)} ms`,
+          'p95 < 50 ms',
+        ),
+        row(
+          `search, the same queries (best of two each), p95: as run / with the better plan, back to back, for each of the ten slowest (the floor)`,
+          `${percentile(bestOfTwo, 95).toFixed(1)} / ${percentile(betterPlan, 95).toFixed(1)} ms`,
+          'p95 < 50 ms',
+        ),
+        row(
+          'a new message searchable: append + first search, p50 / p99',
+          `${percentile(searchable, 50).toFixed(1)} / ${percentile(searchable, 99).toFixed(1)} ms (${missed} of 200 not found by that first search)`,
+        ),
         row(`rollups job: ${rolledDays} days summed`, `${rollupSeconds.toFixed(1)} s`),
         ...Object.keys(everyReport).map((name) =>
-          row(`report ${name} (median of 3): rolled up / from the messages`, `${rolledReports[name]!.toFixed(0)} / ${rawReports[name]!.toFixed(0)} ms`, '< 1 s')),
+          row(
+            `report ${name} (median of 3): rolled up / from the messages`,
+            `${rolledReports[name]!.toFixed(0)} / ${rawReports[name]!.toFixed(0)} ms`,
+            '< 1 s',
+          ),
+        ),
         row('messages table with indexes, per message', `${(Number(rows[0]!.total) / imported).toFixed(0)} B`),
         row('database, per message', `${(Number(rows[0]!.db) / imported).toFixed(0)} B`),
       ].join('\n') +
       `\n\nthe ten slowest of the ${SEARCH_CASES.length} queries, ms: in the pass over the set (best of two); then twice back to back (best of two): as the search chooses (the look at the newest), the planner's own plan, the GIN index's matches sorted:\n\n` +
       `| query | in the set | back to back: as chosen | planner | GIN matches |\n|---|---:|---:|---:|---:|\n` +
-      plans.map(({ query, asRun, look, planner, index }) => `| ${query.replace(/\|/g, '\\|')} | ${asRun.toFixed(1)} | ${look.toFixed(1)} | ${planner.toFixed(1)} | ${index.toFixed(1)} |`).join('\n') +
+      plans
+        .map(
+          ({ query, asRun, look, planner, index }) =>
+            `| ${query.replace(/\|/g, '\\|')} | ${asRun.toFixed(1)} | ${look.toFixed(1)} | ${planner.toFixed(1)} | ${index.toFixed(1)} |`,
+        )
+        .join('\n') +
       (peerRows.length
-        ? `\n\npeers, same server and data, 16 clients, ${PEER_SECONDS} s each, twice (the second pass in reverse order); mean (pass 1 / pass 2):\n\n| | append a turn, turns/s | append p99 | CPU µs per turn, server + client | last 50 messages, reads/s | read p99 | CPU µs per read, server + client |\n|---|---:|---:|---:|---:|---:|---:|\n` + peerRows.join('\n')
+        ? `\n\npeers, same server and data, 16 clients, ${PEER_SECONDS} s each, twice (the second pass in reverse order); mean (pass 1 / pass 2):\n\n| | append a turn, turns/s | append p99 | CPU µs per turn, server + client | last 50 messages, reads/s | read p99 | CPU µs per read, server + client |\n|---|---:|---:|---:|---:|---:|---:|\n` +
+          peerRows.join('\n')
         : '') +
       '\n',
   );
@@ -257,7 +436,7 @@ async function runPeers(database: Database, turn: (i: number) => string): Promis
   const { db } = database;
   installPeers();
   const poolConfig = { connectionString: database.url, max: 16 };
-  process.stderr.write('loading the peers\' tables with the same conversations and messages...\n');
+  process.stderr.write("loading the peers' tables with the same conversations and messages...\n");
   const prisma = await prismaClient(database.url, 16);
   const peers: PeerOperations[] = [
     {
@@ -269,15 +448,21 @@ async function runPeers(database: Database, turn: (i: number) => string): Promis
     },
     {
       name: 'mordomo-db/langchain MordomoChatMessageHistory',
-      appendTurn: (id, user, assistant) => new MordomoChatMessageHistory({ db, conversationId: id }).addMessages([new HumanMessage(user), new AIMessage(assistant)]),
+      appendTurn: (id, user, assistant) =>
+        new MordomoChatMessageHistory({ db, conversationId: id }).addMessages([new HumanMessage(user), new AIMessage(assistant)]),
       lastMessages: (id) => new MordomoChatMessageHistory({ db, conversationId: id }).getMessages(),
       catchUp: learnAll,
       close: async () => {},
     },
     {
-      name: 'Prisma Client 7 (the seed\'s ORM)',
+      name: "Prisma Client 7 (the seed's ORM)",
       appendTurn: (id, user, assistant) =>
-        prisma.message.createMany({ data: [{ conversationId: id, role: 'user', content: user }, { conversationId: id, role: 'assistant', content: assistant }] }),
+        prisma.message.createMany({
+          data: [
+            { conversationId: id, role: 'user', content: user },
+            { conversationId: id, role: 'assistant', content: assistant },
+          ],
+        }),
       lastMessages: (id, limit) => prisma.message.findMany({ where: { conversationId: id }, orderBy: { timestamp: 'desc' }, take: limit }),
       close: () => prisma.$disconnect(),
     },
@@ -298,14 +483,28 @@ async function runPeers(database: Database, turn: (i: number) => string): Promis
     {
       name: "mordomo-db's append statement",
       file: path.join(dir, 'append.sql'),
-      sql: pgbenchAppend([{ role: 'user', content: 'Liga a luz da sala' }, { role: 'assistant', content: 'Pronto, luz da sala ligada.' }], `${conversationSql}::uuid`).replace(/\s+/g, ' ').trim() + ';',
+      sql: `${pgbenchAppend(
+        [
+          { role: 'user', content: 'Liga a luz da sala' },
+          { role: 'assistant', content: 'Pronto, luz da sala ligada.' },
+        ],
+        `${conversationSql}::uuid`,
+      )
+        .replace(/\s+/g, ' ')
+        .trim()};`,
       runs: [] as Costed[],
     },
     {
       name: "@langchain/community's two INSERTs",
       file: path.join(dir, 'langchain.sql'),
-      sql: [['human', 'Liga a luz da sala'], ['ai', 'Pronto, luz da sala ligada.']]
-        .map(([type, content]) => `INSERT INTO langchain_chat_histories (session_id, message) VALUES (${conversationSql}, '${JSON.stringify({ content, additional_kwargs: {}, response_metadata: {}, type })}');`)
+      sql: [
+        ['human', 'Liga a luz da sala'],
+        ['ai', 'Pronto, luz da sala ligada.'],
+      ]
+        .map(
+          ([type, content]) =>
+            `INSERT INTO langchain_chat_histories (session_id, message) VALUES (${conversationSql}, '${JSON.stringify({ content, additional_kwargs: {}, response_metadata: {}, type })}');`,
+        )
         .join('\n'),
       runs: [] as Costed[],
     },
@@ -318,16 +517,25 @@ async function runPeers(database: Database, turn: (i: number) => string): Promis
       const result = results.get(peer)!;
       let catchUp = 0;
       // CPU per turn includes the deferred work's catch-up.
-      const appends = await costed(PEER_SECONDS, async () => {
-        const rate = await throughput(16, PEER_SECONDS, () => peer.appendTurn(turn(n++), 'Liga a luz da sala', 'Pronto, luz da sala ligada.'), result.appendLatencies);
-        if (peer.catchUp) {
-          const started = performance.now();
-          await peer.catchUp();
-          catchUp = (performance.now() - started) / 1000;
-          result.catchUps.push(catchUp);
-        }
-        return rate;
-      }, dataDir);
+      const appends = await costed(
+        PEER_SECONDS,
+        async () => {
+          const rate = await throughput(
+            16,
+            PEER_SECONDS,
+            () => peer.appendTurn(turn(n++), 'Liga a luz da sala', 'Pronto, luz da sala ligada.'),
+            result.appendLatencies,
+          );
+          if (peer.catchUp) {
+            const started = performance.now();
+            await peer.catchUp();
+            catchUp = (performance.now() - started) / 1000;
+            result.catchUps.push(catchUp);
+          }
+          return rate;
+        },
+        dataDir,
+      );
       // The measured period ends when the deferred work has caught up: the turns over both times.
       result.appends.push({ ...appends, rate: (appends.rate * PEER_SECONDS) / (PEER_SECONDS + catchUp) });
       result.reads.push(await costed(PEER_SECONDS, () => throughput(16, PEER_SECONDS, () => peer.lastMessages(turn(n++), 50), result.readLatencies), dataDir));
@@ -348,8 +556,13 @@ async function runPeers(database: Database, turn: (i: number) => string): Promis
     const deferred = catchUps.length ? `, search words caught up in ${catchUps.map((s) => s.toFixed(1)).join(' / ')} s` : '';
     return `| ${peer.name}${deferred} | ${both(appends)} | ${percentile(appendLatencies, 99).toFixed(1)} ms | ${cpu(appends)} | ${both(reads)} | ${percentile(readLatencies, 99).toFixed(1)} ms | ${cpu(reads)} |`;
   });
-  for (const ceiling of ceilings) rows.push(`| ${ceiling.name} alone: pgbench, no Node, no catch-up (the server's ceiling) | ${both(ceiling.runs)} | | ${cpu(ceiling.runs)} | | | |`);
-  const [library, adapter, ...others] = peers.map((peer) => ({ name: peer.name, append: mean(results.get(peer)!.appends.map((run) => run.rate)), read: mean(results.get(peer)!.reads.map((run) => run.rate)) }));
+  for (const ceiling of ceilings)
+    rows.push(`| ${ceiling.name} alone: pgbench, no Node, no catch-up (the server's ceiling) | ${both(ceiling.runs)} | | ${cpu(ceiling.runs)} | | | |`);
+  const [library, adapter, ...others] = peers.map((peer) => ({
+    name: peer.name,
+    append: mean(results.get(peer)!.appends.map((run) => run.rate)),
+    read: mean(results.get(peer)!.reads.map((run) => run.rate)),
+  }));
   const fastest = others.reduce((best, peer) => (peer.append > best.append ? peer : best));
   const community = others.find((peer) => peer.name.startsWith('@langchain/community'))!;
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;

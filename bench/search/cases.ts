@@ -119,7 +119,12 @@ export const SEARCH_CASES: SearchCase[] = [
   { kind: 'typo', query: 'irrigasao', relevant: ['A irrigação do jardim começou'] },
   { kind: 'typo', query: 'despertadô', relevant: ['Desligue o despertador'] },
   // IVR: callers and the AI secretary.
-  { kind: 'ivr', query: 'agendar consulta', relevant: ['Agendei sua consulta para quinta-feira', 'Quero agendar uma consulta'], irrelevant: ['Quero cancelar a consulta'] },
+  {
+    kind: 'ivr',
+    query: 'agendar consulta',
+    relevant: ['Agendei sua consulta para quinta-feira', 'Quero agendar uma consulta'],
+    irrelevant: ['Quero cancelar a consulta'],
+  },
   { kind: 'ivr', query: 'cancelar consulta', relevant: ['Cancelei a consulta de amanhã'] },
   { kind: 'ivr', query: 'remarcar exame', relevant: ['Remarquei o exame para segunda'] },
   { kind: 'ivr', query: 'segunda via boleto', relevant: ['Preciso da segunda via do boleto'] },

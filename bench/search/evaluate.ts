@@ -30,7 +30,11 @@ export async function loadCases(db: Kysely<DB>, cases: SearchCase[]): Promise<st
   for (const c of cases) {
     const conversation = await startConversation(db, {});
     const utterances = [...c.relevant, ...(c.irrelevant ?? [])];
-    await appendMessages(db, conversation.id, utterances.map((content) => ({ role: 'user' as const, content })));
+    await appendMessages(
+      db,
+      conversation.id,
+      utterances.map((content) => ({ role: 'user' as const, content })),
+    );
     conversations.push(conversation.id);
   }
   // The vocabulary of typos learns in the background (the search-words job); here, at once.

@@ -30,15 +30,15 @@ try {
       `| method | recall@20 | precision | ${kinds.map((kind) => `${kind}: cases found in full`).join(' | ')} | p50 / p95 per query |\n` +
       `|---|---:|---:|${kinds.map(() => '---:|').join('')}---:|\n` +
       [...scores]
-        .map(([method, score]) =>
-          `| ${method} | ${percent(score.recall)} | ${percent(score.precision)} | ${kinds.map((kind) => recallOf(score, kind)).join(' | ')} | ` +
-          `${percentile(score.times, 50).toFixed(1)} / ${percentile(score.times, 95).toFixed(1)} ms |`)
+        .map(
+          ([method, score]) =>
+            `| ${method} | ${percent(score.recall)} | ${percent(score.precision)} | ${kinds.map((kind) => recallOf(score, kind)).join(' | ')} | ` +
+            `${percentile(score.times, 50).toFixed(1)} / ${percentile(score.times, 95).toFixed(1)} ms |`,
+        )
         .join('\n') +
       `\n\nTargets: recall ≥ 95% (${percent(project.recall)}); precision no worse than plain Snowball's ` +
       `(${percent(project.precision)} against ${percent(snowball.precision)}).\n` +
-      (values.verbose || project.missed.length
-        ? `Missed by mordomo-db search: ${project.missed.map((c) => `"${c.query}"`).join(', ') || 'none'}\n`
-        : ''),
+      (values.verbose || project.missed.length ? `Missed by mordomo-db search: ${project.missed.map((c) => `"${c.query}"`).join(', ') || 'none'}\n` : ''),
   );
 } finally {
   await cleanup();

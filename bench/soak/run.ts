@@ -95,7 +95,12 @@ async function call(method: string, route: string, token: string, body?: unknown
 const domain = '5a0a0000-0000-4000-8000-000000000001';
 await owner.query(`INSERT INTO v_domains (domain_uuid, domain_name) VALUES ($1, 'soak.example.com')`, [domain]);
 const ivrKey = (await call('POST', '/v1/admin/ivr/keys', adminToken, { domain_uuid: domain, name: 'soak' })).key as string;
-const llm = await call('POST', '/v1/ivr/providers', ivrKey, { provider_type: 'llm', provider_name: 'openai', config: { api_key: 'sk-soak' }, is_default: true });
+const llm = await call('POST', '/v1/ivr/providers', ivrKey, {
+  provider_type: 'llm',
+  provider_name: 'openai',
+  config: { api_key: 'sk-soak' },
+  is_default: true,
+});
 const secretary = await call('POST', '/v1/ivr/secretaries', ivrKey, { name: 'Recepção', extension: '8000', llm_provider_uuid: llm.provider_uuid });
 
 const latencies = { append: [] as number[], history: [] as number[] };
@@ -134,7 +139,10 @@ async function home(): Promise<void> {
 async function caller(line: number): Promise<void> {
   await sleep(line * 150);
   while (running) {
-    const started = await call('POST', '/v1/ivr/calls', ivrKey, { secretary_uuid: secretary.secretary_uuid, caller_id: `+55119${String(line).padStart(8, '0')}` });
+    const started = await call('POST', '/v1/ivr/calls', ivrKey, {
+      secretary_uuid: secretary.secretary_uuid,
+      caller_id: `+55119${String(line).padStart(8, '0')}`,
+    });
     const lines = 10 + Math.floor(Math.random() * 20);
     for (let i = 0; i < lines && running; i++) {
       await timed('append', () =>
@@ -174,7 +182,9 @@ const load = [home(), ...Array.from({ length: concurrentCalls }, (_, line) => ca
   }),
 );
 
-console.log(`| minute | data MB | pg_wal MB | backups MB | archive MB | RSS MB | job runs | failed jobs | appends | p99 append ms | history reads | p99 history ms |`);
+console.log(
+  `| minute | data MB | pg_wal MB | backups MB | archive MB | RSS MB | job runs | failed jobs | appends | p99 append ms | history reads | p99 history ms |`,
+);
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 let previous = { at: start, sizes: first };
 for (let minute = reportMinutes; minute <= minutes; minute += reportMinutes) {
@@ -198,13 +208,19 @@ const jobs = await failedJobs();
 const rssFirstHalf = rssSamples.slice(1, Math.ceil(rssSamples.length / 2));
 const rssSecondHalf = rssSamples.slice(Math.ceil(rssSamples.length / 2));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
-console.log(`\nsoak of ${(hours * 60).toFixed(0)} minutes: ${concurrentCalls} concurrent calls and a home turn every ${homeEverySeconds} s; ${errors} failed requests\n`);
+console.log(
+  `\nsoak of ${(hours * 60).toFixed(0)} minutes: ${concurrentCalls} concurrent calls and a home turn every ${homeEverySeconds} s; ${errors} failed requests\n`,
+);
 console.log('| figure | measured | per day at this pace | target |');
 console.log('|---|---:|---:|---|');
-console.log(`| data folder growth, without pg_wal | ${mb(previous.sizes.data - first.data)} MB | ${mb(perDay(first.data, previous.sizes.data))} MB | what is written (retention bounds it) |`);
+console.log(
+  `| data folder growth, without pg_wal | ${mb(previous.sizes.data - first.data)} MB | ${mb(perDay(first.data, previous.sizes.data))} MB | what is written (retention bounds it) |`,
+);
 console.log(`| pg_wal | ${mb(first.wal)} → ${mb(previous.sizes.wal)} MB | — | plateaus (wal_keep_size 64MB, max_wal_size 1GB) |`);
 console.log(`| backups folder (kept ${15} min) | ${mb(previous.sizes.backups)} MB at the end | — | bounded by retention |`);
-console.log(`| WAL archive growth | ${mb(previous.sizes.archive - first.archive)} MB | ${mb(perDay(first.archive, previous.sizes.archive))} MB | bounded by retention (pruned with base backups) |`);
+console.log(
+  `| WAL archive growth | ${mb(previous.sizes.archive - first.archive)} MB | ${mb(perDay(first.archive, previous.sizes.archive))} MB | bounded by retention (pruned with base backups) |`,
+);
 console.log(`| service RSS, median of first half → second half | ${mb(median(rssFirstHalf))} → ${mb(median(rssSecondHalf))} MB | — | flat |`);
 console.log(`| job runs, failed | ${jobs.runs}, ${jobs.failed}${jobs.names ? ` (${jobs.names})` : ''} | — | 0 failed |`);
 

@@ -17,14 +17,12 @@ export interface CliContext {
   configOf: (command: Command) => Config;
 }
 
-
 /** Progress for people on a terminal (stderr, so --json output on stdout stays clean). */
 function progress(json: boolean) {
   return json || !process.stderr.isTTY
     ? undefined
     : (entry: TableEntry) => process.stderr.write(`  ${entry.name.padEnd(24)} ${String(entry.rows).padStart(10)} rows  ${size(entry.bytes).padStart(10)}\n`);
 }
-
 
 /** The index builds that follow a restore's data and took long enough to be waited for, for people on a terminal. */
 function indexProgress(json: boolean) {
@@ -45,7 +43,11 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .command('backup')
     .description('take a consistent, compressed, checksummed backup (works without pg_dump)')
     .option('--out <dir>', 'folder for the backup file (default: MORDOMO_BACKUP_DIR or DATA_DIR/backups)')
-    .addOption(new Option('--format <format>', 'mordomo (verifiable, no pg_dump needed) or pg_dump (a pg_restore archive; needs pg_dump of the server\'s version)').choices(['mordomo', 'pg_dump']).default('mordomo'))
+    .addOption(
+      new Option('--format <format>', "mordomo (verifiable, no pg_dump needed) or pg_dump (a pg_restore archive; needs pg_dump of the server's version)")
+        .choices(['mordomo', 'pg_dump'])
+        .default('mordomo'),
+    )
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, config, _logger, options) => {
@@ -56,7 +58,11 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
           return;
         }
         const result = await createBackup(database.owner.pool, { outDir: (options.out as string) ?? config.backupDir, onTable: progress(json) });
-        print(json, { file: result.file, bytes: result.bytes, manifest: result.manifest }, `backup written: ${result.file} (${totalRows(result.manifest)} rows, ${size(result.bytes)})`);
+        print(
+          json,
+          { file: result.file, bytes: result.bytes, manifest: result.manifest },
+          `backup written: ${result.file} (${totalRows(result.manifest)} rows, ${size(result.bytes)})`,
+        );
       }),
     );
 
@@ -85,7 +91,10 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
       const options = command.optsWithGlobals<{ json?: boolean }>();
       const config = configOf(command);
       const backups = listBackups(config.backupDir);
-      const lines = backups.map((b) => `${b.createdAt.toISOString()}  ${size(b.bytes).padStart(10)}  ${b.verified ? (b.verified.ok ? 'verified' : 'FAILED  ') : 'unverified'}  ${b.file}`);
+      const lines = backups.map(
+        (b) =>
+          `${b.createdAt.toISOString()}  ${size(b.bytes).padStart(10)}  ${b.verified ? (b.verified.ok ? 'verified' : 'FAILED  ') : 'unverified'}  ${b.file}`,
+      );
       print(Boolean(options.json), backups, lines.length ? lines.join('\n') : `no backups in ${config.backupDir}`);
     });
 

@@ -10,7 +10,7 @@ export function registerDataCommands(program: Command, { databaseAction }: CliCo
   program
     .command('search <query>')
     .description('search messages in Portuguese: accents ignored, words stemmed, "quotes", -word, or; typos fall back to similarity')
-    .option('--user <id>', 'only this user\'s conversations')
+    .option('--user <id>', "only this user's conversations")
     .option('--role <role>', 'user, assistant or system')
     .option('--limit <n>', 'results (1-100)', '20')
     .option('--json', 'machine-readable output')
@@ -24,7 +24,7 @@ export function registerDataCommands(program: Command, { databaseAction }: CliCo
         });
         const note = result.mode === 'similar' ? 'nothing matched exactly; similar spellings:\n' : '';
         const lines = result.items.map((hit) => `${hit.timestamp.toISOString()}  ${hit.role.padEnd(9)} ${hit.snippet.replace(/\s+/g, ' ')}`);
-        print(Boolean(options.json), result, result.items.length ? `${note}${lines.join('\n')}` : result.reason ?? 'no messages found');
+        print(Boolean(options.json), result, result.items.length ? `${note}${lines.join('\n')}` : (result.reason ?? 'no messages found'));
       }),
     );
 

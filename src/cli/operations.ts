@@ -25,7 +25,11 @@ export function registerOperationsCommands(program: Command, { databaseAction }:
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, _config, _logger, options) => {
-        const result = await maintainPartitions(database.owner.pool, wholeNumber(options.daysAhead, '--days-ahead', 7), wholeNumber(options.retentionDays, '--retention-days', 30));
+        const result = await maintainPartitions(
+          database.owner.pool,
+          wholeNumber(options.daysAhead, '--days-ahead', 7),
+          wholeNumber(options.retentionDays, '--retention-days', 30),
+        );
         print(Boolean(options.json), result, `partitions: ${result.created} created, ${result.dropped} dropped, ${result.ahead} days covered from today`);
       }),
     );

@@ -40,7 +40,13 @@ export function registerPitrCommands(program: Command, { databaseAction }: CliCo
       databaseAction(async (_database, config, _logger, options) => {
         const bases = listBaseBackups(baseBackupRoot(config));
         const lines = bases.map((b) => `  ${b.finishedAt.toISOString()}  ${b.startWal}  ${b.dir}`);
-        print(Boolean(options.json), bases, bases.length ? `finished at                start WAL                 folder\n${lines.join('\n')}` : 'no base backups yet: mordomo-db pitr base-backup');
+        print(
+          Boolean(options.json),
+          bases,
+          bases.length
+            ? `finished at                start WAL                 folder\n${lines.join('\n')}`
+            : 'no base backups yet: mordomo-db pitr base-backup',
+        );
       }),
     );
 
@@ -57,7 +63,12 @@ export function registerPitrCommands(program: Command, { databaseAction }: CliCo
         if (!/\d{2}:\d{2}.*([zZ]|[+-]\d{2}(:?\d{2})?)$/.test(text.trim())) {
           throw new InvalidInputError(`--to ${text}: give a time with its zone, like "2026-11-23 14:05:00-03"`);
         }
-        const target = new Date(text.trim().replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'));
+        const target = new Date(
+          text
+            .trim()
+            .replace(' ', 'T')
+            .replace(/([+-]\d{2})$/, '$1:00'),
+        );
         const port = Number(options.port);
         if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidInputError(`--port ${String(options.port)}: not a port number`);
         // Commits of the last moments may still sit in the segment being written: have it archived first.

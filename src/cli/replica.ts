@@ -1,6 +1,5 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { Config } from '../config.ts';
 import { InvalidInputError } from '../errors.ts';
 import { embeddedPrimary } from '../ops/replica-primary.ts';
 import { createReplica, promoteReplica, readReplicaStates, replicaStatus } from '../ops/replica.ts';
@@ -55,9 +54,12 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
         const limits = { bytes: config.replicaMaxLagBytes, seconds: config.replicaMaxLagSeconds };
         const status = { ...(await replicaStatus(database.owner.pool)), replicas: await readReplicaStates(database.owner.pool, config.replicaUrls, limits) };
         const standbys = status.standbys.map(
-          (s) => `  ${s.application_name.padEnd(28)} ${s.state.padEnd(10)} received ${s.flush_lsn ?? '-'} replayed ${s.replay_lsn ?? '-'}  lag ${size(Number(s.lag_bytes ?? 0))}, ${s.replay_lag_seconds ?? 0} s`,
+          (s) =>
+            `  ${s.application_name.padEnd(28)} ${s.state.padEnd(10)} received ${s.flush_lsn ?? '-'} replayed ${s.replay_lsn ?? '-'}  lag ${size(Number(s.lag_bytes ?? 0))}, ${s.replay_lag_seconds ?? 0} s`,
         );
-        const slots = status.slots.map((s) => `  ${s.slot_name.padEnd(28)} ${s.active ? 'active  ' : 'INACTIVE'} keeps ${size(Number(s.retained_bytes ?? 0))} of WAL`);
+        const slots = status.slots.map(
+          (s) => `  ${s.slot_name.padEnd(28)} ${s.active ? 'active  ' : 'INACTIVE'} keeps ${size(Number(s.retained_bytes ?? 0))} of WAL`,
+        );
         const replicas = status.replicas.map((r) => `  ${r.name}  ${r.healthy ? 'in rotation' : `OUT: ${r.reason}`}`);
         const routing = replicas.length ? `\nread replicas (DATABASE_REPLICA_URL):\n${replicas.join('\n')}` : '';
         print(Boolean(options.json), status, `standbys:\n${standbys.join('\n') || '  none connected'}\nslots:\n${slots.join('\n') || '  none'}${routing}`);
@@ -67,7 +69,7 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
   replica
     .command('promote')
     .description('make the standby in --standby-dir a primary; refused while its primary still answers, unless --force')
-    .requiredOption('--standby-dir <dir>', 'the standby\'s data folder')
+    .requiredOption('--standby-dir <dir>', "the standby's data folder")
     .option('--force', 'promote even though the primary answers (only when it is fenced off for good)')
     .action(async (options: { standbyDir: string; force?: boolean }, command: Command) => {
       const config = configOf(command);

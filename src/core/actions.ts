@@ -29,22 +29,22 @@ export async function recordAction(db: Kysely<DB>, input: NewAction, options: Id
 
 async function insertAction(db: Kysely<DB>, values: z.output<typeof newAction>): Promise<Action> {
   const inserted = await db
-      .insertInto('actions')
-      .columns(['message_id', 'conversation_id', 'action_type', 'action_name', 'parameters'])
-      .expression((eb) =>
-        eb
-          .selectFrom('messages')
-          .select([
-            'id',
-            'conversation_id',
-            sql.val(values.action_type).as('action_type'),
-            sql.val(values.action_name).as('action_name'),
-            sql`${JSON.stringify(values.parameters)}::jsonb`.as('parameters'),
-          ])
-          .where('id', '=', values.message_id),
-      )
-      .returning(COLUMNS.actions)
-      .executeTakeFirst();
+    .insertInto('actions')
+    .columns(['message_id', 'conversation_id', 'action_type', 'action_name', 'parameters'])
+    .expression((eb) =>
+      eb
+        .selectFrom('messages')
+        .select([
+          'id',
+          'conversation_id',
+          sql.val(values.action_type).as('action_type'),
+          sql.val(values.action_name).as('action_name'),
+          sql`${JSON.stringify(values.parameters)}::jsonb`.as('parameters'),
+        ])
+        .where('id', '=', values.message_id),
+    )
+    .returning(COLUMNS.actions)
+    .executeTakeFirst();
   if (!inserted) throw new NotFoundError(`message ${values.message_id} not found`);
   return inserted;
 }
@@ -67,35 +67,28 @@ export type ActionOutcome = z.input<typeof outcome>;
  * Moves an action forward: pending → executing → success | failed. Any other move is a `ConflictError` that names
  * the current state; the database refuses it too (trigger), whoever the client is.
  */
-export async function transitionAction(
-  db: Kysely<DB>,
-  actionId: string,
-  to: ActionStatus,
-  details: ActionOutcome = {},
-): Promise<Action> {
+export async function transitionAction(db: Kysely<DB>, actionId: string, to: ActionStatus, details: ActionOutcome = {}): Promise<Action> {
   const key = parse(id, actionId, 'action id');
   const target = parse(z.enum(['pending', 'executing', 'success', 'failed']), to, 'action status');
   const { result, error_message } = parse(outcome, details, 'action outcome');
   const from = (Object.keys(NEXT) as ActionStatus[]).find((state) => NEXT[state].includes(target));
   if (from) {
     const updated = await db
-        .updateTable('actions')
-        .set({
-          status: target,
-          ...(result !== undefined ? { result: result === null ? null : sql`${JSON.stringify(result)}::jsonb` } : {}),
-          ...(error_message !== undefined ? { error_message } : {}),
-        })
-        .where('id', '=', key)
-        .where('status', '=', from)
-        .returning(COLUMNS.actions)
-        .executeTakeFirst();
+      .updateTable('actions')
+      .set({
+        status: target,
+        ...(result !== undefined ? { result: result === null ? null : sql`${JSON.stringify(result)}::jsonb` } : {}),
+        ...(error_message !== undefined ? { error_message } : {}),
+      })
+      .where('id', '=', key)
+      .where('status', '=', from)
+      .returning(COLUMNS.actions)
+      .executeTakeFirst();
     if (updated) return updated;
   }
   const current = await db.selectFrom('actions').select('status').where('id', '=', key).executeTakeFirst();
   if (!current) throw new NotFoundError(`action ${key} not found`);
-  throw new ConflictError(
-    `action ${key} cannot go from ${current.status} to ${target} (allowed: pending -> executing -> success | failed)`,
-  );
+  throw new ConflictError(`action ${key} cannot go from ${current.status} to ${target} (allowed: pending -> executing -> success | failed)`);
 }
 
 /** The action with this id, or `NotFoundError`. */

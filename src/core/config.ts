@@ -41,22 +41,17 @@ export async function getConfig<K extends ConfigKey>(db: Kysely<DB>, key: K): Pr
 }
 
 /** Sets a known key after validating the value; `updated_by` says who (an operator, a service). */
-export async function setConfig<K extends ConfigKey>(
-  db: Kysely<DB>,
-  key: K,
-  value: ConfigValue<K>,
-  updatedBy?: string,
-): Promise<ConfigEntry> {
+export async function setConfig<K extends ConfigKey>(db: Kysely<DB>, key: K, value: ConfigValue<K>, updatedBy?: string): Promise<ConfigEntry> {
   const name = parse(keyName, key, 'config key') as K;
   const checked = parse(CONFIG_KEYS[name] as z.ZodType, value, `value of ${name}`);
   const by = updatedBy === undefined ? null : parse(requiredText(100), updatedBy, 'updated_by');
   const json = JSON.stringify(checked);
   return db
-      .insertInto('config')
-      .values({ key: name, value: json, updated_by: by })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value: json, updated_by: by }))
-      .returning(COLUMNS.config)
-      .executeTakeFirstOrThrow();
+    .insertInto('config')
+    .values({ key: name, value: json, updated_by: by })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: json, updated_by: by }))
+    .returning(COLUMNS.config)
+    .executeTakeFirstOrThrow();
 }
 
 /** Every stored setting, by key. */

@@ -62,12 +62,12 @@ export async function endConversation(db: Kysely<DB>, conversationId: string, in
   const key = parse(id, conversationId, 'conversation id');
   const { satisfaction_score } = parse(ending, input, 'conversation ending');
   const ended = await db
-      .updateTable('conversations')
-      .set((eb) => ({ ended_at: eb.fn<Date>('now'), satisfaction_score: satisfaction_score ?? null }))
-      .where('id', '=', key)
-      .where('ended_at', 'is', null)
-      .returning(COLUMNS.conversations)
-      .executeTakeFirst();
+    .updateTable('conversations')
+    .set((eb) => ({ ended_at: eb.fn<Date>('now'), satisfaction_score: satisfaction_score ?? null }))
+    .where('id', '=', key)
+    .where('ended_at', 'is', null)
+    .returning(COLUMNS.conversations)
+    .executeTakeFirst();
   if (ended) return ended;
   await getConversationRow(db, key);
   throw new ConflictError(`conversation ${key} has already ended`);
@@ -83,17 +83,17 @@ async function getConversationRow(db: Kysely<DB>, key: string): Promise<Conversa
 export async function getConversation(db: Kysely<DB>, conversationId: string): Promise<ConversationWithMessages> {
   const key = parse(id, conversationId, 'conversation id');
   return db
-      .transaction()
-      .setIsolationLevel('repeatable read')
-      .execute(async (trx) => {
-        const conversation = await getConversationRow(trx, key);
-        const messages = await trx
-          .selectFrom('messages')
-          .select(COLUMNS.messages)
-          .where('conversation_id', '=', key)
-          .orderBy('timestamp')
-          .orderBy('id')
-          .execute();
-        return { ...conversation, messages };
-      });
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      const conversation = await getConversationRow(trx, key);
+      const messages = await trx
+        .selectFrom('messages')
+        .select(COLUMNS.messages)
+        .where('conversation_id', '=', key)
+        .orderBy('timestamp')
+        .orderBy('id')
+        .execute();
+      return { ...conversation, messages };
+    });
 }

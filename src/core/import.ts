@@ -9,7 +9,20 @@ import { inClientTransaction } from '../db/transaction.ts';
 import { withClient } from '../db/client.ts';
 
 /** Every column of `messages` but `user_id`, which the database keeps (migration core 013). */
-const MESSAGE_COLUMNS = ['id', 'conversation_id', 'role', 'content', 'timestamp', 'latency_ms', 'intent', 'confidence', 'rag_context', 'audio_duration_ms', 'transcription_model', 'metadata'] as const;
+const MESSAGE_COLUMNS = [
+  'id',
+  'conversation_id',
+  'role',
+  'content',
+  'timestamp',
+  'latency_ms',
+  'intent',
+  'confidence',
+  'rag_context',
+  'audio_duration_ms',
+  'transcription_model',
+  'metadata',
+] as const;
 // A column added to messages later fails the type check here instead of being dropped by the bulk import.
 const everyColumnStaged: Exclude<keyof Messages, 'user_id' | 'search_vector' | (typeof MESSAGE_COLUMNS)[number]> extends never ? true : never = true;
 void everyColumnStaged;

@@ -68,7 +68,9 @@ export async function queryLogs(db: Kysely<DB>, query: LogQuery = {}): Promise<L
   const before = q.before;
   // `at` narrows the lookup of the position's row (and its exact timestamp) to the partitions around it.
   if (before) {
-    select = select.where(sql<boolean>`(timestamp, id) < (coalesce((SELECT timestamp FROM system_logs WHERE id = ${before.id}::bigint AND timestamp BETWEEN ${before.at}::timestamptz - interval '1 millisecond' AND ${before.at}::timestamptz + interval '1 millisecond'), ${before.at}), ${before.id}::bigint)`);
+    select = select.where(
+      sql<boolean>`(timestamp, id) < (coalesce((SELECT timestamp FROM system_logs WHERE id = ${before.id}::bigint AND timestamp BETWEEN ${before.at}::timestamptz - interval '1 millisecond' AND ${before.at}::timestamptz + interval '1 millisecond'), ${before.at}), ${before.id}::bigint)`,
+    );
   }
   return select.orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
 }

@@ -57,8 +57,7 @@ const APPEND_MESSAGES = `
      WHERE c.id = $2::uuid AND c.ended_at IS NULL
     RETURNING ${MESSAGE_COLUMNS}`;
 
-const appendStatement = (conversationId: string, rows: unknown[]) =>
-  CompiledQuery.raw(APPEND_MESSAGES, [JSON.stringify(rows), conversationId]);
+const appendStatement = (conversationId: string, rows: unknown[]) => CompiledQuery.raw(APPEND_MESSAGES, [JSON.stringify(rows), conversationId]);
 
 /** The SQL text and parameters of an append, for benchmarks that replay it through pgbench. */
 export function compileAppend(conversationId: string, messages: NewMessage[]) {
@@ -106,16 +105,10 @@ const LAST_MESSAGES_BEFORE = `
    LIMIT $2`;
 
 /** The last `limit` messages of a conversation (before `before`, when given), oldest first, as an LLM reads them. */
-export async function conversationHistory(
-  db: Kysely<DB>,
-  conversationId: string,
-  options: HistoryOptions = {},
-): Promise<Message[]> {
+export async function conversationHistory(db: Kysely<DB>, conversationId: string, options: HistoryOptions = {}): Promise<Message[]> {
   const key = parse(id, conversationId, 'conversation id');
   const { limit: count, before } = parse(historyOptions, options, 'history options');
-  const query = before
-    ? CompiledQuery.raw(LAST_MESSAGES_BEFORE, [key, count, before])
-    : CompiledQuery.raw(LAST_MESSAGES, [key, count]);
+  const query = before ? CompiledQuery.raw(LAST_MESSAGES_BEFORE, [key, count, before]) : CompiledQuery.raw(LAST_MESSAGES, [key, count]);
   const { rows } = await db.executeQuery<Message>(query);
   return rows.reverse();
 }
@@ -159,7 +152,5 @@ export async function userHistory(db: Kysely<DB>, userId: string, options: UserH
 export function userHistoryStatement(userId: string, options: UserHistoryOptions = {}): CompiledQuery {
   const key = parse(id, userId, 'user id');
   const { days, limit: count, before } = parse(userHistoryOptions, options, 'history options');
-  return before
-    ? CompiledQuery.raw(USER_MESSAGES_BEFORE, [key, days, count, before.at, before.id])
-    : CompiledQuery.raw(USER_MESSAGES, [key, days, count]);
+  return before ? CompiledQuery.raw(USER_MESSAGES_BEFORE, [key, days, count, before.at, before.id]) : CompiledQuery.raw(USER_MESSAGES, [key, days, count]);
 }

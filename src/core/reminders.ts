@@ -33,12 +33,12 @@ export async function createReminder(db: Kysely<DB>, input: NewReminder, options
 export async function cancelReminder(db: Kysely<DB>, reminderId: string): Promise<Reminder> {
   const key = parse(id, reminderId, 'reminder id');
   const cancelled = await db
-      .updateTable('reminders')
-      .set({ status: 'cancelled' })
-      .where('id', '=', key)
-      .where('status', '=', 'pending')
-      .returning(COLUMNS.reminders)
-      .executeTakeFirst();
+    .updateTable('reminders')
+    .set({ status: 'cancelled' })
+    .where('id', '=', key)
+    .where('status', '=', 'pending')
+    .returning(COLUMNS.reminders)
+    .executeTakeFirst();
   if (cancelled) return cancelled;
   const current = await db.selectFrom('reminders').select('status').where('id', '=', key).executeTakeFirst();
   if (!current) throw new NotFoundError(`reminder ${key} not found`);
@@ -52,11 +52,7 @@ export type UpcomingOptions = z.input<typeof upcomingOptions>;
 /** Pending reminders not yet due, soonest first; `after` continues from the last one of the previous page. */
 export async function upcomingReminders(db: Kysely<DB>, options: UpcomingOptions = {}): Promise<Reminder[]> {
   const { user_id, limit: count, after } = parse(upcomingOptions, options, 'upcoming options');
-  let query = db
-    .selectFrom('reminders')
-    .select(COLUMNS.reminders)
-    .where('status', '=', 'pending')
-    .where('scheduled_at', '>', sql<Date>`now()`);
+  let query = db.selectFrom('reminders').select(COLUMNS.reminders).where('status', '=', 'pending').where('scheduled_at', '>', sql<Date>`now()`);
   if (user_id) query = query.where('user_id', '=', user_id);
   // The position's own row gives the exact timestamp; `at` serves only if that row is gone.
   if (after) query = query.where(afterPosition('reminders', 'id', after, 'scheduled_at'));

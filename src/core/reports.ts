@@ -51,11 +51,23 @@ async function rows<T>(db: Kysely<DB>, text: string, values: unknown[]): Promise
 }
 
 /** A row of the seed's most active users of the last 7 days. */
-export interface ActiveUser { name: string; conversations: number; messages: number }
+export interface ActiveUser {
+  name: string;
+  conversations: number;
+  messages: number;
+}
 /** A row of the seed's most common intents of the last 30 days. */
-export interface IntentCount { intent: string; count: number; avg_confidence: number | null }
+export interface IntentCount {
+  intent: string;
+  count: number;
+  avg_confidence: number | null;
+}
 /** A row of the seed's latency by container (metadata.source). */
-export interface SourceLatency { source: string; avg_latency_ms: number; max_latency_ms: number }
+export interface SourceLatency {
+  source: string;
+  avg_latency_ms: number;
+  max_latency_ms: number;
+}
 
 /** Users with the most messages in conversations started in the last `days` (7). */
 export async function activeUsers(db: Kysely<DB>, options: Window = {}): Promise<ActiveUser[]> {
@@ -92,7 +104,10 @@ export async function messagesPer(db: Kysely<DB>, options: z.input<typeof perOpt
   return result;
 }
 
-const percentileOptions = z.strictObject({ by: z.enum(['source', 'transcription_model']).default('source'), days: z.number().int().min(1).max(3650).default(30) });
+const percentileOptions = z.strictObject({
+  by: z.enum(['source', 'transcription_model']).default('source'),
+  days: z.number().int().min(1).max(3650).default(30),
+});
 
 /**
  * Latency p50/p95/p99 per source (metadata) or per transcription model, of the last `days`. Computed from how many

@@ -83,7 +83,11 @@ export type RecentMatchesPlan = 'look' | 'planner' | 'index';
 
 /** searchMessages with the plan of its recent matches fixed: for bench:scale, which times the look's choice against both. */
 export async function searchMessagesPlanned(db: Kysely<DB>, query: string, options: SearchOptions, plan: RecentMatchesPlan): Promise<SearchResult> {
-  const q = parse(text(QUERY_MAX).refine((value) => value.trim().length > 0, 'must not be empty'), query, 'search query');
+  const q = parse(
+    text(QUERY_MAX).refine((value) => value.trim().length > 0, 'must not be empty'),
+    query,
+    'search query',
+  );
   const o = parse(searchOptions, options, 'search options');
   if (o.from && o.to && o.from >= o.to) throw new InvalidInputError('invalid search options: from must be before to');
 

@@ -1,4 +1,4 @@
-import { type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { z } from 'zod';
 import { NotFoundError } from '../errors.ts';
 import { type IdempotencyOptions, once } from '../db/idempotency.ts';

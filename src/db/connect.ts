@@ -78,9 +78,10 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE_NAME]);
-    if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE_NAME}`).catch((error: { code?: string }) => {
-      if (error.code !== SQLSTATE.duplicateDatabase) throw error; // another process created it meanwhile
-    });
+    if (!rowCount)
+      await client.query(`CREATE DATABASE ${DATABASE_NAME}`).catch((error: { code?: string }) => {
+        if (error.code !== SQLSTATE.duplicateDatabase) throw error; // another process created it meanwhile
+      });
   } finally {
     await client.end();
   }
@@ -154,4 +155,3 @@ function connection(url: string, settings: PoolSettings, logger: Logger): Connec
   const pool = createPool(url, settings, logger);
   return { db: createKysely(pool), pool, url };
 }
-

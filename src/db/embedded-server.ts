@@ -218,9 +218,7 @@ export class EmbeddedServer {
 
   private async start(): Promise<void> {
     if (await portInUse(this.options.port)) {
-      throw new ConfigError(
-        `port ${this.options.port} is already in use by another program: stop it, or set MORDOMO_PG_PORT to a free port`,
-      );
+      throw new ConfigError(`port ${this.options.port} is already in use by another program: stop it, or set MORDOMO_PG_PORT to a free port`);
     }
     const { pg_ctl } = await binaries();
     if (this.user) assertReachable(this.user, pg_ctl, 'PostgreSQL binary');

@@ -54,7 +54,13 @@ function keyCondition(store: KeyStore, key: string) {
  * commit, then returns its result. `request` (the operation and its input) is fingerprinted to tell a retry from a
  * different request under a reused key. Without a key, `work` just runs.
  */
-export async function once<T>(db: Kysely<DB>, store: KeyStore, options: IdempotencyOptions, request: unknown, work: (db: Kysely<DB>) => Promise<T>): Promise<T> {
+export async function once<T>(
+  db: Kysely<DB>,
+  store: KeyStore,
+  options: IdempotencyOptions,
+  request: unknown,
+  work: (db: Kysely<DB>) => Promise<T>,
+): Promise<T> {
   if (options.idempotencyKey === undefined) return work(db);
   const key = parse(idempotencyKey, options.idempotencyKey, 'idempotency key');
   const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest();
@@ -69,7 +75,10 @@ export async function once<T>(db: Kysely<DB>, store: KeyStore, options: Idempote
            WHERE ${table}.created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})
           RETURNING true AS claimed`.execute(trx);
     if (claimed.rows.length === 0) {
-      const { rows } = await sql<{ fingerprint: Buffer; result: string }>`SELECT fingerprint, result::text AS result FROM ${table} WHERE ${keyCondition(store, key)}`.execute(trx);
+      const { rows } = await sql<{
+        fingerprint: Buffer;
+        result: string;
+      }>`SELECT fingerprint, result::text AS result FROM ${table} WHERE ${keyCondition(store, key)}`.execute(trx);
       if (!rows[0]!.fingerprint.equals(fingerprint)) {
         throw new ConflictError(`idempotency key ${key} was already used for a different request; send a new key with a new request`);
       }
@@ -84,6 +93,7 @@ export async function once<T>(db: Kysely<DB>, store: KeyStore, options: Idempote
 /** Forgets the store's keys older than IDEMPOTENCY_KEY_TTL_HOURS; returns how many. */
 export async function pruneExpiredKeys(db: Kysely<DB>, store: KeyStore): Promise<number> {
   const scope = store.scope ? sql`${sql.ref(store.scope.column)} = ${store.scope.value} AND ` : sql``;
-  const result = await sql`DELETE FROM ${sql.table(store.table)} WHERE ${scope}created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})`.execute(db);
+  const result =
+    await sql`DELETE FROM ${sql.table(store.table)} WHERE ${scope}created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})`.execute(db);
   return Number(result.numAffectedRows ?? 0n);
 }

@@ -62,7 +62,13 @@ const REPLICA_STATE_SQL = `
 /** Whether one replica may serve reads, and if not why, against the primary's position `primaryLsn`. */
 export async function replicaState(pool: pg.Pool, primaryLsn: bigint, limits: LagLimits): Promise<ReplicaState> {
   const out = (cause: OutOfRotation, reason: string, state: Partial<ReplicaState> = {}): ReplicaState => ({
-    healthy: false, lagBytes: null, lagSeconds: null, replayed: 0n, ...state, reason: `${cause}: ${reason}`, cause,
+    healthy: false,
+    lagBytes: null,
+    lagSeconds: null,
+    replayed: 0n,
+    ...state,
+    reason: `${cause}: ${reason}`,
+    cause,
   });
   let row: { recovering: boolean; lsn: string | null; receiving: boolean | null; replay_behind: number | null };
   try {
@@ -113,7 +119,18 @@ export class ReadRouter {
     this.replicas = urls.map((url) => {
       const pool = createPool(url, { ...settings, min: 0 }, logger);
       const db = createKysely(pool);
-      return { name: redactUrl(url), pool, db, healthy: false, lagBytes: null, lagSeconds: null, replayed: 0n, reason: 'down: not checked yet', cause: 'down', reads: 0 };
+      return {
+        name: redactUrl(url),
+        pool,
+        db,
+        healthy: false,
+        lagBytes: null,
+        lagSeconds: null,
+        replayed: 0n,
+        reason: 'down: not checked yet',
+        cause: 'down',
+        reads: 0,
+      };
     });
   }
 
@@ -171,7 +188,15 @@ export class ReadRouter {
   }
 
   health(): ReplicaHealth[] {
-    return this.replicas.map(({ name, healthy, lagBytes, lagSeconds, cause, reason, reads }) => ({ name, healthy, lagBytes, lagSeconds, cause, reason, reads }));
+    return this.replicas.map(({ name, healthy, lagBytes, lagSeconds, cause, reason, reads }) => ({
+      name,
+      healthy,
+      lagBytes,
+      lagSeconds,
+      cause,
+      reason,
+      reads,
+    }));
   }
 
   private onPrimary(): Reader {

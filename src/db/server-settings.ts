@@ -19,7 +19,12 @@ function normaliseLocale(name: string): string {
 export function installedLocales(): Set<string> {
   try {
     const out = execFileSync('locale', ['-a'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return new Set(out.split('\n').map((line) => normaliseLocale(line.trim())).filter(Boolean));
+    return new Set(
+      out
+        .split('\n')
+        .map((line) => normaliseLocale(line.trim()))
+        .filter(Boolean),
+    );
   } catch {
     return new Set();
   }
@@ -51,10 +56,7 @@ export function sharedBuffersFor(totalMemoryBytes: number): string {
  * as configured), and the pt_BR locale lines fall back to C.UTF-8 where that locale is not installed (PostgreSQL
  * refuses to start on an unknown lc_messages).
  */
-export function embeddedSettings(
-  locales: Set<string> = installedLocales(),
-  sharedBuffers: string = sharedBuffersFor(os.totalmem()),
-): EmbeddedSettings {
+export function embeddedSettings(locales: Set<string> = installedLocales(), sharedBuffers: string = sharedBuffersFor(os.totalmem())): EmbeddedSettings {
   const source = readFileSync(SETTINGS_FILE, 'utf8').replace(
     /^shared_buffers\s*=.*$/m,
     `shared_buffers = ${sharedBuffers}  # mordomo-db: MORDOMO_PG_SHARED_BUFFERS, or a quarter of this machine's memory`,

@@ -31,7 +31,6 @@ import { responseSerializer } from './serializer.ts';
 /** The zod schemas registered by name (User, Message, Error…) become the document's components. */
 const toComponents = createJsonSchemaTransformObject({ zodToJsonConfig });
 
-
 const UNAUTHORIZED = 'missing or invalid credentials: send "Authorization: Bearer <token>"';
 
 /** The address a failure is counted against. */

@@ -26,8 +26,7 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
     registry.removeSingleMetric(`mordomo_${name}`);
   }
-  const gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
-    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  const gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) => new Gauge<L>({ name, help, labelNames, registers: [registry] });
 
   const up = gauge('pg_up', 'Whether the database answered the last scrape (1) or not (0)');
   const connections = gauge('pg_stat_activity_connections', 'Server connections by state (postgres_exporter: pg_stat_activity_count)', ['state']);
@@ -51,11 +50,10 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
   const replicaLag = gauge('mordomo_replica_lag_bytes', 'WAL bytes each read replica is behind the primary', ['replica']);
   const replicaHealthy = gauge('mordomo_replica_healthy', 'Whether each read replica is in rotation (1) or skipped (0)', ['replica']);
   const replicaLagSeconds = gauge('mordomo_replica_lag_seconds', 'Seconds of received WAL each read replica has not replayed yet', ['replica']);
-  const replicaOut = gauge(
-    'mordomo_replica_out_of_rotation',
-    `Why each skipped read replica is out (1 for its reason: ${OUT_OF_ROTATION.join(', ')})`,
-    ['replica', 'reason'],
-  );
+  const replicaOut = gauge('mordomo_replica_out_of_rotation', `Why each skipped read replica is out (1 for its reason: ${OUT_OF_ROTATION.join(', ')})`, [
+    'replica',
+    'reason',
+  ]);
   const reads = gauge('mordomo_reads', 'Read-only requests served, by where they went', ['target']);
   const poolConnections = gauge('mordomo_pool_connections', "The service's pool: connections in use, idle, and requests waiting", ['state']);
 
@@ -72,7 +70,22 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
     registers: [registry],
   });
 
-  const databaseGauges = [connections, databaseSize, tableSize, commits, rollbacks, deadlocks, cacheHit, longest, lag, slowMean, slowCalls, partitions, jobOutcome, jobAt];
+  const databaseGauges = [
+    connections,
+    databaseSize,
+    tableSize,
+    commits,
+    rollbacks,
+    deadlocks,
+    cacheHit,
+    longest,
+    lag,
+    slowMean,
+    slowCalls,
+    partitions,
+    jobOutcome,
+    jobAt,
+  ];
 
   async function readDatabase(): Promise<void> {
     const readings = await readDatabaseStatistics(pool);

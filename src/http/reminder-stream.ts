@@ -77,7 +77,11 @@ export class ReminderStream {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'mordomo-db reminders', connectionTimeoutMillis: this.connectTimeoutMs });
+    const client = new pg.Client({
+      connectionString: this.databaseUrl,
+      application_name: 'mordomo-db reminders',
+      connectionTimeoutMillis: this.connectTimeoutMs,
+    });
     client.on('notification', (message) => {
       if (message.channel !== REMINDER_CHANNEL || !message.payload) return;
       const reminder = JSON.parse(message.payload) as ReminderAnnouncement;

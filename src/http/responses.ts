@@ -21,7 +21,7 @@ const STATUS_MEANING: Record<string, string> = {
   401: 'unauthorized: no credential, or not one this service accepts for this route',
   404: 'not_found: no such id (an id of another domain is answered the same)',
   409: 'conflict: the state forbids it (a duplicate, an ended conversation or call, a move the lifecycle refuses), or an Idempotency-Key reused with another body',
-  413: 'payload_too_large: the body is over the service\'s limit (MORDOMO_HTTP_BODY_LIMIT)',
+  413: "payload_too_large: the body is over the service's limit (MORDOMO_HTTP_BODY_LIMIT)",
   415: 'unsupported_media_type: send the body as JSON, with content-type: application/json',
   422: 'foreign_key: the body refers to a row that does not exist',
   429: 'rate_limited: too many failed authentications from this address or with this credential; retry later',

@@ -255,7 +255,9 @@ export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.arra
 export const idempotentHeaders = z.object({
   'idempotency-key': idempotencyKey
     .optional()
-    .describe('A key of your own for this request (a UUID, say): a retry with the same key and body returns the first answer and writes nothing; kept 24 hours'),
+    .describe(
+      'A key of your own for this request (a UUID, say): a retry with the same key and body returns the first answer and writes nothing; kept 24 hours',
+    ),
 });
 
 /** The library's option from the request's `Idempotency-Key` header (validated by `idempotentHeaders`). */

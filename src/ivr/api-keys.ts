@@ -27,10 +27,10 @@ export async function createApiKey(db: Kysely<DB>, domainUuid: string, name: str
   const label = parse(requiredText(100), name, 'key name');
   const secret = randomBytes(32).toString('base64url');
   const row = await db
-      .insertInto('mordomo_api_keys')
-      .values({ domain_uuid: domain, name: label, secret_sha256: sha256(secret) })
-      .returning(COLUMNS)
-      .executeTakeFirstOrThrow();
+    .insertInto('mordomo_api_keys')
+    .values({ domain_uuid: domain, name: label, secret_sha256: sha256(secret) })
+    .returning(COLUMNS)
+    .executeTakeFirstOrThrow();
   return { ...row, key: `${PREFIX}_${row.key_uuid.replaceAll('-', '')}_${secret}` };
 }
 
@@ -50,11 +50,11 @@ export async function listApiKeys(db: Kysely<DB>, domainUuid?: string, options: 
 export async function revokeApiKey(db: Kysely<DB>, keyUuid: string): Promise<ApiKey> {
   const key = parse(id, keyUuid, 'key id');
   const row = await db
-      .updateTable('mordomo_api_keys')
-      .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.fn<Date>('now')) }))
-      .where('key_uuid', '=', key)
-      .returning(COLUMNS)
-      .executeTakeFirst();
+    .updateTable('mordomo_api_keys')
+    .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.fn<Date>('now')) }))
+    .where('key_uuid', '=', key)
+    .returning(COLUMNS)
+    .executeTakeFirst();
   if (!row) throw new NotFoundError(`API key ${key} not found`);
   return row;
 }
@@ -68,11 +68,11 @@ export async function domainOfApiKey(db: Kysely<DB>, presented: string): Promise
   if (hex === undefined || secret === undefined) return undefined;
   const key = asUuid(hex);
   const row = await db
-      .selectFrom('mordomo_api_keys')
-      .select(['domain_uuid', 'secret_sha256', 'last_used_at'])
-      .where('key_uuid', '=', key)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
+    .selectFrom('mordomo_api_keys')
+    .select(['domain_uuid', 'secret_sha256', 'last_used_at'])
+    .where('key_uuid', '=', key)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
   const expected = row?.secret_sha256 ?? DECOY;
   if (!timingSafeEqual(sha256(secret), expected) || !row) return undefined;
   // Recording use at most once a minute keeps a busy key from rewriting its row on every request.

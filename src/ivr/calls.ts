@@ -76,7 +76,15 @@ ORDER BY c.started_at DESC;`;
 
 // Named rather than `*`: a prepared `SELECT *` fails once a migration adds a column under a running service.
 const CALL_COLUMNS = [
-  'conversation_uuid', 'domain_uuid', 'secretary_uuid', 'caller_id', 'call_uuid', 'started_at', 'ended_at', 'resolution', 'transferred_to',
+  'conversation_uuid',
+  'domain_uuid',
+  'secretary_uuid',
+  'caller_id',
+  'call_uuid',
+  'started_at',
+  'ended_at',
+  'resolution',
+  'transferred_to',
 ] as const;
 const MESSAGE_COLUMNS = ['message_uuid', 'domain_uuid', 'conversation_uuid', 'role', 'content', 'created_at', 'latency_ms', 'intent', 'confidence'] as const;
 
@@ -101,12 +109,21 @@ SELECT c.conversation_uuid, c.caller_id, c.started_at, c.ended_at, c.resolution,
  LIMIT $5`;
 
 async function startCall({ trx, domain }: DomainContext, values: z.output<typeof newCall>): Promise<Call> {
-  return trx.insertInto('v_voice_conversations').values({ ...values, domain_uuid: domain }).returning(CALL_COLUMNS).executeTakeFirstOrThrow();
+  return trx
+    .insertInto('v_voice_conversations')
+    .values({ ...values, domain_uuid: domain })
+    .returning(CALL_COLUMNS)
+    .executeTakeFirstOrThrow();
 }
 
 async function getCall({ trx, domain }: DomainContext, conversationUuid: string): Promise<Call & { messages: CallMessage[] }> {
   const key = parse(id, conversationUuid, 'conversation id');
-  const call = await trx.selectFrom('v_voice_conversations').select(CALL_COLUMNS).where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
+  const call = await trx
+    .selectFrom('v_voice_conversations')
+    .select(CALL_COLUMNS)
+    .where('domain_uuid', '=', domain)
+    .where('conversation_uuid', '=', key)
+    .executeTakeFirst();
   if (!call) throw new NotFoundError(`call ${key} not found`);
   const messages = await trx
     .selectFrom('v_voice_messages')
@@ -121,11 +138,7 @@ async function getCall({ trx, domain }: DomainContext, conversationUuid: string)
 }
 
 // One statement, with distinct increasing times (as core messages).
-async function appendCallMessages(
-  { trx, domain }: DomainContext,
-  conversationUuid: string,
-  messages: z.output<typeof callMessages>,
-): Promise<CallMessage[]> {
+async function appendCallMessages({ trx, domain }: DomainContext, conversationUuid: string, messages: z.output<typeof callMessages>): Promise<CallMessage[]> {
   const key = parse(id, conversationUuid, 'conversation id');
   const { rows } = await sql<CallMessage>`
     INSERT INTO v_voice_messages (domain_uuid, conversation_uuid, role, content, created_at, latency_ms, intent, confidence)
@@ -140,7 +153,12 @@ async function appendCallMessages(
      WHERE c.domain_uuid = ${domain} AND c.conversation_uuid = ${key} AND c.ended_at IS NULL
     RETURNING ${sql.join(MESSAGE_COLUMNS.map((column) => sql.ref(column)))}`.execute(trx);
   if (rows.length === 0) {
-    const call = await trx.selectFrom('v_voice_conversations').select('ended_at').where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
+    const call = await trx
+      .selectFrom('v_voice_conversations')
+      .select('ended_at')
+      .where('domain_uuid', '=', domain)
+      .where('conversation_uuid', '=', key)
+      .executeTakeFirst();
     if (!call) throw new NotFoundError(`call ${key} not found`);
     throw new ConflictError(`call ${key} has ended`);
   }
@@ -158,7 +176,12 @@ async function endCall({ trx, domain }: DomainContext, conversationUuid: string,
     .returning(CALL_COLUMNS)
     .executeTakeFirst();
   if (ended) return ended;
-  const call = await trx.selectFrom('v_voice_conversations').select('ended_at').where('domain_uuid', '=', domain).where('conversation_uuid', '=', key).executeTakeFirst();
+  const call = await trx
+    .selectFrom('v_voice_conversations')
+    .select('ended_at')
+    .where('domain_uuid', '=', domain)
+    .where('conversation_uuid', '=', key)
+    .executeTakeFirst();
   if (!call) throw new NotFoundError(`call ${key} not found`);
   throw new ConflictError(`call ${key} has already ended`);
 }
@@ -166,9 +189,7 @@ async function endCall({ trx, domain }: DomainContext, conversationUuid: string,
 async function callHistory({ trx, domain }: DomainContext, since: Date | string, options: PageOptions = {}): Promise<CallSummary[]> {
   const from = parse(instant, since, 'since');
   const { limit, after } = parse(pageOptions(50), options, 'list options');
-  const { rows } = await trx.executeQuery<CallSummary>(
-    CompiledQuery.raw(CALL_HISTORY_PAGE_SQL, [domain, from, after?.id ?? null, after?.at ?? null, limit]),
-  );
+  const { rows } = await trx.executeQuery<CallSummary>(CompiledQuery.raw(CALL_HISTORY_PAGE_SQL, [domain, from, after?.id ?? null, after?.at ?? null, limit]));
   return rows;
 }
 

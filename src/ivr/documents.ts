@@ -33,10 +33,25 @@ export type DocumentPatch = z.input<typeof documentPatch>;
 export const documentSearch = z.strictObject({ secretary_uuid: id.optional(), limit: limit(100, 10) });
 export type DocumentSearchOptions = z.input<typeof documentSearch>;
 
-const COLUMNS = ['document_uuid', 'domain_uuid', 'secretary_uuid', 'title', 'content', 'source', 'mime_type', 'is_enabled', 'created_at', 'updated_at'] as const;
+const COLUMNS = [
+  'document_uuid',
+  'domain_uuid',
+  'secretary_uuid',
+  'title',
+  'content',
+  'source',
+  'mime_type',
+  'is_enabled',
+  'created_at',
+  'updated_at',
+] as const;
 
 async function createDocument({ trx, domain }: DomainContext, values: z.output<typeof newDocument>): Promise<Document> {
-  return trx.insertInto('v_voice_documents').values({ ...values, domain_uuid: domain }).returning(COLUMNS).executeTakeFirstOrThrow();
+  return trx
+    .insertInto('v_voice_documents')
+    .values({ ...values, domain_uuid: domain })
+    .returning(COLUMNS)
+    .executeTakeFirstOrThrow();
 }
 
 async function getDocument({ trx, domain }: DomainContext, documentUuid: string): Promise<Document> {
@@ -62,7 +77,13 @@ async function listDocuments({ trx, domain }: DomainContext, options: PageOption
 async function updateDocument({ trx, domain }: DomainContext, documentUuid: string, patch: z.output<typeof documentPatch>): Promise<Document> {
   const key = parse(id, documentUuid, 'document id');
   if (Object.keys(patch).length === 0) return getDocument({ trx, domain }, key);
-  const row = await trx.updateTable('v_voice_documents').set(patch).where('domain_uuid', '=', domain).where('document_uuid', '=', key).returning(COLUMNS).executeTakeFirst();
+  const row = await trx
+    .updateTable('v_voice_documents')
+    .set(patch)
+    .where('domain_uuid', '=', domain)
+    .where('document_uuid', '=', key)
+    .returning(COLUMNS)
+    .executeTakeFirst();
   if (!row) throw new NotFoundError(`document ${key} not found`);
   return row;
 }

@@ -40,12 +40,7 @@ export async function enterDomain(trx: Transaction<DB>, domain: string, secrets:
  * Runs `work` in one transaction of the domain (see enterDomain). A transaction that writes a config claims the
  * key before any provider row is touched: the order a rotation takes its locks in (migrations/ivr/009).
  */
-export async function inDomain<T>(
-  db: Kysely<DB>,
-  domain: string,
-  work: (context: DomainContext) => Promise<T>,
-  secrets: DomainSecrets = {},
-): Promise<T> {
+export async function inDomain<T>(db: Kysely<DB>, domain: string, work: (context: DomainContext) => Promise<T>, secrets: DomainSecrets = {}): Promise<T> {
   try {
     return await db.transaction().execute(async (trx) => {
       await enterDomain(trx, domain, secrets);

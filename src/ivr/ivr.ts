@@ -68,7 +68,7 @@ export class IvrDomain {
           return this.#call(name, operation, args);
         },
       };
-      Object.defineProperty(this.prototype, name, { value: method, writable: true, configurable: true });
+      Object.defineProperty(IvrDomain.prototype, name, { value: method, writable: true, configurable: true });
     }
   }
 
@@ -80,7 +80,9 @@ export class IvrDomain {
     const work = (context: DomainContext) => run(context, ...given);
     // The options as a default parameter would take them; their key is checked by once().
     const options = args[arity] === undefined ? {} : (args[arity] as IdempotencyOptions);
-    const scoped = needs.idempotent ? (context: DomainContext) => once(context.trx, domainKeys(context.domain), options, [name, ...given], () => work(context)) : work;
+    const scoped = needs.idempotent
+      ? (context: DomainContext) => once(context.trx, domainKeys(context.domain), options, [name, ...given], () => work(context))
+      : work;
     if (needs.key === 'read') return this.#keys.run((encryptionKey) => inDomain(this.#db, this.domainUuid, scoped, { encryptionKey }));
     const config = needs.key === 'write' ? configOf(given[arity - 1]) : undefined;
     if (config === undefined) return inDomain(this.#db, this.domainUuid, scoped);
@@ -136,7 +138,9 @@ export async function rotateEncryptionKey(db: Kysely<DB>, oldKey: string, newKey
           UPDATE v_voice_ai_providers
              SET config = pgp_sym_encrypt(v_voice_decrypt_either(config, current_setting('app.old_key'), current_setting('app.encryption_key')),
                                           current_setting('app.encryption_key'), 'cipher-algo=aes256')
-           WHERE domain_uuid = ${domain_uuid} AND config IS NOT NULL AND key_id IS DISTINCT FROM v_voice_key_id(current_setting('app.encryption_key'))`.execute(trx);
+           WHERE domain_uuid = ${domain_uuid} AND config IS NOT NULL AND key_id IS DISTINCT FROM v_voice_key_id(current_setting('app.encryption_key'))`.execute(
+          trx,
+        );
         rotated += Number(result.numAffectedRows ?? 0n);
       }
       return rotated;

@@ -26,7 +26,10 @@ export interface ProviderWithConfig extends Pick<ProviderRow, 'provider_uuid' | 
 }
 
 const providerType = z.enum(PROVIDER_TYPES, { message: 'must be stt, tts, llm, embeddings or realtime' });
-const providerName = z.string().max(50).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash or underscore');
+const providerName = z
+  .string()
+  .max(50)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash or underscore');
 const providerConfig = json.refine((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'must be a JSON object');
 
 export const newProvider = z.strictObject({

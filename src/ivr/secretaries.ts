@@ -27,7 +27,10 @@ type Narrowed = { processing_mode: ProcessingMode };
 
 const fields = {
   name: requiredText(100),
-  extension: z.string().regex(/^[0-9*#]{1,10}$/, 'must be 1 to 10 digits, * or #').nullish(),
+  extension: z
+    .string()
+    .regex(/^[0-9*#]{1,10}$/, 'must be 1 to 10 digits, * or #')
+    .nullish(),
   processing_mode: z.enum(['turn_based', 'realtime'], { message: 'must be turn_based or realtime' }),
   system_prompt: text(100_000).nullish(),
   greeting: text(10_000).nullish(),
@@ -44,8 +47,20 @@ export const secretaryPatch = z.strictObject(fields).partial();
 export type SecretaryPatch = z.input<typeof secretaryPatch>;
 
 const COLUMNS = [
-  'secretary_uuid', 'domain_uuid', 'name', 'extension', 'processing_mode', 'system_prompt', 'greeting', 'farewell',
-  'stt_provider_uuid', 'tts_provider_uuid', 'llm_provider_uuid', 'realtime_provider_uuid', 'created_at', 'updated_at',
+  'secretary_uuid',
+  'domain_uuid',
+  'name',
+  'extension',
+  'processing_mode',
+  'system_prompt',
+  'greeting',
+  'farewell',
+  'stt_provider_uuid',
+  'tts_provider_uuid',
+  'llm_provider_uuid',
+  'realtime_provider_uuid',
+  'created_at',
+  'updated_at',
 ] as const;
 
 /**
@@ -71,7 +86,12 @@ WHERE s.domain_uuid = v_voice_current_domain()
   AND s.extension = $1;`;
 
 async function createSecretary({ trx, domain }: DomainContext, values: z.output<typeof newSecretary>): Promise<Secretary> {
-  return trx.insertInto('v_voice_secretaries').values({ ...values, domain_uuid: domain }).returning(COLUMNS).$narrowType<Narrowed>().executeTakeFirstOrThrow();
+  return trx
+    .insertInto('v_voice_secretaries')
+    .values({ ...values, domain_uuid: domain })
+    .returning(COLUMNS)
+    .$narrowType<Narrowed>()
+    .executeTakeFirstOrThrow();
 }
 
 async function getSecretary({ trx, domain }: DomainContext, secretaryUuid: string): Promise<Secretary> {
@@ -124,9 +144,7 @@ async function deleteSecretary({ trx, domain }: DomainContext, secretaryUuid: st
 
 async function secretaryByExtension({ trx }: DomainContext, extension: string): Promise<SecretaryWithProviders> {
   const checked = parse(fields.extension.unwrap().unwrap(), extension, 'extension');
-  const { rows } = await trx.executeQuery<SecretaryWithProviders>(
-    CompiledQuery.raw(SECRETARY_BY_EXTENSION_SQL, [checked]),
-  );
+  const { rows } = await trx.executeQuery<SecretaryWithProviders>(CompiledQuery.raw(SECRETARY_BY_EXTENSION_SQL, [checked]));
   if (!rows[0]) throw new NotFoundError(`no secretary on extension ${checked}`);
   return rows[0];
 }

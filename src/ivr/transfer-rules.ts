@@ -19,14 +19,17 @@ type DestinationType = z.output<typeof fields.destination_type>;
 type Narrowed = { destination_type: DestinationType };
 
 const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be HH:MM or HH:MM:SS');
-const timezone = z.string().max(64).refine((zone) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be an IANA time zone such as America/Sao_Paulo');
+const timezone = z
+  .string()
+  .max(64)
+  .refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an IANA time zone such as America/Sao_Paulo');
 
 const fields = {
   secretary_uuid: id.nullish(),
@@ -42,8 +45,7 @@ const fields = {
   timezone,
   is_enabled: z.boolean(),
 };
-const windowIsWhole = (rule: { time_start?: string | null; time_end?: string | null }) =>
-  (rule.time_start == null) === (rule.time_end == null);
+const windowIsWhole = (rule: { time_start?: string | null; time_end?: string | null }) => (rule.time_start == null) === (rule.time_end == null);
 
 export const newTransferRule = z
   .strictObject({
@@ -69,12 +71,31 @@ export type TransferQuery = z.input<typeof transferQuery>;
 
 // Named rather than `*`: a prepared `SELECT *` fails once a migration adds a column under a running service.
 const COLUMNS = [
-  'rule_uuid', 'domain_uuid', 'secretary_uuid', 'name', 'match_intents', 'match_keywords', 'destination_type', 'destination',
-  'priority', 'weekdays', 'time_start', 'time_end', 'timezone', 'is_enabled', 'created_at', 'updated_at',
+  'rule_uuid',
+  'domain_uuid',
+  'secretary_uuid',
+  'name',
+  'match_intents',
+  'match_keywords',
+  'destination_type',
+  'destination',
+  'priority',
+  'weekdays',
+  'time_start',
+  'time_end',
+  'timezone',
+  'is_enabled',
+  'created_at',
+  'updated_at',
 ] as const;
 
 async function createTransferRule({ trx, domain }: DomainContext, values: z.output<typeof newTransferRule>): Promise<TransferRule> {
-  return trx.insertInto('v_voice_transfer_rules').values({ ...values, domain_uuid: domain }).returning(COLUMNS).$narrowType<Narrowed>().executeTakeFirstOrThrow();
+  return trx
+    .insertInto('v_voice_transfer_rules')
+    .values({ ...values, domain_uuid: domain })
+    .returning(COLUMNS)
+    .$narrowType<Narrowed>()
+    .executeTakeFirstOrThrow();
 }
 
 async function getTransferRule({ trx, domain }: DomainContext, ruleUuid: string): Promise<TransferRule> {

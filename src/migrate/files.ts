@@ -46,7 +46,9 @@ function readOnce(file: string): { sql: string; checksum: string } {
 export function readMigrations(module: Module, root: string = MIGRATIONS_ROOT): MigrationFile[] {
   const dir = path.join(root, module);
   if (!existsSync(dir)) throw new MigrationError(`no migrations folder for module "${module}" (${dir})`);
-  const files = readdirSync(dir).filter((name) => name.endsWith('.sql')).sort();
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith('.sql'))
+    .sort();
   return files.map((name, index) => {
     const match = FILE_NAME.exec(name);
     if (!match) throw new MigrationError(`migration file ${module}/${name} is not named NNN_lowercase_name.sql`);

@@ -82,12 +82,7 @@ export async function migrationStatus(pool: pg.Pool, modules: Module[], root = M
  * Applies the pending migrations of `modules` in order, each in its own transaction together with its ledger row.
  * Concurrent runners serialise on a session advisory lock; the second finds the work done.
  */
-export async function migrate(
-  pool: pg.Pool,
-  modules: Module[],
-  logger: Logger,
-  root = MIGRATIONS_ROOT,
-): Promise<MigrationStatus[]> {
+export async function migrate(pool: pg.Pool, modules: Module[], logger: Logger, root = MIGRATIONS_ROOT): Promise<MigrationStatus[]> {
   const files = modules.flatMap((module) => readMigrations(module, root));
   // One session holds the runners' advisory lock from LOCK to UNLOCK.
   return withClient(pool, async (client) => {
@@ -128,10 +123,13 @@ async function applyOne(client: pg.PoolClient, file: MigrationFile, logger: Logg
       await client.query("SET LOCAL lock_timeout = '10s'");
       await client.query(WITHOUT_STATEMENT_TIMEOUT);
       await client.query(file.sql);
-      await client.query(
-        'INSERT INTO mordomo_migrations (module, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)',
-        [file.module, file.version, file.name, file.checksum, Date.now() - started],
-      );
+      await client.query('INSERT INTO mordomo_migrations (module, version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4, $5)', [
+        file.module,
+        file.version,
+        file.name,
+        file.checksum,
+        Date.now() - started,
+      ]);
     });
     logger.info({ migration: label, ms: Date.now() - started }, 'migration applied');
   } catch (error) {

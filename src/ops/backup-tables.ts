@@ -7,7 +7,16 @@ import { quoteIdentifier } from '../db/identifiers.ts';
 /** The tables each module owns, parents before children, so a restore in this order satisfies foreign keys. */
 export const MODULE_TABLES: Record<Module, string[]> = {
   core: ['users', 'conversations', 'messages', 'actions', 'reminders', 'system_logs', 'config'],
-  ivr: ['v_domains', 'v_voice_ai_providers', 'v_voice_secretaries', 'v_voice_conversations', 'v_voice_messages', 'v_voice_documents', 'v_voice_transfer_rules', 'mordomo_api_keys'],
+  ivr: [
+    'v_domains',
+    'v_voice_ai_providers',
+    'v_voice_secretaries',
+    'v_voice_conversations',
+    'v_voice_messages',
+    'v_voice_documents',
+    'v_voice_transfer_rules',
+    'mordomo_api_keys',
+  ],
 };
 
 export interface TableShape {
@@ -26,10 +35,12 @@ SELECT a.attname AS column, a.attnum, a.attnum = ANY (i.indkey) AS in_key, array
 
 export async function tableShape(client: pg.ClientBase, table: string): Promise<TableShape> {
   const { rows } = await client.query<{ column: string; in_key: boolean; key_position: number | null }>(SHAPE, [table]);
-  const primaryKey = rows.filter((r) => r.in_key).sort((a, b) => (a.key_position ?? 0) - (b.key_position ?? 0)).map((r) => r.column);
+  const primaryKey = rows
+    .filter((r) => r.in_key)
+    .sort((a, b) => (a.key_position ?? 0) - (b.key_position ?? 0))
+    .map((r) => r.column);
   return { name: table, columns: rows.map((r) => r.column), primaryKey };
 }
-
 
 /**
  * The COPY that produces a table's content. In physical order, not by primary key: a uuid key's order is random, and

@@ -157,9 +157,7 @@ async function copyTable(client: pg.PoolClient, table: string, write: (chunk: Bu
  * bypasses RLS would back up zero rows without an error. Refuse rather than write an empty-looking backup.
  */
 async function assertSeesEveryRow(client: pg.PoolClient): Promise<void> {
-  const { rows } = await client.query<{ ok: boolean }>(
-    `SELECT rolsuper OR rolbypassrls AS ok FROM pg_roles WHERE rolname = current_user`,
-  );
+  const { rows } = await client.query<{ ok: boolean }>(`SELECT rolsuper OR rolbypassrls AS ok FROM pg_roles WHERE rolname = current_user`);
   const { rows: ivr } = await client.query(`SELECT 1 FROM pg_class WHERE relname = 'v_voice_ai_providers' AND relforcerowsecurity`);
   if (ivr.length && !rows[0]?.ok) {
     throw new ConfigError('backups of the IVR tables need a superuser or a role with BYPASSRLS (row-level security would hide rows)');

@@ -45,7 +45,13 @@ export function freeBytes(dir: string): number {
 
 /** Measures each folder now and keeps the sample (data/disk-usage.json), for `doctor`'s projections. */
 export function sampleDiskUsage(config: Config, now = new Date()): DiskSample[] {
-  const taken = folders(config).map(({ location, path: dir }) => ({ at: now.toISOString(), location, path: dir, usedBytes: folderBytes(dir), freeBytes: freeBytes(dir) }));
+  const taken = folders(config).map(({ location, path: dir }) => ({
+    at: now.toISOString(),
+    location,
+    path: dir,
+    usedBytes: folderBytes(dir),
+    freeBytes: freeBytes(dir),
+  }));
   const horizon = now.getTime() - KEEP_DAYS * 86_400_000;
   const kept = readDiskSamples(config).filter((sample) => new Date(sample.at).getTime() >= horizon);
   writeFileAtomic(samplesFile(config), JSON.stringify([...kept, ...taken]));

@@ -20,13 +20,36 @@ const ok = (check: string, detail: string): Finding => ({ check, status: 'ok', d
 
 function backups(config: Config, now: Date): Finding {
   const [newest] = listBackups(config.backupDir);
-  if (!newest) return { check: 'backups', status: 'warn', detail: `no backup in ${config.backupDir}`, fix: 'run `mordomo-db backup` now; `npm start` takes one nightly at 02:00' };
+  if (!newest)
+    return {
+      check: 'backups',
+      status: 'warn',
+      detail: `no backup in ${config.backupDir}`,
+      fix: 'run `mordomo-db backup` now; `npm start` takes one nightly at 02:00',
+    };
   const hours = (now.getTime() - newest.createdAt.getTime()) / 3_600_000;
   if (newest.verified && !newest.verified.ok) {
-    return { check: 'backups', status: 'fail', detail: `the newest backup ${newest.file} FAILED verification`, fix: 'take a new backup and run `mordomo-db backup verify` on it; check the server log' };
+    return {
+      check: 'backups',
+      status: 'fail',
+      detail: `the newest backup ${newest.file} FAILED verification`,
+      fix: 'take a new backup and run `mordomo-db backup verify` on it; check the server log',
+    };
   }
-  if (hours > 26) return { check: 'backups', status: 'warn', detail: `the newest backup is ${hours.toFixed(0)} hours old`, fix: 'is the scheduler running? run `mordomo-db backup`' };
-  if (!newest.verified) return { check: 'backups', status: 'warn', detail: `the newest backup (${hours.toFixed(1)} h old) was never verified`, fix: `run \`mordomo-db backup verify ${newest.file}\`` };
+  if (hours > 26)
+    return {
+      check: 'backups',
+      status: 'warn',
+      detail: `the newest backup is ${hours.toFixed(0)} hours old`,
+      fix: 'is the scheduler running? run `mordomo-db backup`',
+    };
+  if (!newest.verified)
+    return {
+      check: 'backups',
+      status: 'warn',
+      detail: `the newest backup (${hours.toFixed(1)} h old) was never verified`,
+      fix: `run \`mordomo-db backup verify ${newest.file}\``,
+    };
   return ok('backups', `newest backup ${hours.toFixed(1)} h old, verified`);
 }
 
@@ -36,7 +59,13 @@ function disk(label: string, dir: string): Finding {
   const freePercent = (100 * stats.bavail) / stats.blocks;
   const freeGb = (stats.bavail * stats.bsize) / 2 ** 30;
   const detail = `${freeGb.toFixed(1)} GiB free (${freePercent.toFixed(0)}%) at ${dir}`;
-  if (freePercent < 5) return { check: `disk (${label})`, status: 'fail', detail, fix: 'free space now: prune backups (`mordomo-db backup prune`), drop old logs, or grow the disk' };
+  if (freePercent < 5)
+    return {
+      check: `disk (${label})`,
+      status: 'fail',
+      detail,
+      fix: 'free space now: prune backups (`mordomo-db backup prune`), drop old logs, or grow the disk',
+    };
   if (freePercent < 15) return { check: `disk (${label})`, status: 'warn', detail, fix: 'plan more space; `mordomo-db backup prune --keep N` frees backups' };
   return ok(`disk (${label})`, detail);
 }
@@ -45,49 +74,109 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
   const findings: Finding[] = [];
   const ahead = await partitionsAhead(pool).catch(() => undefined);
   if (ahead !== undefined) {
-    findings.push(ahead < 2
-      ? { check: 'log partitions', status: 'warn', detail: `${ahead} days of system_logs partitions ahead`, fix: 'run `mordomo-db maintenance partitions` (the scheduler does it hourly)' }
-      : ok('log partitions', `${ahead} days ahead`));
+    findings.push(
+      ahead < 2
+        ? {
+            check: 'log partitions',
+            status: 'warn',
+            detail: `${ahead} days of system_logs partitions ahead`,
+            fix: 'run `mordomo-db maintenance partitions` (the scheduler does it hourly)',
+          }
+        : ok('log partitions', `${ahead} days ahead`),
+    );
   }
   const settings = Object.fromEntries(
-    (await query<{ name: string; setting: string }>(pool, `SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum', 'max_connections', 'shared_preload_libraries')`)).rows.map((r) => [r.name, r.setting]),
+    (
+      await query<{ name: string; setting: string }>(
+        pool,
+        `SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum', 'max_connections', 'shared_preload_libraries')`,
+      )
+    ).rows.map((r) => [r.name, r.setting]),
   );
-  findings.push(settings.autovacuum === 'on'
-    ? ok('autovacuum', 'on')
-    : { check: 'autovacuum', status: 'fail', detail: 'autovacuum is off: tables bloat and transaction ids wrap around', fix: 'set autovacuum = on in deploy/postgresql.conf and restart' });
+  findings.push(
+    settings.autovacuum === 'on'
+      ? ok('autovacuum', 'on')
+      : {
+          check: 'autovacuum',
+          status: 'fail',
+          detail: 'autovacuum is off: tables bloat and transaction ids wrap around',
+          fix: 'set autovacuum = on in deploy/postgresql.conf and restart',
+        },
+  );
   const maxConnections = Number(settings.max_connections);
-  findings.push(config.pool.max > maxConnections - 10
-    ? { check: 'connections', status: 'warn', detail: `MORDOMO_POOL_MAX ${config.pool.max} leaves little of max_connections ${maxConnections}`, fix: 'lower MORDOMO_POOL_MAX or raise max_connections' }
-    : ok('connections', `pool max ${config.pool.max} of max_connections ${maxConnections}`));
+  findings.push(
+    config.pool.max > maxConnections - 10
+      ? {
+          check: 'connections',
+          status: 'warn',
+          detail: `MORDOMO_POOL_MAX ${config.pool.max} leaves little of max_connections ${maxConnections}`,
+          fix: 'lower MORDOMO_POOL_MAX or raise max_connections',
+        }
+      : ok('connections', `pool max ${config.pool.max} of max_connections ${maxConnections}`),
+  );
   if (!String(settings.shared_preload_libraries).includes('pg_stat_statements')) {
-    findings.push({ check: 'slow-query monitoring', status: 'warn', detail: 'pg_stat_statements is not preloaded', fix: "add shared_preload_libraries = 'pg_stat_statements' and restart" });
+    findings.push({
+      check: 'slow-query monitoring',
+      status: 'warn',
+      detail: 'pg_stat_statements is not preloaded',
+      fix: "add shared_preload_libraries = 'pg_stat_statements' and restart",
+    });
   }
-  const { rows: long } = await query<{ pid: number; minutes: number; application_name: string }>(pool, 
+  const { rows: long } = await query<{ pid: number; minutes: number; application_name: string }>(
+    pool,
     `SELECT pid, floor(extract(epoch FROM now() - xact_start) / 60)::int AS minutes, application_name
        FROM pg_stat_activity WHERE xact_start < now() - make_interval(secs => $1) AND pid <> pg_backend_pid() ORDER BY xact_start`,
     [longTransactionSeconds],
   );
-  findings.push(long.length
-    ? { check: 'long transactions', status: 'warn', detail: long.map((t) => `pid ${t.pid} (${t.application_name || 'unnamed'}) open ${t.minutes} min`).join('; '), fix: 'they hold back vacuum; end them with `mordomo-db monitor terminate PID` if stuck' }
-    : ok('long transactions', `none over ${longTransactionSeconds / 60} minutes`));
-  const { rows: slots } = await query<{ slot_name: string; retained: string }>(pool, 
+  findings.push(
+    long.length
+      ? {
+          check: 'long transactions',
+          status: 'warn',
+          detail: long.map((t) => `pid ${t.pid} (${t.application_name || 'unnamed'}) open ${t.minutes} min`).join('; '),
+          fix: 'they hold back vacuum; end them with `mordomo-db monitor terminate PID` if stuck',
+        }
+      : ok('long transactions', `none over ${longTransactionSeconds / 60} minutes`),
+  );
+  const { rows: slots } = await query<{ slot_name: string; retained: string }>(
+    pool,
     `SELECT slot_name, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) AS retained FROM pg_replication_slots WHERE NOT active`,
   );
-  findings.push(slots.length
-    ? { check: 'replication', status: 'warn', detail: slots.map((s) => `inactive slot ${s.slot_name} retains ${s.retained} of WAL`).join('; '), fix: 'bring the standby back or drop the slot (pg_drop_replication_slot) before WAL fills the disk' }
-    : ok('replication', 'no inactive replication slots'));
+  findings.push(
+    slots.length
+      ? {
+          check: 'replication',
+          status: 'warn',
+          detail: slots.map((s) => `inactive slot ${s.slot_name} retains ${s.retained} of WAL`).join('; '),
+          fix: 'bring the standby back or drop the slot (pg_drop_replication_slot) before WAL fills the disk',
+        }
+      : ok('replication', 'no inactive replication slots'),
+  );
   if (config.replicaUrls.length) {
     const replicas = await readReplicaStates(pool, config.replicaUrls, { bytes: config.replicaMaxLagBytes, seconds: config.replicaMaxLagSeconds });
     const out = replicas.filter((replica) => !replica.healthy);
-    findings.push(out.length
-      ? { check: 'read replicas', status: 'warn', detail: out.map((r) => `${r.name} is out of rotation (${r.reason})`).join('; '), fix: 'reads go to the primary meanwhile; see mordomo-db replica status, and the standby\'s own log' }
-      : ok('read replicas', `${replicas.length} in rotation`));
+    findings.push(
+      out.length
+        ? {
+            check: 'read replicas',
+            status: 'warn',
+            detail: out.map((r) => `${r.name} is out of rotation (${r.reason})`).join('; '),
+            fix: "reads go to the primary meanwhile; see mordomo-db replica status, and the standby's own log",
+          }
+        : ok('read replicas', `${replicas.length} in rotation`),
+    );
   }
-  const { rows: jobs } = await query<{ job: string; outcome: string; detail: string }>(pool, 
+  const { rows: jobs } = await query<{ job: string; outcome: string; detail: string }>(
+    pool,
     `SELECT DISTINCT ON (job) job, outcome, coalesce(detail, '') AS detail FROM mordomo_job_runs WHERE outcome <> 'skipped' ORDER BY job, id DESC`,
   ).catch(() => ({ rows: [] as Array<{ job: string; outcome: string; detail: string }> }));
   for (const job of jobs.filter((j) => j.outcome === 'failed')) {
-    findings.push({ check: `job ${job.job}`, status: 'warn', detail: `last run failed: ${job.detail}`, fix: `run \`mordomo-db scheduler run ${job.job}\` and read its log` });
+    findings.push({
+      check: `job ${job.job}`,
+      status: 'warn',
+      detail: `last run failed: ${job.detail}`,
+      fix: `run \`mordomo-db scheduler run ${job.job}\` and read its log`,
+    });
   }
   return findings;
 }
@@ -118,9 +207,10 @@ function growth(config: Config, now: Date): Finding[] {
         check,
         status: 'warn' as const,
         detail: `${pace}: its file system, ${mib(p.freeBytes)} free, is full in ${p.daysLeft.toFixed(1)} days`,
-        fix: p.location === 'archive' || p.location === 'backups'
-          ? 'shorten MORDOMO_BACKUP_RETENTION_DAYS (backups, base backups and WAL go together), or move the folder to a bigger disk'
-          : 'set MORDOMO_CONVERSATION_RETENTION_DAYS, or grow the disk',
+        fix:
+          p.location === 'archive' || p.location === 'backups'
+            ? 'shorten MORDOMO_BACKUP_RETENTION_DAYS (backups, base backups and WAL go together), or move the folder to a bigger disk'
+            : 'set MORDOMO_CONVERSATION_RETENTION_DAYS, or grow the disk',
       };
     }
     return ok(check, p.daysLeft === null ? `${pace}: not growing` : `${pace}: ${Math.floor(p.daysLeft)} days of room`);
@@ -130,5 +220,7 @@ function growth(config: Config, now: Date): Finding[] {
 /** The embedded server's locale: the seed's pt_BR, or the C.UTF-8 fallback (said once at first start, and here). */
 function locale(): Finding {
   const { warning, locale: used } = embeddedSettings();
-  return warning ? { check: 'locale', status: 'warn', detail: warning, fix: 'install it (Debian: locales, then dpkg-reconfigure locales) and restart' } : ok('locale', used);
+  return warning
+    ? { check: 'locale', status: 'warn', detail: warning, fix: 'install it (Debian: locales, then dpkg-reconfigure locales) and restart' }
+    : ok('locale', used);
 }

@@ -125,7 +125,9 @@ export async function terminateBackend(pool: pg.Pool, pid: number, force = false
     if (!backend) throw new NotFoundError(`no backend with pid ${pid}`);
     if (backend.mine) throw new ConflictError('refusing to terminate this command’s own connection');
     if (!force && (!backend.same_db || !backend.app.startsWith('mordomo'))) {
-      throw new ConflictError(`backend ${pid} is not a mordomo-db connection of this database (application "${backend.app}"); use --force to terminate it anyway`);
+      throw new ConflictError(
+        `backend ${pid} is not a mordomo-db connection of this database (application "${backend.app}"); use --force to terminate it anyway`,
+      );
     }
     await client.query('SELECT pg_terminate_backend($1)', [pid]);
   });

@@ -3,12 +3,15 @@ import { query } from '../db/client.ts';
 
 /** Daily system_logs partitions that exist from today (UTC) on, i.e. how many days ahead inserts are covered. */
 export async function partitionsAhead(pool: pg.Pool): Promise<number> {
-  const { rows } = await query<{ ahead: number }>(pool, `
+  const { rows } = await query<{ ahead: number }>(
+    pool,
+    `
     SELECT count(*)::int AS ahead
       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      WHERE i.inhparent = 'system_logs'::regclass
        AND c.relname ~ '^system_logs_y\\d{4}m\\d{2}d\\d{2}$'
-       AND to_date(substring(c.relname FROM 14), 'YYYY"m"MM"d"DD') >= (now() AT TIME ZONE 'UTC')::date`);
+       AND to_date(substring(c.relname FROM 14), 'YYYY"m"MM"d"DD') >= (now() AT TIME ZONE 'UTC')::date`,
+  );
   return rows[0]!.ahead;
 }
 

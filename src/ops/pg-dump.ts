@@ -54,7 +54,10 @@ export async function pgDumpBackup(pool: pg.Pool, databaseUrl: string, outDir: s
   const url = new URL(databaseUrl);
   const password = decodeURIComponent(url.password);
   url.password = '';
-  const run = spawnSync(binary, ['--format=custom', '--file', partial, url.toString()], { encoding: 'utf8', env: { ...serverEnvironment(), PGPASSWORD: password } });
+  const run = spawnSync(binary, ['--format=custom', '--file', partial, url.toString()], {
+    encoding: 'utf8',
+    env: { ...serverEnvironment(), PGPASSWORD: password },
+  });
   if (run.status !== 0) {
     rmSync(partial, { force: true });
     throw new MordomoError('internal', `pg_dump failed: ${(run.stderr || run.error?.message || '').trim().split('\n').slice(-2).join(' | ')}`);

@@ -34,7 +34,6 @@ const MANIFEST = 'mordomo-base-backup.json';
 const SKIP_CONTENTS = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans', 'log']);
 const SKIP_FILES = new Set(['postmaster.pid', 'postmaster.opts', 'startup.log']);
 
-
 /** Copies a live data directory: files may change (WAL replay repairs them) or vanish (then they are not needed). */
 function copyDataDirectory(from: string, to: string): void {
   mkdirSync(to, { recursive: true, mode: 0o700 });
@@ -76,7 +75,9 @@ export async function takeBaseBackup(
     return await withClient(pool, async (client) => {
       const archiving = await client.query<{ archive_mode: string }>(`SELECT current_setting('archive_mode') AS archive_mode`);
       if (options.requireArchive !== false && archiving.rows[0]!.archive_mode === 'off') {
-        throw new ConfigError('WAL archiving is off (MORDOMO_WAL_ARCHIVE_DIR=off, or not the embedded server): a base backup without archived WAL cannot be recovered');
+        throw new ConfigError(
+          'WAL archiving is off (MORDOMO_WAL_ARCHIVE_DIR=off, or not the embedded server): a base backup without archived WAL cannot be recovered',
+        );
       }
       await client.query(`SELECT pg_backup_start($1, true)`, [`mordomo-db ${fileStamp(startedAt)}`]);
       let label: string;
@@ -180,7 +181,9 @@ export async function restoreToTime(options: PitrRestoreOptions): Promise<PitrRe
   if (target.getTime() > Date.now()) throw new ConfigError(`the recovery target ${target.toISOString()} is in the future`);
   const base = listBaseBackups(options.baseRoot).find((backup) => backup.finishedAt.getTime() <= target.getTime());
   if (!base) {
-    throw new NotFoundError(`no base backup finished before ${target.toISOString()} in ${options.baseRoot}: the earliest moment recoverable is the end of the oldest one (mordomo-db pitr list)`);
+    throw new NotFoundError(
+      `no base backup finished before ${target.toISOString()} in ${options.baseRoot}: the earliest moment recoverable is the end of the oldest one (mordomo-db pitr list)`,
+    );
   }
   const gap = archiveGap(options.archiveDir, base.startWal);
   if (gap && target.getTime() > gap.reachableUntil.getTime()) {
@@ -225,7 +228,10 @@ async function recover(options: PitrRestoreOptions, base: BaseBackup): Promise<P
   // recovery_target_time does not take ISO 8601's "T…Z" spelling; "YYYY-MM-DD HH:MM:SS.mmm+00" it does.
   const targetSetting = `recovery_target_time = '${target.toISOString().replace('T', ' ').replace('Z', '+00')}'\n`;
   const configure = (untilTarget: boolean) =>
-    writeFileSync(autoConf, `${original}\nrestore_command = '${restoreCommand}'\n${untilTarget ? targetSetting : ''}recovery_target_action = 'promote'\narchive_mode = 'off'\n`);
+    writeFileSync(
+      autoConf,
+      `${original}\nrestore_command = '${restoreCommand}'\n${untilTarget ? targetSetting : ''}recovery_target_action = 'promote'\narchive_mode = 'off'\n`,
+    );
   configure(true);
   writeFileSync(path.join(pgData, 'recovery.signal'), '');
   if (user) chownTree(pgData, user.uid, user.gid);
@@ -263,11 +269,20 @@ async function recover(options: PitrRestoreOptions, base: BaseBackup): Promise<P
 async function runRecovery(user: ReturnType<typeof resolveServerUser>, pgData: string, port: number, url: string): Promise<void> {
   const { pg_ctl } = await binaries();
   const log = path.join(pgData, 'startup.log');
-  await runServerTool(user, pg_ctl, ['start', '-D', pgData, '-l', log, '-w', '-t', '600', '-o', `-p ${port} -c unix_socket_directories='' -c listen_addresses=127.0.0.1 -c log_directory=log`]).catch(
-    (error: Error) => {
-      throw new UnavailableError(`recovery failed: ${reason(pgData) || error.message}`);
-    },
-  );
+  await runServerTool(user, pg_ctl, [
+    'start',
+    '-D',
+    pgData,
+    '-l',
+    log,
+    '-w',
+    '-t',
+    '600',
+    '-o',
+    `-p ${port} -c unix_socket_directories='' -c listen_addresses=127.0.0.1 -c log_directory=log`,
+  ]).catch((error: Error) => {
+    throw new UnavailableError(`recovery failed: ${reason(pgData) || error.message}`);
+  });
   await waitForPromotion(url, pgData);
 }
 
@@ -300,7 +315,11 @@ export function archiveGap(archiveDir: string, startWal: string): { missing: str
   for (let n = number(startWal); n < (numbers[numbers.length - 1] ?? 0); n++) {
     if (segments.has(n)) continue;
     const before = segments.get(n - 1);
-    const name = (k: number) => `${startWal.slice(0, 8)}${Math.floor(k / 256).toString(16).toUpperCase().padStart(8, '0')}${(k % 256).toString(16).toUpperCase().padStart(8, '0')}`;
+    const name = (k: number) =>
+      `${startWal.slice(0, 8)}${Math.floor(k / 256)
+        .toString(16)
+        .toUpperCase()
+        .padStart(8, '0')}${(k % 256).toString(16).toUpperCase().padStart(8, '0')}`;
     const reachableUntil = before ? statSync(path.join(archiveDir, before)).mtime : new Date(0);
     return { missing: name(n), lastBefore: before ?? name(n - 1), reachableUntil };
   }
@@ -330,14 +349,30 @@ async function waitForPromotion(url: string, pgData: string): Promise<void> {
 /** What the recovering server logged: pg_ctl's startup log, then the logging collector's files (log/). */
 function serverLog(pgData: string): string {
   const logDir = path.join(pgData, 'log');
-  const files = [path.join(pgData, 'startup.log'), ...(existsSync(logDir) ? readdirSync(logDir).sort().map((name) => path.join(logDir, name)) : [])];
-  return files.filter((file) => existsSync(file)).map((file) => readFileSync(file, 'utf8')).join('\n');
+  const files = [
+    path.join(pgData, 'startup.log'),
+    ...(existsSync(logDir)
+      ? readdirSync(logDir)
+          .sort()
+          .map((name) => path.join(logDir, name))
+      : []),
+  ];
+  return files
+    .filter((file) => existsSync(file))
+    .map((file) => readFileSync(file, 'utf8'))
+    .join('\n');
 }
 
 /** PostgreSQL's own reason for a failed recovery: its last FATAL or PANIC lines (and errors before them). */
 function reason(pgData: string): string {
-  const lines = serverLog(pgData).trim().split('\n').filter((line) => /FATAL|PANIC|ERROR|could not/.test(line));
-  return lines.slice(-3).map((line) => line.replace(/^.*?(FATAL|PANIC|ERROR|LOG):\s*/, '$1: ')).join(' | ');
+  const lines = serverLog(pgData)
+    .trim()
+    .split('\n')
+    .filter((line) => /FATAL|PANIC|ERROR|could not/.test(line));
+  return lines
+    .slice(-3)
+    .map((line) => line.replace(/^.*?(FATAL|PANIC|ERROR|LOG):\s*/, '$1: '))
+    .join(' | ');
 }
 
 export function chownTree(dir: string, uid: number, gid: number): void {
@@ -368,13 +403,16 @@ export async function archiveCurrentWal(pool: pg.Pool, timeoutMs = 60_000): Prom
   const segment = rows[0]!.segment;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await query<{ last: string | null; failed: string | null }>(pool, 
+    const status = await query<{ last: string | null; failed: string | null }>(
+      pool,
       'SELECT last_archived_wal AS last, last_failed_wal AS failed FROM pg_stat_archiver',
     );
     const { last, failed } = status.rows[0]!;
     if (last && WAL_SEGMENT.test(last) && last.slice(8) >= segment.slice(8)) return;
     if (Date.now() > deadline) {
-      throw new UnavailableError(`WAL segment ${segment} was not archived within ${timeoutMs / 1000} s${failed ? ` (last failure: ${failed}; see the server log)` : ''}`);
+      throw new UnavailableError(
+        `WAL segment ${segment} was not archived within ${timeoutMs / 1000} s${failed ? ` (last failure: ${failed}; see the server log)` : ''}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -26,7 +26,9 @@ function isEmbeddedPrimary(url: string, embeddedPort: number): boolean {
  */
 export function embeddedPrimary(database: Database, config: Config, primaryOption?: string): { pgData: string; port: number; password: string } {
   if (primaryOption !== undefined && !isEmbeddedPrimary(primaryOption, config.pgPort)) {
-    throw new ConfigError(`${redactUrl(primaryOption)} is not this machine's embedded server: build its standby with pg_basebackup -R (${clientToolsHint(16)}) and a replication slot`);
+    throw new ConfigError(
+      `${redactUrl(primaryOption)} is not this machine's embedded server: build its standby with pg_basebackup -R (${clientToolsHint(16)}) and a replication slot`,
+    );
   }
   if (database.server) return { pgData: database.server.pgData, port: config.pgPort, password: database.server.superuserPassword() };
   const pgData = path.join(path.resolve(config.dataDir), 'pg');
@@ -34,9 +36,13 @@ export function embeddedPrimary(database: Database, config: Config, primaryOptio
   const url = config.databaseUrl ? new URL(config.databaseUrl) : undefined;
   if (url && running && isEmbeddedPrimary(config.databaseUrl!, running.port)) {
     if (decodeURIComponent(url.username) !== SUPERUSER) {
-      throw new ConfigError(`replica create needs the embedded server's superuser: give DATABASE_URL as ${SUPERUSER}, or unset it (the password then comes from POSTGRES_PASSWORD or ${config.dataDir}/postgres-password)`);
+      throw new ConfigError(
+        `replica create needs the embedded server's superuser: give DATABASE_URL as ${SUPERUSER}, or unset it (the password then comes from POSTGRES_PASSWORD or ${config.dataDir}/postgres-password)`,
+      );
     }
     return { pgData, port: running.port, password: decodeURIComponent(url.password) };
   }
-  throw new ConfigError(`replica create copies the embedded server's files; for a remote primary use pg_basebackup (${clientToolsHint(16)}) with a replication slot`);
+  throw new ConfigError(
+    `replica create copies the embedded server's files; for a remote primary use pg_basebackup (${clientToolsHint(16)}) with a replication slot`,
+  );
 }

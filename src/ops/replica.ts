@@ -42,7 +42,11 @@ export interface ReplicaOptions {
  * package's own roles whatever the folder is called.
  */
 export function standbyNames(dataDir: string): { slot: string; role: string } {
-  const folder = path.basename(path.resolve(dataDir)).toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 40);
+  const folder = path
+    .basename(path.resolve(dataDir))
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 40);
   return { slot: `mordomo_${folder}`, role: `mordomo_repl_${folder}` };
 }
 
@@ -74,7 +78,9 @@ export async function createReplica(primary: pg.Pool, options: ReplicaOptions): 
 
   const autoConf = path.join(pgData, 'postgresql.auto.conf');
   const conninfo = `host=127.0.0.1 port=${options.primaryPort} user=${role} password=${password} application_name=${slot}`;
-  writeFileSync(autoConf, `${existsSync(autoConf) ? readFileSync(autoConf, 'utf8') : ''}\nprimary_conninfo = '${conninfo}'\nprimary_slot_name = '${slot}'\n`, { mode: 0o600 });
+  writeFileSync(autoConf, `${existsSync(autoConf) ? readFileSync(autoConf, 'utf8') : ''}\nprimary_conninfo = '${conninfo}'\nprimary_slot_name = '${slot}'\n`, {
+    mode: 0o600,
+  });
   writeFileSync(path.join(pgData, 'standby.signal'), '');
   const user = resolveServerUser(options.osUser);
   if (user) chownTree(pgData, user.uid, user.gid);
@@ -107,14 +113,20 @@ export interface SlotStatus {
 
 /** What the primary sees: each connected standby's lag, and each slot (a standby that is away keeps WAL there). */
 export async function replicaStatus(primary: pg.Pool): Promise<{ standbys: ReplicaStatus[]; slots: SlotStatus[] }> {
-  const standbys = await query<ReplicaStatus>(primary, `
+  const standbys = await query<ReplicaStatus>(
+    primary,
+    `
     SELECT application_name, state, sync_state, sent_lsn::text, flush_lsn::text, replay_lsn::text,
            pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS lag_bytes,
            extract(epoch FROM replay_lag)::float AS replay_lag_seconds
-      FROM pg_stat_replication ORDER BY application_name`);
-  const slots = await query<SlotStatus>(primary, `
+      FROM pg_stat_replication ORDER BY application_name`,
+  );
+  const slots = await query<SlotStatus>(
+    primary,
+    `
     SELECT slot_name, active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes, wal_status
-      FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name`);
+      FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name`,
+  );
   return { standbys: standbys.rows, slots: slots.rows };
 }
 
@@ -122,7 +134,11 @@ export async function replicaStatus(primary: pg.Pool): Promise<{ standbys: Repli
  * Promotes the standby in `dataDir` to a primary. Refuses while its primary still answers (two primaries would
  * each take writes the other never sees) unless `force`: stop or fence the old primary first.
  */
-export async function promoteReplica(dataDir: string, osUser: string, options: { force?: boolean } = {}): Promise<{ slot: string | null; slotDropped: boolean }> {
+export async function promoteReplica(
+  dataDir: string,
+  osUser: string,
+  options: { force?: boolean } = {},
+): Promise<{ slot: string | null; slotDropped: boolean }> {
   const pgData = path.join(dataDir, 'pg');
   if (!existsSync(path.join(pgData, 'standby.signal'))) throw new ConfigError(`${pgData} is not a standby (no standby.signal)`);
   const autoConf = readFileSync(path.join(pgData, 'postgresql.auto.conf'), 'utf8');

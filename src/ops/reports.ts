@@ -42,10 +42,13 @@ export const REPORT_QUERIES = {
 
 /** Records today's database size (the scheduler's daily `size` job). */
 export async function sampleDatabaseSize(pool: pg.Pool): Promise<number> {
-  const { rows } = await query<{ bytes: number }>(pool, `
+  const { rows } = await query<{ bytes: number }>(
+    pool,
+    `
     INSERT INTO database_size_history (sampled_on, bytes) VALUES (current_date, pg_database_size(current_database()))
     ON CONFLICT (sampled_on) DO UPDATE SET bytes = EXCLUDED.bytes, sampled_at = now()
-    RETURNING bytes`);
+    RETURNING bytes`,
+  );
   return rows[0]!.bytes;
 }
 
@@ -57,27 +60,32 @@ export type Report = Record<keyof typeof REPORT_QUERIES | 'slowQueries', Record<
 export async function dashboardReport(pool: pg.Pool, backupDir: string): Promise<Report> {
   const result = await withClient(pool, (client) =>
     inClientTransaction(
-        client,
-        async () => {
-          const read: Record<string, Record<string, unknown>[]> = {};
-          for (const [name, text] of Object.entries(REPORT_QUERIES)) read[name] = (await client.query(text)).rows;
-          // pg_stat_statements may be absent on a managed server: the rest of the report still stands.
-          await client.query('SAVEPOINT slow');
-          read.slowQueries = await client.query(MONITOR_QUERIES.slow).then(
-            (r) => r.rows,
-            async () => (await client.query('ROLLBACK TO SAVEPOINT slow'), []),
-          );
-          return read;
-        },
-        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-      ),
+      client,
+      async () => {
+        const read: Record<string, Record<string, unknown>[]> = {};
+        for (const [name, text] of Object.entries(REPORT_QUERIES)) read[name] = (await client.query(text)).rows;
+        // pg_stat_statements may be absent on a managed server: the rest of the report still stands.
+        await client.query('SAVEPOINT slow');
+        read.slowQueries = await client.query(MONITOR_QUERIES.slow).then(
+          (r) => r.rows,
+          async () => {
+            await client.query('ROLLBACK TO SAVEPOINT slow');
+            return [];
+          },
+        );
+        return read;
+      },
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+    ),
   );
-  const backups = listBackups(backupDir).slice(0, 10).map((b) => ({
-    file: b.file.split('/').pop()!,
-    bytes: b.bytes,
-    created_at: b.createdAt.toISOString(),
-    verified: b.verified ? b.verified.ok : null,
-    verified_at: b.verified?.at ?? null,
-  }));
+  const backups = listBackups(backupDir)
+    .slice(0, 10)
+    .map((b) => ({
+      file: b.file.split('/').pop()!,
+      bytes: b.bytes,
+      created_at: b.createdAt.toISOString(),
+      verified: b.verified ? b.verified.ok : null,
+      verified_at: b.verified?.at ?? null,
+    }));
   return { ...(result as Omit<Report, 'backups'>), backups };
 }

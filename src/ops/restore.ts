@@ -60,7 +60,9 @@ async function assertEmpty(pool: pg.Pool, modules: Module[]): Promise<void> {
     const filter = table === 'config' ? ' WHERE updated_by IS NOT NULL' : '';
     const { rows } = await pool.query(`SELECT EXISTS (SELECT 1 FROM ${quoteIdentifier(table)}${filter}) AS has_rows`);
     if (rows[0].has_rows) {
-      throw new ConflictError(`the target database is not empty (table ${table} has rows): restore into an empty database, or pass --force to replace its data`);
+      throw new ConflictError(
+        `the target database is not empty (table ${table} has rows): restore into an empty database, or pass --force to replace its data`,
+      );
     }
   }
 }
@@ -129,7 +131,10 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
         await client.query(`SET LOCAL session_replication_role = replica`);
         await client.query(WITHOUT_STATEMENT_TIMEOUT);
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
-        const tables = modules.flatMap((m) => MODULE_TABLES[m]).map(quoteIdentifier).join(', ');
+        const tables = modules
+          .flatMap((m) => MODULE_TABLES[m])
+          .map(quoteIdentifier)
+          .join(', ');
         await client.query(`TRUNCATE ${tables} CASCADE`);
         // Sums of the replaced messages: reports read the restored messages until the rollups job runs again.
         if (modules.includes('core')) {
@@ -157,7 +162,9 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
         const rows = Number(current.stream.rowCount);
         const sha256 = current.hash.digest('hex');
         if (rows !== expected.rows || sha256 !== expected.sha256) {
-          throw new BackupFormatError(`backup of table ${expected.name} is damaged: ${rows} rows / checksum ${sha256.slice(0, 12)} read, ${expected.rows} / ${expected.sha256.slice(0, 12)} recorded`);
+          throw new BackupFormatError(
+            `backup of table ${expected.name} is damaged: ${rows} rows / checksum ${sha256.slice(0, 12)} read, ${expected.rows} / ${expected.sha256.slice(0, 12)} recorded`,
+          );
         }
         await current.staged?.();
         for (const statement of current.rebuild) await client.query(statement);
@@ -175,7 +182,10 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
     // Committed only once the file was read to its end: gzip checks its trailer (CRC and length) last, and a file
     // whose trailer was cut off holds every record yet is not the file the backup wrote.
     if (!manifest) throw new BackupFormatError('truncated backup: no manifest at the end');
-    await resetSequences(client, loaded.map((t) => t.name));
+    await resetSequences(
+      client,
+      loaded.map((t) => t.name),
+    );
     await client.query('COMMIT');
     inTransaction = false;
     return manifest;
@@ -210,7 +220,11 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
 async function dropForLoad(client: pg.ClientBase, table: string): Promise<string[]> {
   const keys = await dropKeys(client, table);
   const indexes = await dropSecondaryIndexes(client, table);
-  await queueIndexBuilds(client, table, indexes.filter((i) => !i.unique));
+  await queueIndexBuilds(
+    client,
+    table,
+    indexes.filter((i) => !i.unique),
+  );
   return [...keys.constraints, ...indexes.filter((i) => i.unique).map((i) => i.definition), ...keys.foreignKeys];
 }
 
@@ -300,7 +314,10 @@ async function resetSequences(client: pg.ClientBase, tables: string[]): Promise<
     [tables],
   );
   for (const row of rows) {
-    await client.query(`SELECT setval($1, COALESCE((SELECT max("${row.column_name}") FROM "${row.table_name}"), 1), (SELECT count(*) > 0 FROM "${row.table_name}"))`, [row.sequence]);
+    await client.query(
+      `SELECT setval($1, COALESCE((SELECT max("${row.column_name}") FROM "${row.table_name}"), 1), (SELECT count(*) > 0 FROM "${row.table_name}"))`,
+      [row.sequence],
+    );
   }
 }
 

@@ -224,28 +224,30 @@ export class Scheduler {
     const name = job.name;
     // One client holds the job's advisory lock from try to unlock: a session-level lock belongs to its connection.
     return withClient(this.pool, async (client) => {
-    const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('mordomo-db:job:' || $1)) AS locked`, [name]);
-    if (!rows[0]!.locked) {
-      await client.query(`INSERT INTO mordomo_job_runs (job, finished_at, outcome, detail) VALUES ($1, now(), 'skipped', 'already running elsewhere')`, [name]);
-      return 'skipped';
-    }
-    try {
-      const { rows: run } = await client.query<{ id: number }>(`INSERT INTO mordomo_job_runs (job, outcome) VALUES ($1, 'running') RETURNING id`, [name]);
-      let outcome: JobOutcome = 'success';
-      let detail: string;
-      try {
-        detail = await job.run();
-      } catch (error) {
-        outcome = 'failed';
-        detail = error instanceof Error ? error.message : String(error);
-        this.logger.error({ job: name, err: error }, 'scheduled job failed');
+      const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('mordomo-db:job:' || $1)) AS locked`, [name]);
+      if (!rows[0]!.locked) {
+        await client.query(`INSERT INTO mordomo_job_runs (job, finished_at, outcome, detail) VALUES ($1, now(), 'skipped', 'already running elsewhere')`, [
+          name,
+        ]);
+        return 'skipped';
       }
-      await client.query(`UPDATE mordomo_job_runs SET finished_at = now(), outcome = $2, detail = $3 WHERE id = $1`, [run[0]!.id, outcome, detail]);
-      this.logger.info({ job: name, outcome, detail }, 'scheduled job finished');
-      return outcome;
-    } finally {
-      await client.query(`SELECT pg_advisory_unlock(hashtext('mordomo-db:job:' || $1))`, [name]);
-    }
+      try {
+        const { rows: run } = await client.query<{ id: number }>(`INSERT INTO mordomo_job_runs (job, outcome) VALUES ($1, 'running') RETURNING id`, [name]);
+        let outcome: JobOutcome = 'success';
+        let detail: string;
+        try {
+          detail = await job.run();
+        } catch (error) {
+          outcome = 'failed';
+          detail = error instanceof Error ? error.message : String(error);
+          this.logger.error({ job: name, err: error }, 'scheduled job failed');
+        }
+        await client.query(`UPDATE mordomo_job_runs SET finished_at = now(), outcome = $2, detail = $3 WHERE id = $1`, [run[0]!.id, outcome, detail]);
+        this.logger.info({ job: name, outcome, detail }, 'scheduled job finished');
+        return outcome;
+      } finally {
+        await client.query(`SELECT pg_advisory_unlock(hashtext('mordomo-db:job:' || $1))`, [name]);
+      }
     });
   }
 }

@@ -71,7 +71,9 @@ export async function runScenario(baseUrl: string, adminToken: string, domainUui
   // An action through its lifecycle, a reminder, a setting.
   const action = must(
     'recordAction',
-    await admin.POST('/v1/actions', { body: { message_id: lastUserMessage, action_type: 'reminder', action_name: 'criar_lembrete', parameters: { what: 'pão' } } }),
+    await admin.POST('/v1/actions', {
+      body: { message_id: lastUserMessage, action_type: 'reminder', action_name: 'criar_lembrete', parameters: { what: 'pão' } },
+    }),
   );
   must('transitionAction', await admin.POST('/v1/actions/{id}/transition', { params: { path: { id: action.id } }, body: { status: 'executing' } }));
   const done = must(
@@ -83,7 +85,10 @@ export async function runScenario(baseUrl: string, adminToken: string, domainUui
     await admin.POST('/v1/reminders', { body: { user_id: user.id, title: 'Comprar pão', scheduled_at: new Date(Date.now() + 86_400_000).toISOString() } }),
   );
   const upcoming = must('listUpcomingReminders', await admin.GET('/v1/reminders/upcoming', { params: { query: { user_id: user.id } } }));
-  check(upcoming.items.some((item) => item.id === reminder.id), 'the reminder is upcoming');
+  check(
+    upcoming.items.some((item) => item.id === reminder.id),
+    'the reminder is upcoming',
+  );
   must('setConfig', await admin.PUT('/v1/config/{key}', { params: { path: { key: 'brain.temperature' } }, body: { value: 0.4, updated_by: 'scenario' } }));
   const setting = must('getConfig', await admin.GET('/v1/config/{key}', { params: { path: { key: 'brain.temperature' } } }));
   check(setting.value === 0.4, 'the setting reads back');
@@ -97,7 +102,9 @@ export async function runScenario(baseUrl: string, adminToken: string, domainUui
   const ivr = createClient<paths>({ baseUrl, headers: { authorization: `Bearer ${key.key}` } });
   const llm = must(
     'createProvider',
-    await ivr.POST('/v1/ivr/providers', { body: { provider_type: 'llm', provider_name: 'openai', config: { api_key: 'sk-scenario', model: 'gpt-4o-mini' }, is_default: true } }),
+    await ivr.POST('/v1/ivr/providers', {
+      body: { provider_type: 'llm', provider_name: 'openai', config: { api_key: 'sk-scenario', model: 'gpt-4o-mini' }, is_default: true },
+    }),
   );
   check(llm.configured && !('config' in llm), 'a provider answers that it is configured, never its config');
   const secretary = must(
@@ -112,20 +119,30 @@ export async function runScenario(baseUrl: string, adminToken: string, domainUui
   const hits = must('searchDocuments', await ivr.GET('/v1/ivr/documents/search', { params: { query: { q: 'horário de atendimento' } } }));
   must(
     'createTransferRule',
-    await ivr.POST('/v1/ivr/transfer-rules', { body: { name: 'Financeiro', match_intents: ['billing'], match_keywords: ['boleto'], destination_type: 'extension', destination: '2001' } }),
+    await ivr.POST('/v1/ivr/transfer-rules', {
+      body: { name: 'Financeiro', match_intents: ['billing'], match_keywords: ['boleto'], destination_type: 'extension', destination: '2001' },
+    }),
   );
   const call = must('startCall', await ivr.POST('/v1/ivr/calls', { body: { secretary_uuid: secretary.secretary_uuid, caller_id: '+5511999990000' } }));
   must(
     'appendCallMessages',
     await ivr.POST('/v1/ivr/calls/{uuid}/messages', {
       params: { path: { uuid: call.conversation_uuid } },
-      body: { messages: [{ role: 'assistant', content: 'Olá!' }, { role: 'user', content: 'Quero a segunda via do boleto', intent: 'billing', confidence: 0.92 }] },
+      body: {
+        messages: [
+          { role: 'assistant', content: 'Olá!' },
+          { role: 'user', content: 'Quero a segunda via do boleto', intent: 'billing', confidence: 0.92 },
+        ],
+      },
     }),
   );
   const match = must('matchTransferRule', await ivr.POST('/v1/ivr/transfer-rules/match', { body: { intent: 'billing', utterance: 'segunda via do boleto' } }));
   must(
     'endCall',
-    await ivr.POST('/v1/ivr/calls/{uuid}/end', { params: { path: { uuid: call.conversation_uuid } }, body: { resolution: 'transferred', transferred_to: match.rule?.destination ?? null } }),
+    await ivr.POST('/v1/ivr/calls/{uuid}/end', {
+      params: { path: { uuid: call.conversation_uuid } },
+      body: { resolution: 'transferred', transferred_to: match.rule?.destination ?? null },
+    }),
   );
   const transcript = must('getCall', await ivr.GET('/v1/ivr/calls/{uuid}', { params: { path: { uuid: call.conversation_uuid } } }));
   const calls = must('listCalls', await ivr.GET('/v1/ivr/calls', { params: { query: { since: new Date(Date.now() - 3_600_000).toISOString() } } }));

@@ -53,9 +53,17 @@ test('refuses every transition other than pending -> executing -> success|failed
 
 test('refuses unknown messages, unknown actions and bad input without writing', async () => {
   const before = await rowCounts(db);
-  await rejectsWith(() => recordAction(db, { message_id: '7a1e0000-0000-4000-8000-000000000001', action_type: 'x', action_name: 'y', parameters: {} }), 'not_found', /message/);
+  await rejectsWith(
+    () => recordAction(db, { message_id: '7a1e0000-0000-4000-8000-000000000001', action_type: 'x', action_name: 'y', parameters: {} }),
+    'not_found',
+    /message/,
+  );
   await rejectsWith(() => recordAction(db, { message_id: 'bad', action_type: 'x', action_name: 'y', parameters: {} }), 'invalid_input', /message_id/);
-  await rejectsWith(() => recordAction(db, { message_id: '7a1e0000-0000-4000-8000-000000000001', action_type: '', action_name: 'y', parameters: {} }), 'invalid_input', /action_type/);
+  await rejectsWith(
+    () => recordAction(db, { message_id: '7a1e0000-0000-4000-8000-000000000001', action_type: '', action_name: 'y', parameters: {} }),
+    'invalid_input',
+    /action_type/,
+  );
   await rejectsWith(() => transitionAction(db, '7a1e0000-0000-4000-8000-000000000001', 'executing'), 'not_found', /action/);
   await rejectsWith(() => transitionAction(db, '7a1e0000-0000-4000-8000-000000000001', 'done' as never), 'invalid_input', /status/);
   assert.deepEqual(await rowCounts(db), before);

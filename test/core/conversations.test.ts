@@ -14,12 +14,26 @@ test('a turn is stored in order, counted on the conversation and marks the user 
   const user = await createUser(db, { name: 'Ana' });
   const conversation = await startConversation(db, { user_id: user.id });
   assert.equal(conversation.message_count, 0);
-  const turn = await appendTurn(db, conversation.id, { content: 'Liga a luz da sala', intent: 'iot_control', confidence: 0.93 }, { content: 'Pronto, luz ligada.', latency_ms: 850 });
-  assert.deepEqual(turn.map((m) => [m.role, m.content]), [['user', 'Liga a luz da sala'], ['assistant', 'Pronto, luz ligada.']]);
+  const turn = await appendTurn(
+    db,
+    conversation.id,
+    { content: 'Liga a luz da sala', intent: 'iot_control', confidence: 0.93 },
+    { content: 'Pronto, luz ligada.', latency_ms: 850 },
+  );
+  assert.deepEqual(
+    turn.map((m) => [m.role, m.content]),
+    [
+      ['user', 'Liga a luz da sala'],
+      ['assistant', 'Pronto, luz ligada.'],
+    ],
+  );
   assert.ok(turn[0]!.timestamp < turn[1]!.timestamp);
   const read = await getConversation(db, conversation.id);
   assert.equal(read.message_count, 2);
-  assert.deepEqual(read.messages.map((m) => m.id), turn.map((m) => m.id));
+  assert.deepEqual(
+    read.messages.map((m) => m.id),
+    turn.map((m) => m.id),
+  );
   const refreshed = await getUser(db, user.id);
   assert.deepEqual(refreshed.last_interaction_at, turn[1]!.timestamp);
 });
@@ -55,7 +69,14 @@ test('refuses bad messages, scores and ids without writing anything', async () =
   const bad: Array<[() => Promise<unknown>, RegExp]> = [
     [() => appendMessages(db, conversation.id, [{ role: 'robot' as never, content: 'x' }]), /role: must be user, assistant or system/],
     [() => appendMessages(db, conversation.id, [{ role: 'user', content: '' }]), /content: must not be empty/],
-    [() => appendMessages(db, conversation.id, [{ role: 'user', content: 'ok' }, { role: 'user', content: 'a\u0000b' }]), /1.content: must not contain NUL/],
+    [
+      () =>
+        appendMessages(db, conversation.id, [
+          { role: 'user', content: 'ok' },
+          { role: 'user', content: 'a\u0000b' },
+        ]),
+      /1.content: must not contain NUL/,
+    ],
     [() => appendMessages(db, conversation.id, [{ role: 'user', content: 'x'.repeat(1_000_001) }]), /at most 1000000/],
     [() => appendMessages(db, conversation.id, [{ role: 'user', content: 'x', confidence: 1.5 }]), /confidence/],
     [() => appendMessages(db, conversation.id, [{ role: 'user', content: 'x', latency_ms: -1 }]), /latency_ms/],
@@ -77,9 +98,15 @@ test('history returns the last N messages oldest first, and pages backwards with
   const conversation = await startConversation(db);
   for (let i = 1; i <= 6; i++) await appendMessages(db, conversation.id, [{ role: 'user', content: `m${i}` }]);
   const last3 = await conversationHistory(db, conversation.id, { limit: 3 });
-  assert.deepEqual(last3.map((m) => m.content), ['m4', 'm5', 'm6']);
+  assert.deepEqual(
+    last3.map((m) => m.content),
+    ['m4', 'm5', 'm6'],
+  );
   const previous = await conversationHistory(db, conversation.id, { limit: 3, before: last3[0]!.timestamp });
-  assert.deepEqual(previous.map((m) => m.content), ['m1', 'm2', 'm3']);
+  assert.deepEqual(
+    previous.map((m) => m.content),
+    ['m1', 'm2', 'm3'],
+  );
   await rejectsWith(() => conversationHistory(db, conversation.id, { limit: 0 }), 'invalid_input', /limit/);
   await rejectsWith(() => conversationHistory(db, conversation.id, { limit: 1001 }), 'invalid_input', /limit/);
 });
@@ -89,8 +116,14 @@ test('messages appended in quick succession get distinct, increasing timestamps'
   const written = [];
   for (let i = 0; i < 30; i++) written.push(...(await appendMessages(db, conversation.id, [{ role: 'user', content: `r${i}` }])));
   const times = written.map((m) => m.timestamp.getTime());
-  assert.ok(times.every((t, i) => i === 0 || t > times[i - 1]!), 'timestamps must strictly increase');
-  assert.deepEqual((await conversationHistory(db, conversation.id, { limit: 30 })).map((m) => m.content), written.map((m) => m.content));
+  assert.ok(
+    times.every((t, i) => i === 0 || t > times[i - 1]!),
+    'timestamps must strictly increase',
+  );
+  assert.deepEqual(
+    (await conversationHistory(db, conversation.id, { limit: 30 })).map((m) => m.content),
+    written.map((m) => m.content),
+  );
 });
 
 test("a user's history covers only their last N days, newest first", async () => {
@@ -104,9 +137,18 @@ test("a user's history covers only their last N days, newest first", async () =>
   const foreign = await startConversation(db, { user_id: other.id });
   await appendTurn(db, foreign.id, { content: 'de outro' }, { content: 'resposta' });
   const history = await userHistory(db, user.id);
-  assert.deepEqual(history.map((m) => m.content), ['nova resposta', 'nova pergunta']);
-  assert.deepEqual((await userHistory(db, user.id, { days: 9 })).map((m) => m.content), ['nova resposta', 'nova pergunta', 'velha']);
-  assert.deepEqual((await userHistory(db, user.id, { limit: 1 })).map((m) => m.content), ['nova resposta']);
+  assert.deepEqual(
+    history.map((m) => m.content),
+    ['nova resposta', 'nova pergunta'],
+  );
+  assert.deepEqual(
+    (await userHistory(db, user.id, { days: 9 })).map((m) => m.content),
+    ['nova resposta', 'nova pergunta', 'velha'],
+  );
+  assert.deepEqual(
+    (await userHistory(db, user.id, { limit: 1 })).map((m) => m.content),
+    ['nova resposta'],
+  );
   await rejectsWith(() => userHistory(db, user.id, { days: 0 }), 'invalid_input', /days/);
 });
 
@@ -119,7 +161,10 @@ test("a message's user is always its conversation's: a statement cannot file it 
   await sql`INSERT INTO messages (conversation_id, role, content, user_id) VALUES (${conversation.id}, 'user', 'forjada', ${intruder.id})`.execute(db);
   await sql`UPDATE messages SET user_id = ${intruder.id} WHERE id = ${appended!.id}`.execute(db);
   const stored = await db.selectFrom('messages').select(['content', 'user_id']).where('conversation_id', '=', conversation.id).orderBy('content').execute();
-  assert.deepEqual(stored, [{ content: 'forjada', user_id: owner.id }, { content: 'minha', user_id: owner.id }]);
+  assert.deepEqual(stored, [
+    { content: 'forjada', user_id: owner.id },
+    { content: 'minha', user_id: owner.id },
+  ]);
   assert.deepEqual(await userHistory(db, intruder.id), []);
   const anonymous = await startConversation(db);
   const [unknownSpeaker] = await appendMessages(db, anonymous.id, [{ role: 'user', content: 'quem fala?' }]);
@@ -132,12 +177,21 @@ test("a conversation handed to another user takes its messages to that user's hi
   const conversation = await startConversation(db);
   await appendTurn(db, conversation.id, { content: 'quem sou eu?' }, { content: 'ainda não sei' });
   await db.updateTable('conversations').set({ user_id: first.id }).where('id', '=', conversation.id).execute();
-  assert.deepEqual((await userHistory(db, first.id)).map((m) => m.content), ['ainda não sei', 'quem sou eu?']);
+  assert.deepEqual(
+    (await userHistory(db, first.id)).map((m) => m.content),
+    ['ainda não sei', 'quem sou eu?'],
+  );
   const moved = await startConversation(db, { user_id: first.id });
   await appendMessages(db, moved.id, [{ role: 'user', content: 'era a segunda' }]);
   await db.updateTable('conversations').set({ user_id: second.id }).where('id', '=', moved.id).execute();
-  assert.deepEqual((await userHistory(db, first.id)).map((m) => m.content), ['ainda não sei', 'quem sou eu?']);
-  assert.deepEqual((await userHistory(db, second.id)).map((m) => m.content), ['era a segunda']);
+  assert.deepEqual(
+    (await userHistory(db, first.id)).map((m) => m.content),
+    ['ainda não sei', 'quem sou eu?'],
+  );
+  assert.deepEqual(
+    (await userHistory(db, second.id)).map((m) => m.content),
+    ['era a segunda'],
+  );
 });
 
 test("a user's history is one range of idx_messages_user, not a probe per conversation", async () => {

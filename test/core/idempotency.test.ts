@@ -14,7 +14,15 @@ import { createDomain } from '../ivr/fixtures.ts';
 const { db } = await testDatabase('idempotency');
 
 const messagesOf = async (conversation: string) =>
-  Number((await db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).where('conversation_id', '=', conversation).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await db
+        .selectFrom('messages')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('conversation_id', '=', conversation)
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 test('a retried turn with the same key returns the first result, typed the same, and writes once', async () => {
   const conversation = await startConversation(db);
@@ -33,15 +41,27 @@ test('concurrent calls with one key write once and all get the same answer', asy
   const answers = await Promise.all(
     Array.from({ length: 8 }, () => appendTurn(db, conversation.id, { content: 'Que horas são?' }, { content: 'Meio-dia.' }, { idempotencyKey: 'race' })),
   );
-  for (const answer of answers) assert.deepEqual(answer.map((m) => m.id), answers[0]!.map((m) => m.id));
+  for (const answer of answers)
+    assert.deepEqual(
+      answer.map((m) => m.id),
+      answers[0]!.map((m) => m.id),
+    );
   assert.equal(await messagesOf(conversation.id), 2);
 });
 
 test('the same key with another request is a conflict and writes nothing; a bad key is refused before SQL', async () => {
   const conversation = await startConversation(db);
   await appendTurn(db, conversation.id, { content: 'um' }, { content: 'dois' }, { idempotencyKey: 'reused' });
-  await rejectsWith(() => appendTurn(db, conversation.id, { content: 'outro' }, { content: 'pedido' }, { idempotencyKey: 'reused' }), 'conflict', /already used for a different request/);
-  await rejectsWith(() => createReminder(db, { title: 'x', scheduled_at: new Date() }, { idempotencyKey: 'reused' }), 'conflict', /already used for a different request/);
+  await rejectsWith(
+    () => appendTurn(db, conversation.id, { content: 'outro' }, { content: 'pedido' }, { idempotencyKey: 'reused' }),
+    'conflict',
+    /already used for a different request/,
+  );
+  await rejectsWith(
+    () => createReminder(db, { title: 'x', scheduled_at: new Date() }, { idempotencyKey: 'reused' }),
+    'conflict',
+    /already used for a different request/,
+  );
   assert.equal(await messagesOf(conversation.id), 2);
   for (const bad of ['', 'has space', 'a'.repeat(256), 'nul\u0000byte', 42 as unknown as string]) {
     await rejectsWith(() => appendTurn(db, conversation.id, { content: 'x' }, { content: 'y' }, { idempotencyKey: bad }), 'invalid_input', /idempotency key/);
@@ -51,7 +71,10 @@ test('the same key with another request is a conflict and writes nothing; a bad 
 
 test('a failed call does not use up its key, and an expired key is new again and pruned', async () => {
   const conversation = await startConversation(db);
-  await rejectsWith(() => appendTurn(db, '0b6f3c4e-1111-4aaa-8bbb-222222222222', { content: 'a' }, { content: 'b' }, { idempotencyKey: 'failed-once' }), 'not_found');
+  await rejectsWith(
+    () => appendTurn(db, '0b6f3c4e-1111-4aaa-8bbb-222222222222', { content: 'a' }, { content: 'b' }, { idempotencyKey: 'failed-once' }),
+    'not_found',
+  );
   await appendTurn(db, '0b6f3c4e-1111-4aaa-8bbb-222222222222', { content: 'a' }, { content: 'b' }, { idempotencyKey: 'failed-once' }).catch(() => undefined);
   await appendTurn(db, conversation.id, { content: 'a' }, { content: 'b' }, { idempotencyKey: 'expiring' });
   await sql`UPDATE mordomo_idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'expiring'`.execute(db);
@@ -80,12 +103,15 @@ test("IVR keys are per domain: one tenant's key neither replays nor blocks anoth
   await rejectsWith(() => a.startCall({ caller_id: '2002' }, { idempotencyKey: 'call-1' }), 'conflict');
 });
 
-test("expired IVR keys are pruned domain by domain, as the IVR role, and a fresh key of another domain stays", async () => {
+test('expired IVR keys are pruned domain by domain, as the IVR role, and a fresh key of another domain stays', async () => {
   const [first, second] = [await createDomain(db), await createDomain(db)];
   await createIvr(db).forDomain(first).startCall({ caller_id: '2001' }, { idempotencyKey: 'old-call' });
   await createIvr(db).forDomain(second).startCall({ caller_id: '2002' }, { idempotencyKey: 'new-call' });
   await sql`UPDATE v_voice_idempotency_keys SET created_at = now() - interval '25 hours' WHERE domain_uuid = ${first}`.execute(db);
   assert.equal(await pruneDomainKeys(db), 1);
-  const { rows } = await sql<{ domain_uuid: string; key: string }>`SELECT domain_uuid, key FROM v_voice_idempotency_keys WHERE domain_uuid IN (${first}, ${second})`.execute(db);
+  const { rows } = await sql<{
+    domain_uuid: string;
+    key: string;
+  }>`SELECT domain_uuid, key FROM v_voice_idempotency_keys WHERE domain_uuid IN (${first}, ${second})`.execute(db);
   assert.deepEqual(rows, [{ domain_uuid: second, key: 'new-call' }]);
 });

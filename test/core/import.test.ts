@@ -45,19 +45,35 @@ for (const path of paths) {
     const user = await createUser(db, { name: 'Importada' });
     const conversation = await startConversation(db, { user_id: user.id });
     const other = await startConversation(db, {});
-    const lines = Array.from({ length: 1000 }, (_, i) =>
-      `${i < 990 ? conversation.id : other.id}\t${i % 2 ? 'assistant' : 'user'}\tmensagem ${i}\t2026-11-23T10:00:${String(i % 60).padStart(2, '0')}Z\t\\N\t\\N\t${i}\t{}\n`);
+    const lines = Array.from(
+      { length: 1000 },
+      (_, i) =>
+        `${i < 990 ? conversation.id : other.id}\t${i % 2 ? 'assistant' : 'user'}\tmensagem ${i}\t2026-11-23T10:00:${String(i % 60).padStart(2, '0')}Z\t\\N\t\\N\t${i}\t{}\n`,
+    );
     assert.equal(await importMessages(path.importer(), Readable.from(lines)), 1000);
     const counts = await db.selectFrom('conversations').select(['id', 'message_count']).where('id', 'in', [conversation.id, other.id]).execute();
     assert.deepEqual(Object.fromEntries(counts.map((row) => [row.id, row.message_count])), { [conversation.id]: 990, [other.id]: 10 });
     const { last_interaction_at } = await db.selectFrom('users').select('last_interaction_at').where('id', '=', user.id).executeTakeFirstOrThrow();
     assert.equal(last_interaction_at?.toISOString(), '2026-11-23T10:00:59.000Z');
-    const stored = await db.selectFrom('messages').select(['content', 'latency_ms', 'metadata']).where('conversation_id', '=', conversation.id).where('content', '=', 'mensagem 7').executeTakeFirstOrThrow();
+    const stored = await db
+      .selectFrom('messages')
+      .select(['content', 'latency_ms', 'metadata'])
+      .where('conversation_id', '=', conversation.id)
+      .where('content', '=', 'mensagem 7')
+      .executeTakeFirstOrThrow();
     assert.deepEqual(stored, { content: 'mensagem 7', latency_ms: 7, metadata: {} });
     // Each message carries its conversation's user, as an append would (NULL for the unknown speaker's).
-    const owners = await db.selectFrom('messages').select(['conversation_id', 'user_id']).distinct()
-      .where('conversation_id', 'in', [conversation.id, other.id]).orderBy('user_id').execute();
-    assert.deepEqual(owners, [{ conversation_id: conversation.id, user_id: user.id }, { conversation_id: other.id, user_id: null }]);
+    const owners = await db
+      .selectFrom('messages')
+      .select(['conversation_id', 'user_id'])
+      .distinct()
+      .where('conversation_id', 'in', [conversation.id, other.id])
+      .orderBy('user_id')
+      .execute();
+    assert.deepEqual(owners, [
+      { conversation_id: conversation.id, user_id: user.id },
+      { conversation_id: other.id, user_id: null },
+    ]);
   });
 
   test(`${path.label}: one bad row refuses the whole file, nothing is half-loaded`, async () => {
@@ -67,7 +83,11 @@ for (const path of paths) {
     const importing = (bad: string) => importMessages(path.importer(), Readable.from([good, bad]));
     await rejectsWith(() => importing(`${conversation.id}\troot\tx\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`), 'invalid_input');
     await rejectsWith(() => importing(`${conversation.id}\tuser\tx\t2026-11-23T10:00:00Z\t\\N\t1.5\t\\N\t{}\n`), 'invalid_input');
-    await rejectsWith(() => importing(`3f0e2a9c-3a43-4d7e-9b7c-2d0c4a1e5b6f\tuser\tx\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`), 'foreign_key', /messages_conversation_id_fkey/);
+    await rejectsWith(
+      () => importing(`3f0e2a9c-3a43-4d7e-9b7c-2d0c4a1e5b6f\tuser\tx\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`),
+      'foreign_key',
+      /messages_conversation_id_fkey/,
+    );
     await rejectsWith(() => importing('not a row\n'), 'invalid_input');
     assert.deepEqual(await rowCounts(db), before);
     const { message_count } = await db.selectFrom('conversations').select('message_count').where('id', '=', conversation.id).executeTakeFirstOrThrow();
@@ -75,11 +95,14 @@ for (const path of paths) {
   });
 }
 
-test('staging: a conversation\'s messages stay together on disk, as its history reads them', async () => {
+test("staging: a conversation's messages stay together on disk, as its history reads them", async () => {
   const user = await createUser(db, { name: 'Ordem' });
   const conversations = await Promise.all(Array.from({ length: 50 }, (_, i) => startConversation(db, i % 2 ? { user_id: user.id } : {})));
   // A file as an export writes it: each conversation's turns together, the conversations in no particular order.
-  const order = conversations.map((c, i) => ({ c, key: (i * 37) % 50 })).sort((a, b) => a.key - b.key).map(({ c }) => c);
+  const order = conversations
+    .map((c, i) => ({ c, key: (i * 37) % 50 }))
+    .sort((a, b) => a.key - b.key)
+    .map(({ c }) => c);
   const lines = order.flatMap((c) => Array.from({ length: 40 }, (_, i) => `${c.id}\tuser\tordem ${i}\t2026-11-23T10:00:00Z\t\\N\t\\N\t\\N\t{}\n`));
   // Rows rolled back by the tests above left free space that PostgreSQL would fill first, wherever it is.
   await pool.query('VACUUM FULL messages');

@@ -39,7 +39,10 @@ test('a batch lands in its day partition and is queried by level, source and tim
     SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM system_logs GROUP BY 1`.execute(db);
   assert.deepEqual(rows, [{ part: utcDay(0), n: 4 }]);
   assert.deepEqual((await queryLogs(db, { source: 'brain' })).map((l) => l.message).sort(), ['lento', 'modelo carregado']);
-  assert.deepEqual((await queryLogs(db, { level: 'ERROR' })).map((l) => l.metadata), [{ voice: 'x' }]);
+  assert.deepEqual(
+    (await queryLogs(db, { level: 'ERROR' })).map((l) => l.metadata),
+    [{ voice: 'x' }],
+  );
   assert.equal((await queryLogs(db, { from: new Date(Date.now() + 60_000) })).length, 0);
 });
 
@@ -60,7 +63,15 @@ test('rows in the default partition move into a day partition created later, and
 
 test('refuses bad log lines as a whole batch', async () => {
   const before = await rowCounts(db);
-  await rejectsWith(() => writeLogs(db, [{ level: 'INFO', source: 'a', message: 'ok' }, { level: 'FATAL' as never, source: 'a', message: 'x' }]), 'invalid_input', /1.level/);
+  await rejectsWith(
+    () =>
+      writeLogs(db, [
+        { level: 'INFO', source: 'a', message: 'ok' },
+        { level: 'FATAL' as never, source: 'a', message: 'x' },
+      ]),
+    'invalid_input',
+    /1.level/,
+  );
   await rejectsWith(() => writeLogs(db, [{ level: 'INFO', source: 'x'.repeat(101), message: 'x' }]), 'invalid_input', /source/);
   await rejectsWith(() => writeLogs(db, [{ level: 'INFO', source: 'a', message: 'a\u0000' }]), 'invalid_input', /NUL/);
   await rejectsWith(() => queryLogs(db, { limit: -1 }), 'invalid_input', /limit/);

@@ -62,7 +62,9 @@ test('erase removes the person from every table, keeps others, and leaves an aud
   );
   for (const { table_name, column_name } of columns) {
     for (const trace of traces) {
-      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table_name)} WHERE ${sql.ref(column_name)}::text LIKE ${'%' + trace + '%'}`.execute(db);
+      const { rows } = await sql<{
+        n: number;
+      }>`SELECT count(*)::int AS n FROM ${sql.table(table_name)} WHERE ${sql.ref(column_name)}::text LIKE ${`%${trace}%`}`.execute(db);
       assert.equal(rows[0]!.n, 0, `${table_name}.${column_name} still holds "${trace}"`);
     }
   }

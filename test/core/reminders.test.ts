@@ -4,7 +4,6 @@ import { createKysely } from '../../src/db/typed-errors.ts';
 import pg from 'pg';
 import { cancelReminder, claimDueReminders, createReminder, upcomingReminders } from '../../src/core/reminders.ts';
 import { createUser } from '../../src/core/users.ts';
-import type { DB } from '../../src/db/schema.ts';
 import { rejectsWith, rowCounts } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
 
@@ -19,8 +18,14 @@ test('lists upcoming pending reminders soonest first, per user, without the canc
   await createReminder(db, { title: 'Da casa', scheduled_at: minutes(10) });
   assert.equal((await cancelReminder(db, cancelled.id)).status, 'cancelled');
   const upcoming = await upcomingReminders(db, { user_id: ana.id });
-  assert.deepEqual(upcoming.map((r) => r.title), ['Reunião', 'Remédio']);
-  assert.deepEqual(upcoming.map((r) => r.id), [soon.id, later.id]);
+  assert.deepEqual(
+    upcoming.map((r) => r.title),
+    ['Reunião', 'Remédio'],
+  );
+  assert.deepEqual(
+    upcoming.map((r) => r.id),
+    [soon.id, later.id],
+  );
   await rejectsWith(() => cancelReminder(db, cancelled.id), 'conflict', /is cancelled/);
 });
 
@@ -31,8 +36,10 @@ test('two workers claiming at once never take the same due reminder', async () =
   const second = createKysely(new pg.Pool({ connectionString: url, max: 2 }));
   try {
     const claims = await Promise.all([
-      claimDueReminders(db, { limit: 15 }), claimDueReminders(second, { limit: 15 }),
-      claimDueReminders(db, { limit: 15 }), claimDueReminders(second, { limit: 15 }),
+      claimDueReminders(db, { limit: 15 }),
+      claimDueReminders(second, { limit: 15 }),
+      claimDueReminders(db, { limit: 15 }),
+      claimDueReminders(second, { limit: 15 }),
     ]);
     const ids = claims.flat().map((r) => r.id);
     assert.equal(new Set(ids).size, ids.length, 'a reminder was claimed twice');

@@ -10,11 +10,16 @@ const { db, pool } = await testDatabase('reports');
 // Seeded by hand with times relative to now, so that every expectation below can be worked out on paper.
 const ana = (await pool.query(`INSERT INTO users (name) VALUES ('Ana') RETURNING id`)).rows[0].id;
 const bia = (await pool.query(`INSERT INTO users (name) VALUES ('Bia') RETURNING id`)).rows[0].id;
-async function conversation(user: string | null, daysAgo: number, messages: { intent?: string; confidence?: number; latency?: number; source?: string; model?: string }[], satisfaction?: number) {
-  const { rows } = await pool.query(
-    `INSERT INTO conversations (user_id, started_at) VALUES ($1, now() - make_interval(days => $2)) RETURNING id`,
-    [user, daysAgo],
-  );
+async function conversation(
+  user: string | null,
+  daysAgo: number,
+  messages: { intent?: string; confidence?: number; latency?: number; source?: string; model?: string }[],
+  satisfaction?: number,
+) {
+  const { rows } = await pool.query(`INSERT INTO conversations (user_id, started_at) VALUES ($1, now() - make_interval(days => $2)) RETURNING id`, [
+    user,
+    daysAgo,
+  ]);
   const id = rows[0].id;
   for (const [i, m] of messages.entries()) {
     await pool.query(
@@ -29,17 +34,33 @@ async function conversation(user: string | null, daysAgo: number, messages: { in
   return id;
 }
 
-const recent = await conversation(ana, 1, [
-  { intent: 'lights', confidence: 0.9, latency: 100, source: 'brain', model: 'whisper' },
-  { intent: 'lights', confidence: 0.7, latency: 300, source: 'brain', model: 'whisper' },
-  { intent: 'music', confidence: 0.5, latency: 200, source: 'stt', model: 'vosk' },
-], 0.8);
+const recent = await conversation(
+  ana,
+  1,
+  [
+    { intent: 'lights', confidence: 0.9, latency: 100, source: 'brain', model: 'whisper' },
+    { intent: 'lights', confidence: 0.7, latency: 300, source: 'brain', model: 'whisper' },
+    { intent: 'music', confidence: 0.5, latency: 200, source: 'stt', model: 'vosk' },
+  ],
+  0.8,
+);
 await conversation(bia, 2, [{ intent: 'music', confidence: 0.9, latency: 400, source: 'stt' }], 0.6);
 await conversation(ana, 20, [{ intent: 'weather', confidence: 1, latency: 1000, source: 'tts' }, {}, {}, {}, {}, {}]);
 await conversation(bia, 60, [{ intent: 'lights', confidence: 0.1, latency: 5000, source: 'brain' }]);
 const messageId = (await pool.query(`SELECT id FROM messages WHERE conversation_id = $1 LIMIT 1`, [recent])).rows[0].id;
-for (const [type, status] of [['ha', 'success'], ['ha', 'success'], ['ha', 'failed'], ['timer', 'success'], ['timer', 'pending']]) {
-  await pool.query(`INSERT INTO actions (message_id, conversation_id, action_type, action_name, parameters, status) VALUES ($1, $2, $3, 'x', '{}', $4)`, [messageId, recent, type, status]);
+for (const [type, status] of [
+  ['ha', 'success'],
+  ['ha', 'success'],
+  ['ha', 'failed'],
+  ['timer', 'success'],
+  ['timer', 'pending'],
+]) {
+  await pool.query(`INSERT INTO actions (message_id, conversation_id, action_type, action_name, parameters, status) VALUES ($1, $2, $3, 'x', '{}', $4)`, [
+    messageId,
+    recent,
+    type,
+    status,
+  ]);
 }
 await pool.query(`INSERT INTO reminders (title, scheduled_at) VALUES ('late', now() - interval '2 hours'), ('later', now() + interval '2 hours')`);
 
@@ -68,16 +89,25 @@ test("the seed's three with their window as a parameter", async () => {
 test('messages per day and hour, empty periods included', async () => {
   const days = await reports.messagesPer(db, { days: 3 });
   assert.equal(days.length, 4);
-  assert.deepEqual(days.map((d) => d.messages).reduce((a, b) => a + b, 0), 4);
+  assert.deepEqual(
+    days.map((d) => d.messages).reduce((a, b) => a + b, 0),
+    4,
+  );
   const hours = await reports.messagesPer(db, { unit: 'hour', days: 1 });
   assert.ok(hours.length >= 24 && hours.length <= 26);
 });
 
 test('latency percentiles per source and per transcription model', async () => {
   const bySource = await reports.latencyPercentiles(db);
-  assert.deepEqual(bySource.find((r) => r.key === 'brain'), { key: 'brain', messages: 2, p50: 200, p95: 290, p99: 298 });
+  assert.deepEqual(
+    bySource.find((r) => r.key === 'brain'),
+    { key: 'brain', messages: 2, p50: 200, p95: 290, p99: 298 },
+  );
   const byModel = await reports.latencyPercentiles(db, { by: 'transcription_model' });
-  assert.deepEqual(byModel.find((r) => r.key === 'vosk'), { key: 'vosk', messages: 1, p50: 200, p95: 200, p99: 200 });
+  assert.deepEqual(
+    byModel.find((r) => r.key === 'vosk'),
+    { key: 'vosk', messages: 1, p50: 200, p95: 200, p99: 200 },
+  );
 });
 
 test('actions by type, overdue reminders, satisfaction per week, conversation lengths', async () => {
@@ -86,10 +116,16 @@ test('actions by type, overdue reminders, satisfaction per week, conversation le
     { action_type: 'timer', finished: 1, succeeded: 1, failed: 0, success_rate: 1 },
   ]);
   const overdue = await reports.overdueReminders(db);
-  assert.deepEqual(overdue.map((r) => r.title), ['late']);
+  assert.deepEqual(
+    overdue.map((r) => r.title),
+    ['late'],
+  );
   assert.ok(overdue[0]!.overdue_seconds >= 7200 && overdue[0]!.overdue_seconds < 7300);
   const weeks = await reports.satisfactionByWeek(db);
-  assert.equal(weeks.reduce((sum, w) => sum + w.conversations, 0), 2);
+  assert.equal(
+    weeks.reduce((sum, w) => sum + w.conversations, 0),
+    2,
+  );
   assert.equal(Math.round(weeks.reduce((sum, w) => sum + w.average * w.conversations, 0) * 10) / 10, 1.4);
   assert.deepEqual(await reports.conversationLengths(db), [
     { bucket: '1', conversations: 1 },

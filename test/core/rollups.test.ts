@@ -64,7 +64,11 @@ async function assertReportsExact(state: string): Promise<void> {
   assert.deepEqual(bySource(await reports.latencyBySource(db, { days: 30, limit: 1000 })), await raw(reference.latencyBySource), `latency by source, ${state}`);
   assert.deepEqual(await reports.messagesPer(db, { unit: 'day', days: 30 }), await raw(reference.messagesPerDay), `messages per day, ${state}`);
   assert.deepEqual(await reports.messagesPer(db, { unit: 'hour', days: 3 }), await raw(reference.messagesPerHour), `messages per hour, ${state}`);
-  assert.deepEqual(await reports.latencyPercentiles(db, { days: 30 }), await raw(reference.percentiles("coalesce(metadata->>'source', 'unknown')")), `percentiles by source, ${state}`);
+  assert.deepEqual(
+    await reports.latencyPercentiles(db, { days: 30 }),
+    await raw(reference.percentiles("coalesce(metadata->>'source', 'unknown')")),
+    `percentiles by source, ${state}`,
+  );
   assert.deepEqual(
     await reports.latencyPercentiles(db, { days: 30, by: 'transcription_model' }),
     await raw(reference.percentiles("coalesce(transcription_model, 'unknown')")),
@@ -72,7 +76,11 @@ async function assertReportsExact(state: string): Promise<void> {
   );
   assert.deepEqual(await raw(REPORT_QUERIES.messagesPerDay), await raw(reference.dashboardPerDay), `dashboard messages per day, ${state}`);
   // The dashboard's latency per source has no window (-infinity): every message ever.
-  assert.deepEqual(bySource(await raw(REPORT_QUERIES.latencyBySource)), await raw(reference.latencyBySource.replace("now() - interval '30 days'", "'-infinity'")), `dashboard latency, ${state}`);
+  assert.deepEqual(
+    bySource(await raw(REPORT_QUERIES.latencyBySource)),
+    await raw(reference.latencyBySource.replace("now() - interval '30 days'", "'-infinity'")),
+    `dashboard latency, ${state}`,
+  );
 }
 
 const rolledDays = async () => Number((await raw('SELECT count(*) AS n FROM message_rollup_days'))[0].n);
@@ -86,7 +94,8 @@ test('reports are exact from the messages alone, from the rollup, and from a rol
 
   // At most 20 days per call, newest first; then the rest. Yesterday and today are never rolled up.
   const { rows: span } = await pool.query(
-    "SELECT ((now() AT TIME ZONE 'UTC')::date - 2) - (min(timestamp) AT TIME ZONE 'UTC')::date + 1 AS days FROM messages");
+    "SELECT ((now() AT TIME ZONE 'UTC')::date - 2) - (min(timestamp) AT TIME ZONE 'UTC')::date + 1 AS days FROM messages",
+  );
   assert.equal(await refreshMessageRollups(pool, 20), 20);
   await assertReportsExact('20 days rolled up');
   assert.equal(await refreshMessageRollups(pool), span[0].days - 20);
@@ -101,8 +110,12 @@ test('reports are exact from the messages alone, from the rollup, and from a rol
   await sql`INSERT INTO messages (conversation_id, role, content, timestamp, intent, confidence, latency_ms, metadata)
             VALUES (${conversation.id}, 'user', 'tarde', now() - interval '10 days', 'weather', 0.5, 4321, '{"source":"stt"}'),
                    (${conversation.id}, 'assistant', 'tarde', now() - interval '20 days', NULL, NULL, 1, '{"source":"late"}')`.execute(db);
-  await sql`DELETE FROM messages WHERE id = (SELECT id FROM messages WHERE timestamp < now() - interval '25 days' AND timestamp > now() - interval '26 days' LIMIT 1)`.execute(db);
-  await sql`UPDATE messages SET timestamp = timestamp - interval '3 days' WHERE id = (SELECT id FROM messages WHERE timestamp < now() - interval '15 days' AND timestamp > now() - interval '16 days' LIMIT 1)`.execute(db);
+  await sql`DELETE FROM messages WHERE id = (SELECT id FROM messages WHERE timestamp < now() - interval '25 days' AND timestamp > now() - interval '26 days' LIMIT 1)`.execute(
+    db,
+  );
+  await sql`UPDATE messages SET timestamp = timestamp - interval '3 days' WHERE id = (SELECT id FROM messages WHERE timestamp < now() - interval '15 days' AND timestamp > now() - interval '16 days' LIMIT 1)`.execute(
+    db,
+  );
   // A bulk import of old history (the staging path, triggers off) marks its days too.
   const imported = new Date(Date.now() - 8 * 86_400_000);
   await importMessages(pool, Readable.from([`${conversation.id}\tuser\timportada\t${imported.toISOString()}\tmusic\t0.25\t777\t{"source":"stt"}\n`]));
@@ -123,12 +136,16 @@ test('a refresh outside REPEATABLE READ is refused: its marks and its sums could
 });
 
 test('a write to a day while a refresh rolls it up is not lost: the refresh gives way, the mark stays', async () => {
-  await sql`INSERT INTO messages (conversation_id, role, content, timestamp) VALUES (${conversation.id}, 'user', 'antes', now() - interval '12 days')`.execute(db);
+  await sql`INSERT INTO messages (conversation_id, role, content, timestamp) VALUES (${conversation.id}, 'user', 'antes', now() - interval '12 days')`.execute(
+    db,
+  );
   const refresher = await pool.connect();
   try {
     await refresher.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     await refresher.query('SELECT count(*) FROM messages'); // the snapshot is taken here
-    await sql`INSERT INTO messages (conversation_id, role, content, timestamp) VALUES (${conversation.id}, 'user', 'durante', now() - interval '12 days')`.execute(db);
+    await sql`INSERT INTO messages (conversation_id, role, content, timestamp) VALUES (${conversation.id}, 'user', 'durante', now() - interval '12 days')`.execute(
+      db,
+    );
     await assert.rejects(refresher.query('SELECT refresh_message_rollups()'), (error: { code?: string }) => error.code === '40001');
     await refresher.query('ROLLBACK');
   } finally {
@@ -139,7 +156,7 @@ test('a write to a day while a refresh rolls it up is not lost: the refresh give
   await assertReportsExact('after the concurrent write');
 });
 
-test("as the runtime role, a message of an earlier day is written and deleted, and its day marked for the rollups", async () => {
+test('as the runtime role, a message of an earlier day is written and deleted, and its day marked for the rollups', async () => {
   const runtime = new pg.Pool({ connectionString: runtimeUrlFor(name), max: 1 });
   try {
     const conversation = await startConversation(db);

@@ -4,10 +4,9 @@ import { sql } from 'kysely';
 import { createKysely } from '../../src/db/typed-errors.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { DB } from '../../src/db/schema.ts';
 import { appendMessages } from '../../src/core/messages.ts';
 import { startConversation } from '../../src/core/conversations.ts';
-import { searchMessages, searchMessagesPlanned } from '../../src/core/search.ts';
+import { type SearchResult, searchMessages, searchMessagesPlanned } from '../../src/core/search.ts';
 import { createUser } from '../../src/core/users.ts';
 import { learnSearchWords } from '../../src/ops/search-words.ts';
 import { SEARCH_CASES } from '../../bench/search/cases.ts';
@@ -109,14 +108,21 @@ test('bad queries give a clear answer or no results, never a PostgreSQL error', 
   assert.match(stopWords.reason!, /very common words/);
   assert.deepEqual((await contents('"lâmpada')).texts.length, 2, 'an unbalanced quote still searches');
   for (const fragment of ["'; DROP TABLE messages; --", 'sala) OR 1=1 --', '!!! & | <->', ':*']) await searchMessages(db, fragment);
-  assert.equal(Number((await sql<{ n: number }>`SELECT count(*) AS n FROM messages WHERE conversation_id IN (${anaTalk.id}, ${biaTalk.id})`.execute(db)).rows[0]!.n), 7);
+  assert.equal(
+    Number((await sql<{ n: number }>`SELECT count(*) AS n FROM messages WHERE conversation_id IN (${anaTalk.id}, ${biaTalk.id})`.execute(db)).rows[0]!.n),
+    7,
+  );
 });
 
 test('pages follow the ranking without repeating or skipping', async () => {
   const talk = await startConversation(db, {});
-  await appendMessages(db, talk.id, Array.from({ length: 25 }, (_, i) => ({ role: 'user' as const, content: `lembrete número ${i} sobre o remédio${' remédio'.repeat(i % 3)}` })));
+  await appendMessages(
+    db,
+    talk.id,
+    Array.from({ length: 25 }, (_, i) => ({ role: 'user' as const, content: `lembrete número ${i} sobre o remédio${' remédio'.repeat(i % 3)}` })),
+  );
   const seen: string[] = [];
-  let after;
+  let after: SearchResult['next'];
   let pages = 0;
   do {
     const result = await searchMessages(db, 'remedio', { limit: 10, after });
@@ -134,15 +140,22 @@ test('pages follow the ranking without repeating or skipping', async () => {
 // walked the whole history (3 s at p95 in bench:scale). So a search is never a prepared statement: each is planned
 // with its own words. Checked on a one-connection pool, whose session lists what it has prepared.
 test('a search is planned for its own words each time, not from a statement prepared for earlier ones', async () => {
-  const single = createPool(url, { min: 0, max: 1, connectionTimeoutMs: 10_000, statementTimeoutMs: 30_000, idleTimeoutMs: 10_000, applicationName: 'search-plans' }, createLogger('silent'));
+  const single = createPool(
+    url,
+    { min: 0, max: 1, connectionTimeoutMs: 10_000, statementTimeoutMs: 30_000, idleTimeoutMs: 10_000, applicationName: 'search-plans' },
+    createLogger('silent'),
+  );
   const one = createKysely(single);
   try {
     for (const words of ['lâmpada', 'pizza', 'ligar luz', 'lâmpada', 'televisão', 'pizza', 'lâmpada']) {
       assert.ok((await searchMessages(one, words, { limit: 5 })).items.length > 0, words);
     }
     const { rows } = await sql<{ statement: string }>`SELECT statement FROM pg_prepared_statements`.execute(one);
-    assert.ok(rows.length > 0, 'the pool prepares the library\'s other statements');
-    assert.deepEqual(rows.filter((row) => row.statement.includes('m.search_vector @@')), []);
+    assert.ok(rows.length > 0, "the pool prepares the library's other statements");
+    assert.deepEqual(
+      rows.filter((row) => row.statement.includes('m.search_vector @@')),
+      [],
+    );
   } finally {
     await one.destroy();
   }
@@ -160,9 +173,17 @@ test('a word in hundreds of messages is ranked among its most recent matches; fr
   const talk = await startConversation(db, {});
   // The oldest message is the most relevant (the word three times), then 250 newer, plainer mentions.
   await appendMessages(db, talk.id, [{ role: 'user', content: 'persiana persiana persiana do escritório' }]);
-  await appendMessages(db, talk.id, Array.from({ length: 250 }, (_, i) => ({ role: 'user' as const, content: `fecha a persiana ${i}` })));
+  await appendMessages(
+    db,
+    talk.id,
+    Array.from({ length: 250 }, (_, i) => ({ role: 'user' as const, content: `fecha a persiana ${i}` })),
+  );
   const recent = await searchMessages(db, 'persiana', { limit: 5 });
-  assert.equal(recent.items.some((hit) => hit.snippet.includes('escritório')), false, 'beyond the 200 most recent matches');
+  assert.equal(
+    recent.items.some((hit) => hit.snippet.includes('escritório')),
+    false,
+    'beyond the 200 most recent matches',
+  );
   const oldest = await db.selectFrom('messages').select('timestamp').where('content', 'like', '%escritório%').executeTakeFirstOrThrow();
   const older = await searchMessages(db, 'persiana', { limit: 5, to: new Date(oldest.timestamp.getTime() + 1) });
   assert.match(older.items[0]!.snippet, /escritório/);
@@ -172,7 +193,12 @@ test('a word in hundreds of messages is ranked among its most recent matches; fr
 // GIN index's matches sorted) by a look at the newest ones; bench:scale times the choice against each plan fixed.
 // Whatever the plan, the answer is the same.
 test('the plan a search takes does not change its results', async () => {
-  for (const [words, options] of [['persiana', { limit: 100 }], ['calabresa', {}], ['ligar luz', {}], ['persiana', { role: 'user' }]] as const) {
+  for (const [words, options] of [
+    ['persiana', { limit: 100 }],
+    ['calabresa', {}],
+    ['ligar luz', {}],
+    ['persiana', { role: 'user' }],
+  ] as const) {
     const [look, planner, index] = await Promise.all(
       (['look', 'planner', 'index'] as const).map(async (plan) => (await searchMessagesPlanned(db, words, options, plan)).items.map((hit) => hit.id)),
     );

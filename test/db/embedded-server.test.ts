@@ -40,8 +40,21 @@ async function withDb<T>(work: (db: Kysely<DB>) => Promise<T>): Promise<T> {
 
 /** The running server's shared_buffers in MB, as sharedBuffersFor writes it (pg_settings counts 8 kB pages). */
 const sharedBuffers = () =>
-  withDb(async (db) => `${((await sql<{ pages: number }>`SELECT setting::int AS pages FROM pg_settings WHERE name = 'shared_buffers'`.execute(db)).rows[0]!.pages * 8) / 1024}MB`);
-const countMessages = () => withDb(async (db) => Number((await db.selectFrom('messages').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n));
+  withDb(
+    async (db) =>
+      `${((await sql<{ pages: number }>`SELECT setting::int AS pages FROM pg_settings WHERE name = 'shared_buffers'`.execute(db)).rows[0]!.pages * 8) / 1024}MB`,
+  );
+const countMessages = () =>
+  withDb(async (db) =>
+    Number(
+      (
+        await db
+          .selectFrom('messages')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    ),
+  );
 
 async function waitUntil(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -151,7 +164,10 @@ test('an unreachable DATABASE_URL says so without printing its password', async 
   const closed = await freePort();
   const result = await runCli(['migrate'], { DATABASE_URL: `postgresql://mordomo:s3cret-pw@127.0.0.1:${closed}/mordomo` });
   assert.equal(result.code, 69);
-  assert.match(result.stderr, new RegExp(`cannot reach PostgreSQL at postgresql://mordomo:\\*\\*\\*@127.0.0.1:${closed}/mordomo \\(DATABASE_URL\\) \\(ECONNREFUSED\\)`));
+  assert.match(
+    result.stderr,
+    new RegExp(`cannot reach PostgreSQL at postgresql://mordomo:\\*\\*\\*@127.0.0.1:${closed}/mordomo \\(DATABASE_URL\\) \\(ECONNREFUSED\\)`),
+  );
   assert.doesNotMatch(result.stderr, /s3cret-pw/);
 });
 

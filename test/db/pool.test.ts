@@ -18,7 +18,10 @@ test('parameterised statements are prepared once per connection; plain ones are 
     assert.equal(rows[0].n, 42);
     await client.query('SELECT 2 AS plain');
     const prepared = await client.query(`SELECT statement FROM pg_prepared_statements ORDER BY statement`);
-    assert.deepEqual(prepared.rows.map((r) => r.statement), ['SELECT $1::int + 1 AS n']);
+    assert.deepEqual(
+      prepared.rows.map((r) => r.statement),
+      ['SELECT $1::int + 1 AS n'],
+    );
   } finally {
     client.release();
     await pool.end();
@@ -41,7 +44,12 @@ test('the pool sets application_name and the statement timeout, which maps to a 
 
 test('the logger redacts passwords, URLs and tokens wherever they appear in a log call', () => {
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(chunk.toString()); done(); } });
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
   const logger = createLogger('info', sink);
   logger.info({ password: 'pw-1', config: { databaseUrl: 'postgresql://u:pw-2@h/db', postgresPassword: 'pw-3' }, token: 'tok-4' }, 'starting');
   const out = lines.join('');

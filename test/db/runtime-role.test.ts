@@ -16,7 +16,12 @@ const pgPort = await freePort();
 stopServersAfter(path.join(dataDir, 'pg'));
 
 test('the service runs as a role that is no superuser and owns nothing; isolation holds against its raw SQL', { timeout: 110_000 }, async () => {
-  const service = await startService({ MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(pgPort), MORDOMO_MODULES: 'core,ivr', MORDOMO_ENCRYPTION_KEY: 'runtime-role-test-key-0123' });
+  const service = await startService({
+    MORDOMO_DATA_DIR: dataDir,
+    MORDOMO_PG_PORT: String(pgPort),
+    MORDOMO_MODULES: 'core,ivr',
+    MORDOMO_ENCRYPTION_KEY: 'runtime-role-test-key-0123',
+  });
   const token = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
   const call = async (route: string, method: string, body?: unknown, credential = token) => {
     const response = await fetch(`${service.api}${route}`, {
@@ -27,7 +32,9 @@ test('the service runs as a role that is no superuser and owns nothing; isolatio
     return { status: response.status, body: await response.json() };
   };
   const owner = new pg.Client({ connectionString: embeddedUrl(pgPort, readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim()) });
-  const runtime = new pg.Client({ connectionString: embeddedUrl(pgPort, readFileSync(path.join(dataDir, 'runtime-password'), 'utf8').trim(), 'mordomo', 'mordomo_app') });
+  const runtime = new pg.Client({
+    connectionString: embeddedUrl(pgPort, readFileSync(path.join(dataDir, 'runtime-password'), 'utf8').trim(), 'mordomo', 'mordomo_app'),
+  });
   try {
     await owner.connect();
     await runtime.connect();
@@ -42,10 +49,17 @@ test('the service runs as a role that is no superuser and owns nothing; isolatio
 
     // The service's request sessions are the runtime role's.
     const { rows: sessions } = await owner.query(`SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name = 'mordomo-db'`);
-    assert.deepEqual(sessions.map((row) => row.usename), ['mordomo_app']);
-    const { rows: [role] } = await runtime.query(`SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user`);
+    assert.deepEqual(
+      sessions.map((row) => row.usename),
+      ['mordomo_app'],
+    );
+    const {
+      rows: [role],
+    } = await runtime.query(`SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user`);
     assert.deepEqual(role, { rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false });
-    const { rows: [owned] } = await runtime.query(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = current_user`);
+    const {
+      rows: [owned],
+    } = await runtime.query(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = current_user`);
     assert.equal(owned.n, 0, 'the runtime role owns nothing');
 
     const refused = async (statement: string, code: string) => {
@@ -69,9 +83,18 @@ test('the service runs as a role that is no superuser and owns nothing; isolatio
     await refused(`SELECT * FROM v_voice_ai_providers`, '42501');
     assert.deepEqual(await rowsAs([`SET LOCAL ROLE mordomo_ivr`], `SELECT * FROM v_voice_ai_providers`), []);
     await refused(`SET LOCAL ROLE mordomo_ivr; RESET ROLE; SELECT * FROM v_voice_ai_providers`, '42501');
-    const mine = await rowsAs([`SET LOCAL ROLE mordomo_ivr`, `SELECT set_config('app.domain_uuid', '${domains[0]}', true)`], `SELECT domain_uuid FROM v_voice_ai_providers`);
-    assert.deepEqual(mine.map((row) => row.domain_uuid), [domains[0]]);
-    await refused(`SET LOCAL ROLE mordomo_ivr; SELECT set_config('app.domain_uuid', '${domains[0]}', true); UPDATE v_voice_ai_providers SET domain_uuid = '${domains[1]}'`, '42501');
+    const mine = await rowsAs(
+      [`SET LOCAL ROLE mordomo_ivr`, `SELECT set_config('app.domain_uuid', '${domains[0]}', true)`],
+      `SELECT domain_uuid FROM v_voice_ai_providers`,
+    );
+    assert.deepEqual(
+      mine.map((row) => row.domain_uuid),
+      [domains[0]],
+    );
+    await refused(
+      `SET LOCAL ROLE mordomo_ivr; SELECT set_config('app.domain_uuid', '${domains[0]}', true); UPDATE v_voice_ai_providers SET domain_uuid = '${domains[1]}'`,
+      '42501',
+    );
     // No way around the policies: not the owner, no superuser setting, no other role, no key table.
     for (const statement of [
       `SET LOCAL ROLE mordomo`,
@@ -87,7 +110,13 @@ test('the service runs as a role that is no superuser and owns nothing; isolatio
     ]) {
       await runtime.query('BEGIN');
       try {
-        await assert.rejects(runtime.query(statement), (error: { code?: string }) => ['42501', '22023', '42P01'].includes(error.code ?? '') || /permission denied|must be owner|insufficient privilege|query would be affected by row-level security/i.test(String(error)), statement);
+        await assert.rejects(
+          runtime.query(statement),
+          (error: { code?: string }) =>
+            ['42501', '22023', '42P01'].includes(error.code ?? '') ||
+            /permission denied|must be owner|insufficient privilege|query would be affected by row-level security/i.test(String(error)),
+          statement,
+        );
       } finally {
         await runtime.query('ROLLBACK');
       }

@@ -55,8 +55,12 @@ test('the server inherits no secret, and its log keeps no personal data or secre
   try {
     const postmaster = findRunningServer(pgData)!;
     const environ = readFileSync(`/proc/${postmaster.pid}/environ`, 'utf8').split('\0');
-    for (const secret of [ENCRYPTION_KEY, ADMIN_TOKEN, PASSWORD]) assert.ok(!environ.some((entry) => entry.includes(secret)), 'a secret is in the postmaster environment');
-    assert.deepEqual(environ.filter((entry) => /^(MORDOMO_|POSTGRES_PASSWORD|DATABASE_URL|PGPASSWORD)/.test(entry)), []);
+    for (const secret of [ENCRYPTION_KEY, ADMIN_TOKEN, PASSWORD])
+      assert.ok(!environ.some((entry) => entry.includes(secret)), 'a secret is in the postmaster environment');
+    assert.deepEqual(
+      environ.filter((entry) => /^(MORDOMO_|POSTGRES_PASSWORD|DATABASE_URL|PGPASSWORD)/.test(entry)),
+      [],
+    );
 
     // Every statement counts as slow from now on: what log_min_duration_statement writes is what is checked.
     await admin.connect();
@@ -66,13 +70,21 @@ test('the server inherits no secret, and its log keeps no personal data or secre
     const user = await call('/v1/users', 'POST', { name: 'Ana', email: EMAIL });
     assert.equal(user.status, 201);
     const conversation = await call('/v1/conversations', 'POST', { user_id: user.body.id });
-    assert.equal((await call(`/v1/conversations/${conversation.body.id}/turns`, 'POST', { user: { content: UTTERANCE }, assistant: { content: 'Anotado.' } })).status, 201);
+    assert.equal(
+      (await call(`/v1/conversations/${conversation.body.id}/turns`, 'POST', { user: { content: UTTERANCE }, assistant: { content: 'Anotado.' } })).status,
+      201,
+    );
     // A duplicate e-mail: its error DETAIL would quote the address.
     assert.equal((await call('/v1/users', 'POST', { name: 'Outra', email: EMAIL })).status, 409);
     const domain = randomUUID();
     await admin.query(`INSERT INTO v_domains (domain_uuid, domain_name) VALUES ($1, $2)`, [domain, `${domain}.example.com`]);
     const key = (await call('/v1/admin/ivr/keys', 'POST', { domain_uuid: domain, name: 'pbx' })).body.key;
-    const provider = await call('/v1/ivr/providers', 'POST', { provider_type: 'llm', provider_name: 'openai', config: { api_key: PROVIDER_SECRET }, is_default: true }, key);
+    const provider = await call(
+      '/v1/ivr/providers',
+      'POST',
+      { provider_type: 'llm', provider_name: 'openai', config: { api_key: PROVIDER_SECRET }, is_default: true },
+      key,
+    );
     assert.equal(provider.status, 201);
     assert.equal((await call('/v1/ivr/providers/default/llm', 'GET', undefined, key)).body.config.api_key, PROVIDER_SECRET);
     assert.equal((await call(`/v1/users/${user.body.id}`, 'DELETE')).status, 200);
@@ -81,8 +93,12 @@ test('the server inherits no secret, and its log keeps no personal data or secre
 
     const logDir = path.join(pgData, 'log');
     // The collector writes asynchronously: wait until the last statement above is in the log.
-    await eventually('the log to show the statements', async () => readdirSync(logDir).some((file) => /duration: .*pg_reload_conf/.test(readFileSync(path.join(logDir, file), 'utf8'))));
-    const logText = readdirSync(logDir).map((file) => readFileSync(path.join(logDir, file), 'utf8')).join('\n');
+    await eventually('the log to show the statements', async () =>
+      readdirSync(logDir).some((file) => /duration: .*pg_reload_conf/.test(readFileSync(path.join(logDir, file), 'utf8'))),
+    );
+    const logText = readdirSync(logDir)
+      .map((file) => readFileSync(path.join(logDir, file), 'utf8'))
+      .join('\n');
     assert.ok(/duration: [^\n]*insert into "users"/i.test(logText), 'statements were logged as slow');
     for (const secret of [EMAIL, UTTERANCE, PROVIDER_SECRET, ENCRYPTION_KEY, ADMIN_TOKEN, PASSWORD]) {
       assert.ok(!logText.includes(secret), `${secret} is in the server log`);

@@ -14,7 +14,7 @@ const DEPLOY = path.join(import.meta.dirname, '..', '..', 'deploy');
 const ROOT = path.dirname(DEPLOY);
 const compose = parse(readFileSync(path.join(DEPLOY, 'docker-compose.yml'), 'utf8'));
 
-test('docker-compose.yml: the seed\'s PostgreSQL service, the mordomo-db service, and every file it names exists', () => {
+test("docker-compose.yml: the seed's PostgreSQL service, the mordomo-db service, and every file it names exists", () => {
   const { postgres, 'mordomo-db': service, prometheus, grafana } = compose.services;
   assert.deepEqual(postgres.healthcheck.test, ['CMD-SHELL', 'pg_isready -U mordomo -d mordomo']);
   assert.equal(postgres.environment.POSTGRES_USER, 'mordomo');
@@ -79,15 +79,27 @@ test('prometheus.yml scrapes the service the compose file defines', () => {
   assert.equal(compose.services['mordomo-db'].environment.MORDOMO_METRICS_PUBLIC, 'true');
 });
 
-test('the Grafana dashboard is current, valid, has the page\'s panels, and its SQL runs on a migrated database', async () => {
+test("the Grafana dashboard is current, valid, has the page's panels, and its SQL runs on a migrated database", async () => {
   const file = readFileSync(path.join(DEPLOY, 'grafana', 'dashboards', 'mordomo.json'), 'utf8');
   assert.equal(file, dashboardText(), 'regenerate with: npx tsx scripts/grafana-dashboard.ts');
   const dashboard = JSON.parse(file);
   const titles = dashboard.panels.map((p: { title: string }) => p.title);
-  for (const title of ['Messages per day (30 days)', 'Top intents (30 days)', 'Latency per source', 'Most active users (7 days)', 'Actions (30 days)', 'Upcoming reminders', 'Database size', 'Last backups', 'Slowest statements']) {
+  for (const title of [
+    'Messages per day (30 days)',
+    'Top intents (30 days)',
+    'Latency per source',
+    'Most active users (7 days)',
+    'Actions (30 days)',
+    'Upcoming reminders',
+    'Database size',
+    'Last backups',
+    'Slowest statements',
+  ]) {
     assert.ok(titles.includes(title), title);
   }
-  const uids = new Set(parse(readFileSync(path.join(DEPLOY, 'grafana', 'provisioning', 'datasources', 'datasources.yml'), 'utf8')).datasources.map((d: { uid: string }) => d.uid));
+  const uids = new Set(
+    parse(readFileSync(path.join(DEPLOY, 'grafana', 'provisioning', 'datasources', 'datasources.yml'), 'utf8')).datasources.map((d: { uid: string }) => d.uid),
+  );
   const { pool } = await testDatabase('grafana');
   for (const panel of grafanaDashboard().panels as { title: string; targets: { datasource: { uid: string }; rawSql?: string }[] }[]) {
     for (const target of panel.targets) {
@@ -97,7 +109,7 @@ test('the Grafana dashboard is current, valid, has the page\'s panels, and its S
   }
 });
 
-test('the server runs with deploy/postgresql.conf: the seed\'s settings are in effect', async () => {
+test("the server runs with deploy/postgresql.conf: the seed's settings are in effect", async () => {
   const { pool } = await testDatabase('settings');
   const setting = async (name: string) => (await pool.query(`SELECT current_setting($1) AS v`, [name])).rows[0].v;
   assert.equal(await setting('shared_preload_libraries'), 'pg_stat_statements');

@@ -33,5 +33,8 @@ test('outside the IVR tables, v_voice_* foreign keys only reach v_domains (a ref
   const { rows } = await pool.query<{ target: string }>(`
     SELECT DISTINCT c.confrelid::regclass::text AS target FROM pg_constraint c
      WHERE c.contype = 'f' AND c.conrelid::regclass::text LIKE 'v_voice_%' AND c.confrelid::regclass::text NOT LIKE 'v_voice_%'`);
-  assert.deepEqual(rows.map((r) => r.target), ['v_domains']);
+  assert.deepEqual(
+    rows.map((r) => r.target),
+    ['v_domains'],
+  );
 });

@@ -19,15 +19,30 @@ export async function rowCounts(db: Kysely<DB>): Promise<Record<string, number>>
   const tables = ['users', 'conversations', 'messages', 'actions', 'reminders', 'system_logs', 'config'] as const;
   const counts: Record<string, number> = {};
   for (const table of tables) {
-    const row = await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     counts[table] = Number(row.n);
   }
   return counts;
 }
 
 const EVERY_TABLE = [
-  'users', 'conversations', 'messages', 'actions', 'reminders', 'system_logs', 'config', 'v_voice_ai_providers', 'v_voice_secretaries',
-  'v_voice_documents', 'v_voice_transfer_rules', 'v_voice_conversations', 'v_voice_messages', 'mordomo_api_keys',
+  'users',
+  'conversations',
+  'messages',
+  'actions',
+  'reminders',
+  'system_logs',
+  'config',
+  'v_voice_ai_providers',
+  'v_voice_secretaries',
+  'v_voice_documents',
+  'v_voice_transfer_rules',
+  'v_voice_conversations',
+  'v_voice_messages',
+  'mordomo_api_keys',
 ] as const;
 
 /** Row counts of every table a caller can write (core and IVR), in one statement, to compare before and after. */

@@ -52,7 +52,9 @@ export function contractOf(document: OpenApiDocument) {
       if (!schema) throw new Error(`${name} answered ${status} with JSON, and its document gives no JSON schema for it`);
       const validate = validator(`${method} ${route.template} ${status}`, schema);
       if (!validate(body)) {
-        throw new Error(`${name} ${status}: the body does not match its OpenAPI schema: ${ajv.errorsText(validate.errors)}; body ${JSON.stringify(body).slice(0, 300)}`);
+        throw new Error(
+          `${name} ${status}: the body does not match its OpenAPI schema: ${ajv.errorsText(validate.errors)}; body ${JSON.stringify(body).slice(0, 300)}`,
+        );
       }
     },
   };

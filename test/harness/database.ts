@@ -51,7 +51,10 @@ export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow
  * name starts with the file's so that one kept after a failure is easy to find.
  */
 export async function testDatabase(label: string, options: { template?: string } = {}): Promise<TestDatabase> {
-  const name = `t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 40)}_${randomBytes(3).toString('hex')}`;
+  const name = `t_${label
+    .replace(/[^a-z0-9]/gi, '_')
+    .toLowerCase()
+    .slice(0, 40)}_${randomBytes(3).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${options.template ?? TEMPLATE_DATABASE}`);
   const url = urlFor(name);
   const pool = createPool(

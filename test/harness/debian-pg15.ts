@@ -20,10 +20,20 @@ export async function startPg15(settings = ''): Promise<Pg15Server> {
   const data = path.join(dir, 'data');
   const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
   if (asUser.length) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
-  const run = (command: string, args: string[]) => execFileSync(asUser[0] ?? command, [...asUser.slice(1), ...(asUser.length ? [command] : []), ...args], { stdio: 'pipe' });
+  const run = (command: string, args: string[]) =>
+    execFileSync(asUser[0] ?? command, [...asUser.slice(1), ...(asUser.length ? [command] : []), ...args], { stdio: 'pipe' });
   const port = await freePort();
   run(`${PG15_BIN}/initdb`, ['-D', data, '-U', 'mordomo', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
-  run(`${PG15_BIN}/pg_ctl`, ['start', '-D', data, '-w', '-l', path.join(data, 'log.txt'), '-o', `-p ${port} -c unix_socket_directories='' -c listen_addresses=127.0.0.1 ${settings}`]);
+  run(`${PG15_BIN}/pg_ctl`, [
+    'start',
+    '-D',
+    data,
+    '-w',
+    '-l',
+    path.join(data, 'log.txt'),
+    '-o',
+    `-p ${port} -c unix_socket_directories='' -c listen_addresses=127.0.0.1 ${settings}`,
+  ]);
   return {
     url: (database) => `postgresql://mordomo@127.0.0.1:${port}/${database}`,
     stop: () => {

@@ -89,7 +89,11 @@ export async function survivesFaults(label: string, fault: (target: FaultTarget,
     let acknowledged = 0;
     for (const [conversation, contents] of load.acknowledged) {
       const present = new Set(rows.filter((row) => row.conversation_id === conversation).map((row) => row.content));
-      assert.deepEqual([...contents].filter((content) => !present.has(content)), [], `acknowledged turns of ${conversation} are stored`);
+      assert.deepEqual(
+        [...contents].filter((content) => !present.has(content)),
+        [],
+        `acknowledged turns of ${conversation} are stored`,
+      );
       acknowledged += contents.size;
     }
     assert.ok(acknowledged > ROUNDS * APPENDERS, `appends went on between faults (${acknowledged})`);
@@ -100,7 +104,9 @@ export async function survivesFaults(label: string, fault: (target: FaultTarget,
   // The reminder listener reconnected: a reminder due now still reaches a new stream.
   const stream = await fetch(`${service.api}/v1/reminders/stream`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(stream.status, 200);
-  const reminder = (await (await call('POST', '/v1/reminders', { title: 'depois das falhas', scheduled_at: new Date().toISOString() })).json()) as { id: string };
+  const reminder = (await (await call('POST', '/v1/reminders', { title: 'depois das falhas', scheduled_at: new Date().toISOString() })).json()) as {
+    id: string;
+  };
   const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
   let seen = '';

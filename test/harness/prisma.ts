@@ -20,7 +20,9 @@ export async function prismaClient(url: string, poolMax?: number): Promise<any> 
   });
   if (generated.status !== 0) throw new Error(`prisma generate failed:\n${generated.stdout}\n${generated.stderr}`);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const { PrismaClient } = (await import(new URL('../prisma/generated/client.ts', import.meta.url).href)) as { PrismaClient: new (options: { adapter: unknown }) => any };
+  const { PrismaClient } = (await import(new URL('../prisma/generated/client.ts', import.meta.url).href)) as {
+    PrismaClient: new (options: { adapter: unknown }) => any;
+  };
   const { PrismaPg } = await import('@prisma/adapter-pg');
   return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, ...(poolMax ? { max: poolMax } : {}) }) });
 }

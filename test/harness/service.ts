@@ -38,7 +38,14 @@ export async function testService(label: string, env: Record<string, string> = {
   const dataDir = tempDir(`http-${label}`);
   const config = loadConfig(
     {},
-    { DATABASE_URL: database.url, MORDOMO_DATA_DIR: dataDir, MORDOMO_HTTP_PORT: '0', MORDOMO_MODULES: 'core,ivr', MORDOMO_ENCRYPTION_KEY: ENCRYPTION_KEY, ...env },
+    {
+      DATABASE_URL: database.url,
+      MORDOMO_DATA_DIR: dataDir,
+      MORDOMO_HTTP_PORT: '0',
+      MORDOMO_MODULES: 'core,ivr',
+      MORDOMO_ENCRYPTION_KEY: ENCRYPTION_KEY,
+      ...env,
+    },
   );
   const service = await startService(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   after(async () => {

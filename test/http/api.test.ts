@@ -20,17 +20,21 @@ test('a page of messages over HTTP reads back exactly as the library’s message
   const user = await createUser(database.db, { name: 'Ana' });
   const conversation = await startConversation(database.db, { user_id: user.id });
   const tricky = 'aspas " barra \\ nova\nlinha tab\t \u0001\u001f acentuação 🎙️ \u2028 </script> \'; DROP TABLE messages; --';
-  await appendMessages(database.db, conversation.id, Array.from({ length: 7 }, (_, i) => ({
-    role: i % 2 ? ('assistant' as const) : ('user' as const),
-    content: `${tricky} ${i}`,
-    latency_ms: i % 2 ? 850 + i : null,
-    intent: i % 2 ? null : 'iot_control',
-    confidence: i % 2 ? null : [0.1 + i / 1000, 1 / 3, 1e-7, 0.93][i % 4],
-    rag_context: i % 3 === 0 ? null : [{ doc: tricky, score: 0.5 }, 'texto', 3, true, null],
-    audio_duration_ms: i % 3 === 0 ? 1200 : null,
-    transcription_model: i % 3 === 0 ? 'whisper-small' : null,
-    metadata: i % 2 ? {} : { source: 'stt', nested: { deep: [1, { x: tricky }] }, n: -1.5e-7, big: 12345678901234 },
-  })));
+  await appendMessages(
+    database.db,
+    conversation.id,
+    Array.from({ length: 7 }, (_, i) => ({
+      role: i % 2 ? ('assistant' as const) : ('user' as const),
+      content: `${tricky} ${i}`,
+      latency_ms: i % 2 ? 850 + i : null,
+      intent: i % 2 ? null : 'iot_control',
+      confidence: i % 2 ? null : [0.1 + i / 1000, 1 / 3, 1e-7, 0.93][i % 4],
+      rag_context: i % 3 === 0 ? null : [{ doc: tricky, score: 0.5 }, 'texto', 3, true, null],
+      audio_duration_ms: i % 3 === 0 ? 1200 : null,
+      transcription_model: i % 3 === 0 ? 'whisper-small' : null,
+      metadata: i % 2 ? {} : { source: 'stt', nested: { deep: [1, { x: tricky }] }, n: -1.5e-7, big: 12345678901234 },
+    })),
+  );
   const history = (options: { limit: number; before?: Date }) => conversationHistory(database.db, conversation.id, options);
   const first = await api.call('GET', `/v1/conversations/${conversation.id}/messages?limit=4`);
   assert.equal(first.status, 200);
@@ -66,7 +70,10 @@ test('a conversation over HTTP: start, append turns, read back, page back in tim
       user: { content: `pergunta ${turn}`, intent: 'smalltalk', confidence: 0.8 },
       assistant: { content: `resposta ${turn}`, latency_ms: 100 + turn, metadata: { source: 'brain' } },
     });
-    assert.deepEqual(appended.messages.map((m: { role: string }) => m.role), ['user', 'assistant']);
+    assert.deepEqual(
+      appended.messages.map((m: { role: string }) => m.role),
+      ['user', 'assistant'],
+    );
   }
   const whole = await expectCall('GET', `/v1/conversations/${conversation.id}`, 200);
   assert.equal(whole.message_count, 6);
@@ -74,17 +81,26 @@ test('a conversation over HTTP: start, append turns, read back, page back in tim
 
   // Pages of 4 then 2, each oldest first, together the whole conversation without overlap.
   const first = await expectCall('GET', `/v1/conversations/${conversation.id}/messages?limit=4`, 200);
-  assert.deepEqual(first.items.map((m: { content: string }) => m.content), ['pergunta 2', 'resposta 2', 'pergunta 3', 'resposta 3']);
+  assert.deepEqual(
+    first.items.map((m: { content: string }) => m.content),
+    ['pergunta 2', 'resposta 2', 'pergunta 3', 'resposta 3'],
+  );
   assert.ok(first.next_cursor);
   const second = await expectCall('GET', `/v1/conversations/${conversation.id}/messages?limit=4&cursor=${first.next_cursor}`, 200);
-  assert.deepEqual(second.items.map((m: { content: string }) => m.content), ['pergunta 1', 'resposta 1']);
+  assert.deepEqual(
+    second.items.map((m: { content: string }) => m.content),
+    ['pergunta 1', 'resposta 1'],
+  );
   assert.equal(second.next_cursor, null);
 
   const history = await expectCall('GET', `/v1/users/${user.id}/history?limit=5`, 200);
   assert.equal(history.items.length, 5);
   assert.equal(history.items[0].content, 'resposta 3');
   const rest = await expectCall('GET', `/v1/users/${user.id}/history?limit=5&cursor=${history.next_cursor}`, 200);
-  assert.deepEqual(rest.items.map((m: { content: string }) => m.content), ['pergunta 1']);
+  assert.deepEqual(
+    rest.items.map((m: { content: string }) => m.content),
+    ['pergunta 1'],
+  );
 
   const ended = await expectCall('POST', `/v1/conversations/${conversation.id}/end`, 200, { satisfaction_score: 0.9 });
   assert.ok(ended.ended_at);
@@ -100,13 +116,23 @@ test('users: list pages in creation order, patch, filter by active', async () =>
   const seen: string[] = [];
   let cursor: string | null = '';
   while (cursor !== null) {
-    const page: { items: { name: string }[]; next_cursor: string | null } = await expectCall('GET', `/v1/users?limit=2${cursor ? `&cursor=${cursor}` : ''}`, 200);
+    const page: { items: { name: string }[]; next_cursor: string | null } = await expectCall(
+      'GET',
+      `/v1/users?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      200,
+    );
     seen.push(...page.items.map((u) => u.name));
     cursor = page.next_cursor;
   }
-  assert.deepEqual(seen.filter((n) => n.startsWith('P')), ['P1', 'P2', 'P3']);
+  assert.deepEqual(
+    seen.filter((n) => n.startsWith('P')),
+    ['P1', 'P2', 'P3'],
+  );
   const inactive = await expectCall('GET', '/v1/users?active=false', 200);
-  assert.deepEqual(inactive.items.map((u: { name: string }) => u.name), ['P2']);
+  assert.deepEqual(
+    inactive.items.map((u: { name: string }) => u.name),
+    ['P2'],
+  );
 });
 
 test('actions move pending → executing → success, and a refused move is a 409', async () => {
@@ -115,7 +141,10 @@ test('actions move pending → executing → success, and a refused move is a 40
     messages: [{ role: 'user', content: 'acende a sala' }],
   });
   const action = await expectCall('POST', '/v1/actions', 201, {
-    message_id: messages[0].id, action_type: 'home_assistant', action_name: 'light.turn_on', parameters: { room: 'sala' },
+    message_id: messages[0].id,
+    action_type: 'home_assistant',
+    action_name: 'light.turn_on',
+    parameters: { room: 'sala' },
   });
   assert.equal(action.status, 'pending');
   await expectCall('POST', `/v1/actions/${action.id}/transition`, 200, { status: 'executing' });
@@ -131,9 +160,15 @@ test('reminders: create, page the upcoming ones, cancel once', async () => {
   const made = [];
   for (let i = 1; i <= 3; i++) made.push(await expectCall('POST', '/v1/reminders', 201, { title: `lembrete ${i}`, scheduled_at: soon(60 * i) }));
   const first = await expectCall('GET', '/v1/reminders/upcoming?limit=2', 200);
-  assert.deepEqual(first.items.map((r: { title: string }) => r.title), ['lembrete 1', 'lembrete 2']);
+  assert.deepEqual(
+    first.items.map((r: { title: string }) => r.title),
+    ['lembrete 1', 'lembrete 2'],
+  );
   const second = await expectCall('GET', `/v1/reminders/upcoming?limit=2&cursor=${first.next_cursor}`, 200);
-  assert.deepEqual(second.items.map((r: { title: string }) => r.title), ['lembrete 3']);
+  assert.deepEqual(
+    second.items.map((r: { title: string }) => r.title),
+    ['lembrete 3'],
+  );
   assert.equal(second.next_cursor, null);
   assert.equal((await expectCall('POST', `/v1/reminders/${made[0].id}/cancel`, 200)).status, 'cancelled');
   await expectCall('POST', `/v1/reminders/${made[0].id}/cancel`, 409);
@@ -163,7 +198,17 @@ test('logs: a batch in one call, then queried by level and source, newest first,
 
 test('the dashboard data comes from one snapshot with every dataset', async () => {
   const report = (await api.call('GET', '/v1/dashboard')).body;
-  for (const key of ['messagesPerDay', 'topIntents', 'latencyBySource', 'activeUsers', 'actionOutcomes', 'upcomingReminders', 'databaseSize', 'backups', 'slowQueries']) {
+  for (const key of [
+    'messagesPerDay',
+    'topIntents',
+    'latencyBySource',
+    'activeUsers',
+    'actionOutcomes',
+    'upcomingReminders',
+    'databaseSize',
+    'backups',
+    'slowQueries',
+  ]) {
     assert.ok(Array.isArray(report[key]), `${key} present`);
   }
   assert.equal(report.messagesPerDay.length, 30);
@@ -173,7 +218,10 @@ test('the dashboard data comes from one snapshot with every dataset', async () =
 test('search over HTTP: Portuguese full text, typos, pages, and bad queries', async () => {
   const conversation = await expectCall('POST', '/v1/conversations', 201, {});
   await expectCall('POST', `/v1/conversations/${conversation.id}/messages`, 201, {
-    messages: [{ role: 'user', content: 'A lâmpada da sala queimou' }, { role: 'user', content: 'Liguei o ventilador' }],
+    messages: [
+      { role: 'user', content: 'A lâmpada da sala queimou' },
+      { role: 'user', content: 'Liguei o ventilador' },
+    ],
   });
   const found = await expectCall('GET', '/v1/search?q=lampada', 200);
   assert.equal(found.mode, 'fulltext');
@@ -188,7 +236,7 @@ test('search over HTTP: Portuguese full text, typos, pages, and bad queries', as
   assert.equal(stop.mode, 'none');
 });
 
-test('a user\'s data can be exported and erased over HTTP', async () => {
+test("a user's data can be exported and erased over HTTP", async () => {
   const user = await expectCall('POST', '/v1/users', 201, { name: 'Eva' });
   await expectCall('POST', '/v1/conversations', 201, { user_id: user.id });
   const exported = await expectCall('GET', `/v1/users/${user.id}/export`, 200);
@@ -203,7 +251,16 @@ test('reports over HTTP take their window from the query and refuse parameters t
   const intents = await api.call('GET', '/v1/reports/top-intents?days=30&limit=5');
   assert.equal(intents.status, 200);
   assert.ok(intents.body.items.some((row: { intent: string }) => row.intent === 'smalltalk'));
-  for (const name of ['active-users', 'latency-by-source', 'messages-per', 'latency-percentiles', 'action-success', 'overdue-reminders', 'satisfaction-by-week', 'conversation-lengths']) {
+  for (const name of [
+    'active-users',
+    'latency-by-source',
+    'messages-per',
+    'latency-percentiles',
+    'action-success',
+    'overdue-reminders',
+    'satisfaction-by-week',
+    'conversation-lengths',
+  ]) {
     assert.equal((await api.call('GET', `/v1/reports/${name}`)).status, 200, name);
   }
   assert.equal((await api.call('GET', '/v1/reports/active-users?unit=hour')).status, 400);

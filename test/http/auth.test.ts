@@ -54,7 +54,7 @@ test('MORDOMO_ADMIN_TOKEN replaces the file, and then rotation says to change th
   assert.match(rotate.stderr, /MORDOMO_ADMIN_TOKEN/);
 });
 
-test('IVR: the domain comes only from the API key; another domain\'s ids do not exist; revoked keys stop working', async () => {
+test("IVR: the domain comes only from the API key; another domain's ids do not exist; revoked keys stop working", async () => {
   const domainA = await createDomain(api.database.db);
   const domainB = await createDomain(api.database.db);
   const keyA = (await api.call('POST', '/v1/admin/ivr/keys', { body: { domain_uuid: domainA, name: 'pbx a' } })).body;
@@ -96,14 +96,26 @@ test('IVR: the domain comes only from the API key; another domain\'s ids do not 
   assert.deepEqual(defaults.body.config, { api_key: 'sk-secret-123' });
   assert.equal((await api.call('GET', '/v1/ivr/providers/default/llm', { token: keyB.key })).status, 404);
 
-  const call = await api.call('POST', '/v1/ivr/calls', { token: keyA.key, body: { secretary_uuid: secretary.body.secretary_uuid, caller_id: '5511999990000' } });
+  const call = await api.call('POST', '/v1/ivr/calls', {
+    token: keyA.key,
+    body: { secretary_uuid: secretary.body.secretary_uuid, caller_id: '5511999990000' },
+  });
   assert.equal(call.status, 201, call.text);
   const appended = await api.call('POST', `/v1/ivr/calls/${call.body.conversation_uuid}/messages`, {
     token: keyA.key,
-    body: { messages: [{ role: 'user', content: 'quero falar com o financeiro' }, { role: 'assistant', content: 'transferindo' }] },
+    body: {
+      messages: [
+        { role: 'user', content: 'quero falar com o financeiro' },
+        { role: 'assistant', content: 'transferindo' },
+      ],
+    },
   });
   assert.equal(appended.status, 201, appended.text);
-  assert.equal((await api.call('POST', `/v1/ivr/calls/${call.body.conversation_uuid}/messages`, { token: keyB.key, body: { messages: [{ role: 'user', content: 'x' }] } })).status, 404);
+  assert.equal(
+    (await api.call('POST', `/v1/ivr/calls/${call.body.conversation_uuid}/messages`, { token: keyB.key, body: { messages: [{ role: 'user', content: 'x' }] } }))
+      .status,
+    404,
+  );
   const since = encodeURIComponent(new Date(Date.now() - 60_000).toISOString());
   const history = await api.call('GET', `/v1/ivr/calls?since=${since}`, { token: keyA.key });
   assert.equal(history.body.items[0].message_count, 2);

@@ -39,7 +39,8 @@ test('one Error component, whose code lists every code the server sends; every e
     const statuses = Object.keys(operation.responses);
     if (secured) for (const status of ['400', '401', '429', '500', '503']) assert.ok(statuses.includes(status), `${method} ${route} documents ${status}`);
     if (/\{(id|uuid)\}/.test(route)) assert.ok(statuses.includes('404'), `${method} ${route} documents 404`);
-    if (['POST', 'PUT', 'PATCH'].includes(method)) for (const status of ['413', '415']) assert.ok(statuses.includes(status), `${method} ${route} documents ${status}`);
+    if (['POST', 'PUT', 'PATCH'].includes(method))
+      for (const status of ['413', '415']) assert.ok(statuses.includes(status), `${method} ${route} documents ${status}`);
     for (const [status, response] of Object.entries<any>(operation.responses)) {
       assert.ok(response.description && response.description !== 'Default Response', `${method} ${route} ${status} described`);
       if (Number(status) >= 400 && secured) assert.equal(response.content['application/json'].schema.$ref, ERROR_REF, `${method} ${route} ${status}`);
@@ -60,7 +61,9 @@ test('every response body has a schema with a shape: none is "any value"', () =>
     }
   }
   // Provider configs are write-only: no response carries one, except the engine's decrypted default.
-  const withConfig = Object.entries<any>(document.components.schemas).filter(([, schema]) => schema.properties?.config).map(([name]) => name);
+  const withConfig = Object.entries<any>(document.components.schemas)
+    .filter(([, schema]) => schema.properties?.config)
+    .map(([name]) => name);
   assert.deepEqual(withConfig, ['ProviderWithConfig']);
 });
 
@@ -68,10 +71,15 @@ test('Redocly lints the document without an error', async () => {
   const file = path.join(tempDir('openapi'), 'openapi.json');
   writeFileSync(file, JSON.stringify(document));
   const redocly = path.join(import.meta.dirname, '../../node_modules/.bin/redocly');
-  const result = await promisify(execFile)(redocly, ['lint', file, '--format', 'json'], { env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } }).catch((error) => error);
+  const result = await promisify(execFile)(redocly, ['lint', file, '--format', 'json'], {
+    env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+  }).catch((error) => error);
   const report = JSON.parse(result.stdout);
   const errors = report.problems.filter((problem: any) => problem.severity === 'error');
-  assert.deepEqual(errors.map((problem: any) => `${problem.ruleId}: ${problem.message} at ${problem.location?.[0]?.pointer}`), []);
+  assert.deepEqual(
+    errors.map((problem: any) => `${problem.ruleId}: ${problem.message} at ${problem.location?.[0]?.pointer}`),
+    [],
+  );
 });
 
 /** A valid value for a query parameter, from its schema: what a client reading the document would send. */
@@ -106,12 +114,22 @@ test('lists that grow are paged alike, core and IVR: limit, then next_cursor unt
   const secretary = (await api.call('POST', '/v1/ivr/secretaries', { token, body: { name: 'Recepção', extension: '8100' } })).body;
   const made: Record<string, string[]> = { providers: [], secretaries: [secretary.secretary_uuid], documents: [], 'transfer-rules': [], calls: [] };
   for (let i = 0; i < 5; i++) {
-    made.providers!.push((await api.call('POST', '/v1/ivr/providers', { token, body: { provider_type: 'stt', provider_name: `p${i}`, config: { api_key: `k${i}` } } })).body.provider_uuid);
+    made.providers!.push(
+      (await api.call('POST', '/v1/ivr/providers', { token, body: { provider_type: 'stt', provider_name: `p${i}`, config: { api_key: `k${i}` } } })).body
+        .provider_uuid,
+    );
     made.documents!.push((await api.call('POST', '/v1/ivr/documents', { token, body: { title: `d${i}`, content: 'texto' } })).body.document_uuid);
     made['transfer-rules']!.push(
-      (await api.call('POST', '/v1/ivr/transfer-rules', { token, body: { name: `r${i}`, destination_type: 'extension', destination: '2000', priority: 10 - i } })).body.rule_uuid,
+      (
+        await api.call('POST', '/v1/ivr/transfer-rules', {
+          token,
+          body: { name: `r${i}`, destination_type: 'extension', destination: '2000', priority: 10 - i },
+        })
+      ).body.rule_uuid,
     );
-    made.calls!.unshift((await api.call('POST', '/v1/ivr/calls', { token, body: { secretary_uuid: i % 2 ? secretary.secretary_uuid : null } })).body.conversation_uuid);
+    made.calls!.unshift(
+      (await api.call('POST', '/v1/ivr/calls', { token, body: { secretary_uuid: i % 2 ? secretary.secretary_uuid : null } })).body.conversation_uuid,
+    );
   }
   const since = encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString());
   for (const [resource, ids] of Object.entries(made)) {
@@ -149,14 +167,28 @@ test('ids are what PostgreSQL reads as a uuid: FusionPBX and non-RFC ids in ever
   const token = created.body.key;
   const secretary = (await api.call('POST', '/v1/ivr/secretaries', { token, body: { name: 'Legado', extension: '9000' } })).body;
   const user = (await api.call('POST', '/v1/users', { body: { name: 'Formas' } })).body;
-  for (const form of [(id: string) => id.toUpperCase(), (id: string) => id.replaceAll('-', ''), (id: string) => `{${id}}`, (id: string) => id.replace(/(\w{4})(?=\w)/g, '$1-').replaceAll('--', '-')]) {
+  for (const form of [
+    (id: string) => id.toUpperCase(),
+    (id: string) => id.replaceAll('-', ''),
+    (id: string) => `{${id}}`,
+    (id: string) => id.replace(/(\w{4})(?=\w)/g, '$1-').replaceAll('--', '-'),
+  ]) {
     const got = await api.call('GET', `/v1/users/${encodeURIComponent(form(user.id))}`);
     assert.equal(got.status, 200, `${form(user.id)}: ${got.text}`);
     assert.equal(got.body.id, user.id);
-    assert.equal((await api.call('GET', `/v1/ivr/secretaries/${encodeURIComponent(form(secretary.secretary_uuid))}`, { token })).body.secretary_uuid, secretary.secretary_uuid);
+    assert.equal(
+      (await api.call('GET', `/v1/ivr/secretaries/${encodeURIComponent(form(secretary.secretary_uuid))}`, { token })).body.secretary_uuid,
+      secretary.secretary_uuid,
+    );
   }
   assert.equal((await api.call('GET', `/v1/users/${nonRfc}`)).status, 404);
-  for (const junk of ['1111111-1111-1111-1111-111111111111', '11111111-1111-1111-1111-11111111111g', '{11111111111111111111111111111111', '11111111--1111-1111-1111-111111111111', '111111111111111111111111111111111']) {
+  for (const junk of [
+    '1111111-1111-1111-1111-111111111111',
+    '11111111-1111-1111-1111-11111111111g',
+    '{11111111111111111111111111111111',
+    '11111111--1111-1111-1111-111111111111',
+    '111111111111111111111111111111111',
+  ]) {
     const refused = await api.call('GET', `/v1/users/${encodeURIComponent(junk)}`);
     assert.equal(refused.status, 400, junk);
     assert.match(refused.body.error.message, /id: must be a UUID/);

@@ -59,7 +59,7 @@ test('wrong types, missing fields, unknown fields, NUL bytes and out-of-range nu
 });
 
 test('query strings are validated too: limits, cursors, dates', async () => {
-  for (const query of ['limit=0', 'limit=100000', 'limit=abc', 'limit=1.5', 'cursor=garbage', 'cursor=' + 'x'.repeat(300), 'unknown=1']) {
+  for (const query of ['limit=0', 'limit=100000', 'limit=abc', 'limit=1.5', 'cursor=garbage', `cursor=${'x'.repeat(300)}`, 'unknown=1']) {
     await refused('GET', `/v1/conversations/${conversation.id}/messages?${query}`, 400, 'invalid_input');
   }
   const forged = Buffer.from(JSON.stringify({ at: 'yesterday', id: "1' OR '1'='1" })).toString('base64url');
@@ -95,14 +95,17 @@ test('SQL fragments are data: stored and returned verbatim', async () => {
   assert.equal(turn.body.messages[0].content, "'; SELECT pg_sleep(10); --");
 });
 
-test('headers over 16 KB get 431 in the one error shape, not Node\'s bare status line', async () => {
+test("headers over 16 KB get 431 in the one error shape, not Node's bare status line", async () => {
   const url = new URL(api.base);
   const answer = await new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
-    const request = http.request({ host: url.hostname, port: url.port, path: '/v1/users', headers: { authorization: `Bearer ${api.token}`, 'x-padding': 'x'.repeat(20_000) } }, (response) => {
-      let text = '';
-      response.on('data', (chunk) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, type: String(response.headers['content-type']), text }));
-    });
+    const request = http.request(
+      { host: url.hostname, port: url.port, path: '/v1/users', headers: { authorization: `Bearer ${api.token}`, 'x-padding': 'x'.repeat(20_000) } },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode!, type: String(response.headers['content-type']), text }));
+      },
+    );
     request.on('error', reject);
     request.end();
   });
@@ -112,7 +115,12 @@ test('headers over 16 KB get 431 in the one error shape, not Node\'s bare status
 });
 
 test('every answer forbids sniffing, referrers and framing; /docs has a Content-Security-Policy', async () => {
-  for (const [path, token] of [['/v1/users', undefined], ['/v1/nope', undefined], ['/healthz', null], ['/docs/', null]] as const) {
+  for (const [path, token] of [
+    ['/v1/users', undefined],
+    ['/v1/nope', undefined],
+    ['/healthz', null],
+    ['/docs/', null],
+  ] as const) {
     const response = await api.call('GET', path, { token });
     assert.equal(response.headers.get('x-content-type-options'), 'nosniff', path);
     assert.equal(response.headers.get('referrer-policy'), 'no-referrer', path);

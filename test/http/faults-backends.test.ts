@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { survivesFaults } from '../harness/fault-load.ts';
 
-test("the service outlives all its backends being terminated ten times under load", async () => {
+test('the service outlives all its backends being terminated ten times under load', async () => {
   await survivesFaults('faults-backends', async ({ superuserUrl }, round) => {
     const admin = new pg.Client({ connectionString: superuserUrl() });
     await admin.connect();

@@ -54,13 +54,52 @@ const baseBodies: Record<string, unknown> = { 'POST /v1/ivr/transfer-rules': rul
 const realFor = (route: string) => Object.entries(realPathValue).find(([prefix]) => route.startsWith(prefix))?.[1];
 
 const JUNK_VALUES: unknown[] = [
-  null, true, 0, -1, 0.5, 2 ** 31, 2 ** 53 + 2, 1e308, -1e308,
-  '', ' ', 'x', 'a\u0000b', '\ud800', "'; DROP TABLE users; --", 'A'.repeat(70_000), '9'.repeat(40),
-  '0000-01-01T00:00:00Z', '99999-01-01T00:00:00Z', '2026-02-30T10:00:00Z', '1970-01-01T00:00:00Z', '2026-11-23T25:61:00+03:00',
-  '00000000-0000-0000-0000-000000000000', [], [null], {}, { $ne: 1 }, nestedObject(3_000),
+  null,
+  true,
+  0,
+  -1,
+  0.5,
+  2 ** 31,
+  2 ** 53 + 2,
+  1e308,
+  -1e308,
+  '',
+  ' ',
+  'x',
+  'a\u0000b',
+  '\ud800',
+  "'; DROP TABLE users; --",
+  'A'.repeat(70_000),
+  '9'.repeat(40),
+  '0000-01-01T00:00:00Z',
+  '99999-01-01T00:00:00Z',
+  '2026-02-30T10:00:00Z',
+  '1970-01-01T00:00:00Z',
+  '2026-11-23T25:61:00+03:00',
+  '00000000-0000-0000-0000-000000000000',
+  [],
+  [null],
+  {},
+  { $ne: 1 },
+  nestedObject(3_000),
 ];
-const JUNK_QUERY = ['', '-1', '0', '1e309', 'NaN', 'abc', "' OR 1=1 --", '\u0000', 'x'.repeat(3000), '0000-01-01T00:00:00Z',
-  '99999-12-31T00:00:00Z', '2026-02-30T00:00:00Z', '00000000-0000-0000-0000-000000000000', 'true', '9'.repeat(30)];
+const JUNK_QUERY = [
+  '',
+  '-1',
+  '0',
+  '1e309',
+  'NaN',
+  'abc',
+  "' OR 1=1 --",
+  '\u0000',
+  'x'.repeat(3000),
+  '0000-01-01T00:00:00Z',
+  '99999-12-31T00:00:00Z',
+  '2026-02-30T00:00:00Z',
+  '00000000-0000-0000-0000-000000000000',
+  'true',
+  '9'.repeat(30),
+];
 const JUNK_PATH = ['not-a-uuid', "1' OR '1'='1", '%00', '%F0%9F%8E%99', 'x'.repeat(250), '00000000-0000-0000-0000-000000000000', '-1', '..%2F..%2Fetc'];
 const JUNK_BODIES = ['[]', 'null', '"texto"', '0', '{', '{"a":', '{"a":"\\u0000"}', `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`];
 
@@ -118,7 +157,13 @@ function withField(base: any, path: string[], value: unknown): unknown {
 const ajv = new Ajv2020({ strict: false, validateFormats: false });
 const counts = () => everyRowCount(db);
 
-interface Attempt { method: string; path: string; body?: unknown; raw?: string; invalidByDocument?: boolean }
+interface Attempt {
+  method: string;
+  path: string;
+  body?: unknown;
+  raw?: string;
+  invalidByDocument?: boolean;
+}
 
 async function attempt({ method, path, body, raw, invalidByDocument }: Attempt): Promise<void> {
   const before = await counts();

@@ -20,7 +20,9 @@ test('a client generated from /openapi.json names every operation, type-checks t
   for (const operation of ['appendTurn', 'listSecretaries', 'getUserHistory', 'matchTransferRule', 'createIvrKey']) {
     assert.match(source, new RegExp(`\\b${operation}: \\{`), `operations["${operation}"] in the generated types`);
   }
-  const tsc = await promisify(execFile)(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'test/client/tsconfig.json'], { cwd: root }).catch((error) => error);
+  const tsc = await promisify(execFile)(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'test/client/tsconfig.json'], {
+    cwd: root,
+  }).catch((error) => error);
   assert.equal(tsc.code ?? 0, 0, `the scenario does not type-check against the generated client:\n${tsc.stdout}`);
 
   // A FusionPBX domain whose id is not an RFC 4122 variant, as older installs have.

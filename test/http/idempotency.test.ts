@@ -19,17 +19,24 @@ function sendAndCut(path: string, body: unknown, key: string, afterMs: number): 
       port: url.port,
       path: url.pathname,
       method: 'POST',
-      headers: { authorization: `Bearer ${service.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'idempotency-key': key },
+      headers: {
+        authorization: `Bearer ${service.token}`,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(payload),
+        'idempotency-key': key,
+      },
     });
     request.on('error', () => resolve());
     request.on('response', (response) => {
       response.resume();
       resolve();
     });
-    request.end(payload, () => setTimeout(() => {
-      request.destroy();
-      resolve();
-    }, afterMs));
+    request.end(payload, () =>
+      setTimeout(() => {
+        request.destroy();
+        resolve();
+      }, afterMs),
+    );
   });
 }
 
@@ -42,14 +49,21 @@ test('turns whose connection was cut mid-request, retried with their key, are st
   for (const turn of turns) {
     const retry = await service.call('POST', path, { body: turn.body, headers: { 'idempotency-key': turn.key } });
     assert.equal(retry.status, 201, retry.text);
-    assert.deepEqual(retry.body.messages.map((m: { content: string }) => m.content), [turn.body.user.content, turn.body.assistant.content]);
+    assert.deepEqual(
+      retry.body.messages.map((m: { content: string }) => m.content),
+      [turn.body.user.content, turn.body.assistant.content],
+    );
     const again = await service.call('POST', path, { body: turn.body, headers: { 'idempotency-key': turn.key } });
     assert.deepEqual(again.body, retry.body, 'a second retry answers exactly the same');
   }
   const { rows } = await sql<{ content: string; n: number }>`
     SELECT content, count(*)::int AS n FROM messages WHERE conversation_id = ${conversation.id} GROUP BY content`.execute(db);
   assert.equal(rows.length, 60);
-  assert.deepEqual(rows.filter((row) => row.n !== 1), [], 'no turn was written twice');
+  assert.deepEqual(
+    rows.filter((row) => row.n !== 1),
+    [],
+    'no turn was written twice',
+  );
 });
 
 test('the same key with another body is a 409, a malformed key a 400, and the header is documented on creates', async () => {
@@ -67,8 +81,16 @@ test('the same key with another body is a 409, a malformed key a 400, and the he
   assert.equal(rows.length, 1);
 
   const document = (await service.call('GET', '/openapi.json', { token: null })).body;
-  for (const [path, method] of [['/v1/users', 'post'], ['/v1/conversations/{id}/turns', 'post'], ['/v1/ivr/calls', 'post'], ['/v1/ivr/calls/{uuid}/messages', 'post']]) {
+  for (const [path, method] of [
+    ['/v1/users', 'post'],
+    ['/v1/conversations/{id}/turns', 'post'],
+    ['/v1/ivr/calls', 'post'],
+    ['/v1/ivr/calls/{uuid}/messages', 'post'],
+  ]) {
     const parameters = document.paths[path!][method!].parameters as { in: string; name: string }[];
-    assert.ok(parameters.some((p) => p.in === 'header' && p.name === 'idempotency-key'), `${method} ${path} documents Idempotency-Key`);
+    assert.ok(
+      parameters.some((p) => p.in === 'header' && p.name === 'idempotency-key'),
+      `${method} ${path} documents Idempotency-Key`,
+    );
   }
 });

@@ -28,7 +28,6 @@ async function call(base: string, method: string, route: string, body?: unknown)
   return { status: response.status, body: response.headers.get('content-type')?.includes('json') ? await response.json() : await response.text() };
 }
 
-
 test('start prints where everything is; SIGTERM lets a request in flight finish and loses nothing', async () => {
   const service = await startService(env);
   const printed = service.output();
@@ -43,7 +42,13 @@ test('start prints where everything is; SIGTERM lets a request in flight finish 
   const url = new URL(`${service.api}/v1/conversations/${conversation.id}/turns`);
   const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
     const request = http.request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (response) => {
         let text = '';
         response.on('data', (chunk) => (text += chunk));
@@ -66,7 +71,10 @@ test('start prints where everything is; SIGTERM lets a request in flight finish 
   const again = await startService(env);
   try {
     const read = await call(again.api, 'GET', `/v1/conversations/${conversation.id}`);
-    assert.deepEqual(read.body.messages.map((m: { content: string }) => m.content), ['apaga tudo', 'apagando']);
+    assert.deepEqual(
+      read.body.messages.map((m: { content: string }) => m.content),
+      ['apaga tudo', 'apagando'],
+    );
   } finally {
     again.child.kill('SIGTERM');
     await exited(again.child);

@@ -25,8 +25,7 @@ async function collect(base: string, token: string, query: string, until: (ids: 
     let buffer = '';
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
       buffer += decoder.decode(chunk, { stream: true });
-      let end;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
         const data = /^data: (.*)$/m.exec(block);
@@ -87,7 +86,9 @@ test('a stream can follow one user; a cancelled reminder is never pushed', async
   const forBia = (await first.call('POST', '/v1/reminders', { body: { user_id: bia.id, title: 'da Bia', scheduled_at: due } })).body;
   const cancelled = (await first.call('POST', '/v1/reminders', { body: { user_id: ana.id, title: 'cancelado', scheduled_at: due } })).body;
   await first.call('POST', `/v1/reminders/${cancelled.id}/cancel`);
-  const forAna = (await first.call('POST', '/v1/reminders', { body: { user_id: ana.id, title: 'da Ana', scheduled_at: new Date(Date.now() + 2000).toISOString() } })).body;
+  const forAna = (
+    await first.call('POST', '/v1/reminders', { body: { user_id: ana.id, title: 'da Ana', scheduled_at: new Date(Date.now() + 2000).toISOString() } })
+  ).body;
   const { ids } = await stream.done;
   assert.deepEqual(ids, [forAna.id]);
   assert.notEqual(ids[0], forBia.id);
@@ -108,20 +109,24 @@ test('stopping while the LISTEN connection is being re-opened leaves no connecti
   const proxy = net.createServer((client) => {
     const isFirst = sockets.length === 0;
     if (!isFirst) reconnecting();
-    setTimeout(() => {
-      const upstream = net.connect(Number(target.port), target.hostname);
-      sockets.push(client, upstream);
-      client.pipe(upstream).pipe(client);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-    }, isFirst ? 0 : 500);
+    setTimeout(
+      () => {
+        const upstream = net.connect(Number(target.port), target.hostname);
+        sockets.push(client, upstream);
+        client.pipe(upstream).pipe(client);
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
+        client.on('close', () => upstream.destroy());
+      },
+      isFirst ? 0 : 500,
+    );
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const viaProxy = new URL(first.database.url);
   viaProxy.port = String((proxy.address() as net.AddressInfo).port);
   const listening = async () =>
-    (await adminQuery(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query = 'LISTEN mordomo_reminders'`, [first.database.name])).rows[0]!.n;
+    (await adminQuery(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query = 'LISTEN mordomo_reminders'`, [first.database.name]))
+      .rows[0]!.n;
   const before = await listening();
 
   const stream = new ReminderStream(first.database.db, viaProxy.toString(), createLogger('silent'), 5000, 60_000);

@@ -32,7 +32,9 @@ test('after a migration adds a column to every table the service reads, the next
       await ok('GET', `/v1/users/${user.id}`);
       await ok('GET', '/v1/users?limit=5');
       await ok('PATCH', `/v1/users/${user.id}`, { body: { name: `Nome ${round}.${i}` } });
-      const [message] = (await ok('POST', `/v1/conversations/${conversation.id}/turns`, { body: { user: { content: `oi ${round}.${i}` }, assistant: { content: 'olá' } } })).messages;
+      const [message] = (
+        await ok('POST', `/v1/conversations/${conversation.id}/turns`, { body: { user: { content: `oi ${round}.${i}` }, assistant: { content: 'olá' } } })
+      ).messages;
       await ok('GET', `/v1/conversations/${conversation.id}/messages?limit=5`);
       await ok('GET', `/v1/conversations/${conversation.id}`);
       await ok('GET', `/v1/users/${user.id}/history`);

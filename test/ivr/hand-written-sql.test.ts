@@ -87,13 +87,18 @@ for (const login of ['owner', 'runtime'] as const) {
     await tenant.createProvider({ provider_type: 'tts', provider_name: `lib-${login}`, config: { api_key: 'sk-lib' }, is_default: true });
     assert.deepEqual((await tenant.defaultProvider('tts')).config, { api_key: 'sk-lib' });
     const { rows: ids } = await sql<{ key_id: string }>`SELECT DISTINCT key_id FROM v_voice_ai_providers WHERE config IS NOT NULL`.execute(target.db);
-    assert.deepEqual(ids.map((row) => row.key_id), [(await recordedKeyIds()).current]);
+    assert.deepEqual(
+      ids.map((row) => row.key_id),
+      [(await recordedKeyIds()).current],
+    );
   });
 
   test(`as the ${login}: a config written under a key that is not the current one is refused as such, and nothing is written`, async () => {
     await sql`DELETE FROM mordomo_ivr_encryption_key`.execute(target.db);
     const domain = await createDomain(target.db);
-    await createIvr(target.db, { encryptionKey: KEY }).forDomain(domain).createProvider({ provider_type: 'stt', provider_name: 'first', config: { a: 1 } });
+    await createIvr(target.db, { encryptionKey: KEY })
+      .forDomain(domain)
+      .createProvider({ provider_type: 'stt', provider_name: 'first', config: { a: 1 } });
     const before = await recordedKeyIds();
     await session(target.name, login, async (client) => {
       await assert.rejects(
@@ -104,19 +109,27 @@ for (const login of ['owner', 'runtime'] as const) {
       // claim the current key while no holder of that key could read it.
       await assert.rejects(
         inTransaction(client, login, { 'app.encryption_key': KEY, 'app.domain_uuid': domain }, () =>
-          client.query(`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, config) VALUES ($1, 'llm', 'mixed', pgp_sym_encrypt('{}', $2))`, [domain, OTHER_KEY]),
+          client.query(
+            `INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, config) VALUES ($1, 'llm', 'mixed', pgp_sym_encrypt('{}', $2))`,
+            [domain, OTHER_KEY],
+          ),
         ),
         (error: pg.DatabaseError) => error.code === 'MDB04' && /not encrypted with app.encryption_key/.test(error.message),
       );
       // Encrypted without app.encryption_key set: said so, by name.
       await assert.rejects(
         inTransaction(client, login, { 'app.domain_uuid': domain }, () =>
-          client.query(`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, config) VALUES ($1, 'llm', 'keyless', pgp_sym_encrypt('{}', $2))`, [domain, KEY]),
+          client.query(
+            `INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, config) VALUES ($1, 'llm', 'keyless', pgp_sym_encrypt('{}', $2))`,
+            [domain, KEY],
+          ),
         ),
         (error: pg.DatabaseError) => error.code === 'MDB02' && /app\.encryption_key/.test(error.message),
       );
     });
-    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM v_voice_ai_providers WHERE provider_name IN ('stale', 'mixed', 'keyless')`.execute(target.db);
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM v_voice_ai_providers WHERE provider_name IN ('stale', 'mixed', 'keyless')`.execute(
+      target.db,
+    );
     assert.equal(rows[0]!.n, 0);
     assert.deepEqual(await recordedKeyIds(), before);
   });
@@ -126,7 +139,9 @@ for (const login of ['owner', 'runtime'] as const) {
     const domain = await createDomain(target.db);
     await session(target.name, login, async (client) => {
       await assert.rejects(
-        inTransaction(client, login, { 'app.encryption_key': KEY, 'app.key_id': 'v1', 'app.domain_uuid': domain }, () => client.query(WRITE_CONFIG, [domain, 'guess', '{}'])),
+        inTransaction(client, login, { 'app.encryption_key': KEY, 'app.key_id': 'v1', 'app.domain_uuid': domain }, () =>
+          client.query(WRITE_CONFIG, [domain, 'guess', '{}']),
+        ),
         (error: pg.DatabaseError) => error.code === 'MDB02' && /app\.key_id/.test(error.message),
       );
     });
@@ -148,9 +163,15 @@ for (const login of ['owner', 'runtime'] as const) {
     await session(target.name, login, async (client) => {
       await inTransaction(client, login, { 'app.domain_uuid': domain }, async () => {
         const secretaries = await client.query(SECRETARY_BY_EXTENSION, [domain, '1001']);
-        assert.deepEqual(secretaries.rows.map((row) => [row.domain_uuid, row.extension]), [[domain, '1001']]);
+        assert.deepEqual(
+          secretaries.rows.map((row) => [row.domain_uuid, row.extension]),
+          [[domain, '1001']],
+        );
         const history = await client.query(CONVERSATION_HISTORY, [domain, new Date(Date.now() - 3_600_000)]);
-        assert.deepEqual(history.rows.map((row) => [row.secretary_name, Number(row.message_count)]), [[`Ana ${domain.slice(0, 4)}`, 1]]);
+        assert.deepEqual(
+          history.rows.map((row) => [row.secretary_name, Number(row.message_count)]),
+          [[`Ana ${domain.slice(0, 4)}`, 1]],
+        );
         // As the runtime role, another domain's rows stay out of reach even when the filter names them (the test's
         // owner is a superuser, whom row-level security does not bind).
         if (login === 'runtime') assert.equal((await client.query(SECRETARY_BY_EXTENSION, [elsewhere, '1001'])).rows.length, 0);
@@ -178,7 +199,9 @@ test('a database whose recorded key was guessed is repaired by repairEncryptionK
 test('`mordomo-db ivr repair-key` repairs a guessed recorded key with the key file, and exits 78 changing nothing with another key', async () => {
   await sql`DELETE FROM mordomo_ivr_encryption_key`.execute(target.db);
   const domain = await createDomain(target.db);
-  await createIvr(target.db, { encryptionKey: KEY }).forDomain(domain).createProvider({ provider_type: 'stt', provider_name: 'cli', config: { k: 1 } });
+  await createIvr(target.db, { encryptionKey: KEY })
+    .forDomain(domain)
+    .createProvider({ provider_type: 'stt', provider_name: 'cli', config: { k: 1 } });
   await sql`UPDATE mordomo_ivr_encryption_key SET key_id = 'v1'`.execute(target.db);
   const dir = tempDir('repair-key');
   const keyFile = path.join(dir, 'key');

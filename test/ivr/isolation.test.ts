@@ -23,13 +23,28 @@ interface Seeded {
 async function seed(extension: string, words: string): Promise<Seeded> {
   const domain = await createDomain(db);
   const tenant = ivr.forDomain(domain);
-  const provider = await tenant.createProvider({ provider_type: 'llm', provider_name: `p${extension}`, config: { api_key: `secret-${domain}` }, is_default: true });
+  const provider = await tenant.createProvider({
+    provider_type: 'llm',
+    provider_name: `p${extension}`,
+    config: { api_key: `secret-${domain}` },
+    is_default: true,
+  });
   const secretary = await tenant.createSecretary({ name: `s${extension}`, extension, llm_provider_uuid: provider.provider_uuid });
   const call = await tenant.startCall({ secretary_uuid: secretary.secretary_uuid, call_uuid: `call-${extension}` });
   await tenant.appendCallMessages(call.conversation_uuid, [{ role: 'user', content: words }]);
   const document = await tenant.createDocument({ title: words, content: `${words} atendimento comum` });
   const rule = await tenant.createTransferRule({ name: 'all', destination_type: 'extension', destination: extension });
-  return { domain, tenant, ids: { provider: provider.provider_uuid, secretary: secretary.secretary_uuid, call: call.conversation_uuid, document: document.document_uuid, rule: rule.rule_uuid } };
+  return {
+    domain,
+    tenant,
+    ids: {
+      provider: provider.provider_uuid,
+      secretary: secretary.secretary_uuid,
+      call: call.conversation_uuid,
+      document: document.document_uuid,
+      rule: rule.rule_uuid,
+    },
+  };
 }
 
 /** The error a call gives, as code + message with the id replaced, so "other domain" and "no such id" compare equal. */
@@ -70,7 +85,15 @@ test('every API method: another domain’s ids behave exactly like ids that do n
   for (let i = 0; i < 4; i++) domains.push(await seed(String(100 + i), `palavra${i}`));
   const snapshot = async () => {
     const counts: Record<string, unknown> = {};
-    for (const table of TABLES) counts[table] = (await db.selectFrom(table as never).selectAll().execute()).map((r) => JSON.stringify(r)).sort();
+    for (const table of TABLES)
+      counts[table] = (
+        await db
+          .selectFrom(table as never)
+          .selectAll()
+          .execute()
+      )
+        .map((r) => JSON.stringify(r))
+        .sort();
     return counts;
   };
   const before = await snapshot();
@@ -97,8 +120,11 @@ test('every list, search and lookup returns only the caller’s rows', async () 
       for (const extension of extensions) domains.push(await seed(String(extension), `termo${extension}`));
       for (const { domain, tenant } of domains) {
         const lists = [
-          ...(await tenant.listProviders()), ...(await tenant.listSecretaries()), ...(await tenant.listDocuments()),
-          ...(await tenant.listTransferRules()), ...(await tenant.callHistory(new Date(0))).map((c) => ({ domain_uuid: domain, ...c })),
+          ...(await tenant.listProviders()),
+          ...(await tenant.listSecretaries()),
+          ...(await tenant.listDocuments()),
+          ...(await tenant.listTransferRules()),
+          ...(await tenant.callHistory(new Date(0))).map((c) => ({ domain_uuid: domain, ...c })),
         ];
         assert.ok(lists.every((row) => row.domain_uuid === domain));
         const hits = await tenant.searchDocuments('atendimento');
@@ -139,7 +165,10 @@ test('raw SQL as the application role sees only the domain set for the transacti
     for (const table of TABLES) assert.deepEqual(none.counts[table], [], `${table} without a domain`);
     assert.equal(none.updated, 0);
 
-    for (const [domain, target] of [[null, a.domain], [a.domain, b.domain]] as const) {
+    for (const [domain, target] of [
+      [null, a.domain],
+      [a.domain, b.domain],
+    ] as const) {
       await client.query('BEGIN');
       await client.query(`SELECT set_config('role', 'mordomo_ivr', true)`);
       if (domain) await client.query(`SELECT set_config('app.domain_uuid', $1, true)`, [domain]);

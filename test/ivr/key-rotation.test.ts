@@ -15,7 +15,10 @@ const NEW = 'new-key-rotation-0123456789';
 
 /** Configs (of every domain) that do not decrypt with `key` alone. */
 async function notUnder(key: string): Promise<number> {
-  const { rows } = await sql<{ provider_uuid: string; config: Buffer }>`SELECT provider_uuid, config FROM v_voice_ai_providers WHERE config IS NOT NULL`.execute(db);
+  const { rows } = await sql<{
+    provider_uuid: string;
+    config: Buffer;
+  }>`SELECT provider_uuid, config FROM v_voice_ai_providers WHERE config IS NOT NULL`.execute(db);
   let failing = 0;
   for (const row of rows) {
     await sql`SELECT pgp_sym_decrypt(${row.config}, ${key})`.execute(db).catch(() => failing++);
@@ -40,7 +43,7 @@ async function providerTraffic(options: { encryptionKey: string; newEncryptionKe
           assert.deepEqual((await tenant.defaultProvider('llm')).config, { api_key: `llm-${worker}` });
           done++;
         } catch (error) {
-          errors.push((error as Error).message + " " + String((error as Error).cause));
+          errors.push(`${(error as Error).message} ${String((error as Error).cause)}`);
           if (errors.length > 50) return;
         }
       }
@@ -53,7 +56,9 @@ async function domainsWithDefault(count: number, key: string): Promise<string[]>
   const domains: string[] = [];
   for (let i = 0; i < count; i++) {
     const domain = await createDomain(db);
-    await createIvr(db, { encryptionKey: key }).forDomain(domain).createProvider({ provider_type: 'llm', provider_name: 'llm', config: { api_key: `llm-${i}` }, is_default: true });
+    await createIvr(db, { encryptionKey: key })
+      .forDomain(domain)
+      .createProvider({ provider_type: 'llm', provider_name: 'llm', config: { api_key: `llm-${i}` }, is_default: true });
     domains.push(domain);
   }
   return domains;

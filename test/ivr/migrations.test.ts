@@ -59,7 +59,10 @@ test('on an existing FusionPBX database: uses its v_domains, touches nothing of 
     assert.deepEqual((await pool.query('SELECT * FROM v_extensions')).rows, extensionsBefore);
     assert.deepEqual((await pool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'v_domains'::regclass AND NOT tgisinternal`)).rows, triggersBefore);
     const { rows } = await pool.query(`SELECT domain_uuid::text AS d, count(*)::int AS n FROM v_voice_ai_providers GROUP BY 1 ORDER BY 1`);
-    assert.deepEqual(rows, [{ d: '11111111-1111-4111-8111-111111111111', n: 5 }, { d: '22222222-2222-4222-8222-222222222222', n: 5 }]);
+    assert.deepEqual(rows, [
+      { d: '11111111-1111-4111-8111-111111111111', n: 5 },
+      { d: '22222222-2222-4222-8222-222222222222', n: 5 },
+    ]);
   } finally {
     await pool.end();
   }
@@ -70,7 +73,17 @@ test('standalone: creates a FusionPBX-compatible v_domains, and every file run a
   try {
     await migrate(pool, ['core', 'ivr'], logger);
     const columns = (await shape(pool, 'v_domains')).map((c) => c.column_name);
-    assert.deepEqual(columns, ['domain_uuid', 'domain_parent_uuid', 'domain_name', 'domain_enabled', 'domain_description', 'insert_date', 'insert_user', 'update_date', 'update_user']);
+    assert.deepEqual(columns, [
+      'domain_uuid',
+      'domain_parent_uuid',
+      'domain_name',
+      'domain_enabled',
+      'domain_description',
+      'insert_date',
+      'insert_user',
+      'update_date',
+      'update_user',
+    ]);
     await pool.query(`INSERT INTO v_domains (domain_uuid, domain_name) VALUES ('44444444-4444-4444-8444-444444444444', 'casa.local')`);
     for (let round = 0; round < 2; round++) for (const file of readMigrations('ivr')) await pool.query(file.sql);
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM v_voice_ai_providers`);
@@ -85,16 +98,23 @@ test('every v_voice_* table forces row-level security and every unique key of it
   const pool = await emptyDatabase('rls');
   try {
     await migrate(pool, ['ivr'], logger);
-    const { rows: tables } = await pool.query(`SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname LIKE 'v_voice_%' AND relkind = 'r' ORDER BY 1`);
+    const { rows: tables } = await pool.query(
+      `SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname LIKE 'v_voice_%' AND relkind = 'r' ORDER BY 1`,
+    );
     assert.equal(tables.length, 7);
-    assert.ok(tables.every((t) => t.relrowsecurity && t.relforcerowsecurity), JSON.stringify(tables));
+    assert.ok(
+      tables.every((t) => t.relrowsecurity && t.relforcerowsecurity),
+      JSON.stringify(tables),
+    );
     const { rows: keys } = await pool.query(`
       SELECT c.conrelid::regclass::text AS t, c.conname, array_agg(a.attname::text) AS cols
         FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
        WHERE c.contype = 'u' AND c.conrelid::regclass::text LIKE 'v_voice_%' GROUP BY 1, 2`);
     assert.ok(keys.length >= 5);
     for (const key of keys) assert.ok(key.cols.includes('domain_uuid'), `${key.t}.${key.conname} lacks domain_uuid`);
-    const { rows: columns } = await pool.query(`SELECT table_name FROM information_schema.columns WHERE table_name LIKE 'v_voice_%' AND column_name = 'domain_uuid' AND is_nullable = 'NO'`);
+    const { rows: columns } = await pool.query(
+      `SELECT table_name FROM information_schema.columns WHERE table_name LIKE 'v_voice_%' AND column_name = 'domain_uuid' AND is_nullable = 'NO'`,
+    );
     assert.equal(columns.length, 7);
   } finally {
     await pool.end();
@@ -106,7 +126,10 @@ test('IVR commands on a database migrated for the core only say how to migrate t
   await migrate(pool, ['core'], logger);
   const url = urlFor((await pool.query<{ name: string }>('SELECT current_database() AS name')).rows[0]!.name);
   await pool.end();
-  for (const command of [['ivr', 'defaults'], ['ivr', 'key', 'list']]) {
+  for (const command of [
+    ['ivr', 'defaults'],
+    ['ivr', 'key', 'list'],
+  ]) {
     const result = await runCli(command, { DATABASE_URL: url, MORDOMO_MODULES: 'core' });
     // Before: "internal database error", exit 1.
     assert.equal(result.code, 70, `${command.join(' ')}: ${result.stderr}`);

@@ -23,7 +23,12 @@ const ivr = createIvr(db, { encryptionKey: KEY });
 test('a provider config is stored encrypted and the seed query decrypts it verbatim with app.encryption_key', async () => {
   const domain = await createDomain(db);
   const tenant = ivr.forDomain(domain);
-  const created = await tenant.createProvider({ provider_type: 'llm', provider_name: 'openai-prod', config: { api_key: 'sk-live-abc123', model: 'gpt-4o' }, is_default: true });
+  const created = await tenant.createProvider({
+    provider_type: 'llm',
+    provider_name: 'openai-prod',
+    config: { api_key: 'sk-live-abc123', model: 'gpt-4o' },
+    is_default: true,
+  });
   assert.equal(created.configured, true);
   assert.equal('config' in created, false, 'the encrypted config never leaves the database');
   const { rows: raw } = await sql<{ config: Buffer }>`SELECT config FROM v_voice_ai_providers WHERE provider_uuid = ${created.provider_uuid}`.execute(db);
@@ -41,7 +46,11 @@ test('a provider config is stored encrypted and the seed query decrypts it verba
   } finally {
     await client.end();
   }
-  assert.deepEqual(await tenant.defaultProvider('llm'), { provider_uuid: created.provider_uuid, provider_name: 'openai-prod', config: { api_key: 'sk-live-abc123', model: 'gpt-4o' } });
+  assert.deepEqual(await tenant.defaultProvider('llm'), {
+    provider_uuid: created.provider_uuid,
+    provider_name: 'openai-prod',
+    config: { api_key: 'sk-live-abc123', model: 'gpt-4o' },
+  });
 });
 
 test('the default comes first, a new default demotes the old one, and disabled providers are skipped', async () => {
@@ -61,14 +70,20 @@ test('the default comes first, a new default demotes the old one, and disabled p
 test('refuses duplicates, unknown types, an enabled provider without config, and a second default in raw SQL', async () => {
   const domain = await createDomain(db);
   const tenant = ivr.forDomain(domain);
-  await tenant.createProvider({ provider_type: 'stt', provider_name: 'whisper', config: {} , is_default: true});
-  await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'whisper', config: {} }), 'conflict', /already has a provider of this type with this name/);
+  await tenant.createProvider({ provider_type: 'stt', provider_name: 'whisper', config: {}, is_default: true });
+  await rejectsWith(
+    () => tenant.createProvider({ provider_type: 'stt', provider_name: 'whisper', config: {} }),
+    'conflict',
+    /already has a provider of this type with this name/,
+  );
   await rejectsWith(() => tenant.createProvider({ provider_type: 'vision' as never, provider_name: 'x' }), 'invalid_input', /provider_type/);
   await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'x y' }), 'invalid_input', /provider_name/);
   await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'bare' }), 'invalid_input', /cannot be enabled without a config/);
   await rejectsWith(() => tenant.createProvider({ provider_type: 'stt', provider_name: 'arr', config: [] as never }), 'invalid_input', /config/);
   await assert.rejects(
-    sql`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_default, is_enabled) VALUES (${domain}, 'stt', 'second', true, false)`.execute(db),
+    sql`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, is_default, is_enabled) VALUES (${domain}, 'stt', 'second', true, false)`.execute(
+      db,
+    ),
     (e) => sqlstateOf(e) === '23505' && (e as MordomoError).database?.constraint === 'idx_providers_one_default',
   );
 });
@@ -76,9 +91,17 @@ test('refuses duplicates, unknown types, an enabled provider without config, and
 test('a wrong key gives a clear error, never garbage, and a missing key is refused before SQL', async () => {
   const domain = await createDomain(db);
   await ivr.forDomain(domain).createProvider({ provider_type: 'llm', provider_name: 'llm1', config: { api_key: 'k' } });
-  await rejectsWith(() => createIvr(db, { encryptionKey: 'another-key-0123456789' }).forDomain(domain).defaultProvider('llm'), 'unavailable', /^the encryption key is not the one the provider configs are under/);
+  await rejectsWith(
+    () => createIvr(db, { encryptionKey: 'another-key-0123456789' }).forDomain(domain).defaultProvider('llm'),
+    'unavailable',
+    /^the encryption key is not the one the provider configs are under/,
+  );
   await rejectsWith(() => createIvr(db).forDomain(domain).defaultProvider('llm'), 'config', /no encryption key/);
-  await rejectsWith(() => createIvr(db).forDomain(domain).createProvider({ provider_type: 'llm', provider_name: 'x', config: {} }), 'config', /no encryption key/);
+  await rejectsWith(
+    () => createIvr(db).forDomain(domain).createProvider({ provider_type: 'llm', provider_name: 'x', config: {} }),
+    'config',
+    /no encryption key/,
+  );
 });
 
 test('key rotation re-encrypts every domain in one transaction; a failure half-way leaves the old key working', async () => {
@@ -91,7 +114,11 @@ test('key rotation re-encrypts every domain in one transaction; a failure half-w
   const stray = await createDomain(db);
   await writeUnchecked(sql`INSERT INTO v_voice_ai_providers (domain_uuid, provider_type, provider_name, config)
                            VALUES (${stray}, 'llm', 'odd', pgp_sym_encrypt('{}', 'stray-key-0123456789'))`);
-  await rejectsWith(() => rotateEncryptionKey(db, KEY, 'new-key-0123456789abc'), 'config', /cannot decrypt a provider config with either key.*nothing was changed/);
+  await rejectsWith(
+    () => rotateEncryptionKey(db, KEY, 'new-key-0123456789abc'),
+    'config',
+    /cannot decrypt a provider config with either key.*nothing was changed/,
+  );
   assert.deepEqual((await ivr.forDomain(d1).defaultProvider('llm')).config, { api_key: 'one' });
   assert.deepEqual((await ivr.forDomain(d2).defaultProvider('llm')).config, { api_key: 'two' });
 
@@ -114,8 +141,13 @@ test('every domain gets the five disabled default providers once; new domains ge
   const list = (await ivr.forDomain(domain).listProviders()).sort((a, b) => a.provider_type.localeCompare(b.provider_type));
   assert.deepEqual(
     list.map((p) => [p.provider_type, p.provider_name, p.is_enabled, p.configured, p.is_default]),
-    [['embeddings', 'openai-embeddings', false, false, true], ['llm', 'openai', false, false, true], ['realtime', 'openai-realtime', false, false, true],
-     ['stt', 'openai-whisper', false, false, true], ['tts', 'elevenlabs', false, false, true]],
+    [
+      ['embeddings', 'openai-embeddings', false, false, true],
+      ['llm', 'openai', false, false, true],
+      ['realtime', 'openai-realtime', false, false, true],
+      ['stt', 'openai-whisper', false, false, true],
+      ['tts', 'elevenlabs', false, false, true],
+    ],
   );
   const openai = list.find((p) => p.provider_name === 'openai')!;
   await ivr.forDomain(domain).updateProvider(openai.provider_uuid, { config: { api_key: 'sk-filled' }, is_enabled: true });

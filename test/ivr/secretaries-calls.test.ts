@@ -37,7 +37,13 @@ test('a secretary found by extension carries its providers’ names, through the
   const tenant = ivr.forDomain(domain);
   const stt = await tenant.createProvider({ provider_type: 'stt', provider_name: 'whisper', config: {} });
   const llm = await tenant.createProvider({ provider_type: 'llm', provider_name: 'qwen', config: {} });
-  const secretary = await tenant.createSecretary({ name: 'Recepção', extension: '8000', greeting: 'Olá!', stt_provider_uuid: stt.provider_uuid, llm_provider_uuid: llm.provider_uuid });
+  const secretary = await tenant.createSecretary({
+    name: 'Recepção',
+    extension: '8000',
+    greeting: 'Olá!',
+    stt_provider_uuid: stt.provider_uuid,
+    llm_provider_uuid: llm.provider_uuid,
+  });
   assert.equal(secretary.processing_mode, 'turn_based');
   const found = await tenant.secretaryByExtension('8000');
   assert.equal(found.secretary_uuid, secretary.secretary_uuid);
@@ -58,8 +64,14 @@ test('a secretary found by extension carries its providers’ names, through the
     });
   const elsewhere = await ivr.forDomain(await createDomain(db)).createSecretary({ name: 'Outra', extension: '8000' });
   assert.deepEqual(await asOwner(''), []);
-  assert.deepEqual((await asOwner(domain)).map((row) => row.secretary_uuid), [secretary.secretary_uuid]);
-  assert.deepEqual((await asOwner(elsewhere.domain_uuid)).map((row) => row.secretary_uuid), [elsewhere.secretary_uuid]);
+  assert.deepEqual(
+    (await asOwner(domain)).map((row) => row.secretary_uuid),
+    [secretary.secretary_uuid],
+  );
+  assert.deepEqual(
+    (await asOwner(elsewhere.domain_uuid)).map((row) => row.secretary_uuid),
+    [elsewhere.secretary_uuid],
+  );
   await rejectsWith(() => tenant.secretaryByExtension('8001'), 'not_found', /no secretary on extension 8001/);
 });
 
@@ -69,8 +81,16 @@ test('the database refuses a provider of the wrong type or of another domain, an
   const tenant = ivr.forDomain(domain);
   const tts = await tenant.createProvider({ provider_type: 'tts', provider_name: 'piper', config: {} });
   const foreignStt = await ivr.forDomain(other).createProvider({ provider_type: 'stt', provider_name: 'whisper', config: {} });
-  await rejectsWith(() => tenant.createSecretary({ name: 'A', stt_provider_uuid: tts.provider_uuid }), 'foreign_key', /STT provider must be an stt provider of the same domain/);
-  await rejectsWith(() => tenant.createSecretary({ name: 'B', stt_provider_uuid: foreignStt.provider_uuid }), 'foreign_key', /STT provider must be an stt provider of the same domain/);
+  await rejectsWith(
+    () => tenant.createSecretary({ name: 'A', stt_provider_uuid: tts.provider_uuid }),
+    'foreign_key',
+    /STT provider must be an stt provider of the same domain/,
+  );
+  await rejectsWith(
+    () => tenant.createSecretary({ name: 'B', stt_provider_uuid: foreignStt.provider_uuid }),
+    'foreign_key',
+    /STT provider must be an stt provider of the same domain/,
+  );
   // Even the owner, bypassing the library and row-level security, cannot link across domains.
   await assert.rejects(
     sql`INSERT INTO v_voice_secretaries (domain_uuid, name, stt_provider_uuid) VALUES (${domain}, 'raw', ${foreignStt.provider_uuid})`.execute(db),
@@ -95,7 +115,10 @@ test('a call is started, transcribed in order, ended, and listed by the seed’s
     { role: 'assistant', content: 'Olá, em que posso ajudar?' },
     { role: 'user', content: 'Quero falar com o financeiro', intent: 'transfer_finance', confidence: 0.91, latency_ms: 420 },
   ]);
-  assert.deepEqual(lines.map((l) => l.role), ['assistant', 'user']);
+  assert.deepEqual(
+    lines.map((l) => l.role),
+    ['assistant', 'user'],
+  );
   assert.ok(lines.every((l) => l.domain_uuid === domain));
   const ended = await tenant.endCall(call.conversation_uuid, { resolution: 'transferred', transferred_to: '2001' });
   assert.ok(ended.ended_at instanceof Date);
@@ -103,11 +126,20 @@ test('a call is started, transcribed in order, ended, and listed by the seed’s
   await rejectsWith(() => tenant.appendCallMessages(call.conversation_uuid, [{ role: 'user', content: 'oi' }]), 'conflict', /has ended/);
   await rejectsWith(() => tenant.startCall({ call_uuid: 'fs-call-1' }), 'conflict', /call with this call_uuid already exists/);
   const history = await tenant.callHistory(new Date(Date.now() - 3_600_000));
-  assert.deepEqual(history.map((h) => [h.caller_id, h.secretary_name, h.message_count, h.resolution]), [['+5511999990000', 'Atendente', 2, 'transferred']]);
+  assert.deepEqual(
+    history.map((h) => [h.caller_id, h.secretary_name, h.message_count, h.resolution]),
+    [['+5511999990000', 'Atendente', 2, 'transferred']],
+  );
   const { rows } = await asAppRole(domain, (client) => client.query(CALL_HISTORY_SQL, [domain, new Date(Date.now() - 3_600_000)]));
-  assert.deepEqual(rows.map((r) => [r.caller_id, Number(r.message_count)]), [['+5511999990000', 2]]);
+  assert.deepEqual(
+    rows.map((r) => [r.caller_id, Number(r.message_count)]),
+    [['+5511999990000', 2]],
+  );
   const read = await tenant.getCall(call.conversation_uuid);
-  assert.deepEqual(read.messages.map((m) => m.content), ['Olá, em que posso ajudar?', 'Quero falar com o financeiro']);
+  assert.deepEqual(
+    read.messages.map((m) => m.content),
+    ['Olá, em que posso ajudar?', 'Quero falar com o financeiro'],
+  );
   await rejectsWith(() => tenant.appendCallMessages(call.conversation_uuid, [{ role: 'robot' as never, content: 'x' }]), 'invalid_input', /role/);
   await rejectsWith(() => tenant.callHistory('yesterday'), 'invalid_input', /since/);
 });
@@ -118,10 +150,19 @@ test('documents are searched in Portuguese, accent-blind, ranked, with highlight
   await tenant.createDocument({ title: 'Boletos', content: 'A segunda via do boleto é emitida pelo portal do cliente, na seção financeira.' });
   await tenant.createDocument({ title: 'Antigo', content: 'Informação sobre boleto antiga', is_enabled: false });
   const hits = await tenant.searchDocuments('horario de atendimento');
-  assert.deepEqual(hits.map((h) => h.title), ['Horário de atendimento']);
+  assert.deepEqual(
+    hits.map((h) => h.title),
+    ['Horário de atendimento'],
+  );
   assert.match(hits[0]!.snippet, /«Atendemos»/);
-  assert.deepEqual((await tenant.searchDocuments('boletos')).map((h) => h.title), ['Boletos']);
-  assert.deepEqual((await tenant.searchDocuments('"segunda via" -sábados')).map((h) => h.title), ['Boletos']);
+  assert.deepEqual(
+    (await tenant.searchDocuments('boletos')).map((h) => h.title),
+    ['Boletos'],
+  );
+  assert.deepEqual(
+    (await tenant.searchDocuments('"segunda via" -sábados')).map((h) => h.title),
+    ['Boletos'],
+  );
   assert.deepEqual(await tenant.searchDocuments('de a o'), [], 'only stop words: no results, no error');
   assert.deepEqual(await tenant.searchDocuments("'; DROP TABLE v_voice_documents; --"), []);
   await rejectsWith(() => tenant.searchDocuments(''), 'invalid_input', /search query/);
@@ -131,11 +172,35 @@ test('transfer rules apply by intent or keyword, inside their weekday and time w
   const domain = await createDomain(db);
   const tenant = ivr.forDomain(domain);
   const secretary = await tenant.createSecretary({ name: 'S', extension: '7000' });
-  await tenant.createTransferRule({ name: 'Financeiro em horário comercial', match_intents: ['transfer_finance'], match_keywords: ['boleto', 'cobrança'],
-    destination_type: 'extension', destination: '2001', weekdays: [1, 2, 3, 4, 5], time_start: '08:00', time_end: '18:00', priority: 10 });
-  await tenant.createTransferRule({ name: 'Plantão noturno', destination_type: 'number', destination: '+5511988887777', time_start: '22:00', time_end: '06:00', priority: 50 });
+  await tenant.createTransferRule({
+    name: 'Financeiro em horário comercial',
+    match_intents: ['transfer_finance'],
+    match_keywords: ['boleto', 'cobrança'],
+    destination_type: 'extension',
+    destination: '2001',
+    weekdays: [1, 2, 3, 4, 5],
+    time_start: '08:00',
+    time_end: '18:00',
+    priority: 10,
+  });
+  await tenant.createTransferRule({
+    name: 'Plantão noturno',
+    destination_type: 'number',
+    destination: '+5511988887777',
+    time_start: '22:00',
+    time_end: '06:00',
+    priority: 50,
+  });
   await tenant.createTransferRule({ name: 'Recado', destination_type: 'voicemail', destination: '7000', priority: 1000 });
-  await tenant.createTransferRule({ name: 'Da secretária', secretary_uuid: secretary.secretary_uuid, match_intents: ['transfer_finance'], destination_type: 'extension', destination: '2002', priority: 10, weekdays: [6] });
+  await tenant.createTransferRule({
+    name: 'Da secretária',
+    secretary_uuid: secretary.secretary_uuid,
+    match_intents: ['transfer_finance'],
+    destination_type: 'extension',
+    destination: '2002',
+    priority: 10,
+    weekdays: [6],
+  });
 
   const mondayNoon = '2026-11-23T12:00:00-03:00'; // a Monday in São Paulo
   const find = (q: Parameters<typeof tenant.findTransferRule>[0]) => tenant.findTransferRule(q).then((r) => r?.name);
@@ -145,10 +210,26 @@ test('transfer rules apply by intent or keyword, inside their weekday and time w
   assert.equal(await find({ intent: 'transfer_finance', at: '2026-11-23T19:00:00-03:00' }), 'Recado', 'outside the window');
   assert.equal(await find({ intent: 'other', at: '2026-11-24T02:30:00-03:00' }), 'Plantão noturno', 'window across midnight');
   assert.equal(await find({ intent: 'other', at: '2026-11-23T23:30:00-03:00' }), 'Plantão noturno');
-  assert.equal(await find({ intent: 'transfer_finance', at: '2026-11-28T12:00:00-03:00', secretary_uuid: secretary.secretary_uuid }), 'Da secretária', 'Saturday, secretary rule');
+  assert.equal(
+    await find({ intent: 'transfer_finance', at: '2026-11-28T12:00:00-03:00', secretary_uuid: secretary.secretary_uuid }),
+    'Da secretária',
+    'Saturday, secretary rule',
+  );
   assert.equal(await find({ intent: 'transfer_finance', at: '2026-11-28T12:00:00-03:00' }), 'Recado', 'other secretaries do not get it');
   await rejectsWith(() => tenant.createTransferRule({ name: 'x', destination_type: 'extension', destination: 'abc' }), 'invalid_input', /destination/);
-  await rejectsWith(() => tenant.createTransferRule({ name: 'x', destination_type: 'extension', destination: '1', time_start: '08:00' }), 'invalid_input', /time_end/);
-  await rejectsWith(() => tenant.createTransferRule({ name: 'x', destination_type: 'extension', destination: '1', timezone: 'Mars/Olympus' }), 'invalid_input', /timezone/);
-  await rejectsWith(() => tenant.createTransferRule({ name: 'x', destination_type: 'extension', destination: '1', weekdays: [0] }), 'invalid_input', /weekdays/);
+  await rejectsWith(
+    () => tenant.createTransferRule({ name: 'x', destination_type: 'extension', destination: '1', time_start: '08:00' }),
+    'invalid_input',
+    /time_end/,
+  );
+  await rejectsWith(
+    () => tenant.createTransferRule({ name: 'x', destination_type: 'extension', destination: '1', timezone: 'Mars/Olympus' }),
+    'invalid_input',
+    /timezone/,
+  );
+  await rejectsWith(
+    () => tenant.createTransferRule({ name: 'x', destination_type: 'extension', destination: '1', weekdays: [0] }),
+    'invalid_input',
+    /weekdays/,
+  );
 });

@@ -35,10 +35,13 @@ test('after real use, rotation and failures, no key or provider secret appears a
     () => tenant.createProvider({ provider_type: 'llm', provider_name: 'openai', config: { api_key: SECRET } }),
     () => tenant.createProvider({ provider_type: 'llm', provider_name: 'bad name', config: { api_key: SECRET } }),
   ]) {
-    await attempt().then(() => assert.fail('expected a failure'), (error: unknown) => {
-      assert.ok(error instanceof MordomoError);
-      errors.push(`${error.message} ${JSON.stringify(error)}`);
-    });
+    await attempt().then(
+      () => assert.fail('expected a failure'),
+      (error: unknown) => {
+        assert.ok(error instanceof MordomoError);
+        errors.push(`${error.message} ${JSON.stringify(error)}`);
+      },
+    );
   }
   assertAbsent(errors.join('\n'), 'error messages');
 
@@ -47,7 +50,12 @@ test('after real use, rotation and failures, no key or provider secret appears a
   const newKeyFile = path.join(dir, 'new-key');
   writeFileSync(keyFile, KEY, { mode: 0o600 });
   writeFileSync(newKeyFile, NEW_KEY, { mode: 0o600 });
-  const rotation = await runCli(['ivr', 'rotate-key'], { DATABASE_URL: url, MORDOMO_ENCRYPTION_KEY_FILE: keyFile, MORDOMO_NEW_ENCRYPTION_KEY_FILE: newKeyFile, MORDOMO_LOG_LEVEL: 'trace' });
+  const rotation = await runCli(['ivr', 'rotate-key'], {
+    DATABASE_URL: url,
+    MORDOMO_ENCRYPTION_KEY_FILE: keyFile,
+    MORDOMO_NEW_ENCRYPTION_KEY_FILE: newKeyFile,
+    MORDOMO_LOG_LEVEL: 'trace',
+  });
   assert.equal(rotation.code, 0, rotation.stderr);
   assert.match(rotation.stdout, /provider configs re-encrypted/);
   assertAbsent(rotation.stdout + rotation.stderr, 'CLI output and logs');
@@ -57,7 +65,10 @@ test('after real use, rotation and failures, no key or provider secret appears a
   assertAbsent(stored.map((r) => r.config.toString('latin1')).join(''), 'stored provider configs');
 
   const { rows: statements } = await sql<{ query: string }>`SELECT query FROM pg_stat_statements`.execute(db);
-  assert.ok(statements.some((s) => s.query.includes('pgp_sym_encrypt')), 'pg_stat_statements saw the encrypting statements');
+  assert.ok(
+    statements.some((s) => s.query.includes('pgp_sym_encrypt')),
+    'pg_stat_statements saw the encrypting statements',
+  );
   assertAbsent(statements.map((s) => s.query).join('\n'), 'pg_stat_statements');
 
   await new Promise((resolve) => setTimeout(resolve, 300)); // the logging collector writes asynchronously

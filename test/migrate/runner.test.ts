@@ -25,10 +25,16 @@ test('applies every core migration once, records checksum and duration, and a se
     assert.equal(first.length, readMigrations('core').length);
     assert.ok(first.every((s) => s.state === 'applied'));
     const { rows } = await pool.query('SELECT module, version, name, checksum, duration_ms FROM mordomo_migrations ORDER BY version');
-    assert.deepEqual(rows.map((r) => r.checksum), readMigrations('core').map((m) => m.checksum));
+    assert.deepEqual(
+      rows.map((r) => r.checksum),
+      readMigrations('core').map((m) => m.checksum),
+    );
     assert.ok(rows.every((r) => r.duration_ms >= 0));
     const second = await migrate(pool, ['core'], logger);
-    assert.deepEqual(second.map((s) => s.appliedAt), first.map((s) => s.appliedAt));
+    assert.deepEqual(
+      second.map((s) => s.appliedAt),
+      first.map((s) => s.appliedAt),
+    );
   } finally {
     await pool.end();
   }
@@ -68,7 +74,7 @@ test('refuses to run when an applied migration was edited, naming the file, and 
     await migrate(pool, ['core'], logger);
     cpSync(path.join(MIGRATIONS_ROOT, 'core'), path.join(root, 'core'), { recursive: true });
     const edited = path.join(root, 'core', '003_conversations.sql');
-    writeFileSync(edited, readFileSync(edited, 'utf8') + '\n-- a later edit\n');
+    writeFileSync(edited, `${readFileSync(edited, 'utf8')}\n-- a later edit\n`);
     const next = String(readdirSync(path.join(root, 'core')).length + 1).padStart(3, '0');
     writeFileSync(path.join(root, 'core', `${next}_later.sql`), 'CREATE TABLE later (id int);');
     await assert.rejects(
@@ -76,7 +82,13 @@ test('refuses to run when an applied migration was edited, naming the file, and 
       (e: unknown) => e instanceof MigrationError && /edited after being applied: migrations\/core\/003_conversations.sql/.test(e.message),
     );
     const status = await migrationStatus(pool, ['core'], root);
-    assert.deepEqual(status.filter((s) => s.state !== 'applied').map((s) => [s.name, s.state]), [['conversations', 'edited'], ['later', 'pending']]);
+    assert.deepEqual(
+      status.filter((s) => s.state !== 'applied').map((s) => [s.name, s.state]),
+      [
+        ['conversations', 'edited'],
+        ['later', 'pending'],
+      ],
+    );
     const { rows } = await pool.query(`SELECT to_regclass('later') AS t`);
     assert.equal(rows[0].t, null);
   } finally {
@@ -89,7 +101,10 @@ test('a badly named or out-of-sequence file is refused before anything runs', ()
   mkdirSync(path.join(root, 'core'));
   writeFileSync(path.join(root, 'core', '001_ok.sql'), 'SELECT 1;');
   writeFileSync(path.join(root, 'core', '003_gap.sql'), 'SELECT 1;');
-  assert.throws(() => readMigrations('core', root), (e: unknown) => e instanceof MigrationError && /003_gap.sql breaks the sequence/.test(e.message));
+  assert.throws(
+    () => readMigrations('core', root),
+    (e: unknown) => e instanceof MigrationError && /003_gap.sql breaks the sequence/.test(e.message),
+  );
   writeFileSync(path.join(root, 'core', '002_Bad-Name.sql'), 'SELECT 1;');
   assert.throws(() => readMigrations('core', root), /002_Bad-Name.sql is not named NNN_lowercase_name.sql/);
 });

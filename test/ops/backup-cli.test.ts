@@ -25,7 +25,10 @@ test('backup, list, verify and prune work from the command line, with --json for
   assert.match(verified.stdout, /^backup verified\n\s+ok\s+users\s+1\/1 rows/);
 
   const listed = JSON.parse((await runCli(['backup', 'list', '--json'], env)).stdout) as Array<{ file: string; verified: { ok: boolean } }>;
-  assert.deepEqual(listed.map((b) => [b.file, b.verified.ok]), [[result.file, true]]);
+  assert.deepEqual(
+    listed.map((b) => [b.file, b.verified.ok]),
+    [[result.file, true]],
+  );
 
   const pruned = await runCli(['backup', 'prune', '--keep', '1'], env);
   assert.equal(pruned.code, 0, pruned.stderr);

@@ -5,7 +5,12 @@ import { frame, type Frame, MAGIC, readFrames } from '../../src/ops/backup-forma
 
 async function collect(chunks: Buffer[]): Promise<Frame[]> {
   const frames: Frame[] = [];
-  for await (const f of readFrames((async function* () { yield* chunks; })())) frames.push({ type: f.type, payload: Buffer.from(f.payload) });
+  for await (const f of readFrames(
+    (async function* () {
+      yield* chunks;
+    })(),
+  ))
+    frames.push({ type: f.type, payload: Buffer.from(f.payload) });
   return frames;
 }
 

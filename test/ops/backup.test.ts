@@ -57,12 +57,23 @@ async function indexesAndConstraints(target: pg.Pool) {
 const user = await createUser(db, { name: 'Ana', email: 'ana@example.com', metadata: { casa: 'sala' } });
 for (let c = 0; c < 5; c++) {
   const conversation = await startConversation(db, { user_id: user.id });
-  for (let t = 0; t < 4; t++) await appendTurn(db, conversation.id, { content: `pergunta ${c}.${t} com "aspas", tab\tnova\nlinha e acentuação`, confidence: 0.5 }, { content: `resposta ${c}.${t}` });
+  for (let t = 0; t < 4; t++)
+    await appendTurn(
+      db,
+      conversation.id,
+      { content: `pergunta ${c}.${t} com "aspas", tab\tnova\nlinha e acentuação`, confidence: 0.5 },
+      { content: `resposta ${c}.${t}` },
+    );
 }
-await writeLogs(db, [{ level: 'INFO', source: 'brain', message: 'ok' }, { level: 'ERROR', source: 'tts', message: 'falhou' }]);
+await writeLogs(db, [
+  { level: 'INFO', source: 'brain', message: 'ok' },
+  { level: 'ERROR', source: 'tts', message: 'falhou' },
+]);
 const domain = randomUUID();
 await sql`INSERT INTO v_domains (domain_uuid, domain_name) VALUES (${domain}, 'pbx.example.com')`.execute(db);
-await createIvr(db, { encryptionKey: 'backup-test-key-0123456789' }).forDomain(domain).createProvider({ provider_type: 'llm', provider_name: 'openai', config: { api_key: SECRET } });
+await createIvr(db, { encryptionKey: 'backup-test-key-0123456789' })
+  .forDomain(domain)
+  .createProvider({ provider_type: 'llm', provider_name: 'openai', config: { api_key: SECRET } });
 
 test('a backup restores into an empty database with identical data, counters not re-counted, sequences continued', async () => {
   const dir = tempDir('backups');
@@ -199,7 +210,12 @@ function rewriteTable(file: string, out: string, table: string, change: { column
 function withoutMessageOwners(file: string, out: string): void {
   rewriteTable(file, out, 'messages', {
     columns: (columns) => columns.filter((c) => c !== 'user_id'),
-    data: (rows) => rows.split('\n').filter(Boolean).map((row) => `${row.slice(0, row.lastIndexOf('\t'))}\n`).join(''),
+    data: (rows) =>
+      rows
+        .split('\n')
+        .filter(Boolean)
+        .map((row) => `${row.slice(0, row.lastIndexOf('\t'))}\n`)
+        .join(''),
   });
 }
 
@@ -211,8 +227,13 @@ test('a backup whose rows break a key is refused, and the target keeps its keys'
   try {
     await rejectsWith(() => restoreBackup(target.pool, duplicated, logger), 'invalid_input', /corrupt backup: table conversations could not be loaded/);
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users`)).rows[0].n, 0, 'nothing was loaded');
-    const { rows } = await target.pool.query(`SELECT conname FROM pg_constraint WHERE conrelid IN ('conversations'::regclass, 'messages'::regclass) AND contype IN ('p', 'f') ORDER BY 1`);
-    assert.deepEqual(rows.map((r) => r.conname), ['conversations_pkey', 'conversations_user_id_fkey', 'messages_conversation_id_fkey', 'messages_pkey']);
+    const { rows } = await target.pool.query(
+      `SELECT conname FROM pg_constraint WHERE conrelid IN ('conversations'::regclass, 'messages'::regclass) AND contype IN ('p', 'f') ORDER BY 1`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.conname),
+      ['conversations_pkey', 'conversations_user_id_fkey', 'messages_conversation_id_fkey', 'messages_pkey'],
+    );
   } finally {
     await target.pool.end();
   }
@@ -252,7 +273,9 @@ test('restore refuses a database that holds data unless forced, and then replace
     await target.pool.query(`UPDATE search_words_learned SET up_to = 'ffffffff-ffff-7fff-bfff-ffffffffffff'`);
     await rejectsWith(() => restoreBackup(target.pool, backup.file, logger), 'conflict', /not empty \(table users has rows\).*--force/);
     // An operator's own view that groups by a key: the key cannot be dropped for the load, so it stays and is kept up.
-    await target.pool.query(`CREATE VIEW turns_per_conversation AS SELECT c.id, c.user_id, count(m.id) AS n FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id GROUP BY c.id`);
+    await target.pool.query(
+      `CREATE VIEW turns_per_conversation AS SELECT c.id, c.user_id, count(m.id) AS n FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id GROUP BY c.id`,
+    );
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users WHERE name = 'local only'`)).rows[0].n, 1);
     await restoreBackup(target.pool, backup.file, logger, { force: true });
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM users WHERE name = 'local only'`)).rows[0].n, 0);
@@ -278,14 +301,20 @@ test('indexes left unbuilt when a restore stops after its data is in are built b
     const stop = () => {
       throw new Error('killed');
     };
-    await rejectsWith(() => restoreBackup(target.pool, backup.file, logger, { onIndex: stop }), 'unavailable', /data of the backup is restored.*killed.*next mordomo-db command/);
+    await rejectsWith(
+      () => restoreBackup(target.pool, backup.file, logger, { onIndex: stop }),
+      'unavailable',
+      /data of the backup is restored.*killed.*next mordomo-db command/,
+    );
     assert.deepEqual(await checksumsOf(target.pool), await checksumsOf(pool));
     const { rows: queued } = await target.pool.query(`SELECT name FROM mordomo_pending_indexes`);
     assert.ok(queued.length > 5, `indexes left queued: ${queued.length}`);
     const { rows: missing } = await target.pool.query(`SELECT name FROM mordomo_pending_indexes WHERE to_regclass(name) IS NULL`);
     assert.equal(missing.length, queued.length, 'a queued index is one not built yet');
     // An entry whose table is gone has nothing left to build, and must not fail every later start.
-    await target.pool.query(`INSERT INTO mordomo_pending_indexes (name, table_name, definition) VALUES ('idx_gone', 'gone', 'CREATE INDEX idx_gone ON gone (x)')`);
+    await target.pool.query(
+      `INSERT INTO mordomo_pending_indexes (name, table_name, definition) VALUES ('idx_gone', 'gone', 'CREATE INDEX idx_gone ON gone (x)')`,
+    );
     await migrate(target.pool, ['core', 'ivr'], logger);
     assert.deepEqual(await indexesAndConstraints(target.pool), await indexesAndConstraints(pool));
     assert.equal((await target.pool.query(`SELECT count(*)::int AS n FROM mordomo_pending_indexes`)).rows[0].n, 0);
@@ -352,14 +381,27 @@ test('provider secrets are in the backup only encrypted', async () => {
 test('prune deletes by age and count but never the newest verified backup', () => {
   const dir = tempDir('backups-prune');
   const now = new Date('2026-11-23T12:00:00Z');
-  const name = (daysAgo: number) => `mordomo-${new Date(now.getTime() - daysAgo * 86_400_000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.mdb.gz`;
+  const name = (daysAgo: number) =>
+    `mordomo-${new Date(now.getTime() - daysAgo * 86_400_000)
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z')}.mdb.gz`;
   for (const days of [0, 1, 2, 8, 9, 10]) writeFileSync(path.join(dir, name(days)), 'x');
   writeFileSync(path.join(dir, `${name(3)}.partial`), 'x');
   recordVerification(path.join(dir, name(9)), true, now);
   recordVerification(path.join(dir, name(0)), false, now);
-  assert.deepEqual(listBackups(dir).map((b) => b.verified?.ok), [false, undefined, undefined, undefined, true, undefined]);
+  assert.deepEqual(
+    listBackups(dir).map((b) => b.verified?.ok),
+    [false, undefined, undefined, undefined, true, undefined],
+  );
   const deleted = pruneBackups(dir, { maxAgeDays: 7, now }).map((b) => path.basename(b.file));
   assert.deepEqual(deleted, [name(8), name(10)]);
-  assert.deepEqual(listBackups(dir).map((b) => path.basename(b.file)), [name(0), name(1), name(2), name(9)]);
-  assert.deepEqual(pruneBackups(dir, { maxAgeDays: 30, keep: 2, now }).map((b) => path.basename(b.file)), [name(2)]);
+  assert.deepEqual(
+    listBackups(dir).map((b) => path.basename(b.file)),
+    [name(0), name(1), name(2), name(9)],
+  );
+  assert.deepEqual(
+    pruneBackups(dir, { maxAgeDays: 30, keep: 2, now }).map((b) => path.basename(b.file)),
+    [name(2)],
+  );
 });

@@ -60,8 +60,8 @@ test('mordomo-db doctor prints findings with fixes and exits 1 only on a failure
   const dir = tempDir('doctor-cli');
   const healthy = await runCli(['doctor'], { DATABASE_URL: url, MORDOMO_BACKUP_DIR: dir });
   assert.equal(healthy.code, 0, healthy.stderr);
-  assert.match(healthy.stdout, /WARN  backups: no backup in .*\n\s+→ run `mordomo-db backup` now/);
-  assert.match(healthy.stdout, /ok    autovacuum: on/);
+  assert.match(healthy.stdout, /WARN {2}backups: no backup in .*\n\s+→ run `mordomo-db backup` now/);
+  assert.match(healthy.stdout, /ok {4}autovacuum: on/);
   const backup = await createBackup(pool, { outDir: dir });
   recordVerification(backup.file, false);
   const failing = await runCli(['doctor', '--json'], { DATABASE_URL: url, MORDOMO_BACKUP_DIR: dir });
@@ -90,11 +90,14 @@ test('the disk-usage job samples the folders that grow, and the doctor warns whe
   writeFileSync(path.join(dataDir, 'disk-usage.json'), JSON.stringify(samples));
   const findings = await doctorOf(config);
   assert.equal(findings['disk growth (archive)']!.status, 'warn');
-  assert.match(findings['disk growth (archive)']!.detail, /grows [\d.]+ MiB\/day \(measured over 3\.0 days\): its file system, [\d.]+ MiB free, is full in [0-9.]+ days/);
+  assert.match(
+    findings['disk growth (archive)']!.detail,
+    /grows [\d.]+ MiB\/day \(measured over 3\.0 days\): its file system, [\d.]+ MiB free, is full in [0-9.]+ days/,
+  );
   assert.match(findings['disk growth (archive)']!.fix!, /MORDOMO_BACKUP_RETENTION_DAYS/);
   assert.equal(findings['disk growth (backups)']!.status, 'ok');
   assert.match(findings['disk growth (backups)']!.detail, /not growing/);
-  assert.ok(findings['disk (archive)'], 'the archive\'s file system is checked too');
+  assert.ok(findings['disk (archive)'], "the archive's file system is checked too");
 });
 
 const doctorOf = async (config: ReturnType<typeof loadConfig>) => Object.fromEntries((await doctor(pool, config)).map((f) => [f.check, f]));

@@ -35,7 +35,10 @@ test('every monitoring report runs; the corrected unused-index query works where
   const tables = (await monitor(pool, 'tables')).map((r) => r.tablename);
   assert.ok(tables.includes('messages') && tables.includes('v_voice_ai_providers'));
   assert.ok((await monitor(pool, 'unused-indexes')).every((r) => typeof r.indexname === 'string'));
-  await assert.rejects(pool.query(`SELECT schemaname, tablename, indexname, idx_scan FROM pg_stat_user_indexes WHERE idx_scan = 0`), (e: { code?: string }) => e.code === '42703');
+  await assert.rejects(
+    pool.query(`SELECT schemaname, tablename, indexname, idx_scan FROM pg_stat_user_indexes WHERE idx_scan = 0`),
+    (e: { code?: string }) => e.code === '42703',
+  );
   const [hit] = await monitor(pool, 'cache-hit');
   assert.ok(typeof hit!.hit_percent === 'number' && hit!.hit_percent >= 0 && hit!.hit_percent <= 100);
 });

@@ -4,7 +4,7 @@ import { findPgDump } from '../../src/ops/pg-dump.ts';
 import { runCli } from '../harness/cli.ts';
 import { testDatabase } from '../harness/database.ts';
 
-test('--format pg_dump without a pg_dump of the server\'s version says why and what to install, and writes nothing', async () => {
+test("--format pg_dump without a pg_dump of the server's version says why and what to install, and writes nothing", async () => {
   const { url } = await testDatabase('pgdump_refused');
   const result = await runCli(['backup', '--format', 'pg_dump', '--out', '/nonexistent/never-created'], { DATABASE_URL: url });
   assert.equal(result.code, 78, result.stderr);

@@ -51,7 +51,10 @@ test('recovering to a noted moment finds exactly the writes made before it', asy
     const base = await runCli(['pitr', 'base-backup', '--json'], env);
     assert.equal(base.code, 0, base.stderr);
     assert.ok(existsSync(path.join(JSON.parse(base.stdout).dir, 'backup_label')));
-    assert.ok(readdirSync(path.join(dataDir, 'wal-archive')).some((name) => /^[0-9A-F]{24}\.gz$/.test(name)), 'WAL is archived');
+    assert.ok(
+      readdirSync(path.join(dataDir, 'wal-archive')).some((name) => /^[0-9A-F]{24}\.gz$/.test(name)),
+      'WAL is archived',
+    );
 
     await insertUsers(['antes 1', 'antes 2', 'antes 3']);
     await pause(1000);
@@ -72,7 +75,10 @@ test('recovering to a noted moment finds exactly the writes made before it', asy
     );
     try {
       const { rows } = await recovered.pool.query<{ name: string }>('SELECT name FROM users ORDER BY name');
-      assert.deepEqual(rows.map((r) => r.name), ['antes 1', 'antes 2', 'antes 3']);
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        ['antes 1', 'antes 2', 'antes 3'],
+      );
       const { rows: state } = await recovered.pool.query('SELECT pg_is_in_recovery() AS recovering');
       assert.equal(state[0].recovering, false, 'a primary again, ready for writes');
     } finally {
@@ -117,7 +123,10 @@ test('a target after the last write recovers all and says when the last transact
       logger: createLogger('silent'),
     });
     assert.equal(result.reachedTarget, false);
-    assert.ok(result.lastTransaction && result.lastTransaction >= new Date(wrote.getTime() - 1000) && result.lastTransaction < afterLastWrite, `${result.lastTransaction?.toISOString()}`);
+    assert.ok(
+      result.lastTransaction && result.lastTransaction >= new Date(wrote.getTime() - 1000) && result.lastTransaction < afterLastWrite,
+      `${result.lastTransaction?.toISOString()}`,
+    );
     const recovered = await openDatabase(
       loadConfig({ MORDOMO_DATA_DIR: out, MORDOMO_PG_PORT: await freePort(), MORDOMO_WAL_ARCHIVE_DIR: 'off' }),
       createLogger('silent'),
@@ -136,7 +145,9 @@ test('a target after the last write recovers all and says when the last transact
     }
     await pause(1500);
     const newestBase = listBaseBackups(path.join(loadConfig({}, env).backupDir, 'base'))[0]!;
-    const segments = readdirSync(archive).filter((name) => /^[0-9A-F]{24}\.gz$/.test(name) && name.slice(8, 24) > newestBase.startWal.slice(8)).sort();
+    const segments = readdirSync(archive)
+      .filter((name) => /^[0-9A-F]{24}\.gz$/.test(name) && name.slice(8, 24) > newestBase.startWal.slice(8))
+      .sort();
     assert.ok(segments.length >= 3, `segments after the base backup: ${segments}`);
     const lost = segments[1]!;
     renameSync(path.join(archive, lost), path.join(root, lost));
@@ -181,13 +192,19 @@ test('archive retention follows backup retention: old base backups go, then the 
   assert.equal(second.code, 0, second.stderr);
   const bases = listBaseBackups(baseRoot);
   assert.equal(bases.length, 2);
-  const archived = () => readdirSync(config.walArchiveDir!).filter((name) => /^[0-9A-F]{24}\.gz$/.test(name)).sort();
+  const archived = () =>
+    readdirSync(config.walArchiveDir!)
+      .filter((name) => /^[0-9A-F]{24}\.gz$/.test(name))
+      .sort();
   const segmentsBefore = archived();
   // A day later with a retention of 0 days: everything but the newest base backup is expired.
   const gone = pruneBaseBackups(baseRoot, config.walArchiveDir!, 0, new Date(Date.now() + 86_400_000));
   assert.equal(gone.backups, 1);
   assert.ok(gone.segments > 0);
-  assert.deepEqual(listBaseBackups(baseRoot).map((b) => b.dir), [bases[0]!.dir]);
+  assert.deepEqual(
+    listBaseBackups(baseRoot).map((b) => b.dir),
+    [bases[0]!.dir],
+  );
   assert.ok(archived().every((name) => name.slice(8, 24) >= bases[0]!.startWal.slice(8)));
   assert.equal(archived().length, segmentsBefore.length - gone.segments);
 });

@@ -17,7 +17,7 @@ import { tempDir } from '../harness/temp-dir.ts';
 const { root, dataDir, standbyDir, port, standbyPort, env } = await primaryAndStandby('routing');
 after(() => rmSync(root, { recursive: true, force: true }));
 
-test('reads go to a healthy replica, see the caller\'s own write when asked, and fall back to the primary', async () => {
+test("reads go to a healthy replica, see the caller's own write when asked, and fall back to the primary", async () => {
   const primary = await startService(env);
   const apiDir = tempDir('routing-api');
   let service: Awaited<ReturnType<typeof startInProcess>> | undefined;
@@ -25,13 +25,16 @@ test('reads go to a healthy replica, see the caller\'s own write when asked, and
     const created = await runCli(['replica', 'create', '--standby-dir', standbyDir, '--port', String(standbyPort)], env);
     assert.equal(created.code, 0, created.stderr);
     const password = readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim();
-    const config = loadConfig({}, {
-      DATABASE_URL: embeddedUrl(port, password),
-      DATABASE_REPLICA_URL: replicaUrl(standbyDir, standbyPort),
-      MORDOMO_DATA_DIR: apiDir,
-      MORDOMO_HTTP_PORT: '0',
-      MORDOMO_ADMIN_TOKEN: 'routing-test-token-0123456789',
-    });
+    const config = loadConfig(
+      {},
+      {
+        DATABASE_URL: embeddedUrl(port, password),
+        DATABASE_REPLICA_URL: replicaUrl(standbyDir, standbyPort),
+        MORDOMO_DATA_DIR: apiDir,
+        MORDOMO_HTTP_PORT: '0',
+        MORDOMO_ADMIN_TOKEN: 'routing-test-token-0123456789',
+      },
+    );
     service = await startInProcess(config, createLogger('silent'));
     const call = (method: string, route: string, options: { body?: unknown; headers?: Record<string, string> } = {}) =>
       fetch(`${service!.url}${route}`, {
@@ -51,7 +54,10 @@ test('reads go to a healthy replica, see the caller\'s own write when asked, and
     const lsn = turn.headers.get('x-mordomo-lsn');
     assert.match(lsn ?? '', /^[0-9A-F]+\/[0-9A-F]+$/);
     const mine = await call('GET', `/v1/conversations/${conversation.id}/messages`, { headers: { 'x-mordomo-after-lsn': lsn! } });
-    assert.deepEqual((await mine.json()).items.map((m: { content: string }) => m.content), ['oi', 'olá']);
+    assert.deepEqual(
+      (await mine.json()).items.map((m: { content: string }) => m.content),
+      ['oi', 'olá'],
+    );
     const replicaReads = await metric(/^mordomo_reads\{target="postgresql:[^"]*:\d+\/mordomo"\} (\d+)$/m);
     assert.ok(replicaReads >= 1, `reads went to the replica (${replicaReads})`);
     assert.equal((await call('GET', `/v1/conversations/${conversation.id}/messages`, { headers: { 'x-mordomo-after-lsn': 'DROP TABLE' } })).status, 400);

@@ -36,17 +36,28 @@ async function query<T extends pg.QueryResultRow>(url: string, text: string): Pr
 }
 const primaryUrl = () => embeddedUrl(port, readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim());
 const streaming = async () =>
-  (await query<{ application_name: string }>(primaryUrl(), `SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1`)).map((r) => r.application_name);
+  (await query<{ application_name: string }>(primaryUrl(), `SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1`)).map(
+    (r) => r.application_name,
+  );
 
 test('two standbys created one after the other both stream across a primary restart', async () => {
   let primary = await startService(env);
   try {
-    for (const [dir, standbyPort] of [[standbyA, portA], [standbyB, portB]] as const) {
+    for (const [dir, standbyPort] of [
+      [standbyA, portA],
+      [standbyB, portB],
+    ] as const) {
       const created = await runCli(['replica', 'create', '--standby-dir', dir, '--port', String(standbyPort)], env);
       assert.equal(created.code, 0, created.stderr);
     }
-    const roles = await query<{ rolname: string }>(primaryUrl(), `SELECT rolname FROM pg_roles WHERE rolreplication AND rolname LIKE 'mordomo_repl%' ORDER BY 1`);
-    assert.deepEqual(roles.map((r) => r.rolname), ['mordomo_repl_standby', 'mordomo_repl_standby_b']);
+    const roles = await query<{ rolname: string }>(
+      primaryUrl(),
+      `SELECT rolname FROM pg_roles WHERE rolreplication AND rolname LIKE 'mordomo_repl%' ORDER BY 1`,
+    );
+    assert.deepEqual(
+      roles.map((r) => r.rolname),
+      ['mordomo_repl_standby', 'mordomo_repl_standby_b'],
+    );
     await eventually('both standbys to stream', async () => (await streaming()).join() === 'mordomo_standby,mordomo_standby_b', 20_000);
   } finally {
     primary.child.kill('SIGTERM');
@@ -56,9 +67,15 @@ test('two standbys created one after the other both stream across a primary rest
   try {
     await eventually('both standbys to stream again after the restart', async () => (await streaming()).join() === 'mordomo_standby,mordomo_standby_b', 30_000);
     await query(primaryUrl(), `INSERT INTO users (name) VALUES ('depois do reinício')`);
-    for (const [dir, standbyPort] of [[standbyA, portA], [standbyB, portB]] as const) {
-      await eventually(`the write to reach ${path.basename(dir)}`, async () =>
-        (await query<{ n: number }>(replicaUrl(dir, standbyPort), `SELECT count(*)::int AS n FROM users WHERE name = 'depois do reinício'`))[0]!.n === 1);
+    for (const [dir, standbyPort] of [
+      [standbyA, portA],
+      [standbyB, portB],
+    ] as const) {
+      await eventually(
+        `the write to reach ${path.basename(dir)}`,
+        async () =>
+          (await query<{ n: number }>(replicaUrl(dir, standbyPort), `SELECT count(*)::int AS n FROM users WHERE name = 'depois do reinício'`))[0]!.n === 1,
+      );
     }
   } finally {
     primary.child.kill('SIGTERM');
@@ -69,18 +86,23 @@ test('two standbys created one after the other both stream across a primary rest
 test('a standby that stops streaming, falls behind in replay, or stops is out of rotation within two checks, and says why', async () => {
   const primary = await startService(env);
   const urls = [replicaUrl(standbyA, portA), replicaUrl(standbyB, portB)];
-  const config = loadConfig({}, {
-    DATABASE_URL: primaryUrl(),
-    DATABASE_REPLICA_URL: urls.join(','),
-    MORDOMO_REPLICA_MAX_LAG_SECONDS: '2',
-    MORDOMO_DATA_DIR: tempDir('rotation-api'),
-    MORDOMO_HTTP_PORT: '0',
-    MORDOMO_ADMIN_TOKEN: 'rotation-test-token-0123456789',
-  });
+  const config = loadConfig(
+    {},
+    {
+      DATABASE_URL: primaryUrl(),
+      DATABASE_REPLICA_URL: urls.join(','),
+      MORDOMO_REPLICA_MAX_LAG_SECONDS: '2',
+      MORDOMO_DATA_DIR: tempDir('rotation-api'),
+      MORDOMO_HTTP_PORT: '0',
+      MORDOMO_ADMIN_TOKEN: 'rotation-test-token-0123456789',
+    },
+  );
   const service = await startInProcess(config, createLogger('silent'));
   const reasons = async () => {
     const text = await (await fetch(`${service.url}/metrics`, { headers: { authorization: 'Bearer rotation-test-token-0123456789' } })).text();
-    return [...text.matchAll(/^mordomo_replica_out_of_rotation\{replica="[^"]*:(\d+)\/[^"]*",reason="(\w+)"\} 1$/gm)].map(([, replicaPort, reason]) => `${replicaPort}:${reason}`).sort();
+    return [...text.matchAll(/^mordomo_replica_out_of_rotation\{replica="[^"]*:(\d+)\/[^"]*",reason="(\w+)"\} 1$/gm)]
+      .map(([, replicaPort, reason]) => `${replicaPort}:${reason}`)
+      .sort();
   };
   /** The ports reads went to, over `count` reads. */
   const readTargets = async (count: number) => {
@@ -91,7 +113,11 @@ test('a standby that stops streaming, falls behind in replay, or stops is out of
   // Two checks of read routing (every 2 s), plus the bound itself for a replay that falls behind.
   const withinTwoChecks = 2 * 2000 + 2000 + 1000;
   try {
-    await eventually('both replicas in rotation', async () => (await reasons()).length === 0 && service.database.reads.health().every((r) => r.healthy), 20_000);
+    await eventually(
+      'both replicas in rotation',
+      async () => (await reasons()).length === 0 && service.database.reads.health().every((r) => r.healthy),
+      20_000,
+    );
 
     // 1. Standby B's replication password no longer works (what the shared role did to the first standby).
     await query(primaryUrl(), `ALTER ROLE mordomo_repl_standby_b PASSWORD 'changed-elsewhere'`);
@@ -110,7 +136,10 @@ test('a standby that stops streaming, falls behind in replay, or stops is out of
     try {
       await eventually('A out: replay behind', async () => (await reasons()).includes(`${portA}:replay_behind`), withinTwoChecks);
       assert.deepEqual(await readTargets(20), new Set([String(port)]), 'every read goes to the primary');
-      const [{ behind }] = (await query<{ behind: number }>(urls[0]!, 'SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS behind')) as [{ behind: number }];
+      const [{ behind }] = (await query<{ behind: number }>(
+        urls[0]!,
+        'SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS behind',
+      )) as [{ behind: number }];
       assert.ok(behind > 2, `A is ${behind} s behind, past the bound`);
     } finally {
       clearInterval(writes);
@@ -130,7 +159,10 @@ test('a standby that stops streaming, falls behind in replay, or stops is out of
     assert.equal(promoted.code, 0, promoted.stderr);
     assert.match(promoted.stdout, /the old primary's replication slot mordomo_standby_b was dropped/);
     const slots = await query<{ slot_name: string }>(primaryUrl(), 'SELECT slot_name FROM pg_replication_slots ORDER BY 1');
-    assert.deepEqual(slots.map((s) => s.slot_name), ['mordomo_standby']);
+    assert.deepEqual(
+      slots.map((s) => s.slot_name),
+      ['mordomo_standby'],
+    );
     await eventually('B out: promoted', async () => (await reasons()).includes(`${portB}:promoted`), withinTwoChecks);
   } finally {
     await service.stop();

@@ -23,8 +23,7 @@ async function query<T extends pg.QueryResultRow>(url: string, text: string, val
   }
 }
 
-
-test('a standby streams the primary\'s writes, refuses its own, and takes over after the primary stops', async () => {
+test("a standby streams the primary's writes, refuses its own, and takes over after the primary stops", async () => {
   const service = await startService(env);
   const primaryUrl = () => embeddedUrl(port, readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim());
   try {
@@ -35,15 +34,23 @@ test('a standby streams the primary\'s writes, refuses its own, and takes over a
     const standby = replicaUrl(standbyDir, standbyPort);
 
     await query(primaryUrl(), `INSERT INTO users (name) VALUES ('depois da réplica')`);
-    await eventually('the write to reach the standby', async () =>
-      (await query<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users`)).rows[0]!.n === 2);
-    await assert.rejects(() => query(standby, `INSERT INTO users (name) VALUES ('no standby')`), (error: { code?: string }) => error.code === '25006');
+    await eventually(
+      'the write to reach the standby',
+      async () => (await query<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users`)).rows[0]!.n === 2,
+    );
+    await assert.rejects(
+      () => query(standby, `INSERT INTO users (name) VALUES ('no standby')`),
+      (error: { code?: string }) => error.code === '25006',
+    );
 
     const status = await runCli(['replica', 'status', '--json'], env);
     assert.equal(status.code, 0, status.stderr);
     const parsed = JSON.parse(status.stdout);
     assert.equal(parsed.standbys[0].state, 'streaming');
-    assert.deepEqual(parsed.slots.map((s: { slot_name: string; active: boolean }) => [s.slot_name, s.active]), [['mordomo_standby', true]]);
+    assert.deepEqual(
+      parsed.slots.map((s: { slot_name: string; active: boolean }) => [s.slot_name, s.active]),
+      [['mordomo_standby', true]],
+    );
 
     const early = await runCli(['replica', 'promote', '--standby-dir', standbyDir], env);
     assert.notEqual(early.code, 0);
@@ -71,7 +78,10 @@ test('replica create refuses a used folder and a server it cannot copy', async (
   assert.match(used.stderr, /is not empty/);
   const remote = await runCli(['replica', 'create', '--standby-dir', path.join(root, 'other')], { DATABASE_URL: 'postgresql://x:y@127.0.0.1:1/z' });
   assert.notEqual(remote.code, 0);
-  const elsewhere = await runCli(['replica', 'create', '--standby-dir', path.join(root, 'other'), '--primary', 'postgresql://u:secret@db.example.com:5432/mordomo'], env);
+  const elsewhere = await runCli(
+    ['replica', 'create', '--standby-dir', path.join(root, 'other'), '--primary', 'postgresql://u:secret@db.example.com:5432/mordomo'],
+    env,
+  );
   assert.equal(elsewhere.code, 78);
   assert.match(elsewhere.stderr, /pg_basebackup -R/);
   assert.equal(elsewhere.stderr.includes('secret'), false, 'the password is not echoed');
@@ -89,17 +99,25 @@ test('replica create works when the superuser password comes from POSTGRES_PASSW
     const primary = embeddedUrl(pair.port, 'a-password-from-the-environment');
     await query(primary, `INSERT INTO users (name) VALUES ('pela variável')`);
     const standby = replicaUrl(pair.standbyDir, pair.standbyPort);
-    await eventually('the write to reach the standby', async () =>
-      (await query<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1);
+    await eventually(
+      'the write to reach the standby',
+      async () => (await query<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1,
+    );
 
     // And with DATABASE_URL naming this embedded server (its superuser's password in the URL).
     const second = path.join(pair.root, 'by-url');
     const secondPort = await freePort();
     stopServersAfter(path.join(second, 'pg'));
-    const byUrl = await runCli(['replica', 'create', '--standby-dir', second, '--port', String(secondPort)], { MORDOMO_DATA_DIR: pair.dataDir, DATABASE_URL: primary });
+    const byUrl = await runCli(['replica', 'create', '--standby-dir', second, '--port', String(secondPort)], {
+      MORDOMO_DATA_DIR: pair.dataDir,
+      DATABASE_URL: primary,
+    });
     assert.equal(byUrl.code, 0, byUrl.stderr);
-    await eventually('the second standby to stream', async () =>
-      (await query<{ n: number }>(replicaUrl(second, secondPort), `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1);
+    await eventually(
+      'the second standby to stream',
+      async () =>
+        (await query<{ n: number }>(replicaUrl(second, secondPort), `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1,
+    );
   } finally {
     service.child.kill('SIGTERM');
     await exited(service.child);

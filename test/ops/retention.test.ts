@@ -24,7 +24,9 @@ test('conversations older than the retention go in bounded batches, with their m
   const recent = await startConversation(db);
   await appendTurn(db, recent.id, { content: 'nova' }, { content: 'ok' });
   assert.deepEqual(await expireConversations(pool, 365, 3), { conversations: 7, batches: 3 });
-  const { rows } = await pool.query(`SELECT (SELECT count(*)::int FROM conversations) AS c, (SELECT count(*)::int FROM messages) AS m, (SELECT count(*)::int FROM actions) AS a`);
+  const { rows } = await pool.query(
+    `SELECT (SELECT count(*)::int FROM conversations) AS c, (SELECT count(*)::int FROM messages) AS m, (SELECT count(*)::int FROM actions) AS a`,
+  );
   assert.deepEqual(rows[0], { c: 1, m: 2, a: 0 });
   assert.deepEqual(await expireConversations(pool, 365), { conversations: 0, batches: 0 });
   await rejectsWith(() => expireConversations(pool, 0), 'invalid_input', /at least 1/);
@@ -32,8 +34,20 @@ test('conversations older than the retention go in bounded batches, with their m
 
 test('retention is off unless configured, and then scheduled as a job', () => {
   const logger = createLogger('silent');
-  const names = (env: Record<string, string>) => defaultJobs(database, loadConfig({}, env), logger).map((j) => j.name).sort();
+  const names = (env: Record<string, string>) =>
+    defaultJobs(database, loadConfig({}, env), logger)
+      .map((j) => j.name)
+      .sort();
   assert.deepEqual(names({}), ['backup', 'disk-usage', 'idempotency-keys', 'partitions', 'rollups', 'search-words', 'size']);
-  assert.deepEqual(names({ MORDOMO_CONVERSATION_RETENTION_DAYS: '365' }), ['backup', 'disk-usage', 'idempotency-keys', 'partitions', 'retention', 'rollups', 'search-words', 'size']);
+  assert.deepEqual(names({ MORDOMO_CONVERSATION_RETENTION_DAYS: '365' }), [
+    'backup',
+    'disk-usage',
+    'idempotency-keys',
+    'partitions',
+    'retention',
+    'rollups',
+    'search-words',
+    'size',
+  ]);
   assert.deepEqual(names({ MORDOMO_MODULES: 'ivr' }), ['backup', 'disk-usage', 'idempotency-keys']);
 });

@@ -39,16 +39,40 @@ test('two schedulers on one database never run the same job at once: the second 
   assert.equal(overlap, false);
   assert.equal(await a.runJob('slow'), 'success', 'the lock is released after the run');
   await Promise.all([a.stop(), b.stop()]);
-  assert.deepEqual((await runs()).filter((r) => r.job === 'slow').map((r) => r.outcome).sort(), ['skipped', 'success', 'success']);
+  assert.deepEqual(
+    (await runs())
+      .filter((r) => r.job === 'slow')
+      .map((r) => r.outcome)
+      .sort(),
+    ['skipped', 'success', 'success'],
+  );
 });
 
 test('a failing job is recorded as failed with its message, and does not stop the scheduler', async () => {
-  const scheduler = new Scheduler(pool, [{ name: 'broken', cron: '0 0 1 1 *', run: async () => { throw new Error('boom'); } }], logger);
+  const scheduler = new Scheduler(
+    pool,
+    [
+      {
+        name: 'broken',
+        cron: '0 0 1 1 *',
+        run: async () => {
+          throw new Error('boom');
+        },
+      },
+    ],
+    logger,
+  );
   await scheduler.start();
   assert.equal(await scheduler.runJob('broken'), 'failed');
   assert.equal(await scheduler.runJob('broken'), 'failed');
   await scheduler.stop();
-  assert.deepEqual((await runs()).filter((r) => r.job === 'broken').map((r) => [r.outcome, r.detail]), [['failed', 'boom'], ['failed', 'boom']]);
+  assert.deepEqual(
+    (await runs()).filter((r) => r.job === 'broken').map((r) => [r.outcome, r.detail]),
+    [
+      ['failed', 'boom'],
+      ['failed', 'boom'],
+    ],
+  );
 });
 
 test('the nightly backup job writes, verifies and prunes; partitions keep days ahead; backup is due at 02:00', async () => {
@@ -98,6 +122,9 @@ test('MORDOMO_JOB_SCHEDULE moves jobs to other schedules, and refuses a job or a
   assert.throws(() => loadConfig({}, { MORDOMO_JOB_SCHEDULE: 'rollups every minute' }), /MORDOMO_JOB_SCHEDULE: "rollups every minute": give job=cron pairs/);
   assert.throws(() => loadConfig({}, { MORDOMO_JOB_SCHEDULE: 'rollups=*/99 * * *' }), /give job=cron pairs/);
   const retention = loadConfig({}, { DATABASE_URL: url, MORDOMO_JOB_SCHEDULE: 'retention=* * * * *' });
-  assert.throws(() => defaultJobs(database, retention, createLogger('silent')), /no job named retention: it runs only when MORDOMO_CONVERSATION_RETENTION_DAYS is set/);
+  assert.throws(
+    () => defaultJobs(database, retention, createLogger('silent')),
+    /no job named retention: it runs only when MORDOMO_CONVERSATION_RETENTION_DAYS is set/,
+  );
   assert.equal(loadConfig({}, { MORDOMO_BACKUP_RETENTION_DAYS: '0.5' }).backupRetentionDays, 0.5);
 });

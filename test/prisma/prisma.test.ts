@@ -48,5 +48,8 @@ test("the seed's 7-day history query returns the user's messages newest first", 
     orderBy: { timestamp: 'desc' },
     take: 50,
   });
-  assert.deepEqual(history.map((m: { content: string }) => m.content), ['segunda', 'primeira']);
+  assert.deepEqual(
+    history.map((m: { content: string }) => m.content),
+    ['segunda', 'primeira'],
+  );
 });

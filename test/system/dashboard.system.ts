@@ -21,11 +21,17 @@ for (let i = 0; i < 12; i++) {
       assistant: { content: `feito ${i}`, latency_ms: 150 + i * 20, metadata: { source: ['brain', 'stt', 'tts'][i % 3] } },
     },
   });
-  const action = (await api.call('POST', '/v1/actions', { body: { message_id: turn.body.messages[0].id, action_type: 'ha', action_name: 'light.turn_on', parameters: {} } })).body;
+  const action = (
+    await api.call('POST', '/v1/actions', { body: { message_id: turn.body.messages[0].id, action_type: 'ha', action_name: 'light.turn_on', parameters: {} } })
+  ).body;
   await api.call('POST', `/v1/actions/${action.id}/transition`, { body: { status: 'executing' } });
-  await api.call('POST', `/v1/actions/${action.id}/transition`, { body: { status: i % 4 ? 'success' : 'failed', error_message: i % 4 ? undefined : 'offline' } });
+  await api.call('POST', `/v1/actions/${action.id}/transition`, {
+    body: { status: i % 4 ? 'success' : 'failed', error_message: i % 4 ? undefined : 'offline' },
+  });
 }
-await api.database.pool.query(`INSERT INTO database_size_history (sampled_on, bytes) SELECT current_date - d, 8000000 + d * -50000 FROM generate_series(1, 5) d`);
+await api.database.pool.query(
+  `INSERT INTO database_size_history (sampled_on, bytes) SELECT current_date - d, 8000000 + d * -50000 FROM generate_series(1, 5) d`,
+);
 await api.call('POST', '/v1/reminders', { body: { title: 'regar as plantas', scheduled_at: new Date(Date.now() + 3600_000).toISOString() } });
 recordVerification((await createBackup(api.database.pool, { outDir: `${api.dataDir}/backups` })).file, true);
 
@@ -71,7 +77,7 @@ test('with the token the dashboard draws every chart from seeded data, without c
   await page.close();
 });
 
-test('without a token the page asks for it, and a wrong one is refused with the API\'s message', async () => {
+test("without a token the page asks for it, and a wrong one is refused with the API's message", async () => {
   const { page, problems } = await open();
   await page.waitForSelector('#login:not([hidden])');
   assert.equal(await page.isVisible('#dashboard'), false);
@@ -83,12 +89,17 @@ test('without a token the page asks for it, and a wrong one is refused with the 
   await page.click('#login button[type=submit]');
   await page.waitForSelector('body[data-loaded="true"]');
   // The one console error allowed: the browser's own note of the refused request.
-  assert.ok(problems.every((p) => /401/.test(p)), problems.join('\n'));
+  assert.ok(
+    problems.every((p) => /401/.test(p)),
+    problems.join('\n'),
+  );
   await page.close();
 });
 
 test('user content is shown as text, never run as markup', async () => {
-  await api.call('POST', '/v1/reminders', { body: { title: '<img src=x onerror="document.body.dataset.pwned=1">', scheduled_at: new Date(Date.now() + 60_000).toISOString() } });
+  await api.call('POST', '/v1/reminders', {
+    body: { title: '<img src=x onerror="document.body.dataset.pwned=1">', scheduled_at: new Date(Date.now() + 60_000).toISOString() },
+  });
   const { page } = await open(`#token=${encodeURIComponent(api.token)}`);
   await page.waitForSelector('body[data-loaded="true"]');
   assert.match((await page.textContent('#table-reminders tbody'))!, /<img src=x/);

@@ -9,7 +9,7 @@ import { runCli } from '../harness/cli.ts';
 import { PG15_BIN, startPg15 } from '../harness/debian-pg15.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
-test('with a pg_dump of the server\'s version, --format pg_dump writes an archive pg_restore restores', async () => {
+test("with a pg_dump of the server's version, --format pg_dump writes an archive pg_restore restores", async () => {
   const server = await startPg15();
   try {
     const admin = new pg.Client({ connectionString: server.url('postgres') });
@@ -23,7 +23,10 @@ test('with a pg_dump of the server\'s version, --format pg_dump writes an archiv
     await pool.end();
 
     const out = tempDir('pgdump');
-    const result = await runCli(['backup', '--format', 'pg_dump', '--out', out, '--json'], { DATABASE_URL: server.url('mordomo'), PATH: `${PG15_BIN}:${process.env.PATH}` });
+    const result = await runCli(['backup', '--format', 'pg_dump', '--out', out, '--json'], {
+      DATABASE_URL: server.url('mordomo'),
+      PATH: `${PG15_BIN}:${process.env.PATH}`,
+    });
     assert.equal(result.code, 0, result.stderr);
     const { file } = JSON.parse(result.stdout);
     assert.match(file, /mordomo-\d{8}T\d{6}Z\.dump$/);
@@ -31,7 +34,10 @@ test('with a pg_dump of the server\'s version, --format pg_dump writes an archiv
     assert.equal(restore.status, 0, restore.stderr);
     const check = new pg.Client({ connectionString: server.url('restored') });
     await check.connect();
-    assert.deepEqual((await check.query('SELECT name FROM users ORDER BY name')).rows.map((r) => r.name), ['Ana', 'Bia']);
+    assert.deepEqual(
+      (await check.query('SELECT name FROM users ORDER BY name')).rows.map((r) => r.name),
+      ['Ana', 'Bia'],
+    );
     await check.end();
   } finally {
     server.stop();

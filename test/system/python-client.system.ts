@@ -81,7 +81,10 @@ test('the Python example (httpx) runs the whole session twice on a domain with t
   const { rows: calls } = await sql<{ secretary_uuid: string | null; messages: number }>`
     SELECT c.secretary_uuid, (SELECT count(*)::int FROM v_voice_messages m WHERE m.conversation_uuid = c.conversation_uuid) AS messages
       FROM v_voice_conversations c WHERE c.domain_uuid = ${domain}`.execute(api.database.db);
-  assert.deepEqual(calls, [{ secretary_uuid: null, messages: 2 }, { secretary_uuid: null, messages: 2 }]);
+  assert.deepEqual(calls, [
+    { secretary_uuid: null, messages: 2 },
+    { secretary_uuid: null, messages: 2 },
+  ]);
   // Without its variables it says which one is missing, not a traceback.
   const bare = await python({});
   assert.equal(bare.status, 1);

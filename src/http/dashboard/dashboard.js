@@ -1,6 +1,5 @@
 // The operator's dashboard: reads /v1/dashboard with the admin token and draws it. The token stays in this tab
 // (sessionStorage); it can also arrive in the address fragment (#token=...), which browsers never send to servers.
-'use strict';
 
 const TOKEN_KEY = 'mordomo-admin-token';
 const charts = new Map();
@@ -56,7 +55,10 @@ const when = (iso) => new Date(iso).toLocaleString();
 function render(report) {
   draw('chart-messages', {
     type: 'bar',
-    data: { labels: report.messagesPerDay.map((r) => r.day.slice(5)), datasets: [{ label: 'messages', data: report.messagesPerDay.map((r) => r.messages), backgroundColor: '#2e90fa' }] },
+    data: {
+      labels: report.messagesPerDay.map((r) => r.day.slice(5)),
+      datasets: [{ label: 'messages', data: report.messagesPerDay.map((r) => r.messages), backgroundColor: '#2e90fa' }],
+    },
     options: { plugins: { legend: { display: false } } },
   });
   draw('chart-intents', {
@@ -97,14 +99,19 @@ function render(report) {
     type: 'doughnut',
     data: {
       labels: report.actionOutcomes.map((r) => r.status),
-      datasets: [{ data: report.actionOutcomes.map((r) => r.actions), backgroundColor: report.actionOutcomes.map((r) => STATUS_COLOURS[r.status] ?? '#98a2b3') }],
+      datasets: [
+        { data: report.actionOutcomes.map((r) => r.actions), backgroundColor: report.actionOutcomes.map((r) => STATUS_COLOURS[r.status] ?? '#98a2b3') },
+      ],
     },
   });
   const sizes = report.databaseSize;
   $('db-size').textContent = sizes.length ? megabytes(Number(sizes[sizes.length - 1].bytes)) : '';
   draw('chart-size', {
     type: 'line',
-    data: { labels: sizes.map((r) => r.day), datasets: [{ label: 'MB', data: sizes.map((r) => Number(r.bytes) / 1048576), borderColor: '#2e90fa', fill: false }] },
+    data: {
+      labels: sizes.map((r) => r.day),
+      datasets: [{ label: 'MB', data: sizes.map((r) => Number(r.bytes) / 1048576), borderColor: '#2e90fa', fill: false }],
+    },
     options: { plugins: { legend: { display: false } } },
   });
   fillTable('table-reminders', report.upcomingReminders, (r) => [[when(r.scheduled_at)], [r.title]]);

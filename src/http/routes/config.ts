@@ -16,11 +16,22 @@ export async function configRoutes(app: FastifyInstance, { context }: { context:
   const tags = ['config'];
 
   api.get('/v1/config', {
-    schema: { operationId: 'listConfig', tags, summary: 'Every setting (a short, fixed set: not paged)', response: replies({ 200: z.object({ items: z.array(configEntrySchema) }) }) },
+    schema: {
+      operationId: 'listConfig',
+      tags,
+      summary: 'Every setting (a short, fixed set: not paged)',
+      response: replies({ 200: z.object({ items: z.array(configEntrySchema) }) }),
+    },
     handler: async () => ({ items: await settings.listConfig(db) }),
   });
   api.get('/v1/config/:key', {
-    schema: { operationId: 'getConfig', tags, summary: 'One setting', params: configKey, response: replies({ 200: z.object({ key: z.string(), value: jsonValue }) }, 404) },
+    schema: {
+      operationId: 'getConfig',
+      tags,
+      summary: 'One setting',
+      params: configKey,
+      response: replies({ 200: z.object({ key: z.string(), value: jsonValue }) }, 404),
+    },
     handler: async (request) => ({ key: request.params.key, value: await settings.getConfig(db, request.params.key) }),
   });
   api.put('/v1/config/:key', {

@@ -7,7 +7,13 @@ import type { ServiceContext } from '../context.ts';
 export async function healthRoutes(app: FastifyInstance, { context }: { context: ServiceContext }): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
   api.get('/healthz', {
-    schema: { operationId: 'checkHealth', tags: ['health'], summary: 'The process is alive', security: [], response: { 200: z.object({ status: z.literal('ok') }) } },
+    schema: {
+      operationId: 'checkHealth',
+      tags: ['health'],
+      summary: 'The process is alive',
+      security: [],
+      response: { 200: z.object({ status: z.literal('ok') }) },
+    },
     handler: async () => ({ status: 'ok' as const }),
   });
   api.get('/readyz', {
@@ -16,7 +22,10 @@ export async function healthRoutes(app: FastifyInstance, { context }: { context:
       tags: ['health'],
       summary: 'The database is reachable and its migrations are current',
       security: [],
-      response: { 200: z.object({ status: z.literal('ready') }), 503: z.object({ status: z.literal('not ready'), reason: z.string() }).describe('not ready, and why') },
+      response: {
+        200: z.object({ status: z.literal('ready') }),
+        503: z.object({ status: z.literal('not ready'), reason: z.string() }).describe('not ready, and why'),
+      },
     },
     handler: async (_request, reply) => {
       const { ready, reason } = await context.readiness();

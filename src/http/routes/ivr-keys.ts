@@ -31,7 +31,12 @@ export async function ivrKeyRoutes(app: FastifyInstance, { context }: { context:
       querystring: z.strictObject({ ...pageQuery, domain_uuid: id.optional() }),
       response: replies({ 200: pageOf(apiKeySchema) }),
     },
-    handler: async (request) => keysetPage(request.query, (page) => listApiKeys(db, request.query.domain_uuid, page), (key) => [key.created_at, key.key_uuid]),
+    handler: async (request) =>
+      keysetPage(
+        request.query,
+        (page) => listApiKeys(db, request.query.domain_uuid, page),
+        (key) => [key.created_at, key.key_uuid],
+      ),
   });
   api.delete('/v1/admin/ivr/keys/:uuid', {
     schema: {

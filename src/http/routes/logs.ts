@@ -39,7 +39,11 @@ export async function logRoutes(app: FastifyInstance, { context }: { context: Se
     },
     handler: async (request) => {
       const { limit: _limit, cursor: _cursor, ...filters } = request.query;
-      return keysetPage(request.query, ({ limit, after }) => logs.queryLogs(db, { ...filters, limit, before: after }), (line) => [line.timestamp, line.id]);
+      return keysetPage(
+        request.query,
+        ({ limit, after }) => logs.queryLogs(db, { ...filters, limit, before: after }),
+        (line) => [line.timestamp, line.id],
+      );
     },
   });
 }

@@ -8,7 +8,7 @@ import { replies, WITH_BODY } from '../responses.ts';
 import { idempotencyOf, idempotentHeaders, idParams, keysetPage, pageOf, pageQuery, reminderSchema } from '../schemas.ts';
 
 const eventStream = {
-  description: 'Server-Sent Events: `event: reminder`, `id:` the reminder\'s id, `data:` the Reminder as JSON; a comment every 15 s',
+  description: "Server-Sent Events: `event: reminder`, `id:` the reminder's id, `data:` the Reminder as JSON; a comment every 15 s",
   content: { 'text/event-stream': { schema: z.string() } },
 };
 
@@ -30,7 +30,13 @@ export async function reminderRoutes(app: FastifyInstance, { context }: { contex
     handler: async (request, reply) => reply.status(201).send(await reminders.createReminder(db, request.body, idempotencyOf(request))),
   });
   api.post('/v1/reminders/:id/cancel', {
-    schema: { operationId: 'cancelReminder', tags, summary: 'Cancel a pending reminder', params: idParams, response: replies({ 200: reminderSchema }, 404, 409, ...WITH_BODY) },
+    schema: {
+      operationId: 'cancelReminder',
+      tags,
+      summary: 'Cancel a pending reminder',
+      params: idParams,
+      response: replies({ 200: reminderSchema }, 404, 409, ...WITH_BODY),
+    },
     handler: async (request) => reminders.cancelReminder(db, request.params.id),
   });
   api.get('/v1/reminders/upcoming', {
@@ -42,7 +48,11 @@ export async function reminderRoutes(app: FastifyInstance, { context }: { contex
       response: replies({ 200: pageOf(reminderSchema) }),
     },
     handler: async (request) =>
-      keysetPage(request.query, (page) => reminders.upcomingReminders(db, { ...page, user_id: request.query.user_id }), (reminder) => [reminder.scheduled_at, reminder.id]),
+      keysetPage(
+        request.query,
+        (page) => reminders.upcomingReminders(db, { ...page, user_id: request.query.user_id }),
+        (reminder) => [reminder.scheduled_at, reminder.id],
+      ),
   });
   api.get('/v1/reminders/stream', {
     schema: {

@@ -10,7 +10,15 @@ import { replies } from '../responses.ts';
 import { fromCursor, toCursor } from '../schemas.ts';
 
 const hit = z
-  .object({ id: z.guid(), conversation_id: z.guid(), role: z.string(), timestamp: z.date(), intent: z.string().nullable(), snippet: z.string(), rank: z.number() })
+  .object({
+    id: z.guid(),
+    conversation_id: z.guid(),
+    role: z.string(),
+    timestamp: z.date(),
+    intent: z.string().nullable(),
+    snippet: z.string(),
+    rank: z.number(),
+  })
   .meta({ id: 'SearchHit' });
 
 const found = z.object({
@@ -44,7 +52,12 @@ export async function searchRoutes(app: FastifyInstance, { context }: { context:
     handler: async (request) => {
       const { q, cursor, ...filters } = request.query;
       const result = await searchMessages((await readerFor(context, request)).db, q, { ...filters, after: fromCursor(cursor, searchPosition) });
-      return { mode: result.mode, ...(result.reason ? { reason: result.reason } : {}), items: result.items, next_cursor: result.next ? toCursor(result.next) : null };
+      return {
+        mode: result.mode,
+        ...(result.reason ? { reason: result.reason } : {}),
+        items: result.items,
+        next_cursor: result.next ? toCursor(result.next) : null,
+      };
     },
   });
 }

@@ -39,7 +39,14 @@ export async function userRoutes(app: FastifyInstance, { context }: { context: S
   const tags = ['users'];
 
   api.post('/v1/users', {
-    schema: { operationId: 'createUser', tags, summary: 'Create a user', headers: idempotentHeaders, body: users.newUser, response: replies({ 201: userSchema }, 409, ...WITH_BODY) },
+    schema: {
+      operationId: 'createUser',
+      tags,
+      summary: 'Create a user',
+      headers: idempotentHeaders,
+      body: users.newUser,
+      response: replies({ 201: userSchema }, 409, ...WITH_BODY),
+    },
     handler: async (request, reply) => reply.status(201).send(await users.createUser(db, request.body, idempotencyOf(request))),
   });
   api.get('/v1/users', {
@@ -53,7 +60,11 @@ export async function userRoutes(app: FastifyInstance, { context }: { context: S
     handler: async (request) => {
       const { active } = request.query;
       const filter = active === undefined ? {} : { active: active === 'true' };
-      return keysetPage(request.query, (page) => users.listUsers(db, { ...page, ...filter }), (user) => [user.created_at, user.id]);
+      return keysetPage(
+        request.query,
+        (page) => users.listUsers(db, { ...page, ...filter }),
+        (user) => [user.created_at, user.id],
+      );
     },
   });
   api.get('/v1/users/:id', {
@@ -61,11 +72,24 @@ export async function userRoutes(app: FastifyInstance, { context }: { context: S
     handler: async (request) => users.getUser(db, request.params.id),
   });
   api.patch('/v1/users/:id', {
-    schema: { operationId: 'updateUser', tags, summary: 'Change a user', params: idParams, body: users.userPatch, response: replies({ 200: userSchema }, 404, 409, ...WITH_BODY) },
+    schema: {
+      operationId: 'updateUser',
+      tags,
+      summary: 'Change a user',
+      params: idParams,
+      body: users.userPatch,
+      response: replies({ 200: userSchema }, 404, 409, ...WITH_BODY),
+    },
     handler: async (request) => users.updateUser(db, request.params.id, request.body),
   });
   api.get('/v1/users/:id/export', {
-    schema: { operationId: 'exportUser', tags, summary: 'Everything stored about a user, as one document (LGPD)', params: idParams, response: replies({ 200: exported }, 404) },
+    schema: {
+      operationId: 'exportUser',
+      tags,
+      summary: 'Everything stored about a user, as one document (LGPD)',
+      params: idParams,
+      response: replies({ 200: exported }, 404),
+    },
     handler: async (request) => exportUser(db, request.params.id),
   });
   api.delete('/v1/users/:id', {

@@ -22,7 +22,14 @@ export async function callRoutes(app: FastifyInstance): Promise<void> {
   const tags = ['ivr calls'];
 
   api.post('/v1/ivr/calls', {
-    schema: { operationId: 'startCall', tags, summary: 'Start a call', headers: idempotentHeaders, body: newCall.default({}), response: replies({ 201: callSchema }, 409, 422, ...WITH_BODY) },
+    schema: {
+      operationId: 'startCall',
+      tags,
+      summary: 'Start a call',
+      headers: idempotentHeaders,
+      body: newCall.default({}),
+      response: replies({ 201: callSchema }, 409, 422, ...WITH_BODY),
+    },
     handler: async (request, reply) => reply.status(201).send(await domainOf(request).startCall(request.body, idempotencyOf(request))),
   });
   api.get('/v1/ivr/calls', {
@@ -34,7 +41,11 @@ export async function callRoutes(app: FastifyInstance): Promise<void> {
       response: replies({ 200: pageOf(callSummarySchema) }),
     },
     handler: async (request) =>
-      keysetPage(request.query, (page) => domainOf(request).callHistory(request.query.since, page), (row) => [row.started_at, row.conversation_uuid]),
+      keysetPage(
+        request.query,
+        (page) => domainOf(request).callHistory(request.query.since, page),
+        (row) => [row.started_at, row.conversation_uuid],
+      ),
   });
   api.get('/v1/ivr/calls/:uuid', {
     schema: {
@@ -60,7 +71,14 @@ export async function callRoutes(app: FastifyInstance): Promise<void> {
       reply.status(201).send({ items: await domainOf(request).appendCallMessages(request.params.uuid, request.body.messages, idempotencyOf(request)) }),
   });
   api.post('/v1/ivr/calls/:uuid/end', {
-    schema: { operationId: 'endCall', tags, summary: 'End a call', params: uuidParams, body: callEnding.default({}), response: replies({ 200: callSchema }, 404, 409, ...WITH_BODY) },
+    schema: {
+      operationId: 'endCall',
+      tags,
+      summary: 'End a call',
+      params: uuidParams,
+      body: callEnding.default({}),
+      response: replies({ 200: callSchema }, 404, 409, ...WITH_BODY),
+    },
     handler: async (request) => domainOf(request).endCall(request.params.uuid, request.body),
   });
 }

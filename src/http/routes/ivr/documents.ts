@@ -13,19 +13,41 @@ export async function documentRoutes(app: FastifyInstance): Promise<void> {
   const tags = ['ivr documents'];
 
   api.post('/v1/ivr/documents', {
-    schema: { operationId: 'createDocument', tags, summary: 'Add a document', headers: idempotentHeaders, body: newDocument, response: replies({ 201: documentSchema }, 409, 422, ...WITH_BODY) },
+    schema: {
+      operationId: 'createDocument',
+      tags,
+      summary: 'Add a document',
+      headers: idempotentHeaders,
+      body: newDocument,
+      response: replies({ 201: documentSchema }, 409, 422, ...WITH_BODY),
+    },
     handler: async (request, reply) => reply.status(201).send(await domainOf(request).createDocument(request.body, idempotencyOf(request))),
   });
   api.get('/v1/ivr/documents', {
-    schema: { operationId: 'listDocuments', tags, summary: "The domain's documents in creation order", querystring: z.strictObject(pageQuery), response: replies({ 200: pageOf(documentSchema) }) },
-    handler: async (request) => keysetPage(request.query, (page) => domainOf(request).listDocuments(page), (row) => [row.created_at, row.document_uuid]),
+    schema: {
+      operationId: 'listDocuments',
+      tags,
+      summary: "The domain's documents in creation order",
+      querystring: z.strictObject(pageQuery),
+      response: replies({ 200: pageOf(documentSchema) }),
+    },
+    handler: async (request) =>
+      keysetPage(
+        request.query,
+        (page) => domainOf(request).listDocuments(page),
+        (row) => [row.created_at, row.document_uuid],
+      ),
   });
   api.get('/v1/ivr/documents/search', {
     schema: {
       operationId: 'searchDocuments',
       tags,
       summary: 'Full-text search (Portuguese) of enabled documents, best first; `limit` bounds the answer (ranked, not paged)',
-      querystring: z.strictObject({ q: z.string().min(1).max(1000), secretary_uuid: id.optional(), limit: z.coerce.number().int().min(1).max(100).default(10) }),
+      querystring: z.strictObject({
+        q: z.string().min(1).max(1000),
+        secretary_uuid: id.optional(),
+        limit: z.coerce.number().int().min(1).max(100).default(10),
+      }),
       response: replies({ 200: z.object({ items: z.array(documentHitSchema) }) }),
     },
     handler: async (request) => {
@@ -38,7 +60,14 @@ export async function documentRoutes(app: FastifyInstance): Promise<void> {
     handler: async (request) => domainOf(request).getDocument(request.params.uuid),
   });
   api.patch('/v1/ivr/documents/:uuid', {
-    schema: { operationId: 'updateDocument', tags, summary: 'Change a document', params: uuidParams, body: documentPatch, response: replies({ 200: documentSchema }, 404, 409, 422, ...WITH_BODY) },
+    schema: {
+      operationId: 'updateDocument',
+      tags,
+      summary: 'Change a document',
+      params: uuidParams,
+      body: documentPatch,
+      response: replies({ 200: documentSchema }, 404, 409, 422, ...WITH_BODY),
+    },
     handler: async (request) => domainOf(request).updateDocument(request.params.uuid, request.body),
   });
   api.delete('/v1/ivr/documents/:uuid', {

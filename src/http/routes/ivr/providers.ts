@@ -23,19 +23,49 @@ export async function providerRoutes(app: FastifyInstance): Promise<void> {
     handler: async (request, reply) => reply.status(201).send(await domainOf(request).createProvider(request.body, idempotencyOf(request))),
   });
   api.get('/v1/ivr/providers', {
-    schema: { operationId: 'listProviders', tags, summary: "The domain's providers in creation order", querystring: z.strictObject(pageQuery), response: replies({ 200: pageOf(providerSchema) }) },
-    handler: async (request) => keysetPage(request.query, (page) => domainOf(request).listProviders(page), (row) => [row.created_at, row.provider_uuid]),
+    schema: {
+      operationId: 'listProviders',
+      tags,
+      summary: "The domain's providers in creation order",
+      querystring: z.strictObject(pageQuery),
+      response: replies({ 200: pageOf(providerSchema) }),
+    },
+    handler: async (request) =>
+      keysetPage(
+        request.query,
+        (page) => domainOf(request).listProviders(page),
+        (row) => [row.created_at, row.provider_uuid],
+      ),
   });
   api.get('/v1/ivr/providers/:uuid', {
-    schema: { operationId: 'getProvider', tags, summary: 'One provider (without its config)', params: uuidParams, response: replies({ 200: providerSchema }, 404) },
+    schema: {
+      operationId: 'getProvider',
+      tags,
+      summary: 'One provider (without its config)',
+      params: uuidParams,
+      response: replies({ 200: providerSchema }, 404),
+    },
     handler: async (request) => domainOf(request).getProvider(request.params.uuid),
   });
   api.patch('/v1/ivr/providers/:uuid', {
-    schema: { operationId: 'updateProvider', tags, summary: 'Change a provider; a new config replaces the old', params: uuidParams, body: providerPatch, response: replies({ 200: providerSchema }, 404, 409, ...WITH_BODY) },
+    schema: {
+      operationId: 'updateProvider',
+      tags,
+      summary: 'Change a provider; a new config replaces the old',
+      params: uuidParams,
+      body: providerPatch,
+      response: replies({ 200: providerSchema }, 404, 409, ...WITH_BODY),
+    },
     handler: async (request) => domainOf(request).updateProvider(request.params.uuid, request.body),
   });
   api.delete('/v1/ivr/providers/:uuid', {
-    schema: { operationId: 'deleteProvider', tags, summary: 'Delete a provider', params: uuidParams, response: replies({ 204: z.null() }, 404, 409, ...WITH_BODY) },
+    schema: {
+      operationId: 'deleteProvider',
+      tags,
+      summary: 'Delete a provider',
+      params: uuidParams,
+      response: replies({ 204: z.null() }, 404, 409, ...WITH_BODY),
+    },
     handler: async (request, reply) => {
       await domainOf(request).deleteProvider(request.params.uuid);
       return reply.status(204).send(null);

@@ -12,23 +12,54 @@ export async function secretaryRoutes(app: FastifyInstance): Promise<void> {
   const tags = ['ivr secretaries'];
 
   api.post('/v1/ivr/secretaries', {
-    schema: { operationId: 'createSecretary', tags, summary: 'Create a secretary', headers: idempotentHeaders, body: newSecretary, response: replies({ 201: secretarySchema }, 409, 422, ...WITH_BODY) },
+    schema: {
+      operationId: 'createSecretary',
+      tags,
+      summary: 'Create a secretary',
+      headers: idempotentHeaders,
+      body: newSecretary,
+      response: replies({ 201: secretarySchema }, 409, 422, ...WITH_BODY),
+    },
     handler: async (request, reply) => reply.status(201).send(await domainOf(request).createSecretary(request.body, idempotencyOf(request))),
   });
   api.get('/v1/ivr/secretaries', {
-    schema: { operationId: 'listSecretaries', tags, summary: "The domain's secretaries in creation order", querystring: z.strictObject(pageQuery), response: replies({ 200: pageOf(secretarySchema) }) },
-    handler: async (request) => keysetPage(request.query, (page) => domainOf(request).listSecretaries(page), (row) => [row.created_at, row.secretary_uuid]),
+    schema: {
+      operationId: 'listSecretaries',
+      tags,
+      summary: "The domain's secretaries in creation order",
+      querystring: z.strictObject(pageQuery),
+      response: replies({ 200: pageOf(secretarySchema) }),
+    },
+    handler: async (request) =>
+      keysetPage(
+        request.query,
+        (page) => domainOf(request).listSecretaries(page),
+        (row) => [row.created_at, row.secretary_uuid],
+      ),
   });
   api.get('/v1/ivr/secretaries/:uuid', {
     schema: { operationId: 'getSecretary', tags, summary: 'One secretary', params: uuidParams, response: replies({ 200: secretarySchema }, 404) },
     handler: async (request) => domainOf(request).getSecretary(request.params.uuid),
   });
   api.patch('/v1/ivr/secretaries/:uuid', {
-    schema: { operationId: 'updateSecretary', tags, summary: 'Change a secretary', params: uuidParams, body: secretaryPatch, response: replies({ 200: secretarySchema }, 404, 409, 422, ...WITH_BODY) },
+    schema: {
+      operationId: 'updateSecretary',
+      tags,
+      summary: 'Change a secretary',
+      params: uuidParams,
+      body: secretaryPatch,
+      response: replies({ 200: secretarySchema }, 404, 409, 422, ...WITH_BODY),
+    },
     handler: async (request) => domainOf(request).updateSecretary(request.params.uuid, request.body),
   });
   api.delete('/v1/ivr/secretaries/:uuid', {
-    schema: { operationId: 'deleteSecretary', tags, summary: 'Delete a secretary', params: uuidParams, response: replies({ 204: z.null() }, 404, 409, ...WITH_BODY) },
+    schema: {
+      operationId: 'deleteSecretary',
+      tags,
+      summary: 'Delete a secretary',
+      params: uuidParams,
+      response: replies({ 204: z.null() }, 404, 409, ...WITH_BODY),
+    },
     handler: async (request, reply) => {
       await domainOf(request).deleteSecretary(request.params.uuid);
       return reply.status(204).send(null);

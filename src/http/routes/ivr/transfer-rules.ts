@@ -12,7 +12,14 @@ export async function transferRuleRoutes(app: FastifyInstance): Promise<void> {
   const tags = ['ivr transfer rules'];
 
   api.post('/v1/ivr/transfer-rules', {
-    schema: { operationId: 'createTransferRule', tags, summary: 'Create a transfer rule', headers: idempotentHeaders, body: newTransferRule, response: replies({ 201: transferRuleSchema }, 409, 422, ...WITH_BODY) },
+    schema: {
+      operationId: 'createTransferRule',
+      tags,
+      summary: 'Create a transfer rule',
+      headers: idempotentHeaders,
+      body: newTransferRule,
+      response: replies({ 201: transferRuleSchema }, 409, 422, ...WITH_BODY),
+    },
     handler: async (request, reply) => reply.status(201).send(await domainOf(request).createTransferRule(request.body, idempotencyOf(request))),
   });
   api.get('/v1/ivr/transfer-rules', {
@@ -23,7 +30,12 @@ export async function transferRuleRoutes(app: FastifyInstance): Promise<void> {
       querystring: z.strictObject(pageQuery),
       response: replies({ 200: pageOf(transferRuleSchema) }),
     },
-    handler: async (request) => keysetPage(request.query, (page) => domainOf(request).listTransferRules(page), (row) => [row.created_at, row.rule_uuid]),
+    handler: async (request) =>
+      keysetPage(
+        request.query,
+        (page) => domainOf(request).listTransferRules(page),
+        (row) => [row.created_at, row.rule_uuid],
+      ),
   });
   api.post('/v1/ivr/transfer-rules/match', {
     schema: {
@@ -40,11 +52,24 @@ export async function transferRuleRoutes(app: FastifyInstance): Promise<void> {
     handler: async (request) => domainOf(request).getTransferRule(request.params.uuid),
   });
   api.patch('/v1/ivr/transfer-rules/:uuid', {
-    schema: { operationId: 'updateTransferRule', tags, summary: 'Change a transfer rule', params: uuidParams, body: transferRulePatch, response: replies({ 200: transferRuleSchema }, 404, 409, 422, ...WITH_BODY) },
+    schema: {
+      operationId: 'updateTransferRule',
+      tags,
+      summary: 'Change a transfer rule',
+      params: uuidParams,
+      body: transferRulePatch,
+      response: replies({ 200: transferRuleSchema }, 404, 409, 422, ...WITH_BODY),
+    },
     handler: async (request) => domainOf(request).updateTransferRule(request.params.uuid, request.body),
   });
   api.delete('/v1/ivr/transfer-rules/:uuid', {
-    schema: { operationId: 'deleteTransferRule', tags, summary: 'Delete a transfer rule', params: uuidParams, response: replies({ 204: z.null() }, 404, ...WITH_BODY) },
+    schema: {
+      operationId: 'deleteTransferRule',
+      tags,
+      summary: 'Delete a transfer rule',
+      params: uuidParams,
+      response: replies({ 204: z.null() }, 404, ...WITH_BODY),
+    },
     handler: async (request, reply) => {
       await domainOf(request).deleteTransferRule(request.params.uuid);
       return reply.status(204).send(null);
