@@ -3,29 +3,15 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ForeignKeyError } from '../errors.ts';
-import type { Messages } from '../db/schema.ts';
 import { WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 import { inClientTransaction } from '../db/transaction.ts';
 import { withClient } from '../db/client.ts';
+import { COLUMNS } from './columns.ts';
 
 /** Every column of `messages` but `user_id`, which the database keeps (migration core 013). */
-const MESSAGE_COLUMNS = [
-  'id',
-  'conversation_id',
-  'role',
-  'content',
-  'timestamp',
-  'latency_ms',
-  'intent',
-  'confidence',
-  'rag_context',
-  'audio_duration_ms',
-  'transcription_model',
-  'metadata',
-] as const;
-// A column added to messages later fails the type check here instead of being dropped by the bulk import.
-const everyColumnStaged: Exclude<keyof Messages, 'user_id' | 'search_vector' | (typeof MESSAGE_COLUMNS)[number]> extends never ? true : never = true;
-void everyColumnStaged;
+// Every stored column of a message but user_id, which the staging insert takes from the conversation. COLUMNS holds
+// every column the table has (a test checks it against the migrated table), so nothing is dropped by the bulk import.
+const MESSAGE_COLUMNS = COLUMNS.messages.filter((column) => column !== 'user_id');
 
 /** The columns of a bulk message import, in file order (COPY text format: tab-separated, \N for null). */
 export const IMPORT_COLUMNS = ['conversation_id', 'role', 'content', 'timestamp', 'intent', 'confidence', 'latency_ms', 'metadata'] as const;
