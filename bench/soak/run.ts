@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { embeddedUrl } from '../../src/db/connect.ts';
-import { folderBytes } from '../../src/ops/pitr.ts';
+import { folderBytes } from '../../src/files.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
 

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import { ConfigError, InvalidInputError } from '../errors.ts';
-import { archiveCurrentWal, baseBackupRoot, folderBytes, listBaseBackups, restoreToTime, takeBaseBackup } from '../ops/pitr.ts';
+import { folderBytes } from '../files.ts';
+import { archiveCurrentWal, baseBackupRoot, listBaseBackups, takeBaseBackup } from '../ops/base-backups.ts';
+import { restoreToTime } from '../ops/pitr.ts';
 import type { CliContext } from './backup.ts';
 import { print, size } from './output.ts';
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import { writeFileAtomic } from '../files.ts';
-import { folderBytes } from './pitr.ts';
+import { folderBytes } from '../files.ts';
 
 /** One day's use of a folder this package fills, and the room left on its file system. */
 export interface DiskSample {

@@ -10,7 +10,8 @@ import { binaries, EmbeddedServer, runServerTool } from '../db/embedded-server.t
 import { ConfigError, ConflictError, SQLSTATE, UnavailableError } from '../errors.ts';
 import { resolveServerUser } from '../db/os-user.ts';
 import type { Logger } from '../logger.ts';
-import { chownTree, takeBaseBackup } from './pitr.ts';
+import { chownTree } from '../files.ts';
+import { takeBaseBackup } from './base-backups.ts';
 
 /**
  * A streaming hot standby of the embedded server, built from the same base backup as point-in-time recovery

@@ -12,7 +12,7 @@ import { createBackup } from './backup.ts';
 import { pruneBackups, recordVerification } from './backup-files.ts';
 import { maintainPartitions } from './partitions.ts';
 import { verifyBackup } from './restore.ts';
-import { baseBackupRoot, pruneBaseBackups, takeBaseBackup } from './pitr.ts';
+import { baseBackupRoot, pruneBaseBackups, takeBaseBackup } from './base-backups.ts';
 import { refreshMessageRollups } from './rollups.ts';
 import { learnSearchWords } from './search-words.ts';
 import { sampleDiskUsage } from './disk-usage.ts';
