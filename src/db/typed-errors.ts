@@ -51,11 +51,21 @@ class TypedErrorsDialect implements Dialect {
 
 /** The inner driver's connection behind each connection handed out, which the inner driver must get back. */
 const innerOf = new WeakMap<DatabaseConnection, DatabaseConnection>();
+/** One wrapper per pooled connection, made once rather than at every statement's acquire. */
+const wrapperOf = new WeakMap<DatabaseConnection, TypedErrorsConnection>();
+
+function wrap(inner: DatabaseConnection): TypedErrorsConnection {
+  let wrapper = wrapperOf.get(inner);
+  if (!wrapper) {
+    wrapper = new TypedErrorsConnection(inner);
+    wrapperOf.set(inner, wrapper);
+    innerOf.set(wrapper, inner);
+  }
+  return wrapper;
+}
 
 class TypedErrorsConnection implements DatabaseConnection {
-  constructor(private readonly inner: DatabaseConnection) {
-    innerOf.set(this, inner);
-  }
+  constructor(private readonly inner: DatabaseConnection) {}
   executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     return typed(() => this.inner.executeQuery<R>(compiledQuery));
   }
@@ -74,7 +84,7 @@ class TypedErrorsDriver implements Driver {
     return typed(() => this.inner.init());
   }
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new TypedErrorsConnection(await typed(() => this.inner.acquireConnection()));
+    return wrap(await typed(() => this.inner.acquireConnection()));
   }
   // The inner driver runs BEGIN, COMMIT and ROLLBACK through the connection given, whose failures are typed already.
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {

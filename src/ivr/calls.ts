@@ -152,16 +152,7 @@ async function appendCallMessages({ trx, domain }: DomainContext, conversationUu
                            FROM v_voice_messages WHERE conversation_uuid = c.conversation_uuid AND domain_uuid = c.domain_uuid) start
      WHERE c.domain_uuid = ${domain} AND c.conversation_uuid = ${key} AND c.ended_at IS NULL
     RETURNING ${sql.join(MESSAGE_COLUMNS.map((column) => sql.ref(column)))}`.execute(trx);
-  if (rows.length === 0) {
-    const call = await trx
-      .selectFrom('v_voice_conversations')
-      .select('ended_at')
-      .where('domain_uuid', '=', domain)
-      .where('conversation_uuid', '=', key)
-      .executeTakeFirst();
-    if (!call) throw new NotFoundError(`call ${key} not found`);
-    throw new ConflictError(`call ${key} has ended`);
-  }
+  if (rows.length === 0) return refuseClosedCall(trx, domain, key, 'has ended');
   return rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
 }
 
@@ -176,6 +167,11 @@ async function endCall({ trx, domain }: DomainContext, conversationUuid: string,
     .returning(CALL_COLUMNS)
     .executeTakeFirst();
   if (ended) return ended;
+  return refuseClosedCall(trx, domain, key, 'has already ended');
+}
+
+/** Why a change to an open call touched no row: the call is not in this domain (not found), or it `ended`. */
+async function refuseClosedCall(trx: DomainContext['trx'], domain: string, key: string, ended: string): Promise<never> {
   const call = await trx
     .selectFrom('v_voice_conversations')
     .select('ended_at')
@@ -183,7 +179,7 @@ async function endCall({ trx, domain }: DomainContext, conversationUuid: string,
     .where('conversation_uuid', '=', key)
     .executeTakeFirst();
   if (!call) throw new NotFoundError(`call ${key} not found`);
-  throw new ConflictError(`call ${key} has already ended`);
+  throw new ConflictError(`call ${key} ${ended}`);
 }
 
 async function callHistory({ trx, domain }: DomainContext, since: Date | string, options: PageOptions = {}): Promise<CallSummary[]> {

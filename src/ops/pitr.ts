@@ -1,3 +1,5 @@
+// Point-in-time recovery for the embedded server: a base backup (base-backups.ts) plus the WAL the server archives
+// (MORDOMO_WAL_ARCHIVE_DIR) rebuild the data directory as it was at any moment since the oldest base backup kept.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -10,11 +12,7 @@ import type { Logger } from '../logger.ts';
 import { chownTree } from '../files.ts';
 import { type BaseBackup, listBaseBackups, MANIFEST, WAL_SEGMENT } from './base-backups.ts';
 
-/**
- * Point-in-time recovery for the embedded server: base backups taken with the low-level API
- * (pg_backup_start/pg_backup_stop) while the server runs, plus the WAL it archives (MORDOMO_WAL_ARCHIVE_DIR),
- * rebuild the data directory as it was at any moment since the oldest base backup kept.
- */
+/** What a point-in-time recovery starts from and where it writes. */
 export interface PitrRestoreOptions {
   /** Folder of base backups (`takeBaseBackup`'s outRoot). */
   baseRoot: string;
