@@ -109,12 +109,8 @@ export function createIvr(db: Kysely<DB>, options: IvrOptions = {}) {
 
 /** Adds the disabled default providers to every domain that lacks them (new FusionPBX domains); returns how many. */
 export async function insertDefaultProviders(db: Kysely<DB>): Promise<number> {
-  try {
-    const { rows } = await sql<{ added: number }>`SELECT v_voice_insert_default_providers() AS added`.execute(db);
-    return rows[0]!.added;
-  } catch (error) {
-    throw mapDatabaseError(error);
-  }
+  const { rows } = await sql<{ added: number }>`SELECT v_voice_insert_default_providers() AS added`.execute(db);
+  return rows[0]!.added;
 }
 
 /**
