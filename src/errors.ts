@@ -87,6 +87,8 @@ export const SQLSTATE = {
   invalidPassword: '28P01',
   invalidAuthorization: '28000',
   cannotConnectNow: '57P03',
+  /** disk_full: PostgreSQL could not extend a file or write WAL (class 53, insufficient resources). */
+  diskFull: '53100',
   dependentObjectsStillExist: '2BP01',
 } as const;
 
@@ -168,6 +170,14 @@ export function mapDatabaseError(error: unknown): MordomoError {
   }
   if (code === '3D000') return new UnavailableError('the database named in the connection does not exist', options);
   if (code === SQLSTATE.undefinedTable || code === SQLSTATE.undefinedFunction) return new MigrationError(notMigrated(err.message ?? ''), options);
+  if (code === SQLSTATE.diskFull) {
+    return new UnavailableError(
+      "the database's disk is full: free space on the file system of the data folder (or its WAL), and writes resume by themselves",
+      options,
+    );
+  }
+  // The rest of class 53 (too many connections, out of memory, a configured limit): the server cannot serve now.
+  if (code.startsWith('53')) return new UnavailableError('database unavailable: it is out of a resource (connections, memory); retry shortly', options);
   if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === SQLSTATE.cannotConnectNow || NETWORK_CODES.has(code)) {
     return new UnavailableError('database unavailable; it may be restarting, retry shortly', options);
   }

@@ -9,7 +9,7 @@ import { mapDatabaseError } from '../src/errors.ts';
 import { IVR_CONSTRAINTS } from '../src/ivr/constraints.ts';
 
 const CONSTRAINT_MESSAGES: Record<string, string> = { ...CORE_CONSTRAINTS, ...IVR_CONSTRAINTS };
-import { testDatabase } from './harness/database.ts';
+import { testDatabase, urlFor } from './harness/database.ts';
 
 const { pool } = await testDatabase('errors');
 const [d1, d2] = [randomUUID(), randomUUID()];
@@ -92,3 +92,28 @@ for (const [constraint, [statement, values]] of Object.entries(BREAKS)) {
     assert.equal(mapped.cause, error);
   });
 }
+
+test('class 53 is the database out of a resource: a 503 unavailable, and a full disk says what to free', async () => {
+  // A real 53300: a role whose connection limit is spent.
+  const role = `limited_${randomUUID().slice(0, 8)}`;
+  await pool.query(`CREATE ROLE ${role} LOGIN PASSWORD 'limited-pw' CONNECTION LIMIT 0`);
+  const url = new URL(urlFor('postgres'));
+  url.username = role;
+  url.password = 'limited-pw';
+  const client = new pg.Client({ connectionString: url.toString() });
+  const refused = await client.connect().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  await client.end().catch(() => undefined);
+  await pool.query(`DROP ROLE ${role}`);
+  assert.equal((refused as { code?: string }).code, '53300');
+  const mapped = mapDatabaseError(refused);
+  assert.equal(mapped.code, 'unavailable');
+  assert.match(mapped.message, /out of a resource/);
+  // 53100 is what PostgreSQL raises when it cannot extend a file (the full-disk test makes one for real).
+  const full = mapDatabaseError(Object.assign(new Error('could not extend file "base/1/2": No space left on device'), { code: '53100' }));
+  assert.equal(full.code, 'unavailable');
+  assert.equal(full.database?.sqlstate, '53100');
+  assert.match(full.message, /disk is full: free space/);
+});

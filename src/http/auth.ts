@@ -62,33 +62,45 @@ export class AdminToken {
  * work and the log lines a flood costs.
  */
 export class AuthFailureLimiter {
-  private readonly failures = new Map<string, { count: number; windowEnds: number }>();
+  /** Failures per counter in the current fixed window; the whole map is dropped when the window ends (O(1) expiry). */
+  private failures = new Map<string, number>();
+  private window = -1;
 
   constructor(
     private readonly limit = 20,
     private readonly windowMs = 60_000,
+    /** At most this many counters a window: past it the oldest is evicted, so a flood cannot grow the map. */
+    private readonly capacity = 10_000,
   ) {}
 
-  /** Records a failed authentication and returns the error to answer with: 401, or 429 past a limit. */
+  /** How many counters the current window holds (for tests and /metrics). */
+  get size(): number {
+    return this.failures.size;
+  }
+
+  /**
+   * Records a failed authentication and returns the error to answer with: 401, or 429 past a limit. The address is
+   * counted first: once its budget is spent the credential is not even looked at, so a flood of unique bad keys from
+   * one address is answered 429 without a counter per key.
+   */
   refuse(address: string, credential: string | undefined, message: string, now = Date.now()): HttpError {
-    const counters = [`address:${address}`];
-    if (credential !== undefined) counters.push(`credential:${digest(credential).toString('base64')}`);
-    let waitMs = 0;
-    for (const counter of counters) {
-      const count = this.count(counter, now);
-      if (count > this.limit) waitMs = Math.max(waitMs, this.failures.get(counter)!.windowEnds - now);
+    const window = Math.floor(now / this.windowMs);
+    if (window !== this.window) {
+      this.window = window;
+      this.failures = new Map();
     }
-    if (waitMs > 0) return new HttpError(429, 'rate_limited', `too many failed authentications; retry in ${Math.ceil(waitMs / 1000)} s`);
+    const retryAfter = Math.max(1, Math.ceil(((window + 1) * this.windowMs - now) / 1000));
+    const refused = () => new HttpError(429, 'rate_limited', `too many failed authentications; retry in ${retryAfter} s`, retryAfter);
+    if (this.count(`address:${address}`) > this.limit) return refused();
+    if (credential !== undefined && this.count(`credential:${digest(credential).toString('base64')}`) > this.limit) return refused();
     return new HttpError(401, 'unauthorized', message);
   }
 
-  private count(counter: string, now: number): number {
-    const entry = this.failures.get(counter);
-    if (entry && entry.windowEnds > now) return ++entry.count;
-    // Sweep expired entries now and then so that the map cannot grow without bound.
-    if (this.failures.size > 10_000) for (const [key, value] of this.failures) if (value.windowEnds <= now) this.failures.delete(key);
-    this.failures.set(counter, { count: 1, windowEnds: now + this.windowMs });
-    return 1;
+  private count(counter: string): number {
+    const count = (this.failures.get(counter) ?? 0) + 1;
+    if (count === 1 && this.failures.size >= this.capacity) this.failures.delete(this.failures.keys().next().value!);
+    this.failures.set(counter, count);
+    return count;
   }
 }
 

@@ -1,9 +1,17 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { ERROR_CODES, type ErrorCode, MordomoError } from '../errors.ts';
+import { noteOutage } from './outages.ts';
+import { ERROR_CODES, type ErrorCode, MordomoError, SQLSTATE } from '../errors.ts';
 
 /** Every `code` an error body can carry: the library's, and those only the HTTP layer produces. */
-export const HTTP_ERROR_CODES = [...ERROR_CODES, 'unauthorized', 'rate_limited', 'payload_too_large', 'unsupported_media_type'] as const;
+export const HTTP_ERROR_CODES = [
+  ...ERROR_CODES,
+  'unauthorized',
+  'rate_limited',
+  'payload_too_large',
+  'unsupported_media_type',
+  'insufficient_storage',
+] as const;
 export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 
 /** An error the HTTP layer raises itself (auth, rate limit), carried to the error handler like a library error. */
@@ -12,10 +20,15 @@ export class HttpError extends Error {
     readonly statusCode: number,
     readonly code: HttpErrorCode,
     message: string,
+    /** Seconds after which a retry may succeed (a 429's window end): sent as Retry-After. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
 }
+
+/** Retry-After of a 503 or 507: the watchdog restarts PostgreSQL within seconds, and space freed is used at once. */
+const RETRY_UNAVAILABLE_SECONDS = 2;
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_input: 400,
@@ -36,6 +49,8 @@ export interface ErrorBody {
 function classify(error: FastifyError | Error): { status: number; code: HttpErrorCode; message: string } {
   if (error instanceof HttpError) return { status: error.statusCode, code: error.code, message: error.message };
   if (error instanceof MordomoError) {
+    // A full disk is the operator's to fix, not a restart to wait out: 507 with what to do (errors.ts says it).
+    if (error.database?.sqlstate === SQLSTATE.diskFull) return { status: 507, code: 'insufficient_storage', message: error.message };
     const status = STATUS[error.code];
     // The message of a server-side failure may describe internals; the client gets a generic one.
     return { status, code: error.code, message: status >= 500 && error.code !== 'unavailable' ? 'internal error' : error.message };
@@ -62,10 +77,13 @@ function classify(error: FastifyError | Error): { status: number; code: HttpErro
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, code, message } = classify(error);
   // Logged with its stack and cause (pino's serializer): the server-side failures an operator must see. The database
-  // being down is expected while it restarts, and the watchdog says so once: a warning, not an error per request.
-  if (status >= 500) request.log[code === 'unavailable' ? 'warn' : 'error']({ err: error }, 'request failed');
+  // being down or full is expected to pass: one warning with its cause per outage (outages.ts), not a stack per request.
+  if (code === 'unavailable' || code === 'insufficient_storage') noteOutage(request.log, error);
+  else if (status >= 500) request.log.error({ err: error }, 'request failed');
   const body: ErrorBody = { error: { code, message, request_id: String(request.id) } };
   if (status === 401) void reply.header('www-authenticate', 'Bearer');
+  if (status === 429) void reply.header('retry-after', String((error instanceof HttpError && error.retryAfterSeconds) || 60));
+  if (status === 503 || status === 507) void reply.header('retry-after', String(RETRY_UNAVAILABLE_SECONDS));
   return reply.status(status).type('application/json').send(body);
 }
 

@@ -24,16 +24,17 @@ const STATUS_MEANING: Record<string, string> = {
   413: "payload_too_large: the body is over the service's limit (MORDOMO_HTTP_BODY_LIMIT)",
   415: 'unsupported_media_type: send the body as JSON, with content-type: application/json',
   422: 'foreign_key: the body refers to a row that does not exist',
-  429: 'rate_limited: too many failed authentications from this address or with this credential; retry later',
+  429: 'rate_limited: too many failed authentications from this address or with this credential; retry after Retry-After seconds',
   500: 'internal or config: a fault of the service, logged under request_id',
-  503: 'unavailable or migration: the database cannot be reached, or its schema is not current; retry',
+  503: 'unavailable or migration: the database cannot be reached, or its schema is not current; retry after Retry-After seconds',
   504: 'timeout: the query ran past the statement timeout',
+  507: "insufficient_storage: the database's disk is full; free space on the data or WAL file system and retry (Retry-After)",
 };
 
 /** Refusals only some operations give: by id (404), with a body (413, 415), on writes (409, 422). */
 type Refusal = 404 | 409 | 413 | 415 | 422;
 /** What every operation behind a credential can answer, whatever it does. */
-const EVERY_OPERATION = [400, 401, 429, 500, 503, 504] as const;
+const EVERY_OPERATION = [400, 401, 429, 500, 503, 504, 507] as const;
 
 type ErrorReplies = { [S in (typeof EVERY_OPERATION)[number]]: typeof errorSchema } & { [S in Refusal]?: typeof errorSchema };
 

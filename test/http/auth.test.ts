@@ -166,6 +166,25 @@ test('failed authentications are limited per credential and address, and never l
   assert.equal(limited.status, 429);
   assert.equal(limited.body.error.code, 'rate_limited');
   assert.match(limited.body.error.message, /retry in \d+ s/);
+  assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/, 'a 429 says when to retry');
+});
+
+test('a flood of unique bad credentials from one address is refused by its budget before the per-credential map grows', () => {
+  const limiter = new AuthFailureLimiter(20, 60_000);
+  const codes = Array.from({ length: 100_000 }, (_, i) => limiter.refuse('10.9.9.9', `fake-key-${i}`, 'no', 1_000).statusCode);
+  assert.deepEqual(codes.slice(0, 20), Array(20).fill(401));
+  assert.deepEqual([...new Set(codes.slice(20))], [429]);
+  assert.equal(limiter.size, 21, 'one counter for the address, one for each credential it tried within its budget');
+  const refused = limiter.refuse('10.9.9.9', 'fake', 'no', 1_000);
+  assert.equal(refused.retryAfterSeconds, 59);
+});
+
+test("the limiter's map is capped: unique bad credentials from many addresses evict the oldest counters", () => {
+  const limiter = new AuthFailureLimiter(20, 60_000, 1_000);
+  for (let i = 0; i < 50_000; i++) limiter.refuse(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, `fake-${i}`, 'no', 5);
+  assert.equal(limiter.size, 1_000);
+  limiter.refuse('10.0.0.1', 'x', 'no', 60_000);
+  assert.equal(limiter.size, 2, 'a new window starts empty');
 });
 
 test('the limiter counts a repeated bad credential on its own, whatever address it comes from', () => {
