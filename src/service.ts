@@ -9,6 +9,7 @@ import { createMetrics } from './http/metrics.ts';
 import { ReminderStream } from './http/reminder-stream.ts';
 import type { Logger } from './logger.ts';
 import { migrate, migrationStatus } from './migrate/runner.ts';
+import { diskFullReason, folderSpaces } from './ops/disk-space.ts';
 import { defaultJobs, Scheduler } from './ops/scheduler.ts';
 
 export interface RunningService {
@@ -59,7 +60,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       pool: database.pool,
       config,
       logger,
-      metrics: createMetrics(database.pool, { backupDir: config.backupDir, modules: config.modules, reads }),
+      metrics: createMetrics(database.pool, {
+        backupDir: config.backupDir,
+        modules: config.modules,
+        reads,
+        pgData: database.server?.pgData,
+        walArchiveDir: config.walArchiveDir,
+      }),
       adminToken,
       apiKeys: new ApiKeyCache(database.db),
       authFailures: new AuthFailureLimiter(),
@@ -106,6 +113,13 @@ function readinessCheck(database: Database, config: Config, logger: Logger) {
   let wasReady = true;
   const check = async (): Promise<{ ready: boolean; reason?: string }> => {
     try {
+      // Reads may still work on a full disk; writes cannot, so the service is not ready (and says which folder).
+      const full = diskFullReason(folderSpaces(database.server?.pgData, undefined));
+      if (full) {
+        if (wasReady) logger.warn({ reason: full }, 'not ready');
+        wasReady = false;
+        return { ready: false, reason: full };
+      }
       const statuses = await migrationStatus(database.owner.pool, config.modules);
       const behind = statuses.filter((s) => s.state !== 'applied');
       if (behind.length) return { ready: false, reason: `${behind.length} migrations are not applied as shipped; run mordomo-db migrate` };

@@ -1,6 +1,19 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../logger.ts';
@@ -251,12 +264,22 @@ export class EmbeddedServer {
     this.owned = true;
   }
 
+  /**
+   * PostgreSQL's own reason for not starting: from startup.log, and from the newest file of its log folder (with
+   * the logging collector on, the FATAL or PANIC is there, and startup.log only says where output went).
+   */
   private startupLogTail(): string {
-    const file = path.join(this.pgData, 'startup.log');
-    if (!existsSync(file)) return '';
-    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    const files = [path.join(this.pgData, 'startup.log')];
+    const logDir = path.join(this.pgData, 'log');
+    if (existsSync(logDir)) {
+      const newest = readdirSync(logDir)
+        .map((name) => path.join(logDir, name))
+        .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+      if (newest) files.push(newest);
+    }
+    const lines = files.filter((file) => existsSync(file)).flatMap((file) => tail(file).split('\n'));
     return lines
-      .filter((line) => /FATAL|ERROR|PANIC|could not|in use/i.test(line))
+      .filter((line) => /FATAL|PANIC|could not|in use|No space left/i.test(line))
       .slice(-3)
       .join(' | ');
   }
@@ -319,4 +342,18 @@ export function runServerTool(user: ServerUser | undefined, command: string, arg
       else reject(new Error(`${path.basename(command)} exited with ${code}: ${output.trim().split('\n').slice(-3).join(' | ')}`));
     });
   });
+}
+
+/** The last 64 KB of a log file: enough for the lines of the latest start, without reading a long log whole. */
+function tail(file: string): string {
+  const size = statSync(file).size;
+  const length = Math.min(size, 65_536);
+  const buffer = Buffer.alloc(length);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buffer, 0, length, size - length);
+  } finally {
+    closeSync(fd);
+  }
+  return buffer.toString('utf8');
 }

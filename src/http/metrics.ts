@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { folderSpaces } from '../ops/disk-space.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Module } from '../config.ts';
 import { listBackups } from '../ops/backup-files.ts';
@@ -19,7 +20,10 @@ export interface AppMetrics {
   refresh(): Promise<void>;
 }
 
-export function createMetrics(pool: pg.Pool, options: { backupDir: string; modules: Module[]; reads?: ReadRouter }): AppMetrics {
+export function createMetrics(
+  pool: pg.Pool,
+  options: { backupDir: string; modules: Module[]; reads?: ReadRouter; pgData?: string; walArchiveDir?: string },
+): AppMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'mordomo_' });
   // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool flags them).
@@ -55,6 +59,11 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
     'reason',
   ]);
   const reads = gauge('mordomo_reads', 'Read-only requests served, by where they went', ['target']);
+  const diskFree = gauge('mordomo_disk_free_bytes', 'Free bytes of the file system of each folder PostgreSQL writes (data, wal, wal-archive)', [
+    'role',
+    'folder',
+  ]);
+  const diskFull = gauge('mordomo_disk_full', 'Whether the file system of each folder is full (1: under 16 MB free, writes fail there)', ['role', 'folder']);
   const poolConnections = gauge('mordomo_pool_connections', "The service's pool: connections in use, idle, and requests waiting", ['state']);
 
   const httpDuration = new Histogram({
@@ -122,6 +131,11 @@ export function createMetrics(pool: pg.Pool, options: { backupDir: string; modul
       } catch {
         for (const metric of databaseGauges) metric.reset();
         up.set(0);
+      }
+      // Read from the file systems, so a full disk is named even while PostgreSQL cannot start.
+      for (const space of folderSpaces(options.pgData, options.walArchiveDir)) {
+        if (space.freeBytes !== undefined) diskFree.set({ role: space.role, folder: space.folder }, space.freeBytes);
+        diskFull.set({ role: space.role, folder: space.folder }, space.full ? 1 : 0);
       }
       poolConnections.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
       poolConnections.set({ state: 'idle' }, pool.idleCount);

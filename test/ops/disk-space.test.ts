@@ -1,0 +1,45 @@
+// A full file system under the data folder, made for real on a small tmpfs (root only; skipped with the reason
+// elsewhere): the service's readiness names the folder and the free bytes, and clears once space is freed.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { diskFullReason, folderSpaces } from '../../src/ops/disk-space.ts';
+import { tempDir } from '../harness/temp-dir.ts';
+
+const mountPoint = path.join(tempDir('disk-space'), 'small');
+mkdirSync(mountPoint, { recursive: true });
+let mounted = false;
+let why = '';
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mountPoint], { stdio: 'pipe' });
+  mounted = true;
+  after(() => execFileSync('umount', [mountPoint]));
+} catch (error) {
+  why = `cannot mount a tmpfs here (${(error as Error).message.split('\n')[0]}): run as root to test a full disk`;
+}
+
+test('a full data or WAL file system is named with its free bytes, and clears once space is freed', { skip: mounted ? false : why }, () => {
+  const pgData = path.join(mountPoint, 'pg');
+  mkdirSync(path.join(pgData, 'pg_wal'), { recursive: true });
+  assert.equal(diskFullReason(folderSpaces(pgData, undefined)), undefined, 'room to write: ready');
+  const filler = path.join(mountPoint, 'filler');
+  writeFileSync(filler, Buffer.alloc(20 * 1024 * 1024));
+  const reason = diskFullReason(folderSpaces(pgData, undefined));
+  assert.match(reason ?? '', new RegExp(`disk full: the data folder ${pgData} has \\d+ bytes free; free space`));
+  rmSync(filler);
+  assert.equal(diskFullReason(folderSpaces(pgData, undefined)), undefined, 'space freed: ready again');
+});
+
+test('a full WAL archive alone does not stop writes: it is reported, not a reason to be unready', { skip: mounted ? false : why }, () => {
+  const filler = path.join(mountPoint, 'filler');
+  writeFileSync(filler, Buffer.alloc(20 * 1024 * 1024));
+  try {
+    const spaces = folderSpaces(undefined, mountPoint);
+    assert.equal(spaces[0]?.full, true);
+    assert.equal(diskFullReason(spaces), undefined);
+  } finally {
+    rmSync(filler);
+  }
+});
