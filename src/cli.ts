@@ -14,6 +14,7 @@ import { defaultJobs, Scheduler } from './ops/scheduler.ts';
 import { rotateAdminToken } from './ops/admin-token.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from './ivr/api-keys.ts';
 import { startService } from './service.ts';
+import { describeTransport } from './http/tls.ts';
 
 /**
  * sysexits-style codes, so scripts can tell a bad setting from a server that is down (README, "Commands", lists
@@ -137,6 +138,7 @@ program
         `  dashboard:   ${service.url}/\n` +
         `  API:         ${service.url}/v1  (OpenAPI: ${service.url}/openapi.json, docs: ${service.url}/docs)\n` +
         `  admin token: ${service.adminTokenLocation}\n` +
+        `  transport:   ${describeTransport(config.http)}\n` +
         `  PostgreSQL:  ${service.database.displayUrl}  (password ${password})\n` +
         `  modules:     ${config.modules.join(', ')}\n` +
         `  backups:     ${config.backupDir} (next ${service.scheduler.nextRuns().backup?.toISOString() ?? 'never'})\n` +

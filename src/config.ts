@@ -69,6 +69,10 @@ export interface HttpSettings {
   bodyLimit: number;
   /** Serve /metrics without the admin token (for a Prometheus on a private network, as in deploy/). */
   metricsPublic: boolean;
+  /** HTTPS: the certificate chain and its key (a 0600 file), from MORDOMO_TLS_CERT_FILE / MORDOMO_TLS_KEY_FILE. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** MORDOMO_HTTP_PLAINTEXT=1: plain HTTP off loopback is accepted, for a service behind a TLS-terminating proxy. */
+  plaintextAccepted: boolean;
 }
 
 export interface PoolSettings {
@@ -183,6 +187,9 @@ const schema = z.object({
   MORDOMO_ADMIN_TOKEN_FILE: z.string().min(1).optional(),
   MORDOMO_HTTP_BODY_LIMIT: integer(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
   MORDOMO_METRICS_PUBLIC: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false'),
+  MORDOMO_TLS_CERT_FILE: z.string().min(1).optional(),
+  MORDOMO_TLS_KEY_FILE: z.string().min(1).optional(),
+  MORDOMO_HTTP_PLAINTEXT: z.enum(['1', '0', 'true', 'false'], { message: 'must be 1 or 0' }).default('0'),
   MORDOMO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   MORDOMO_LOG_FORMAT: z.enum(['json', 'pretty', 'auto']).default('auto'),
 });
@@ -212,6 +219,10 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   if (v.MORDOMO_RUNTIME_DATABASE_URL && !v.DATABASE_URL) {
     throw new ConfigError('invalid configuration: MORDOMO_RUNTIME_DATABASE_URL goes with DATABASE_URL (the embedded server makes its own runtime role)');
   }
+  if (Boolean(v.MORDOMO_TLS_CERT_FILE) !== Boolean(v.MORDOMO_TLS_KEY_FILE)) {
+    throw new ConfigError('invalid configuration: MORDOMO_TLS_CERT_FILE and MORDOMO_TLS_KEY_FILE go together (the certificate chain and its private key)');
+  }
+  if (v.MORDOMO_TLS_KEY_FILE) checkPrivateFile(v.MORDOMO_TLS_KEY_FILE);
   return {
     databaseUrl: v.DATABASE_URL,
     runtimeDatabaseUrl: v.MORDOMO_RUNTIME_DATABASE_URL,
@@ -247,6 +258,11 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       adminTokenFile: path.resolve(v.MORDOMO_ADMIN_TOKEN_FILE ?? path.join(v.MORDOMO_DATA_DIR, 'admin-token')),
       bodyLimit: v.MORDOMO_HTTP_BODY_LIMIT,
       metricsPublic: v.MORDOMO_METRICS_PUBLIC === 'true',
+      tls:
+        v.MORDOMO_TLS_CERT_FILE && v.MORDOMO_TLS_KEY_FILE
+          ? { certFile: path.resolve(v.MORDOMO_TLS_CERT_FILE), keyFile: path.resolve(v.MORDOMO_TLS_KEY_FILE) }
+          : undefined,
+      plaintextAccepted: v.MORDOMO_HTTP_PLAINTEXT === '1' || v.MORDOMO_HTTP_PLAINTEXT === 'true',
     },
     logLevel: v.MORDOMO_LOG_LEVEL,
     logFormat: v.MORDOMO_LOG_FORMAT,
@@ -258,6 +274,14 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
  * published, so such a file is refused rather than used.
  */
 function readKeyFile(file: string): string {
+  checkPrivateFile(file);
+  const key = readFileSync(file, 'utf8').trim();
+  if (key.length < 16) throw new ConfigError(`the key in ${file} must be at least 16 characters`);
+  return key;
+}
+
+/** Refuses a key file that is missing or that anyone but its owner can read or write (the TLS key's check too). */
+function checkPrivateFile(file: string): void {
   let mode: number;
   try {
     mode = statSync(file).mode & 0o777;
@@ -267,9 +291,6 @@ function readKeyFile(file: string): string {
   if (mode & 0o077) {
     throw new ConfigError(`the key file ${file} is readable by others (mode ${mode.toString(8)}): run "chmod 600 ${file}"`);
   }
-  const key = readFileSync(file, 'utf8').trim();
-  if (key.length < 16) throw new ConfigError(`the key in ${file} must be at least 16 characters`);
-  return key;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
@@ -7,6 +8,7 @@ import { buildApp } from './http/app.ts';
 import type { ServiceContext } from './http/context.ts';
 import { createMetrics } from './http/metrics.ts';
 import { ReminderStream } from './http/reminder-stream.ts';
+import { checkTransport, reloadCertificateOnChange } from './http/tls.ts';
 import type { Logger } from './logger.ts';
 import { migrate, migrationStatus } from './migrate/runner.ts';
 import { diskFullReason, folderSpaces } from './ops/disk-space.ts';
@@ -16,7 +18,7 @@ export interface RunningService {
   database: Database;
   scheduler: Scheduler;
   app: FastifyInstance;
-  /** Where the API listens, e.g. http://127.0.0.1:8080 */
+  /** Where the API listens, e.g. http://127.0.0.1:8080 (https:// with a certificate) */
   url: string;
   adminTokenLocation: string;
   /** Stops accepting, finishes requests in flight, stops the scheduler, closes the pool, stops the embedded server. */
@@ -31,6 +33,7 @@ const WATCH_INTERVAL_MS = 2_000;
  * embedded server this service runs back; the pool reconnects on its own once the database answers again.
  */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  checkTransport(config.http);
   const database = await openDatabase(config, logger);
   const cleanups: (() => Promise<void>)[] = [() => database.close()];
   const unwind = async () => {
@@ -81,6 +84,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       }
       throw error;
     });
+    if (config.http.tls) {
+      const stopReloading = reloadCertificateOnChange(app.server as unknown as TlsServer, config.http.tls, logger);
+      cleanups.push(async () => stopReloading());
+    }
     // Fastify ends the streams' connections last; the SSE streams end first so closing does not wait on them.
     cleanups.push(async () => {
       await reminders.stop();

@@ -9,6 +9,7 @@ import { createPool } from './pool.ts';
 import { ensureRuntimeLogin, RUNTIME_ROLE } from './runtime-role.ts';
 import { ReadRouter } from './read-routing.ts';
 import { redactUrl } from './urls.ts';
+import { pgConnectionOptions } from './tls.ts';
 import type { DB } from './schema.ts';
 
 export const DATABASE_NAME = 'mordomo';
@@ -54,12 +55,45 @@ function describeConnectFailure(error: unknown, displayUrl: string, embedded: bo
     return new UnavailableError(`${target} refused the password for its user: ${fix}`);
   }
   if (code === '3D000') return new UnavailableError(`${target}: the database in the URL does not exist; create it first`);
+  const tls = describeTlsFailure(error, target);
+  if (tls) return tls;
   const mapped = mapDatabaseError(error);
   return mapped.code === 'internal' ? new UnavailableError(`cannot connect to ${target}: ${(error as Error).message}`) : mapped;
 }
 
+// Node's codes for a server certificate that does not verify against sslrootcert (or the system CAs).
+const UNTRUSTED_CHAIN = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+]);
+
+/** TLS refusals, both ways, as configuration errors (exit 78): each is fixed in the URL or the server's setup. */
+function describeTlsFailure(error: unknown, target: string): MordomoError | undefined {
+  const { code = '', message = '' } = error as { code?: string; message?: string };
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return new ConfigError(
+      `${target}: the server's certificate does not name this host (sslmode=verify-full): connect by a name the certificate lists, or have the server's certificate reissued for this name`,
+    );
+  }
+  if (UNTRUSTED_CHAIN.has(code)) {
+    return new ConfigError(`${target}: the server's certificate is not trusted (${code}): give the CA that signed it with sslrootcert=<file>`);
+  }
+  if (/does not support SSL/i.test(message)) {
+    return new ConfigError(`${target} does not accept TLS connections, which the URL's sslmode requires: turn ssl on at the server, or change sslmode`);
+  }
+  if (code === SQLSTATE.invalidAuthorization && /no encryption/.test(message)) {
+    return new ConfigError(`${target} accepts only encrypted connections: add sslmode=verify-full&sslrootcert=<the server's CA file> to the URL`);
+  }
+  return undefined;
+}
+
 async function probe(url: string, displayUrl: string, embedded: boolean, timeoutMs: number): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  const client = new pg.Client({ ...pgConnectionOptions(url), connectionTimeoutMillis: timeoutMs });
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { PoolSettings } from '../config.ts';
 import { parseTimestamptz } from './timestamps.ts';
+import { pgConnectionOptions } from './tls.ts';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -98,7 +99,7 @@ export function surviveLostConnections(pool: pg.Pool, onLost: (error: Error) => 
  */
 export function createPool(connectionString: string, settings: PoolSettings, logger: Logger): pg.Pool {
   const pool = new pg.Pool({
-    connectionString,
+    ...pgConnectionOptions(connectionString),
     min: settings.min,
     max: settings.max,
     connectionTimeoutMillis: settings.connectionTimeoutMs,

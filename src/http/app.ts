@@ -27,6 +27,7 @@ import { searchRoutes } from './routes/search.ts';
 import { userRoutes } from './routes/users.ts';
 import { zodToJsonConfig } from './schemas.ts';
 import { responseSerializer } from './serializer.ts';
+import { HSTS, readCertificate } from './tls.ts';
 
 /** The zod schemas registered by name (User, Message, Error…) become the document's components. */
 const toComponents = createJsonSchemaTransformObject({ zodToJsonConfig });
@@ -57,6 +58,8 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     // Requests Node refuses before Fastify sees them (headers over 16 KB, malformed HTTP) get the one error shape
     // too, instead of Node's bare status line.
     clientErrorHandler: answerClientError,
+    // HTTPS when a certificate is configured: the API, the dashboard, /metrics and health on the one listener.
+    ...(config.http.tls ? { https: readCertificate(config.http.tls) } : {}),
   });
   app.setValidatorCompiler(validatorCompiler);
   // Responses are rows typed by the compiler against the response schemas, and the tests check real responses
@@ -69,8 +72,10 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
 
   // Every answer: no MIME sniffing, no referrer leaking a URL's ids, no framing (the dashboard and /docs are the
   // only pages; their scripts' sources are set by their own Content-Security-Policy).
+  const tls = Boolean(config.http.tls);
   app.addHook('onSend', async (_request, reply) => {
     void reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').header('x-frame-options', 'DENY');
+    if (tls) void reply.header('strict-transport-security', HSTS);
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { announceDueReminders, REMINDER_CHANNEL, type ReminderAnnouncement } from '../core/reminders.ts';
 import type { DB } from '../db/schema.ts';
+import { pgConnectionOptions } from '../db/tls.ts';
 import type { Logger } from '../logger.ts';
 
 interface Subscriber {
@@ -78,7 +79,7 @@ export class ReminderStream {
 
   private async listen(): Promise<void> {
     const client = new pg.Client({
-      connectionString: this.databaseUrl,
+      ...pgConnectionOptions(this.databaseUrl),
       application_name: 'mordomo-db reminders',
       connectionTimeoutMillis: this.connectTimeoutMs,
     });

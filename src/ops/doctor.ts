@@ -7,6 +7,7 @@ import { listBackups } from './backup-files.ts';
 import { partitionsAhead } from './partitions.ts';
 import { freeBytes, projectDiskUsage, readDiskSamples, WARN_WITHIN_DAYS } from './disk-usage.ts';
 import { readReplicaStates } from './replica.ts';
+import { databaseTransport, httpTransport } from './transport-checks.ts';
 
 export interface Finding {
   check: string;
@@ -190,7 +191,13 @@ export async function doctor(pool: pg.Pool, config: Config, options: { now?: Dat
     disk('backups', config.backupDir),
     ...(config.walArchiveDir ? [disk('archive', config.walArchiveDir)] : []),
   ];
-  return [backups(config, now), ...disks, ...growth(config, now), ...fromDatabase, ...(config.databaseUrl ? [] : [locale()])];
+  const transport = [
+    httpTransport(config),
+    ...(await databaseTransport(pool)
+      .then((finding) => [finding])
+      .catch(() => [])),
+  ];
+  return [backups(config, now), ...disks, ...growth(config, now), ...fromDatabase, ...transport, ...(config.databaseUrl ? [] : [locale()])];
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;

@@ -6,6 +6,7 @@ import { query } from '../db/client.ts';
 import { embeddedUrl } from '../db/connect.ts';
 import { type LagLimits, lsnToBigInt, type ReplicaHealth, replicaState } from '../db/read-routing.ts';
 import { redactUrl } from '../db/urls.ts';
+import { pgConnectionOptions } from '../db/tls.ts';
 import { binaries, EmbeddedServer, runServerTool } from '../db/embedded-server.ts';
 import { ConfigError, ConflictError, SQLSTATE, UnavailableError } from '../errors.ts';
 import { resolveServerUser } from '../db/os-user.ts';
@@ -193,7 +194,7 @@ export async function readReplicaStates(primary: pg.Pool, urls: string[], limits
   const primaryLsn = lsnToBigInt(rows[0]!.lsn);
   return Promise.all(
     urls.map(async (url) => {
-      const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 3000 });
+      const pool = new pg.Pool({ ...pgConnectionOptions(url), max: 1, connectionTimeoutMillis: 3000 });
       pool.on('error', () => undefined);
       try {
         const { healthy, lagBytes, lagSeconds, cause, reason } = await replicaState(pool, primaryLsn, limits);

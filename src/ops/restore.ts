@@ -19,6 +19,7 @@ import { ROLLUP_TABLES } from './rollups.ts';
 import { FORGET_SEARCH_WORDS } from './search-words.ts';
 import { surviveLostConnections, TYPES, WITHOUT_STATEMENT_TIMEOUT } from '../db/pool.ts';
 import { inClientTransaction } from '../db/transaction.ts';
+import { pgConnectionOptions } from '../db/tls.ts';
 
 export interface RestoreOptions {
   /** Replace the data of a database that already holds some. */
@@ -367,10 +368,10 @@ export async function verifyBackup(
   const scratchName = `mordomo_verify_${randomBytes(4).toString('hex')}`;
   const scratch = new URL(databaseUrl);
   scratch.pathname = `/${scratchName}`;
-  const adminClient = new pg.Client({ connectionString: admin.toString() });
+  const adminClient = new pg.Client(pgConnectionOptions(admin.toString()));
   adminClient.on('error', () => undefined);
   await adminClient.connect();
-  const pool = new pg.Pool({ connectionString: scratch.toString(), max: 2, types: TYPES });
+  const pool = new pg.Pool({ ...pgConnectionOptions(scratch.toString()), max: 2, types: TYPES });
   // A connection lost mid-verification fails the statement that runs next, which fails the verification.
   // pool.end() returns before its sockets close; DROP DATABASE ... WITH (FORCE) then terminates them. Expected too.
   surviveLostConnections(pool, () => undefined);
