@@ -243,7 +243,10 @@ export async function startCluster(label: string): Promise<Cluster> {
     perNode[`NODE${i + 1}_PG_PORT`] = node.pgPort;
     perNode[`NODE${i + 1}_REST_PORT`] = node.restPort;
   });
-  writeFileSync(haproxyConfig, render('haproxy.cfg.template', { BIND_HOST: '127.0.0.1', RW_PORT: rwPort, RO_PORT: roPort, MAX_LAG_BYTES: 1048576, ...perNode }));
+  writeFileSync(
+    haproxyConfig,
+    render('haproxy.cfg.template', { BIND_HOST: '127.0.0.1', RW_PORT: rwPort, RO_PORT: roPort, MAX_LAG_BYTES: 1048576, ...perNode }),
+  );
   const haproxy = spawn('/usr/sbin/haproxy', ['-db', '-f', haproxyConfig], { stdio: ['ignore', log('haproxy'), log('haproxy')] });
   children.push(haproxy);
 
