@@ -21,6 +21,8 @@ export interface Config {
   replicaMaxLagBytes: number;
   /** A replica whose replay is this far behind in time (with WAL received and not replayed) is out of rotation. */
   replicaMaxLagSeconds: number;
+  /** Patroni's REST API on the cluster's nodes (MORDOMO_PATRONI_URL, comma-separated): doctor, replica status and /metrics show the cluster. */
+  patroniUrls: string[];
   /** Password of the `mordomo` role; when absent on first start one is generated and kept in `passwordFile`. */
   postgresPassword: string | undefined;
   /** Root of everything the package keeps on disk (`pg/` data directory, password file). */
@@ -114,6 +116,16 @@ const schema = z.object({
     .optional(),
   MORDOMO_REPLICA_MAX_LAG_BYTES: integer(0, 2 ** 40).default(16 * 1024 * 1024),
   MORDOMO_REPLICA_MAX_LAG_SECONDS: integer(1, 86_400).default(5),
+  MORDOMO_PATRONI_URL: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim().replace(/\/+$/, ''))
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/]+$/, 'each must be a Patroni REST API address such as http://10.0.0.1:8008')))
+    .optional(),
   POSTGRES_PASSWORD: z.string().min(1).optional(),
   MORDOMO_DATA_DIR: z.string().min(1).default('./data'),
   MORDOMO_PG_PORT: integer(1, 65535).default(5432),
@@ -229,6 +241,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     replicaUrls: v.DATABASE_REPLICA_URL ?? [],
     replicaMaxLagBytes: v.MORDOMO_REPLICA_MAX_LAG_BYTES,
     replicaMaxLagSeconds: v.MORDOMO_REPLICA_MAX_LAG_SECONDS,
+    patroniUrls: v.MORDOMO_PATRONI_URL ?? [],
     postgresPassword: v.POSTGRES_PASSWORD,
     dataDir: path.resolve(v.MORDOMO_DATA_DIR),
     pgPort: v.MORDOMO_PG_PORT,

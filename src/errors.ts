@@ -181,6 +181,9 @@ export function mapDatabaseError(error: unknown): MordomoError {
   if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === SQLSTATE.cannotConnectNow || NETWORK_CODES.has(code)) {
     return new UnavailableError('database unavailable; it may be restarting, retry shortly', options);
   }
+  // A write that reached a standby: during a failover or switchover, the old leader is demoted before HAProxy's
+  // health check moves new connections to the new one. Nothing was written; a retry reaches the leader.
+  if (code === '25006') return new UnavailableError('the database is read-only now (a leader being replaced); retry shortly', options);
   // node-postgres' own errors for a connection that died or could not be made carry no SQLSTATE.
   if (error instanceof Error && /timeout exceeded when trying to connect|Connection terminated|is not queryable/i.test(error.message)) {
     return new UnavailableError('database unavailable: no connection could be made in time', options);

@@ -69,6 +69,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         reads,
         pgData: database.server?.pgData,
         walArchiveDir: config.walArchiveDir,
+        patroniUrls: config.patroniUrls,
       }),
       adminToken,
       apiKeys: new ApiKeyCache(database.db),

@@ -77,3 +77,17 @@ test("the embedded server's shared_buffers: a quarter of the machine's memory be
   assert.deepEqual(settings.match(/^shared_buffers\s*=\s*\S+/gm), ['shared_buffers = 3GB'], 'one line, the one set');
   assert.equal(loadConfig({}, { MORDOMO_PG_SHARED_BUFFERS: '512MB' }).pgSharedBuffers, '512MB');
 });
+
+test('MORDOMO_PATRONI_URL: the nodes REST APIs, comma-separated; anything else is refused by name', () => {
+  assert.deepEqual(loadConfig({}, {}).patroniUrls, []);
+  assert.deepEqual(loadConfig({}, { MORDOMO_PATRONI_URL: 'http://10.0.0.1:8008/, http://10.0.0.2:8008' }).patroniUrls, [
+    'http://10.0.0.1:8008',
+    'http://10.0.0.2:8008',
+  ]);
+  for (const bad of ['10.0.0.1:8008', 'http://10.0.0.1:8008/cluster', 'postgresql://10.0.0.1/x']) {
+    assert.throws(
+      () => loadConfig({}, { MORDOMO_PATRONI_URL: bad }),
+      (error: Error) => error instanceof ConfigError && /MORDOMO_PATRONI_URL/.test(error.message),
+    );
+  }
+});

@@ -117,3 +117,17 @@ test('class 53 is the database out of a resource: a 503 unavailable, and a full 
   assert.equal(full.database?.sqlstate, '53100');
   assert.match(full.message, /disk is full: free space/);
 });
+
+test('a write that reaches a read-only server (a leader being demoted in a failover) is unavailable, to retry, not internal', async () => {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN TRANSACTION READ ONLY');
+    const error = await client.query(`INSERT INTO users (name, email) VALUES ('Bia', 'bia@example.com')`).catch((failure: unknown) => failure);
+    await client.query('ROLLBACK');
+    const mapped = mapDatabaseError(error);
+    assert.equal(mapped.code, 'unavailable');
+    assert.match(mapped.message, /read-only now.*retry/);
+  } finally {
+    client.release();
+  }
+});

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../errors.ts';
+import { clusterStatus, describeCluster } from '../ops/patroni.ts';
 import { embeddedPrimary } from '../ops/replica-primary.ts';
 import { createReplica, promoteReplica, readReplicaStates, replicaStatus } from '../ops/replica.ts';
 import type { CliContext } from './backup.ts';
@@ -46,13 +47,19 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .command('status')
     .description(
       'standbys connected to this primary (lag in bytes and seconds), its replication slots (WAL kept for absent ones), ' +
-        'and the read replicas of DATABASE_REPLICA_URL: in rotation, or out and why',
+        'the read replicas of DATABASE_REPLICA_URL: in rotation, or out and why, and with MORDOMO_PATRONI_URL the Patroni cluster ' +
+        '(leader, members, state, lag, synchronous standby)',
     )
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, config, _logger, options) => {
         const limits = { bytes: config.replicaMaxLagBytes, seconds: config.replicaMaxLagSeconds };
-        const status = { ...(await replicaStatus(database.owner.pool)), replicas: await readReplicaStates(database.owner.pool, config.replicaUrls, limits) };
+        const cluster = config.patroniUrls.length ? await clusterStatus(config.patroniUrls) : undefined;
+        const status = {
+          ...(await replicaStatus(database.owner.pool)),
+          replicas: await readReplicaStates(database.owner.pool, config.replicaUrls, limits),
+          ...(cluster ? { cluster } : {}),
+        };
         const standbys = status.standbys.map(
           (s) =>
             `  ${s.application_name.padEnd(28)} ${s.state.padEnd(10)} received ${s.flush_lsn ?? '-'} replayed ${s.replay_lsn ?? '-'}  lag ${size(Number(s.lag_bytes ?? 0))}, ${s.replay_lag_seconds ?? 0} s`,
@@ -62,7 +69,12 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
         );
         const replicas = status.replicas.map((r) => `  ${r.name}  ${r.healthy ? 'in rotation' : `OUT: ${r.reason}`}`);
         const routing = replicas.length ? `\nread replicas (DATABASE_REPLICA_URL):\n${replicas.join('\n')}` : '';
-        print(Boolean(options.json), status, `standbys:\n${standbys.join('\n') || '  none connected'}\nslots:\n${slots.join('\n') || '  none'}${routing}`);
+        const patroni = cluster ? `\n${describeCluster(cluster)}` : '';
+        print(
+          Boolean(options.json),
+          status,
+          `standbys:\n${standbys.join('\n') || '  none connected'}\nslots:\n${slots.join('\n') || '  none'}${routing}${patroni}`,
+        );
       }),
     );
 

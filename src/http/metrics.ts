@@ -5,6 +5,7 @@ import type { Module } from '../config.ts';
 import { listBackups } from '../ops/backup-files.ts';
 import { readDatabaseStatistics } from '../ops/monitor.ts';
 import { partitionsAhead } from '../ops/partitions.ts';
+import { clusterStatus } from '../ops/patroni.ts';
 import { OUT_OF_ROTATION, type ReadRouter } from '../db/read-routing.ts';
 
 /**
@@ -22,7 +23,7 @@ export interface AppMetrics {
 
 export function createMetrics(
   pool: pg.Pool,
-  options: { backupDir: string; modules: Module[]; reads?: ReadRouter; pgData?: string; walArchiveDir?: string },
+  options: { backupDir: string; modules: Module[]; reads?: ReadRouter; pgData?: string; walArchiveDir?: string; patroniUrls?: string[] },
 ): AppMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'mordomo_' });
@@ -64,6 +65,10 @@ export function createMetrics(
     'folder',
   ]);
   const diskFull = gauge('mordomo_disk_full', 'Whether the file system of each folder is full (1: under 16 MB free, writes fail there)', ['role', 'folder']);
+  const clusterUp = gauge('mordomo_cluster_api_up', 'Whether a Patroni REST API of MORDOMO_PATRONI_URL answered the last scrape (1) or not (0)');
+  const clusterMember = gauge('mordomo_cluster_member', 'Each Patroni cluster member, 1 for its current role and state', ['member', 'role', 'state']);
+  const clusterLag = gauge('mordomo_cluster_member_lag_bytes', "WAL bytes each Patroni standby is behind the leader (Patroni's view)", ['member']);
+  const clusterTimeline = gauge('mordomo_cluster_member_timeline', 'The timeline each Patroni member is on (a failover starts a new one)', ['member']);
   const poolConnections = gauge('mordomo_pool_connections', "The service's pool: connections in use, idle, and requests waiting", ['state']);
 
   const httpDuration = new Histogram({
@@ -119,6 +124,21 @@ export function createMetrics(
     if (options.modules.includes('core')) partitions.set(await partitionsAhead(pool));
   }
 
+  async function readCluster(urls: string[]) {
+    for (const metric of [clusterMember, clusterLag, clusterTimeline]) metric.reset();
+    try {
+      const status = await clusterStatus(urls);
+      clusterUp.set(1);
+      for (const member of status.members) {
+        clusterMember.set({ member: member.name, role: member.role, state: member.state }, 1);
+        if (member.lagBytes !== null) clusterLag.set({ member: member.name }, member.lagBytes);
+        if (member.timeline !== null) clusterTimeline.set({ member: member.name }, member.timeline);
+      }
+    } catch {
+      clusterUp.set(0);
+    }
+  }
+
   return {
     registry,
     httpDuration,
@@ -151,6 +171,7 @@ export function createMetrics(
           reads.set({ target: replica.name }, replica.reads);
         }
       }
+      if (options.patroniUrls?.length) await readCluster(options.patroniUrls);
       const backups = listBackups(options.backupDir);
       backupCount.set(backups.length);
       for (const metric of [backupAge, backupSize, backupVerified]) metric.reset();

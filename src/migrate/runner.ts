@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Module } from '../config.ts';
-import { mapDatabaseError, MigrationError, SQLSTATE } from '../errors.ts';
+import { ConfigError, mapDatabaseError, MigrationError, SQLSTATE } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { MIGRATIONS_ROOT, type MigrationFile, readMigrations } from './files.ts';
 import { buildQueuedIndexes, CREATE_PENDING_INDEXES } from './pending-indexes.ts';
@@ -86,6 +86,7 @@ export async function migrate(pool: pg.Pool, modules: Module[], logger: Logger, 
   const files = modules.flatMap((module) => readMigrations(module, root));
   // One session holds the runners' advisory lock from LOCK to UNLOCK.
   return withClient(pool, async (client) => {
+    await refuseStandby(client);
     await client.query(LOCK);
     try {
       await client.query(CREATE_LEDGER);
@@ -104,6 +105,19 @@ export async function migrate(pool: pg.Pool, modules: Module[], logger: Logger, 
       await client.query(UNLOCK);
     }
   });
+}
+
+/**
+ * Migrations run on the leader only: a standby is read-only (and takes no advisory lock), and its schema arrives by
+ * replication. Reaching one means DATABASE_URL names a node instead of the cluster's read-write address.
+ */
+async function refuseStandby(client: pg.PoolClient): Promise<void> {
+  const { rows } = await client.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
+  if (rows[0]!.standby) {
+    throw new ConfigError(
+      "DATABASE_URL reaches a standby (read-only): migrations and scheduled jobs run on the leader; point DATABASE_URL at the cluster's read-write address (HAProxy's /primary port)",
+    );
+  }
 }
 
 /** Before any new migration, which may expect them: the indexes an interrupted restore left to build. */

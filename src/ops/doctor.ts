@@ -8,6 +8,7 @@ import { partitionsAhead } from './partitions.ts';
 import { freeBytes, projectDiskUsage, readDiskSamples, WARN_WITHIN_DAYS } from './disk-usage.ts';
 import { readReplicaStates } from './replica.ts';
 import { databaseTransport, httpTransport } from './transport-checks.ts';
+import { clusterProblems, clusterStatus } from './patroni.ts';
 
 export interface Finding {
   check: string;
@@ -167,6 +168,7 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
         : ok('read replicas', `${replicas.length} in rotation`),
     );
   }
+  if (config.patroniUrls.length) findings.push(await cluster(config));
   const { rows: jobs } = await query<{ job: string; outcome: string; detail: string }>(
     pool,
     `SELECT DISTINCT ON (job) job, outcome, coalesce(detail, '') AS detail FROM mordomo_job_runs WHERE outcome <> 'skipped' ORDER BY job, id DESC`,
@@ -180,6 +182,29 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
     });
   }
   return findings;
+}
+
+/** The Patroni cluster (MORDOMO_PATRONI_URL): a leader, a synchronous standby, every member running within the lag limit. */
+async function cluster(config: Config): Promise<Finding> {
+  try {
+    const status = await clusterStatus(config.patroniUrls);
+    const problems = clusterProblems(status, config.replicaMaxLagBytes);
+    const summary = `leader ${status.leader ?? 'none'}, synchronous ${status.synchronous.join(', ') || 'none'}, ${status.members.length} members`;
+    if (!problems.length) return ok('cluster', summary);
+    return {
+      check: 'cluster',
+      status: status.leader ? 'warn' : 'fail',
+      detail: `${summary}: ${problems.join('; ')}`,
+      fix: "see `patronictl list` and the member's Patroni log; a member that stays behind: patronictl reinit <cluster> <member>",
+    };
+  } catch (error) {
+    return {
+      check: 'cluster',
+      status: 'fail',
+      detail: (error as Error).message,
+      fix: 'check that Patroni runs on the nodes and MORDOMO_PATRONI_URL names their REST API',
+    };
+  }
 }
 
 /** Everything an operator of a home box should worry about, each with what to do. */

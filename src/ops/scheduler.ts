@@ -224,6 +224,13 @@ export class Scheduler {
     const name = job.name;
     // One client holds the job's advisory lock from try to unlock: a session-level lock belongs to its connection.
     return withClient(this.pool, async (client) => {
+      // On a standby (the leader changed and this connection reached a demoted node) nothing can be recorded and
+      // the job is the new leader's: skipped. A job cut off mid-run by a failover fails; its next run is on the leader.
+      const { rows: recovery } = await client.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
+      if (recovery[0]!.standby) {
+        this.logger.warn({ job: name }, 'scheduled job skipped: the database is a standby (jobs run on the leader)');
+        return 'skipped';
+      }
       const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('mordomo-db:job:' || $1)) AS locked`, [name]);
       if (!rows[0]!.locked) {
         await client.query(`INSERT INTO mordomo_job_runs (job, finished_at, outcome, detail) VALUES ($1, now(), 'skipped', 'already running elsewhere')`, [

@@ -1,0 +1,74 @@
+// The failover drill of issue 33 (deploy/patroni/ on loopback, docs/high-availability.md): needs Debian's patroni,
+// etcd-server, haproxy and postgresql-15 (pg_controldata, pg_isready, psql), which .ci/run installs. One cluster
+// for the file: three nodes on a two-core machine are heavy.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { runCli } from '../harness/cli.ts';
+import { FAULTS, type Drill, startDrill } from '../harness/failover-drill.ts';
+import { type Cluster, missingTools, startCluster } from '../harness/patroni-cluster.ts';
+
+let cluster: Cluster;
+let drill: Drill;
+
+before(async () => {
+  const missing = missingTools();
+  assert.equal(missing, undefined, missing);
+  cluster = await startCluster('failover');
+  drill = await startDrill(cluster);
+});
+after(async () => {
+  await drill?.stop();
+  await cluster?.stop();
+});
+
+test('doctor, replica status and /metrics show the Patroni cluster: leader, members, lag, the synchronous standby', async () => {
+  const env = { DATABASE_URL: cluster.rwUrl, MORDOMO_PATRONI_URL: cluster.patroniUrls, MORDOMO_DATA_DIR: cluster.root };
+  const status = await runCli(['replica', 'status', '--json'], env);
+  assert.equal(status.code, 0, status.stderr);
+  const { cluster: seen } = JSON.parse(status.stdout) as { cluster: { leader: string; synchronous: string[]; members: { name: string; role: string }[] } };
+  assert.equal(seen.members.length, 3);
+  assert.equal(seen.leader, 'pg1');
+  assert.equal(seen.synchronous.length, 1);
+  assert.ok(!status.stdout.includes('drill-only-password'), 'no password in the output');
+
+  const doctor = await runCli(['doctor', '--json'], env);
+  const findings = JSON.parse(doctor.stdout) as { check: string; status: string; detail: string }[];
+  const finding = findings.find((f) => f.check === 'cluster');
+  assert.equal(finding?.status, 'ok', JSON.stringify(finding));
+  assert.match(finding.detail, /leader pg1, synchronous pg[23], 3 members/);
+
+  const token = (await import('node:fs')).readFileSync(`${drill.dataDir}/admin-token`, 'utf8').trim();
+  const metrics = await (await fetch(`${drill.service.api}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  assert.match(metrics, /^mordomo_cluster_api_up 1$/m);
+  assert.match(metrics, /^mordomo_cluster_member\{member="pg1",role="leader",state="running"\} 1$/m);
+  assert.match(metrics, /^mordomo_cluster_member\{member="pg[23]",role="sync_standby",state="(running|streaming)"\} 1$/m);
+  assert.match(metrics, /^mordomo_cluster_member_lag_bytes\{member="pg[23]"\} \d+$/m);
+});
+
+test('the leader fails three ways under load: writes resume by themselves, no acknowledged turn is lost or doubled, the old leader rejoins', async (t) => {
+  for (const fault of FAULTS) {
+    const result = await drill.inject(fault);
+    t.diagnostic(JSON.stringify(result));
+    assert.equal(drill.service.child.exitCode, null, `the service exited after ${fault}:\n${drill.service.output()}`);
+    if (fault !== 'postmaster-sigkill') {
+      assert.notEqual(result.leaderAfter, result.leaderBefore, `${fault}: another node leads`);
+      assert.match(result.oldLeaderRole, /^(replica|sync_standby)$/, `${fault}: the old leader rejoined as a standby`);
+    }
+  }
+  const { acknowledged, missing, duplicated } = await drill.verify();
+  assert.ok(acknowledged > 30, `appends went on between the faults (${acknowledged})`);
+  assert.deepEqual(missing, [], 'every acknowledged turn is on the new leader');
+  assert.deepEqual(duplicated, [], 'no turn was stored twice (the retries carried their Idempotency-Key)');
+  const logged = drill.service
+    .output()
+    .split('\n')
+    .filter((line) => /"level":(50|60)|error/i.test(line))
+    .slice(-10)
+    .join('\n');
+  assert.deepEqual(
+    drill.load.unexpected.slice(0, 10),
+    [],
+    `every failed request was a 503 (or a 409 of a retry racing its first attempt); the service logged:\n${logged}`,
+  );
+  assert.equal(drill.service.child.exitCode, null, 'the service is still running');
+});
