@@ -4,10 +4,14 @@
 // line every couple of seconds each) — with the scheduled jobs moved to minutes (backup + verify + base backup +
 // archive pruning, partitions, rollups, retention, disk usage). Every `--report` minutes and at the end it prints
 // the growth of the data, backups and WAL archive, the service's RSS, failed jobs, and p99 of appends and history
-// reads; the summary states them per hour and per day beside the targets. A benchmark, not a test: it asserts
-// nothing and exits 0 unless the service itself fails.
+// reads; the summary states them per hour and per day beside the targets, and the seed's resource budget: the CPU
+// of PostgreSQL and Node together as a share of one core, and their memory together (Node's RSS plus the
+// proportional set size of every PostgreSQL process, shared buffers included), beside seed 000's 10–20% and
+// 256 MB–1 GB. `--profile home` is the home alone (no integrator calls); the embedded server has the seed's
+// shared_buffers = 256MB unless `--shared-buffers` says otherwise. A benchmark, not a test: it asserts nothing and
+// exits 0 unless the service itself fails.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -23,11 +27,14 @@ const { values: args } = parseArgs({
     calls: { type: 'string', default: '24' },
     'home-every': { type: 'string', default: '3' },
     keep: { type: 'boolean', default: false },
+    profile: { type: 'string', default: 'mixed' },
+    'shared-buffers': { type: 'string', default: '256MB' },
   },
 });
+if (args.profile !== 'home' && args.profile !== 'mixed') throw new Error('--profile is home or mixed');
 const minutes = Number(args.minutes);
 const reportMinutes = Number(args.report);
-const concurrentCalls = Number(args.calls);
+const concurrentCalls = args.profile === 'home' ? 0 : Number(args.calls);
 const homeEverySeconds = Number(args['home-every']);
 
 const root = path.join(import.meta.dirname, '..', '..');
@@ -46,6 +53,7 @@ const env = {
   MORDOMO_ENCRYPTION_KEY: 'soak-encryption-key-0123456789',
   MORDOMO_ADMIN_TOKEN: adminToken,
   MORDOMO_LOG_LEVEL: 'warn',
+  MORDOMO_PG_SHARED_BUFFERS: args['shared-buffers'],
   MORDOMO_CONVERSATION_RETENTION_DAYS: '1',
   MORDOMO_BACKUP_RETENTION_DAYS: String(15 / 1440),
   MORDOMO_JOB_SCHEDULE:
@@ -168,13 +176,59 @@ async function failedJobs(): Promise<{ runs: number; failed: number; names: stri
   );
   return { ...rows[0]!, names: rows[0]!.names ?? '' };
 }
+// The seed's budget counts the database's whole footprint: every PostgreSQL process (the postmaster, its backends,
+// checkpointer, WAL writer, archiver...) and the Node service. CPU from /proc/<pid>/stat in clock ticks (100 a
+// second on Linux): each live process's own time, and the postmaster's reaped children's (cutime/cstime), so that
+// backends that came and went are counted. Memory: Node's RSS plus each PostgreSQL process's Pss from smaps_rollup,
+// which splits a shared page between the processes that map it, so the sum counts shared buffers once (the pages
+// touched so far: PostgreSQL maps all 256MB but the kernel backs only those used).
+const TICKS_PER_SECOND = 100;
+function statOf(pid: number): { ppid: number; ticks: number; children: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]) };
+  } catch {
+    return undefined; // exited meanwhile
+  }
+}
+function postgresPids(): number[] {
+  const postmaster = Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const children = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => statOf(pid)?.ppid === postmaster);
+  return [postmaster, ...children];
+}
+const pssBytes = (pid: number) => {
+  try {
+    return Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+};
+function resources(): { at: number; ticks: number; memory: number; node: number; postgres: number } {
+  const pids = postgresPids();
+  const node = statOf(child.pid!);
+  const postmaster = statOf(pids[0]!);
+  const ticks = (node?.ticks ?? 0) + (postmaster?.children ?? 0) + pids.reduce((sum, pid) => sum + (statOf(pid)?.ticks ?? 0), 0);
+  const postgres = pids.reduce((sum, pid) => sum + pssBytes(pid), 0);
+  const nodeRss = rssBytes();
+  return { at: performance.now(), ticks, memory: nodeRss + postgres, node: nodeRss, postgres };
+}
+
 const p99 = (values: number[]) => (values.length ? [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * 0.99))]! : NaN);
+const p95 = (values: number[]) => (values.length ? [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * 0.95))]! : NaN);
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 const start = Date.now();
 const first = sizes();
 const rssSamples: number[] = [rssBytes()];
-const rssTimer = setInterval(() => rssSamples.push(rssBytes()), 10_000);
+const resourceSamples = [resources()];
+const rssTimer = setInterval(() => {
+  rssSamples.push(rssBytes());
+  resourceSamples.push(resources());
+}, 10_000);
 const load = [home(), ...Array.from({ length: concurrentCalls }, (_, line) => caller(line))].map((loop) =>
   loop.catch((error: Error) => {
     errors++;
@@ -209,7 +263,8 @@ const rssFirstHalf = rssSamples.slice(1, Math.ceil(rssSamples.length / 2));
 const rssSecondHalf = rssSamples.slice(Math.ceil(rssSamples.length / 2));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 console.log(
-  `\nsoak of ${(hours * 60).toFixed(0)} minutes: ${concurrentCalls} concurrent calls and a home turn every ${homeEverySeconds} s; ${errors} failed requests\n`,
+  `\nsoak of ${(hours * 60).toFixed(0)} minutes, ${args.profile} profile: ${concurrentCalls} concurrent calls and a home turn every ${homeEverySeconds} s; ` +
+    `${errors} failed requests\n`,
 );
 console.log('| figure | measured | per day at this pace | target |');
 console.log('|---|---:|---:|---|');
@@ -222,6 +277,21 @@ console.log(
   `| WAL archive growth | ${mb(previous.sizes.archive - first.archive)} MB | ${mb(perDay(first.archive, previous.sizes.archive))} MB | bounded by retention (pruned with base backups) |`,
 );
 console.log(`| service RSS, median of first half → second half | ${mb(median(rssFirstHalf))} → ${mb(median(rssSecondHalf))} MB | — | flat |`);
+// CPU between consecutive samples (share of one core), and the memory of each sample; the load's start is left out.
+const cpuShares = resourceSamples
+  .slice(1)
+  .map((sample, i) => (sample.ticks - resourceSamples[i]!.ticks) / TICKS_PER_SECOND / ((sample.at - resourceSamples[i]!.at) / 1000));
+const last = resourceSamples[resourceSamples.length - 1]!;
+const cpuAll = (last.ticks - resourceSamples[0]!.ticks) / TICKS_PER_SECOND / ((last.at - resourceSamples[0]!.at) / 1000);
+const percentOf = (share: number) => `${(share * 100).toFixed(1)}%`;
+const memories = resourceSamples.map((sample) => sample.memory);
+console.log(
+  `| CPU, PostgreSQL + Node, share of one core: whole run (p95 of 10 s windows) | ${percentOf(cpuAll)} (${percentOf(p95(cpuShares))}) | — | seed 000: 10–20% |`,
+);
+console.log(
+  `| memory, Node RSS + PostgreSQL Pss (shared_buffers = ${args['shared-buffers']}): median (max) | ${mb(median(memories))} (${mb(Math.max(...memories))}) MB; ` +
+    `at the end Node ${mb(last.node)} + PostgreSQL ${mb(last.postgres)} MB | — | seed 000: 256 MB–1 GB |`,
+);
 console.log(`| job runs, failed | ${jobs.runs}, ${jobs.failed}${jobs.names ? ` (${jobs.names})` : ''} | — | 0 failed |`);
 
 await owner.end();

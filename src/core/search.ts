@@ -9,8 +9,10 @@ import { ROLES } from './messages.ts';
 /**
  * Search over messages in Portuguese (migrations core 010 and 017): the words people type, with their accents or
  * without, in any form of the verb ("ligar" finds "ligou", "liguei", and "fazer" finds "fiz"), with web-search
- * syntax (quotes, -word, or). A word no message has is taken for a typo and widened to the known words most like
- * it ("lampda" finds "lâmpada"), and the result says so.
+ * syntax (quotes, -word, or). A word no message has is taken for a typo and widened to the known words that sound
+ * like it ("sossinha" finds "cozinha", migration core 020) or are spelt most like it ("lampda" finds "lâmpada"),
+ * words written a minute ago included, and the result says so; when nothing is found, `reason` says which words
+ * were like none written.
  */
 export interface SearchHit {
   id: string;
@@ -31,7 +33,10 @@ export interface SearchResult {
   /** How the items were found: `similar` when a word of the query was taken for a typo of known words. */
   mode: SearchMode;
   items: SearchHit[];
-  /** Why there is nothing to search for, when that is so (a query of stop words only). */
+  /**
+   * Why nothing was found, when that is so: a query of stop words only, or the query's words that no message has
+   * and that sound and are spelt like no word written.
+   */
   reason?: string;
   /** Pass back as `after` for the next page; undefined on the last one. */
   next: { mode: 'fulltext' | 'similar'; rank: number; id: string } | undefined;
@@ -96,14 +101,14 @@ export async function searchMessagesPlanned(db: Kysely<DB>, query: string, optio
   // Over the whole history, also how many of the newest NEWEST messages match (see run).
   const whole = !o.user_id && !o.conversation_id && !o.role && !o.intent && !o.from && !o.to;
   const look = whole && plan === 'look';
-  const built = await sql<{ query: string; corrected: boolean; nodes: number; newest: number | null }>`
-    SELECT query::text AS query, corrected, numnode(query) AS nodes,
+  const built = await sql<{ query: string; corrected: boolean; unmatched: string[]; nodes: number; newest: number | null }>`
+    SELECT query::text AS query, corrected, unmatched, numnode(query) AS nodes,
            CASE WHEN ${look}::boolean THEN
              (SELECT count(*)::int FROM (SELECT search_vector FROM messages ORDER BY timestamp DESC LIMIT ${NEWEST}) newest
                WHERE newest.search_vector @@ s.query)
            END AS newest
       FROM search_query(${q}) s`.execute(db);
-  const { query: tsquery, corrected, nodes, newest } = built.rows[0]!;
+  const { query: tsquery, corrected, unmatched, nodes, newest } = built.rows[0]!;
   // A query of stop words only ("de", "a o") is empty once parsed: no results, rather than a NOTICE and a scan.
   if (nodes === 0) {
     return { mode: 'none', items: [], next: undefined, reason: 'only very common words (like "de", "a", "o"): add a word that says what to look for' };
@@ -111,7 +116,13 @@ export async function searchMessagesPlanned(db: Kysely<DB>, query: string, optio
   const mode = corrected ? 'similar' : 'fulltext';
   const sparse = look ? newest! <= SPARSE_IN_NEWEST : whole && plan === 'index';
   const rows = await run(db, tsquery, o, sparse);
-  return rows.length ? page(mode, rows, o.limit) : { mode: 'none', items: [], next: undefined };
+  if (rows.length) return page(mode, rows, o.limit);
+  return { mode: 'none', items: [], next: undefined, ...(unmatched.length ? { reason: unmatchedReason(unmatched) } : {}) };
+}
+
+function unmatchedReason(words: string[]): string {
+  const quoted = words.map((word) => `"${word}"`).join(', ');
+  return `no message has ${quoted}, nor a word that sounds or is spelt like ${words.length > 1 ? 'them' : 'it'}`;
 }
 
 function page(mode: 'fulltext' | 'similar', rows: SearchHit[], count: number): SearchResult {

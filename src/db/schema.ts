@@ -162,6 +162,7 @@ export interface SearchVerbs {
 
 export interface SearchWords {
   lexeme: Generated<string | null>;
+  sound: Generated<string | null>;
   word: string;
 }
 

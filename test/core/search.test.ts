@@ -10,6 +10,7 @@ import { type SearchResult, searchMessages, searchMessagesPlanned } from '../../
 import { createUser } from '../../src/core/users.ts';
 import { learnSearchWords } from '../../src/ops/search-words.ts';
 import { SEARCH_CASES } from '../../bench/search/cases.ts';
+import { MISSPELLING_CASES } from '../../bench/search/misspellings.ts';
 import { evaluate, loadCases } from '../../bench/search/evaluate.ts';
 import { rejectsWith } from '../harness/assertions.ts';
 import { testDatabase } from '../harness/database.ts';
@@ -54,15 +55,21 @@ test('web-search syntax: phrases, exclusion, or', async () => {
   assert.deepEqual((await contents('pizza or televisão')).texts, ['Desliga a televisão da sala', 'Quero uma pizza de calabresa']);
 });
 
-test('a typo is widened to the known words most like it, once the search-words job has learned them', async () => {
-  assert.equal((await contents('lampda')).mode, 'none', 'the append does not teach the vocabulary');
+test('a typo is widened to the known words most like it, words written a minute ago included', async () => {
+  const fresh = await contents('lampda');
+  assert.equal(fresh.mode, 'similar', 'a word the search-words job has not learned yet is a look-alike all the same');
+  assert.ok(fresh.texts.includes('A lâmpada da sala queimou de novo'), fresh.texts.join(' | '));
+  assert.equal((await contents('cosinha')).mode, 'similar', 'by its sound too');
+  assert.equal((await contents('lampada')).mode, 'fulltext', 'a fresh word is not taken for a typo of itself');
   assert.equal(await learnSearchWords(pool), 0, 'messages of the last minute wait for the next run');
   assert.ok((await learnSearchWords(pool, { settleSeconds: 0 })) >= 7);
   assert.equal(await learnSearchWords(pool, { settleSeconds: 0 }), 0, 'each message is read once');
   const typo = await contents('lampda');
   assert.equal(typo.mode, 'similar');
   assert.ok(typo.texts.includes('A lâmpada da sala queimou de novo'), typo.texts.join(' | '));
-  assert.equal((await contents('xyzzyqwv')).mode, 'none');
+  const nothing = await contents('xyzzyqwv');
+  assert.equal(nothing.mode, 'none');
+  assert.match(nothing.result.reason ?? '', /"xyzzyqwv".*sounds or is spelt like it/);
   assert.equal((await contents('lampada')).mode, 'fulltext', 'a known word is not taken for a typo');
 });
 
@@ -215,4 +222,43 @@ test('the evaluation set: recall at least 95%, precision no worse than plain Sno
   assert.ok(SEARCH_CASES.length >= 100);
   assert.ok(project.recall >= 0.95, `recall ${project.recall}; missed: ${project.missed.map((c) => c.query).join(', ')}`);
   assert.ok(project.precision >= snowball.precision, `precision ${project.precision} against Snowball's ${snowball.precision}`);
+});
+
+test('the sound of a word: the letters Portuguese writes one sound with are one key (migration core 020)', async () => {
+  const pairs = [
+    ['cozinha', 'cossinha'],
+    ['servico', 'servisso'],
+    ['agendamento', 'ajendamento'],
+    ['xicara', 'chicara'],
+    ['hoje', 'oje'],
+    ['almoco', 'aumosso'],
+    ['descer', 'desser'],
+    ['necessario', 'nesesario'],
+    ['chegue', 'xege'],
+  ];
+  for (const [word, misspelt] of pairs) {
+    const { rows } = await sql<{
+      sounds: string[];
+      sound: string;
+    }>`SELECT search_sound(${word}) AS sound, search_sounds_of_query(${misspelt}) AS sounds`.execute(db);
+    assert.ok(rows[0]!.sounds.includes(rows[0]!.sound), `${misspelt} for ${word}: ${rows[0]!.sound} not in ${rows[0]!.sounds}`);
+  }
+  const { rows } = await sql<{ porta: string; porco: string }>`SELECT search_sound('porta') AS porta, search_sound('porco') AS porco`.execute(db);
+  assert.notEqual(rows[0]!.porta, rows[0]!.porco, 'different sounds stay apart');
+});
+
+test('the misspelling set: recall at least 95%, and the evaluation set keeps its precision beside it', async () => {
+  assert.ok(MISSPELLING_CASES.length >= 100);
+  const conversations = await loadCases(db, MISSPELLING_CASES);
+  const project = await evaluate(db, MISSPELLING_CASES, conversations, 'mordomo-db search');
+  assert.ok(project.recall >= 0.95, `recall ${project.recall}; missed: ${project.missed.map((c) => c.query).join(', ')}`);
+});
+
+test('the runtime role can read the newest words the vocabulary has not learned yet (migration core 020)', async () => {
+  await appendMessages(db, anaTalk.id, [{ role: 'user', content: 'O umidificador do quarto está sem água' }]);
+  const { rows } = await db.transaction().execute(async (trx) => {
+    await sql`SET LOCAL ROLE mordomo_app`.execute(trx);
+    return sql<{ corrected: boolean }>`SELECT corrected FROM search_query('humidificador')`.execute(trx);
+  });
+  assert.equal(rows[0]!.corrected, true);
 });
