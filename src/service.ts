@@ -2,11 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
 import { ConfigError, mapDatabaseError } from './errors.ts';
-import { AdminToken, ApiKeyCache, AuthFailureLimiter } from './http/auth.ts';
-import { buildApp } from './http/app.ts';
 import type { ServiceContext } from './http/context.ts';
-import { createMetrics } from './http/metrics.ts';
-import { ReminderStream } from './http/reminder-stream.ts';
 import type { Logger } from './logger.ts';
 import { migrate, migrationStatus } from './migrate/runner.ts';
 import { defaultJobs, Scheduler } from './ops/scheduler.ts';
@@ -30,6 +26,10 @@ const WATCH_INTERVAL_MS = 2_000;
  * embedded server this service runs back; the pool reconnects on its own once the database answers again.
  */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  // The HTTP API's modules (fastify, swagger, zod schemas, the routes: the larger part of start-up's JavaScript)
+  // load while initdb and the server's start run in their own processes, instead of before them.
+  const http = loadHttpModules();
+  http.catch(() => undefined); // a failed start below reports its own error; this one is awaited there too
   const database = await openDatabase(config, logger);
   const cleanups: (() => Promise<void>)[] = [() => database.close()];
   const unwind = async () => {
@@ -47,6 +47,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       await scheduler.runJob('partitions');
       await scheduler.runJob('size');
     }
+    const { AdminToken, ApiKeyCache, AuthFailureLimiter, buildApp, createMetrics, ReminderStream } = await http;
     const reminders = new ReminderStream(database.db, database.url, logger, config.pool.connectionTimeoutMs);
     if (config.modules.includes('core')) await reminders.start();
     cleanups.push(() => reminders.stop());
@@ -95,6 +96,16 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     await unwind();
     throw error;
   }
+}
+
+async function loadHttpModules() {
+  const [auth, app, metrics, reminderStream] = await Promise.all([
+    import('./http/auth.ts'),
+    import('./http/app.ts'),
+    import('./http/metrics.ts'),
+    import('./http/reminder-stream.ts'),
+  ]);
+  return { ...auth, buildApp: app.buildApp, createMetrics: metrics.createMetrics, ReminderStream: reminderStream.ReminderStream };
 }
 
 /**
