@@ -37,9 +37,10 @@ function satisfiesComparator(version, comparator) {
 
 /** True when `version` (e.g. "v22.12.0") is inside `range` (e.g. ">=20", "^20.19 || >=22.12"). */
 export function satisfiesEngines(version, range) {
-  if (!range || !range.trim() || range.trim() === '*') return true;
+  const wanted = range?.trim();
+  if (!wanted || wanted === '*') return true;
   const v = parts(version);
-  return range.split('||').some((alternative) =>
+  return wanted.split('||').some((alternative) =>
     alternative
       .trim()
       .split(/\s+/)

@@ -5,7 +5,7 @@ import { ConfigError, mapDatabaseError } from './errors.ts';
 import type { ServiceContext } from './http/context.ts';
 import type { Logger } from './logger.ts';
 import { migrate, migrationStatus } from './migrate/runner.ts';
-import { defaultJobs, Scheduler } from './ops/scheduler.ts';
+import type { Scheduler } from './ops/scheduler.ts';
 
 export interface RunningService {
   database: Database;
@@ -27,9 +27,12 @@ const WATCH_INTERVAL_MS = 2_000;
  */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   // The HTTP API's modules (fastify, swagger, zod schemas, the routes: the larger part of start-up's JavaScript)
-  // load while initdb and the server's start run in their own processes, instead of before them.
+  // and the scheduler's jobs load while initdb and the server's start run in their own processes, not before them.
+  const jobs = import('./ops/scheduler.ts');
   const http = loadHttpModules();
-  http.catch(() => undefined); // a failed start below reports its own error; this one is awaited there too
+  // A failed start below reports its own error; these are awaited there too.
+  jobs.catch(() => undefined);
+  http.catch(() => undefined);
   const database = await openDatabase(config, logger);
   const cleanups: (() => Promise<void>)[] = [() => database.close()];
   const unwind = async () => {
@@ -38,6 +41,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   try {
     // Schema and operations as the owner; everything a request does, as the runtime role (db/connect.ts).
     const { owner } = database;
+    const { defaultJobs, Scheduler } = await jobs;
     await migrate(owner.pool, config.modules, logger);
     const scheduler = new Scheduler(owner.pool, defaultJobs(owner, config, logger, database.server?.pgData), logger);
     await scheduler.start();
