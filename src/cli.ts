@@ -1,20 +1,19 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { type Config, type ConfigOverrides, loadConfig } from './config.ts';
-import { type Database, openDatabase } from './db/connect.ts';
+import type { Config, ConfigOverrides } from './config.ts';
+import type { Database } from './db/connect.ts';
 import { ConfigError, MordomoError, type ErrorCode } from './errors.ts';
-import { commandLogger, type Logger } from './logger.ts';
+import type { Logger } from './logger.ts';
+import type { MigrationStatus } from './migrate/runner.ts';
 import { registerBackupCommands } from './cli/backup.ts';
 import { registerPitrCommands } from './cli/pitr.ts';
 import { registerDataCommands } from './cli/data.ts';
 import { registerReplicaCommands } from './cli/replica.ts';
 import { registerDoctorCommand, registerOperationsCommands } from './cli/operations.ts';
-import { insertDefaultProviders, repairEncryptionKey, rotateEncryptionKey } from './ivr/ivr.ts';
-import { migrate, migrationStatus, type MigrationStatus } from './migrate/runner.ts';
-import { defaultJobs, Scheduler } from './ops/scheduler.ts';
-import { rotateAdminToken } from './ops/admin-token.ts';
-import { createApiKey, listApiKeys, revokeApiKey } from './ivr/api-keys.ts';
-import { startService } from './service.ts';
-import { describeTransport } from './http/tls.ts';
+
+// Only the option parser and the command groups' definitions load up front: each action imports what it runs
+// (`await import`), so `--help` or `search` does not pay for fastify, the migrations or the backup code
+// (docs/cli.md, "Start-up").
 
 /**
  * sysexits-style codes, so scripts can tell a bad setting from a server that is down (README, "Commands", lists
@@ -53,15 +52,24 @@ function overridesFrom(command: Command): ConfigOverrides {
   };
 }
 
-function configFrom(command: Command): Config {
+async function configFrom(command: Command): Promise<Config> {
+  const { loadConfig } = await import('./config.ts');
   return loadConfig(overridesFrom(command));
 }
+
+async function loggerFor(config: Config, isStart: boolean): Promise<Logger> {
+  const { commandLogger } = await import('./logger.ts');
+  return commandLogger(config, isStart);
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
  * Opens the database for one command and always closes it, also on Ctrl-C or SIGTERM, so an embedded server this
  * command started is stopped rather than left behind.
  */
 async function withDatabase(config: Config, logger: Logger, work: (database: Database) => Promise<void>): Promise<void> {
+  const { openDatabase } = await import('./db/connect.ts');
   const database = await openDatabase(config, logger);
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= database.close());
@@ -101,6 +109,7 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 
 const program = new Command('mordomo-db')
   .description('PostgreSQL data layer for the Mordomo voice assistant and the Voice AI IVR')
+  .version(VERSION, '-V, --version', 'print the version of mordomo-db')
   .addOption(new Option('--data-dir <dir>', 'where the embedded server keeps its data').env('MORDOMO_DATA_DIR'))
   .addOption(new Option('--pg-port <port>', 'port of the embedded PostgreSQL').env('MORDOMO_PG_PORT'))
   .addOption(new Option('--modules <list>', 'schema modules to migrate: core, ivr (comma-separated)').env('MORDOMO_MODULES'))
@@ -125,8 +134,10 @@ program
   .addOption(new Option('--http-port <port>', 'port of the HTTP API (0 picks a free one)').env('MORDOMO_HTTP_PORT'))
   .addOption(new Option('--http-host <host>', 'address the HTTP API listens on').env('MORDOMO_HTTP_HOST'))
   .action(async (options: { httpPort?: string; httpHost?: string }, command: Command) => {
+    const { loadConfig } = await import('./config.ts');
     const config = loadConfig({ ...overridesFrom(command), MORDOMO_HTTP_PORT: options.httpPort, MORDOMO_HTTP_HOST: options.httpHost });
-    const logger = commandLogger(config, true);
+    const logger = await loggerFor(config, true);
+    const [{ startService }, { describeTransport }] = await Promise.all([import('./service.ts'), import('./http/tls.ts')]);
     const service = await startService(config, logger);
     const password = config.databaseUrl
       ? 'as given in DATABASE_URL'
@@ -155,8 +166,9 @@ program
   .description('the admin token of the HTTP API')
   .command('rotate')
   .description('replace the admin token file with a new token; a running service accepts only the new one from its next request')
-  .action((_options, command: Command) => {
-    const config = configFrom(command);
+  .action(async (_options, command: Command) => {
+    const config = await configFrom(command);
+    const { rotateAdminToken } = await import('./ops/admin-token.ts');
     process.stdout.write(`new admin token written to ${rotateAdminToken(config.http)}\n`);
   });
 
@@ -166,8 +178,13 @@ program
     'run only the scheduled jobs (the nightly verified backup, log partitions, size and disk samples, report rollups, the search vocabulary, expired idempotency keys, conversation retention when configured) until Ctrl-C or SIGTERM',
   )
   .action(async (_options, command: Command) => {
-    const config = configFrom(command);
-    const logger = commandLogger(config, false);
+    const config = await configFrom(command);
+    const logger = await loggerFor(config, false);
+    const [{ openDatabase }, { migrate }, { defaultJobs, Scheduler }] = await Promise.all([
+      import('./db/connect.ts'),
+      import('./migrate/runner.ts'),
+      import('./ops/scheduler.ts'),
+    ]);
     // Long-running like `start`: the signal ends the wait, then the finally blocks stop jobs and the server in order.
     const database = await openDatabase(config, logger);
     try {
@@ -187,13 +204,14 @@ program
     'run one job now (backup, partitions, size, disk-usage, rollups, search-words, idempotency-keys, or retention when configured), recorded like a scheduled run',
   )
   .action(async (job: string, _options, command: Command) => {
-    const config = configFrom(command);
-    const logger = commandLogger(config, false);
+    const config = await configFrom(command);
+    const logger = await loggerFor(config, false);
+    const [{ migrate }, { defaultJobs, Scheduler }] = await Promise.all([import('./migrate/runner.ts'), import('./ops/scheduler.ts')]);
     await withDatabase(config, logger, async (database) => {
       await migrate(database.owner.pool, config.modules, logger);
       const scheduler = new Scheduler(database.owner.pool, defaultJobs(database.owner, config, logger, database.server?.pgData), logger);
       await scheduler.start();
-      let outcome: Awaited<ReturnType<Scheduler['runJob']>>;
+      let outcome: Awaited<ReturnType<typeof scheduler.runJob>>;
       try {
         outcome = await scheduler.runJob(job);
       } finally {
@@ -213,8 +231,8 @@ function databaseAction(work: (database: Database, config: Config, logger: Logge
     const command = args[args.length - 1] as Command;
     const positional = Object.fromEntries(command.registeredArguments.map((argument, i) => [argument.name(), args[i]]));
     const options = { ...command.optsWithGlobals(), ...positional };
-    const config = configFrom(command);
-    const logger = commandLogger(config, false);
+    const config = await configFrom(command);
+    const logger = await loggerFor(config, false);
     await withDatabase(config, logger, (database) => work(database, config, logger, options));
   };
 }
@@ -222,12 +240,22 @@ function databaseAction(work: (database: Database, config: Config, logger: Logge
 const migrateCommand = program
   .command('migrate')
   .description('apply pending migrations of the configured modules')
-  .action(databaseAction(async (database, config, logger) => printStatus(await migrate(database.owner.pool, config.modules, logger))));
+  .action(
+    databaseAction(async (database, config, logger) => {
+      const { migrate } = await import('./migrate/runner.ts');
+      printStatus(await migrate(database.owner.pool, config.modules, logger));
+    }),
+  );
 
 migrateCommand
   .command('status')
   .description('list applied, pending and edited migrations without changing anything')
-  .action(databaseAction(async (database, config) => printStatus(await migrationStatus(database.owner.pool, config.modules))));
+  .action(
+    databaseAction(async (database, config) => {
+      const { migrationStatus } = await import('./migrate/runner.ts');
+      printStatus(await migrationStatus(database.owner.pool, config.modules));
+    }),
+  );
 
 const ivrCommand = program.command('ivr').description('Voice AI IVR module (migrate it with --modules core,ivr or MORDOMO_MODULES=core,ivr)');
 
@@ -236,6 +264,7 @@ ivrCommand
   .description('give every domain that lacks them the disabled default providers (run after adding FusionPBX domains)')
   .action(
     databaseAction(async (database) => {
+      const { insertDefaultProviders } = await import('./ivr/ivr.ts');
       process.stdout.write(`${await insertDefaultProviders(database.owner.db)} default providers added\n`);
     }),
   );
@@ -251,6 +280,7 @@ ivrCommand
       if (!config.encryptionKey || !config.newEncryptionKey) {
         throw new ConfigError('rotate-key needs the current key (MORDOMO_ENCRYPTION_KEY or _FILE) and the new one (MORDOMO_NEW_ENCRYPTION_KEY or _FILE)');
       }
+      const { rotateEncryptionKey } = await import('./ivr/ivr.ts');
       const rotated = await rotateEncryptionKey(database.owner.db, config.encryptionKey, config.newEncryptionKey);
       process.stdout.write(
         `${rotated} provider configs re-encrypted; the database now takes only the new key: make it MORDOMO_ENCRYPTION_KEY ` +
@@ -268,6 +298,7 @@ ivrCommand
   .action(
     databaseAction(async (database, config) => {
       if (!config.encryptionKey) throw new ConfigError('repair-key needs the key the configs are under (MORDOMO_ENCRYPTION_KEY or _FILE)');
+      const { repairEncryptionKey } = await import('./ivr/ivr.ts');
       const checked = await repairEncryptionKey(database.owner.db, config.encryptionKey);
       process.stdout.write(`${checked} provider configs open with this key; it is now the recorded current key\n`);
     }),
@@ -280,6 +311,7 @@ keyCommand
   .description('create a key for a FusionPBX domain (UUID); the key is printed once and only its hash is stored')
   .action(
     databaseAction(async (database, _config, _logger, options) => {
+      const { createApiKey } = await import('./ivr/api-keys.ts');
       const key = await createApiKey(database.owner.db, String(options.domain), String(options.name));
       process.stdout.write(`${key.key}\n`);
       process.stderr.write(`key ${key.key_uuid} for domain ${key.domain_uuid} created; store it now, it cannot be shown again\n`);
@@ -291,6 +323,7 @@ keyCommand
   .description('list keys (all domains, or one), never their secrets')
   .action(
     databaseAction(async (database, _config, _logger, options) => {
+      const { listApiKeys } = await import('./ivr/api-keys.ts');
       const keys = await listApiKeys(database.owner.db, options.domain === undefined ? undefined : String(options.domain));
       const lines = keys.map(
         (k) =>
@@ -307,6 +340,7 @@ keyCommand
   .description('revoke a key by its id; the service refuses it within seconds')
   .action(
     databaseAction(async (database, _config, _logger, options) => {
+      const { revokeApiKey } = await import('./ivr/api-keys.ts');
       const key = await revokeApiKey(database.owner.db, String(options.key));
       process.stdout.write(`key ${key.key_uuid} revoked at ${key.revoked_at?.toISOString()}\n`);
     }),

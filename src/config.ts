@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { isPostgresUrl } from './postgres-url.ts';
 
 /**
  * Every setting of mordomo-db, parsed and validated in one place. Nothing else reads `process.env`:
@@ -85,9 +86,6 @@ export interface PoolSettings {
   idleTimeoutMs: number;
   applicationName: string;
 }
-
-/** What DATABASE_URL and restore's --target must look like. */
-export const isPostgresUrl = (value: string) => /^postgres(ql)?:\/\//.test(value);
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import pino from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import { logLevelSetting } from './config.ts';
 
 /** The structured logger (pino) every function that logs takes. */
@@ -55,6 +56,8 @@ export function commandLogger(settings: { logLevel: string | undefined; logForma
   const level = settings.logLevel ?? (isStart ? 'info' : 'warn');
   const human = settings.logFormat === 'pretty' || (settings.logFormat === 'auto' && process.stderr.isTTY === true);
   if (!human) return createLogger(level);
+  // Loaded only for people on a terminal: JSON logging (services, scripts) does not pay for it at start-up.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   const stream = pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname,name', translateTime: 'SYS:HH:MM:ss' });
   return pino({ ...OPTIONS, level }, stream);
 }

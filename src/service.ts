@@ -3,16 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/connect.ts';
 import { ConfigError, mapDatabaseError } from './errors.ts';
-import { AdminToken, ApiKeyCache, AuthFailureLimiter } from './http/auth.ts';
-import { buildApp } from './http/app.ts';
 import type { ServiceContext } from './http/context.ts';
-import { createMetrics } from './http/metrics.ts';
-import { ReminderStream } from './http/reminder-stream.ts';
 import { checkTransport, reloadCertificateOnChange } from './http/tls.ts';
 import type { Logger } from './logger.ts';
 import { migrate, migrationStatus } from './migrate/runner.ts';
+import type { Scheduler } from './ops/scheduler.ts';
 import { diskFullReason, folderSpaces } from './ops/disk-space.ts';
-import { defaultJobs, Scheduler } from './ops/scheduler.ts';
 
 export interface RunningService {
   database: Database;
@@ -34,6 +30,13 @@ const WATCH_INTERVAL_MS = 2_000;
  */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   checkTransport(config.http);
+  // The HTTP API's modules (fastify, swagger, zod schemas, the routes: the larger part of start-up's JavaScript)
+  // and the scheduler's jobs load while initdb and the server's start run in their own processes, not before them.
+  const jobs = import('./ops/scheduler.ts');
+  const http = loadHttpModules();
+  // A failed start below reports its own error; these are awaited there too.
+  jobs.catch(() => undefined);
+  http.catch(() => undefined);
   const database = await openDatabase(config, logger);
   const cleanups: (() => Promise<void>)[] = [() => database.close()];
   const unwind = async () => {
@@ -42,6 +45,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   try {
     // Schema and operations as the owner; everything a request does, as the runtime role (db/connect.ts).
     const { owner } = database;
+    const { defaultJobs, Scheduler } = await jobs;
     await migrate(owner.pool, config.modules, logger);
     const scheduler = new Scheduler(owner.pool, defaultJobs(owner, config, logger, database.server?.pgData), logger);
     await scheduler.start();
@@ -51,6 +55,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       await scheduler.runJob('partitions');
       await scheduler.runJob('size');
     }
+    const { AdminToken, ApiKeyCache, AuthFailureLimiter, buildApp, createMetrics, ReminderStream } = await http;
     const reminders = new ReminderStream(database.db, database.url, logger, config.pool.connectionTimeoutMs);
     if (config.modules.includes('core')) await reminders.start();
     cleanups.push(() => reminders.stop());
@@ -110,6 +115,16 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     await unwind();
     throw error;
   }
+}
+
+async function loadHttpModules() {
+  const [auth, app, metrics, reminderStream] = await Promise.all([
+    import('./http/auth.ts'),
+    import('./http/app.ts'),
+    import('./http/metrics.ts'),
+    import('./http/reminder-stream.ts'),
+  ]);
+  return { ...auth, buildApp: app.buildApp, createMetrics: metrics.createMetrics, ReminderStream: reminderStream.ReminderStream };
 }
 
 /**

@@ -55,6 +55,10 @@ export function importsOf(file: string, text: string): Import[] {
         .every((name) => name.startsWith('type '));
     found.push({ target: path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)), typeOnly: Boolean(typeKeyword) || everyNameIsType });
   }
+  // The CLI loads what a command runs when it runs (`await import('./x.ts')`): a value import like any other.
+  for (const [, specifier = ''] of text.matchAll(/\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g)) {
+    found.push({ target: path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier)), typeOnly: false });
+  }
   return found;
 }
 
@@ -91,6 +95,7 @@ test('the check fails on an arrow against the design: a route importing the pool
     ['src/config.ts', "export { sharedBuffersFor } from './db/server-settings.ts';\n"],
     ['src/http/context.ts', "import type { DB } from '../db/schema.ts';\nimport { type Pool, createPool } from '../db/pool.ts';\n"],
     ['src/new-folder/thing.ts', ''],
+    ['src/cli/data.ts', "const { createPool } = await import('../db/pool.ts');\n"],
   ]);
   assert.deepEqual(violations(planted), [
     'src/http/routes/users.ts -> src/db/pool.ts (http -> db)',
@@ -98,6 +103,7 @@ test('the check fails on an arrow against the design: a route importing the pool
     'src/config.ts -> src/db/server-settings.ts (settings -> db)',
     'src/http/context.ts -> src/db/pool.ts (http -> db)',
     'src/new-folder/thing.ts: in no part of docs/layers.json',
+    'src/cli/data.ts -> src/db/pool.ts (service -> db)',
   ]);
 });
 

@@ -1,12 +1,10 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type Config, isPostgresUrl } from '../config.ts';
+import type { Config } from '../config.ts';
+import { isPostgresUrl } from '../postgres-url.ts';
 import type { Database } from '../db/connect.ts';
 import { MordomoError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { createBackup, type Manifest, type TableEntry } from '../ops/backup.ts';
-import { listBackups, pruneBackups, recordVerification } from '../ops/backup-files.ts';
-import { pgDumpBackup } from '../ops/pg-dump.ts';
-import { restoreBackup, verifyBackup } from '../ops/restore.ts';
+import type { Manifest, TableEntry } from '../ops/backup.ts';
 import { print, size } from './output.ts';
 
 /** What the main CLI lends its command groups: opening the database around an action, and the configuration. */
@@ -14,7 +12,7 @@ export interface CliContext {
   databaseAction: (
     work: (database: Database, config: Config, logger: Logger, options: Record<string, unknown>) => Promise<void>,
   ) => (...args: unknown[]) => Promise<void>;
-  configOf: (command: Command) => Config;
+  configOf: (command: Command) => Promise<Config>;
 }
 
 /** Progress for people on a terminal (stderr, so --json output on stdout stays clean). */
@@ -53,10 +51,12 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
       databaseAction(async (database, config, _logger, options) => {
         const json = Boolean(options.json);
         if (options.format === 'pg_dump') {
+          const { pgDumpBackup } = await import('../ops/pg-dump.ts');
           const dump = await pgDumpBackup(database.owner.pool, database.owner.url, (options.out as string) ?? config.backupDir);
           print(json, dump, `pg_dump archive written: ${dump.file} (${size(dump.bytes)}); restore it with pg_restore`);
           return;
         }
+        const { createBackup } = await import('../ops/backup.ts');
         const result = await createBackup(database.owner.pool, { outDir: (options.out as string) ?? config.backupDir, onTable: progress(json) });
         print(
           json,
@@ -74,6 +74,7 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
       databaseAction(async (database, _config, logger, options) => {
         const file = options.file as string;
         const json = Boolean(options.json);
+        const [{ verifyBackup }, { recordVerification }] = await Promise.all([import('../ops/restore.ts'), import('../ops/backup-files.ts')]);
         const result = await verifyBackup(database.owner.url, file, logger, { onTable: progress(json), onIndex: indexProgress(json) });
         recordVerification(file, result.ok);
         const lines = result.tables.map((t) => `  ${t.match ? 'ok  ' : 'DIFF'} ${t.name.padEnd(24)} ${t.rows}/${t.expectedRows} rows`);
@@ -86,10 +87,11 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .command('list')
     .description('list finished backups, newest first, with size and verification')
     .option('--json', 'machine-readable output')
-    .action((_options: unknown, command: Command) => {
+    .action(async (_options: unknown, command: Command) => {
       // optsWithGlobals: `backup` itself also takes --json, and commander gives a shared flag to the parent.
       const options = command.optsWithGlobals<{ json?: boolean }>();
-      const config = configOf(command);
+      const config = await configOf(command);
+      const { listBackups } = await import('../ops/backup-files.ts');
       const backups = listBackups(config.backupDir);
       const lines = backups.map(
         (b) =>
@@ -104,14 +106,15 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .option('--max-age-days <days>', 'retention in days (default MORDOMO_BACKUP_RETENTION_DAYS, 7)')
     .option('--keep <count>', 'keep at most this many backups')
     .option('--json', 'machine-readable output')
-    .action((_options: unknown, command: Command) => {
+    .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<{ maxAgeDays?: string; keep?: string; json?: boolean }>();
-      const config = configOf(command);
+      const config = await configOf(command);
       const maxAgeDays = options.maxAgeDays === undefined ? config.backupRetentionDays : Number(options.maxAgeDays);
       const keep = options.keep === undefined ? undefined : Number(options.keep);
       if (!Number.isInteger(maxAgeDays) || maxAgeDays < 1 || (keep !== undefined && (!Number.isInteger(keep) || keep < 1))) {
         throw new MordomoError('invalid_input', '--max-age-days and --keep take whole numbers of at least 1');
       }
+      const { pruneBackups } = await import('../ops/backup-files.ts');
       const deleted = pruneBackups(config.backupDir, { maxAgeDays, keep });
       print(Boolean(options.json), deleted, deleted.length ? deleted.map((b) => `deleted ${b.file}`).join('\n') : 'nothing to prune');
     });
@@ -125,6 +128,7 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .action(
       databaseAction(async (database, _config, logger, options) => {
         const json = Boolean(options.json);
+        const { restoreBackup } = await import('../ops/restore.ts');
         const manifest = await restoreBackup(database.owner.pool, options.file as string, logger, {
           force: Boolean(options.force),
           onTable: progress(json),

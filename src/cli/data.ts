@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { eraseUser, exportUser } from '../core/privacy.ts';
-import { searchMessages } from '../core/search.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { CliContext } from './backup.ts';
 import { print } from './output.ts';
@@ -16,6 +14,7 @@ export function registerDataCommands(program: Command, { databaseAction }: CliCo
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, _config, _logger, options) => {
+        const { searchMessages } = await import('../core/search.ts');
         const limit = Number(options.limit);
         const result = await searchMessages(database.owner.db, String(options.query), {
           user_id: options.user as string | undefined,
@@ -34,6 +33,7 @@ export function registerDataCommands(program: Command, { databaseAction }: CliCo
     .description('print everything stored about a user (profile, conversations, messages, actions, reminders, log lines) as one JSON document')
     .action(
       databaseAction(async (database, _config, _logger, options) => {
+        const { exportUser } = await import('../core/privacy.ts');
         process.stdout.write(`${JSON.stringify(await exportUser(database.owner.db, String(options.id)), null, 2)}\n`);
       }),
     );
@@ -44,6 +44,7 @@ export function registerDataCommands(program: Command, { databaseAction }: CliCo
     .action(
       databaseAction(async (database, _config, _logger, options) => {
         if (!options.yes) throw new InvalidInputError('erasing cannot be undone: run again with --yes to confirm');
+        const { eraseUser } = await import('../core/privacy.ts');
         const erased = await eraseUser(database.owner.db, String(options.id));
         process.stdout.write(
           `erased: ${erased.conversations} conversations, ${erased.messages} messages, ${erased.actions} actions, ${erased.reminders} reminders, ${erased.log_lines} log lines\n`,

@@ -1,9 +1,8 @@
 import { type Command, Option } from 'commander';
 import { MordomoError } from '../errors.ts';
-import { runMaintenance, type MaintenanceTask } from '../ops/maintenance.ts';
-import { MONITOR_QUERIES, monitor, type MonitorReport, terminateBackend } from '../ops/monitor.ts';
-import { doctor } from '../ops/doctor.ts';
-import { maintainPartitions } from '../ops/partitions.ts';
+import type { MaintenanceTask } from '../ops/maintenance.ts';
+// The report names only: monitor.ts is its queries' text and two small functions, nothing heavy.
+import { MONITOR_QUERIES, type MonitorReport } from '../ops/monitor.ts';
 import type { CliContext } from './backup.ts';
 import { print, table } from './output.ts';
 
@@ -25,6 +24,7 @@ export function registerOperationsCommands(program: Command, { databaseAction }:
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, _config, _logger, options) => {
+        const { maintainPartitions } = await import('../ops/partitions.ts');
         const result = await maintainPartitions(
           database.owner.pool,
           wholeNumber(options.daysAhead, '--days-ahead', 7),
@@ -40,6 +40,7 @@ export function registerOperationsCommands(program: Command, { databaseAction }:
       .description(task === 'reindex' ? 'rebuild indexes without blocking writes (REINDEX CONCURRENTLY)' : `${task.toUpperCase()} one table or all`)
       .action(
         databaseAction(async (database, _config, _logger, options) => {
+          const { runMaintenance } = await import('../ops/maintenance.ts');
           const done = await runMaintenance(database.owner.pool, task, options.table as string | undefined);
           process.stdout.write(`${task}: ${done.join(', ')}\n`);
         }),
@@ -56,6 +57,7 @@ export function registerOperationsCommands(program: Command, { databaseAction }:
       .description(`report: ${report}`)
       .action(
         databaseAction(async (database, _config, _logger, options) => {
+          const { monitor } = await import('../ops/monitor.ts');
           const rows = await monitor(database.owner.pool, report);
           print(Boolean(options.json), rows, table(rows));
         }),
@@ -69,6 +71,7 @@ export function registerOperationsCommands(program: Command, { databaseAction }:
       databaseAction(async (database, _config, _logger, options) => {
         const pid = Number(options.pid);
         if (!Number.isInteger(pid) || pid <= 0) throw new MordomoError('invalid_input', 'pid must be a positive whole number');
+        const { terminateBackend } = await import('../ops/monitor.ts');
         await terminateBackend(database.owner.pool, pid, Boolean(options.force));
         process.stdout.write(`terminated backend ${pid}\n`);
       }),
@@ -82,6 +85,7 @@ export function registerDoctorCommand(program: Command, { databaseAction }: CliC
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, config, _logger, options) => {
+        const { doctor } = await import('../ops/doctor.ts');
         const findings = await doctor(database.owner.pool, config);
         const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
         const text = findings.map((f) => `${mark[f.status]}  ${f.check}: ${f.detail}${f.fix ? `\n      → ${f.fix}` : ''}`).join('\n');

@@ -4,8 +4,6 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import { ConfigError, InvalidInputError } from '../errors.ts';
 import { folderBytes } from '../files.ts';
-import { archiveCurrentWal, baseBackupRoot, listBaseBackups, takeBaseBackup } from '../ops/base-backups.ts';
-import { restoreToTime } from '../ops/pitr.ts';
 import type { CliContext } from './backup.ts';
 import { print, size } from './output.ts';
 
@@ -29,6 +27,7 @@ export function registerPitrCommands(program: Command, { databaseAction }: CliCo
     .action(
       databaseAction(async (database, config, logger, options) => {
         const { pgData } = embeddedOnly(database, config);
+        const { baseBackupRoot, takeBaseBackup } = await import('../ops/base-backups.ts');
         const base = await takeBaseBackup(database.owner.pool, pgData, baseBackupRoot(config), logger);
         print(Boolean(options.json), base, `base backup written: ${base.dir} (${size(folderBytes(base.dir))})`);
       }),
@@ -40,6 +39,7 @@ export function registerPitrCommands(program: Command, { databaseAction }: CliCo
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (_database, config, _logger, options) => {
+        const { baseBackupRoot, listBaseBackups } = await import('../ops/base-backups.ts');
         const bases = listBaseBackups(baseBackupRoot(config));
         const lines = bases.map((b) => `  ${b.finishedAt.toISOString()}  ${b.startWal}  ${b.dir}`);
         print(
@@ -73,6 +73,7 @@ export function registerPitrCommands(program: Command, { databaseAction }: CliCo
         );
         const port = Number(options.port);
         if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidInputError(`--port ${String(options.port)}: not a port number`);
+        const [{ archiveCurrentWal, baseBackupRoot }, { restoreToTime }] = await Promise.all([import('../ops/base-backups.ts'), import('../ops/pitr.ts')]);
         // Commits of the last moments may still sit in the segment being written: have it archived first.
         await archiveCurrentWal(database.owner.pool);
         const out = path.resolve(String(options.out));

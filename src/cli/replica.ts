@@ -1,9 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../errors.ts';
-import { clusterStatus, describeCluster } from '../ops/patroni.ts';
-import { embeddedPrimary } from '../ops/replica-primary.ts';
-import { createReplica, promoteReplica, readReplicaStates, replicaStatus } from '../ops/replica.ts';
 import type { CliContext } from './backup.ts';
 import { print, size } from './output.ts';
 
@@ -24,6 +21,7 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .option('--primary <url>', 'the primary (default: the configured database); only the embedded server can be copied from here')
     .action(
       databaseAction(async (database, config, logger, options) => {
+        const [{ embeddedPrimary }, { createReplica }] = await Promise.all([import('../ops/replica-primary.ts'), import('../ops/replica.ts')]);
         const primary = embeddedPrimary(database, config, options.primary === undefined ? undefined : String(options.primary));
         const dataDir = path.resolve(String(options.standbyDir));
         const result = await createReplica(database.owner.pool, {
@@ -53,7 +51,9 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .option('--json', 'machine-readable output')
     .action(
       databaseAction(async (database, config, _logger, options) => {
+        const { readReplicaStates, replicaStatus } = await import('../ops/replica.ts');
         const limits = { bytes: config.replicaMaxLagBytes, seconds: config.replicaMaxLagSeconds };
+        const { clusterStatus, describeCluster } = await import('../ops/patroni.ts');
         const cluster = config.patroniUrls.length ? await clusterStatus(config.patroniUrls) : undefined;
         const status = {
           ...(await replicaStatus(database.owner.pool)),
@@ -84,7 +84,8 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .requiredOption('--standby-dir <dir>', "the standby's data folder")
     .option('--force', 'promote even though the primary answers (only when it is fenced off for good)')
     .action(async (options: { standbyDir: string; force?: boolean }, command: Command) => {
-      const config = configOf(command);
+      const config = await configOf(command);
+      const { promoteReplica } = await import('../ops/replica.ts');
       const { slot, slotDropped } = await promoteReplica(path.resolve(options.standbyDir), config.pgOsUser, { force: Boolean(options.force) });
       process.stdout.write(`promoted: ${path.resolve(options.standbyDir)} is a primary and takes writes\n`);
       if (slot && slotDropped) process.stdout.write(`  the old primary's replication slot ${slot} was dropped\n`);
