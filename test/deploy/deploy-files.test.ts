@@ -145,6 +145,6 @@ test('the Node versions are one list: engines names the majors CI tests, the ser
     assert.equal(stage[1], `node:${newest}-bookworm-slim`);
   }
   // README's paragraph on what a user needs (up to the next blank line) names every line engines does.
-  const needs = /^Needs Node\.js[^]*?\n\n/m.exec(readFileSync(path.join(ROOT, 'README.md'), 'utf8'))?.[0] ?? '';
+  const needs = /^Needs Node\.js.*?\n\n/ms.exec(readFileSync(path.join(ROOT, 'README.md'), 'utf8'))?.[0] ?? '';
   for (const major of majors) assert.match(needs, new RegExp(`\\b${major}\\b`), `README's "Needs Node.js" names Node ${major}`);
 });
