@@ -59,7 +59,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       pool: database.pool,
       config,
       logger,
-      metrics: createMetrics(database.pool, { backupDir: config.backupDir, modules: config.modules, reads }),
+      metrics: createMetrics(database.pool, { backupDir: config.backupDir, modules: config.modules, reads, appends: database.db }),
       adminToken,
       apiKeys: new ApiKeyCache(database.db),
       authFailures: new AuthFailureLimiter(),
