@@ -322,11 +322,24 @@ async function readings(handle: Kysely<DB>, handlePool: typeof pool) {
   await learnSearchWords(handlePool, { settleSeconds: 0 });
   const searches = [];
   for (const word of ['luz', 'boleto', 'agendamento', 'segunda via', 'portao', 'musica', 'cozinah']) {
-    const result = await searchMessages(handle, word, { limit: 100 });
-    searches.push({ word, mode: result.mode, contents: result.items.map((hit) => hit.content).sort() });
+    // Every page: the first page's ties (equal ranks) fall by recency, which differs between the two plays.
+    const ids: string[] = [];
+    let result = await searchMessages(handle, word, { limit: 100 });
+    const mode = result.mode;
+    for (;;) {
+      ids.push(...result.items.map((hit) => hit.id));
+      if (!result.next) break;
+      result = await searchMessages(handle, word, { limit: 100, after: result.next });
+    }
+    const found = ids.length ? await handle.selectFrom('messages').select(['role', 'content']).where('id', 'in', ids).execute() : [];
+    searches.push({ word, mode, contents: found.map((m) => `${m.role} ${m.content}`).sort() });
   }
   const intents = await topIntents(handle, { days: 1 });
   const perDay = (await messagesPer(handle, { unit: 'day', days: 1 })).map((row) => row.messages);
+  assert.ok(
+    searches.some((search) => search.contents.length > 0),
+    'the searches found something to compare',
+  );
   return { searches, intents, perDay };
 }
 
