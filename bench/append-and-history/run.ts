@@ -59,6 +59,10 @@ try {
   const assistant = { content: 'Pronto, a luz da sala está ligada.', latency_ms: 820 };
 
   // The library's own SQL text, with its parameters replaced by pgbench variables.
+  const turnMessages = [
+    { ...user, role: 'user' as const },
+    { ...assistant, role: 'assistant' as const },
+  ];
   const append = compileAppend(idOf(1), [
     { ...user, role: 'user' },
     { ...assistant, role: 'assistant' },
@@ -149,6 +153,26 @@ try {
     `pgbench replaying those statements at those sizes (weighted): ${replayTurns.toFixed(0)} turns/s (median), server ${median(replays.map((r) => r.serverUs)).toFixed(0)} + client ${median(replays.map((r) => r.clientUs)).toFixed(0)} / machine ${median(replays.map((r) => r.machineUs)).toFixed(0)} µs per turn; ` +
     `library ${libraryTurns.toFixed(0)} turns/s = ${((libraryTurns / replayTurns) * 100).toFixed(0)}% of it (target ≥ 95%)\n`;
 
+  // One client, nothing else in flight: every append goes out at once, alone. Its latency through the library (the
+  // coalescer's batch of one) beside the single-turn statement run directly as before group commit, alternately.
+  const direct = () => db.executeQuery(compileAppend(idOf(random()), turnMessages));
+  const viaLibrary = () => appendTurn(db, idOf(random()), user, assistant);
+  const idle: Record<'library' | 'direct', number[]> = { library: [], direct: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const [side, work] of [
+      ['library', viaLibrary],
+      ['direct', direct],
+    ] as const) {
+      const latencies: number[] = [];
+      await throughput(1, Math.min(seconds, 10), work, latencies);
+      idle[side].push(median(latencies));
+    }
+  }
+  const [idleLibrary, idleDirect] = [median(idle.library), median(idle.direct)];
+  const idleLine =
+    `\n1 client: median append latency ${(idleLibrary * 1000).toFixed(0)} µs through the library, ${(idleDirect * 1000).toFixed(0)} µs for the single-turn statement run directly ` +
+    `(${((idleLibrary / idleDirect - 1) * 100).toFixed(1)}%; target within 5%; per round ${idle.library.map((l, i) => `${(l * 1000).toFixed(0)}/${(idle.direct[i]! * 1000).toFixed(0)}`).join(', ')} µs)\n`;
+
   const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM messages`.execute(db);
   const rates = (samples: Costed[]) => samples.map((sample) => sample.rate);
   const middle = (samples: Costed[], of: (sample: Costed) => number) => median(samples.map(of)).toFixed(0).padStart(5);
@@ -173,7 +197,7 @@ try {
       "kernel's work outside both (loopback TCP, scheduling) and anything else running. Once the cores are saturated,\n" +
       'tx/s is the cores divided by the machine figure.\n',
   );
-  process.stdout.write(replayLine);
+  process.stdout.write(replayLine + idleLine);
   process.stdout.write(await decodeCosts());
 } finally {
   await cleanup();

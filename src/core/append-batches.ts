@@ -24,6 +24,13 @@ import { columnList } from './columns.ts';
 export const MAX_TURNS = 64;
 /** About how much message JSON one statement carries at most; a bigger turn goes alone. */
 export const MAX_BYTES = 1_000_000;
+/**
+ * Batches in flight at once per handle. One: tried with two (a second batch running while the first commits), the
+ * second slot took each turn as it came, alone, and at 16 clients three statements in four carried one turn, for
+ * fewer turns per second than one batch at a time (bench/README.md, append-and-history). take() keeps a
+ * conversation in flight out of the next batch, so a larger value stays correct.
+ */
+const MAX_IN_FLIGHT = 1;
 
 /** A turn as the statement takes it: its messages validated, the JSON of each already made. */
 export interface QueuedTurn {
@@ -131,7 +138,9 @@ const XACT_STATUS_PAUSE_MS = 100;
 
 class AppendCoalescer {
   private readonly queue: Waiting[] = [];
-  private inFlight = false;
+  private inFlight = 0;
+  /** Conversations with a turn in a batch in flight, and how many. */
+  private readonly busy = new Map<string, number>();
   watcher: AppendBatchWatcher | undefined;
   alone: AppendAlone<Message> = () => Promise.reject(new Error('no single-turn append given'));
 
@@ -145,24 +154,54 @@ class AppendCoalescer {
   }
 
   private pump(): void {
-    if (this.inFlight || this.queue.length === 0) return;
-    this.inFlight = true;
-    const batch = this.take();
-    void this.run(batch).finally(() => {
-      this.inFlight = false;
-      this.pump();
-    });
+    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length > 0) {
+      const batch = this.take();
+      if (batch.length === 0) return; // every waiting turn's conversation is in flight: it goes after
+      this.inFlight++;
+      for (const waiting of batch) this.busy.set(waiting.turn.conversationId, (this.busy.get(waiting.turn.conversationId) ?? 0) + 1);
+      void this.run(batch).finally(() => {
+        for (const waiting of batch) {
+          const left = this.busy.get(waiting.turn.conversationId)! - 1;
+          if (left === 0) this.busy.delete(waiting.turn.conversationId);
+          else this.busy.set(waiting.turn.conversationId, left);
+        }
+        // With turns waiting, the next batch leaves one turn of the event loop later: the callers just answered
+        // add their next turns to the queue and ride along, instead of one early turn going out nearly alone.
+        // With none waiting, the handle is idle at once: the next append goes out without waiting.
+        const next = () => {
+          this.inFlight--;
+          this.pump();
+        };
+        if (this.queue.length > 0) setImmediate(next);
+        else next();
+      });
+    }
   }
 
-  /** The turns waiting, oldest first, up to MAX_TURNS and about MAX_BYTES (the first one always). */
+  /**
+   * The turns waiting, oldest first, up to MAX_TURNS and about MAX_BYTES (the first one always), but none of a
+   * conversation already in flight: a conversation's turns go in call order, each batch after the one before has
+   * committed, so that its timestamps keep increasing.
+   */
   private take(): Waiting[] {
-    let bytes = this.queue[0]!.bytes;
-    let count = 1;
-    while (count < this.queue.length && count < MAX_TURNS && bytes + this.queue[count]!.bytes <= MAX_BYTES) {
-      bytes += this.queue[count]!.bytes;
-      count++;
+    const taken: Waiting[] = [];
+    const kept: Waiting[] = [];
+    const held = new Set<string>();
+    let bytes = 0;
+    for (const waiting of this.queue) {
+      const conversation = waiting.turn.conversationId;
+      const fits = taken.length === 0 || (taken.length < MAX_TURNS && bytes + waiting.bytes <= MAX_BYTES);
+      if (fits && !held.has(conversation) && !this.busy.has(conversation)) {
+        taken.push(waiting);
+        bytes += waiting.bytes;
+      } else {
+        held.add(conversation); // its later turns wait too, to keep their order
+        kept.push(waiting);
+      }
     }
-    return this.queue.splice(0, count);
+    this.queue.length = 0;
+    this.queue.push(...kept);
+    return taken;
   }
 
   private async run(batch: Waiting[]): Promise<void> {
