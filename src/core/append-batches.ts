@@ -165,15 +165,13 @@ class AppendCoalescer {
           if (left === 0) this.busy.delete(waiting.turn.conversationId);
           else this.busy.set(waiting.turn.conversationId, left);
         }
-        // With turns waiting, the next batch leaves one turn of the event loop later: the callers just answered
-        // add their next turns to the queue and ride along, instead of one early turn going out nearly alone.
-        // With none waiting, the handle is idle at once: the next append goes out without waiting.
-        const next = () => {
+        // The next batch leaves one turn of the event loop later (no timer: the check phase right after the
+        // answers' callbacks): the callers just answered add their next turns and ride along, instead of the first
+        // of them going out alone while the others wait for it (bench/README.md, append path).
+        setImmediate(() => {
           this.inFlight--;
           this.pump();
-        };
-        if (this.queue.length > 0) setImmediate(next);
-        else next();
+        });
       });
     }
   }
