@@ -10,6 +10,7 @@ import { type Database, openDatabase } from '../src/db/connect.ts';
 import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/migrate/runner.ts';
 import { compileAppend, type NewMessage } from '../src/core/messages.ts';
+import { batchStatement } from '../src/core/append-batches.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { tempDir } from '../test/harness/temp-dir.ts';
 
@@ -173,6 +174,23 @@ export function pgbenchAppend(messages: NewMessage[], conversationIdSql: string)
 
 /** Runs a pgbench script file against the bench server and returns its transactions per second. */
 export function pgbenchTps(file: string, server: { port: number; password: string }, clients: number, seconds: number): number {
+  return pgbenchRun([`${file}`], server, clients, seconds).tps;
+}
+
+/**
+ * Runs pgbench scripts together, each `file@weight` (pgbench picks one per transaction by weight); returns the total
+ * transactions per second and each script's.
+ */
+export function pgbenchScripts(
+  files: string[],
+  server: { port: number; password: string },
+  clients: number,
+  seconds: number,
+): { tps: number; perScript: number[] } {
+  return pgbenchRun(files, server, clients, seconds);
+}
+
+function pgbenchRun(files: string[], server: { port: number; password: string }, clients: number, seconds: number): { tps: number; perScript: number[] } {
   const run = spawnSync(
     'pgbench',
     [
@@ -185,8 +203,7 @@ export function pgbenchTps(file: string, server: { port: number; password: strin
       '2',
       '-T',
       String(seconds),
-      '-f',
-      file,
+      ...files.flatMap((file) => ['-f', file]),
       '-h',
       '127.0.0.1',
       '-p',
@@ -199,8 +216,27 @@ export function pgbenchTps(file: string, server: { port: number; password: strin
   );
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout);
   if (!tps) throw new Error(`pgbench failed (is Debian's postgresql client installed?): ${run.stdout}\n${run.stderr}`);
-  return Number(tps[1]);
+  const perScript = [...run.stdout.matchAll(/SQL script \d+:[^\n]*\n[^\n]*tps = ([\d.]+)/g)].map((match) => Number(match[1]));
+  return { tps: Number(tps[1]), perScript: perScript.length === files.length ? perScript : [Number(tps[1])] };
 }
 
 /** The middle of a set of measurements (the upper middle for an even count): steadier than one run on a shared machine. */
 export const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+
+/**
+ * The coalesced append of `turns` turns of different conversations (core/append-batches.ts) as pgbench runs it, in
+ * the transaction the library wraps it in: the messages' JSON inlined, conversation i drawn by pgbench from its own
+ * slice of 1..`conversations` (so the turns' conversations differ, as a batch's mostly do).
+ */
+export function pgbenchBatch(messages: NewMessage[], turns: number, conversations: number): string {
+  const slice = Math.floor(conversations / turns);
+  const statement = batchStatement(Array.from({ length: turns }, (_, i) => ({ conversationId: idOf(i + 1), rows: messages as Record<string, unknown>[] })));
+  const ids = Array.from({ length: turns }, (_, i) => `('00000000-0000-4000-8000-' || lpad(:c${i + 1}::text, 12, '0'))::uuid`).join(', ');
+  const sets = Array.from({ length: turns }, (_, i) => `\\set c${i + 1} random(${i * slice + 1}, ${(i + 1) * slice})`).join('\n');
+  const text = statement.sql
+    .replace('$1::jsonb', `'${String(statement.parameters[0]).replace(/'/g, "''")}'::jsonb`)
+    .replaceAll('$2::uuid[]', `ARRAY[${ids}]::uuid[]`)
+    .replace(/\s+/g, ' ')
+    .trim();
+  return `${sets}\nBEGIN;\n${text};\nCOMMIT;\n`;
+}

@@ -75,6 +75,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         pgData: database.server?.pgData,
         walArchiveDir: config.walArchiveDir,
         patroniUrls: config.patroniUrls,
+        appends: database.db,
       }),
       adminToken,
       apiKeys: new ApiKeyCache(database.db),

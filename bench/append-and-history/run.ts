@@ -12,7 +12,21 @@ import { TYPES } from '../../src/db/pool.ts';
 import { compileAppend, conversationHistory, HISTORY_SQL } from '../../src/core/messages.ts';
 import { appendTurn } from '../../src/core/conversations.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, type Costed, costed, idOf, loadConversations, machine, median, pgbenchAppend, pgbenchTps, throughput } from '../harness.ts';
+import { watchAppendBatches } from '../../src/core/append-batches.ts';
+import {
+  benchDatabase,
+  type Costed,
+  costed,
+  idOf,
+  loadConversations,
+  machine,
+  median,
+  pgbenchAppend,
+  pgbenchBatch,
+  pgbenchScripts,
+  pgbenchTps,
+  throughput,
+} from '../harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +59,10 @@ try {
   const assistant = { content: 'Pronto, a luz da sala está ligada.', latency_ms: 820 };
 
   // The library's own SQL text, with its parameters replaced by pgbench variables.
+  const turnMessages = [
+    { ...user, role: 'user' as const },
+    { ...assistant, role: 'assistant' as const },
+  ];
   const append = compileAppend(idOf(1), [
     { ...user, role: 'user' },
     { ...assistant, role: 'assistant' },
@@ -67,6 +85,10 @@ try {
   // Each operation three ways: the library; the driver alone on the same statements (prepared, as the pool does),
   // to show how much of the gap is the client's own cost of receiving and decoding rows in one Node process,
   // which pgbench does not pay; and pgbench.
+  // The library's appends coalesce (core/append-batches.ts): how many turns each of its statements carried.
+  const batchSizes = new Map<number, number>();
+  let fallbacks = 0;
+  watchAppendBatches(db, { batch: (turns) => batchSizes.set(turns, (batchSizes.get(turns) ?? 0) + 1), fallback: () => fallbacks++ });
   const operations = {
     append: {
       library: () => throughput(clients, seconds, () => appendTurn(db, idOf(random()), user, assistant)),
@@ -92,6 +114,65 @@ try {
     }
   }
 
+  // pgbench replaying the library's statements at the sizes the library produced, in the same proportions: one
+  // script per size, weighted by how many statements had it (a size of one is the single-turn statement).
+  const sizes = [...batchSizes.entries()].sort(([a], [b]) => a - b);
+  const statements = sizes.reduce((sum, [, count]) => sum + count, 0);
+  const turnsSent = sizes.reduce((sum, [size, count]) => sum + size * count, 0);
+  const files = sizes.map(([size, count]) => {
+    const file = path.join(dir, `batch-${size}.sql`);
+    const turn = [
+      { ...user, role: 'user' as const },
+      { ...assistant, role: 'assistant' as const },
+    ];
+    writeFileSync(
+      file,
+      size === 1 ? `\\set n random(1, ${CONVERSATIONS})\n${appendSql.replace(/\s+/g, ' ').trim()};\n` : pgbenchBatch(turn, size, CONVERSATIONS),
+    );
+    return `${file}@${Math.max(1, Math.round((count / statements) * 1000))}`;
+  });
+  const replays: Costed[] = [];
+  for (let round = 0; round < rounds; round++) {
+    replays.push(
+      await costed(
+        seconds,
+        () => {
+          const { perScript } = pgbenchScripts(files, { port, password }, clients, seconds);
+          return perScript.reduce((sum, tps, i) => sum + tps * (perScript.length === sizes.length ? sizes[i]![0] : turnsSent / statements), 0);
+        },
+        dataDir,
+      ),
+    );
+    process.stderr.write(`batched replay, round ${round + 1} of ${rounds}: pgbench ${replays.at(-1)!.rate.toFixed(0)} turns/s\n`);
+  }
+  const libraryTurns = median(figures.append!.library.map((sample) => sample.rate));
+  const replayTurns = median(replays.map((sample) => sample.rate));
+  const distribution = sizes.map(([size, count]) => `${size}: ${count}`).join(', ');
+  const replayLine =
+    `\nCoalesced appends: ${statements} statements carried ${turnsSent} turns (mean ${(turnsSent / Math.max(1, statements)).toFixed(1)}), ${fallbacks} fell back; turns per statement → statements: ${distribution}\n` +
+    `pgbench replaying those statements at those sizes (weighted): ${replayTurns.toFixed(0)} turns/s (median), server ${median(replays.map((r) => r.serverUs)).toFixed(0)} + client ${median(replays.map((r) => r.clientUs)).toFixed(0)} / machine ${median(replays.map((r) => r.machineUs)).toFixed(0)} µs per turn; ` +
+    `library ${libraryTurns.toFixed(0)} turns/s = ${((libraryTurns / replayTurns) * 100).toFixed(0)}% of it (target ≥ 95%)\n`;
+
+  // One client, nothing else in flight: every append goes out at once, alone. Its latency through the library (the
+  // coalescer's batch of one) beside the single-turn statement run directly as before group commit, alternately.
+  const direct = () => db.executeQuery(compileAppend(idOf(random()), turnMessages));
+  const viaLibrary = () => appendTurn(db, idOf(random()), user, assistant);
+  const idle: Record<'library' | 'direct', number[]> = { library: [], direct: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const [side, work] of [
+      ['library', viaLibrary],
+      ['direct', direct],
+    ] as const) {
+      const latencies: number[] = [];
+      await throughput(1, Math.min(seconds, 10), work, latencies);
+      idle[side].push(median(latencies));
+    }
+  }
+  const [idleLibrary, idleDirect] = [median(idle.library), median(idle.direct)];
+  const idleLine =
+    `\n1 client: median append latency ${(idleLibrary * 1000).toFixed(0)} µs through the library, ${(idleDirect * 1000).toFixed(0)} µs for the single-turn statement run directly ` +
+    `(${((idleLibrary / idleDirect - 1) * 100).toFixed(1)}%; target within 5%; per round ${idle.library.map((l, i) => `${(l * 1000).toFixed(0)}/${(idle.direct[i]! * 1000).toFixed(0)}`).join(', ')} µs)\n`;
+
   const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM messages`.execute(db);
   const rates = (samples: Costed[]) => samples.map((sample) => sample.rate);
   const middle = (samples: Costed[], of: (sample: Costed) => number) => median(samples.map(of)).toFixed(0).padStart(5);
@@ -116,6 +197,7 @@ try {
       "kernel's work outside both (loopback TCP, scheduling) and anything else running. Once the cores are saturated,\n" +
       'tx/s is the cores divided by the machine figure.\n',
   );
+  process.stdout.write(replayLine + idleLine);
   process.stdout.write(await decodeCosts());
 } finally {
   await cleanup();

@@ -6,6 +6,7 @@ import { CORE_KEYS } from './idempotency-keys.ts';
 import type { DB, Messages } from '../db/schema.ts';
 import { id, instant, json, jsonObject, limit, parse, position, requiredText, text } from '../validation.ts';
 import { columnList } from './columns.ts';
+import { coalescedAppend, type QueuedTurn } from './append-batches.ts';
 
 /** Every column of a message, named (see core/columns.ts). */
 const MESSAGE_COLUMNS = columnList('messages');
@@ -71,8 +72,16 @@ export function compileAppend(conversationId: string, messages: NewMessage[]) {
 export async function appendMessages(db: Kysely<DB>, conversationId: string, messages: NewMessage[], options: IdempotencyOptions = {}): Promise<Message[]> {
   const key = parse(id, conversationId, 'conversation id');
   const rows = parse(newMessages, messages, 'messages');
-  return once(db, CORE_KEYS, options, ['appendMessages', key, rows], (trx) => append(trx, key, rows));
+  // Coalesced with other callers' turns (append-batches.ts) unless it must run in a transaction: the caller's own,
+  // whose other statements must see it and roll back with it, or the key's, which claims the key beside the rows
+  // (exactly-once: a batch would tie one caller's key check, replay or conflict to other callers' turns).
+  if (db.isTransaction || options.idempotencyKey !== undefined) {
+    return once(db, CORE_KEYS, options, ['appendMessages', key, rows], (trx) => append(trx, key, rows));
+  }
+  return coalescedAppend<Message>(db, { conversationId: key, rows }, appendAlone);
 }
+
+const appendAlone = (db: Kysely<DB>, turn: QueuedTurn) => append(db, turn.conversationId, turn.rows as z.output<typeof newMessages>);
 
 async function append(db: Kysely<DB>, key: string, rows: z.output<typeof newMessages>): Promise<Message[]> {
   const result = await db.executeQuery<Message>(appendStatement(key, rows));

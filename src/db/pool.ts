@@ -62,16 +62,30 @@ function autoPrepare(client: pg.PoolClient): void {
   const known = new Set<string>();
   prepared.set(client, known);
   const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const run = (...args: unknown[]) => {
+    const result = original(...args);
+    return result instanceof Promise ? result.catch((error: unknown) => endIfFatal(client, error)) : result;
+  };
   (client as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
     if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && typeof callback !== 'function' && !config.startsWith(PLANNED_PER_CALL)) {
       const name = statementName(config);
       if (known.has(name) || known.size < MAX_PREPARED_PER_CONNECTION) {
         known.add(name);
-        return original({ name, text: config, values });
+        return run({ name, text: config, values });
       }
     }
-    return original(config, values, callback);
+    return run(config, values, callback);
   };
+}
+
+/**
+ * A statement that failed because the server ended the session (a FATAL error: the backend was terminated, the
+ * server is shutting down) leaves a client whose socket closes a moment later. Released before that, the pool would
+ * hand the dead client to the next caller, whose statement then fails too; ended now, the pool discards it.
+ */
+function endIfFatal(client: pg.PoolClient, error: unknown): never {
+  if ((error as { severity?: string }).severity === 'FATAL') client.end().catch(() => undefined);
+  throw error;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { folderSpaces } from '../ops/disk-space.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -7,6 +8,8 @@ import { readDatabaseStatistics } from '../ops/monitor.ts';
 import { partitionsAhead } from '../ops/partitions.ts';
 import { clusterStatus } from '../ops/patroni.ts';
 import { OUT_OF_ROTATION, type ReadRouter } from '../db/read-routing.ts';
+import { MAX_TURNS, watchAppendBatches } from '../core/append-batches.ts';
+import type { DB } from '../db/schema.ts';
 
 /**
  * The service's Prometheus metrics: what postgres_exporter would report for this database (same metric names
@@ -23,7 +26,16 @@ export interface AppMetrics {
 
 export function createMetrics(
   pool: pg.Pool,
-  options: { backupDir: string; modules: Module[]; reads?: ReadRouter; pgData?: string; walArchiveDir?: string; patroniUrls?: string[] },
+  options: {
+    backupDir: string;
+    modules: Module[];
+    reads?: ReadRouter;
+    pgData?: string;
+    walArchiveDir?: string;
+    patroniUrls?: string[];
+    /** The handle whose coalesced appends are shown. */
+    appends?: Kysely<DB>;
+  },
 ): AppMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'mordomo_' });
@@ -83,6 +95,21 @@ export function createMetrics(
     help: 'Messages appended through the API',
     registers: [registry],
   });
+
+  // Group commit (core/append-batches.ts): how many turns each append statement carried, and how often a batch
+  // failed as a whole and its turns were retried alone.
+  const batchTurns = new Histogram({
+    name: 'mordomo_append_batch_turns',
+    help: 'Turns carried by each append statement (1: a turn alone; more: turns coalesced while another was in flight)',
+    buckets: [1, 2, 4, 8, 16, 32, MAX_TURNS],
+    registers: [registry],
+  });
+  const batchFallbacks = new Counter({
+    name: 'mordomo_append_batch_fallbacks_total',
+    help: 'Coalesced append statements that failed as a whole and whose turns were retried one by one',
+    registers: [registry],
+  });
+  if (options.appends) watchAppendBatches(options.appends, { batch: (turns) => batchTurns.observe(turns), fallback: () => batchFallbacks.inc() });
 
   const databaseGauges = [
     connections,
