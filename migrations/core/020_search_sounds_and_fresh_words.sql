@@ -70,9 +70,10 @@ $$;
 
 -- search_query of migration 017 with the sounds, the fresh words, and `unmatched`: the query words (4 letters or
 -- more) that no message has and that are like no known word, for the answer to say why nothing was found. Its
--- result columns change, so it is dropped and made again.
+-- result columns change, so it takes a new name, search_plan: under the old one, 017's CREATE OR REPLACE could
+-- not run again over it (every migration must run twice). 017's function goes.
 DROP FUNCTION IF EXISTS search_query(text);
-CREATE FUNCTION search_query(q text, OUT query tsquery, OUT corrected boolean, OUT unmatched text[])
+CREATE OR REPLACE FUNCTION search_plan(q text, OUT query tsquery, OUT corrected boolean, OUT unmatched text[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE STRICT AS $$
 DECLARE
     fresh_messages constant integer := 2000;

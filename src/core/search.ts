@@ -96,7 +96,7 @@ export async function searchMessagesPlanned(db: Kysely<DB>, query: string, optio
   const o = parse(searchOptions, options, 'search options');
   if (o.from && o.to && o.from >= o.to) throw new InvalidInputError('invalid search options: from must be before to');
 
-  // The query's tsquery, with every word's verb forms and, for an unknown word, its look-alikes (search_query,
+  // The query's tsquery, with every word's verb forms and, for an unknown word, its look-alikes (search_plan,
   // migration core 017): built once, then passed to the search, whose GIN index it probes.
   // Over the whole history, also how many of the newest NEWEST messages match (see run).
   const whole = !o.user_id && !o.conversation_id && !o.role && !o.intent && !o.from && !o.to;
@@ -107,7 +107,7 @@ export async function searchMessagesPlanned(db: Kysely<DB>, query: string, optio
              (SELECT count(*)::int FROM (SELECT search_vector FROM messages ORDER BY timestamp DESC LIMIT ${NEWEST}) newest
                WHERE newest.search_vector @@ s.query)
            END AS newest
-      FROM search_query(${q}) s`.execute(db);
+      FROM search_plan(${q}) s`.execute(db);
   const { query: tsquery, corrected, unmatched, nodes, newest } = built.rows[0]!;
   // A query of stop words only ("de", "a o") is empty once parsed: no results, rather than a NOTICE and a scan.
   if (nodes === 0) {

@@ -25,9 +25,18 @@ export function folderSpaces(pgData: string | undefined, walArchiveDir: string |
   if (pgData) folders.push(['data', pgData], ['wal', path.join(pgData, 'pg_wal')]);
   if (walArchiveDir) folders.push(['wal-archive', walArchiveDir]);
   return folders.map(([role, folder]) => {
-    const free = freeBytes(folder);
+    const free = readableFreeBytes(folder);
     return { role, folder, freeBytes: free, full: free !== undefined && free < FULL_BELOW_BYTES };
   });
+}
+
+/** Free bytes, or undefined for a folder not made yet (the WAL archive before its first segment) or not readable. */
+function readableFreeBytes(folder: string): number | undefined {
+  try {
+    return freeBytes(folder);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why writes cannot succeed for lack of space (the data or WAL file system full), or undefined. */

@@ -258,7 +258,7 @@ test('the runtime role can read the newest words the vocabulary has not learned 
   await appendMessages(db, anaTalk.id, [{ role: 'user', content: 'O umidificador do quarto está sem água' }]);
   const { rows } = await db.transaction().execute(async (trx) => {
     await sql`SET LOCAL ROLE mordomo_app`.execute(trx);
-    return sql<{ corrected: boolean }>`SELECT corrected FROM search_query('humidificador')`.execute(trx);
+    return sql<{ corrected: boolean }>`SELECT corrected FROM search_plan('humidificador')`.execute(trx);
   });
   assert.equal(rows[0]!.corrected, true);
 });
