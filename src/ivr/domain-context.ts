@@ -74,16 +74,21 @@ export class KeyRing {
   }
 
   async run<T>(work: (key: string) => Promise<T>): Promise<T> {
-    const first = requireKey(this.keys[0]);
-    try {
-      return await work(first);
-    } catch (error) {
-      const next = this.keys[1];
-      if (!(error instanceof KeyNotCurrentError) || next === undefined) throw error;
-      const result = await work(next);
-      // Promote the key that worked, unless another call already did.
-      if (this.keys[0] === first) this.keys.reverse();
-      return result;
+    const order = [requireKey(this.keys[0]), ...this.keys.slice(1)];
+    // Each key twice, in turn, when there are two: a rotation that commits between the first two attempts refuses
+    // the key tried first (not current yet) and then the other (no longer current), and the next attempt runs
+    // after it. A refusal for the key means nothing was written, so running again is safe.
+    const attempts = order.length > 1 ? order.length * 2 : 1;
+    for (let attempt = 0; ; attempt++) {
+      const key = order[attempt % order.length]!;
+      try {
+        const result = await work(key);
+        // Promote the key that worked, unless another call already did.
+        if (key !== order[0] && this.keys[0] === order[0]) this.keys.reverse();
+        return result;
+      } catch (error) {
+        if (!(error instanceof KeyNotCurrentError) || attempt + 1 >= attempts) throw error;
+      }
     }
   }
 }
