@@ -11,6 +11,7 @@ import type { Logger } from '../logger.ts';
 import { buildPendingIndexes, type IndexDefinition, queueIndexBuilds } from '../migrate/pending-indexes.ts';
 import { migrate } from '../migrate/runner.ts';
 import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
+import { checkBackupFile } from './backup-files.ts';
 import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, tableShape } from './backup-tables.ts';
 import { quoteIdentifier } from '../db/identifiers.ts';
@@ -78,6 +79,7 @@ async function assertEmpty(pool: pg.Pool, modules: Module[]): Promise<void> {
 export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger, options: RestoreOptions = {}): Promise<Manifest> {
   // Checks and migrations before the load takes its connection: the migration runner takes one of its own, and
   // with a pool of one (a library user may pass any) holding ours meanwhile would wait forever.
+  checkBackupFile(file);
   const { rows: su } = await query<{ ok: boolean }>(pool, 'SELECT rolsuper AS ok FROM pg_roles WHERE rolname = current_user');
   if (!su[0]?.ok) throw new ConfigError('restore needs a superuser: it loads rows with triggers off so that counters are not counted twice');
   const modules = await backedUpModules(file);
@@ -363,6 +365,8 @@ export async function verifyBackup(
   logger: Logger,
   progress: Pick<RestoreOptions, 'onTable' | 'onIndex'> = {},
 ): Promise<VerifyResult> {
+  // A file that is not there is an error of the caller's, not a failed verification: nothing is created for it.
+  checkBackupFile(file);
   const admin = new URL(databaseUrl);
   admin.pathname = '/postgres';
   const scratchName = `mordomo_verify_${randomBytes(4).toString('hex')}`;
