@@ -19,9 +19,10 @@ import { ConfigError } from '../errors.ts';
  *
  * As in libpq, sslrootcert defaults to ~/.postgresql/root.crt, sslcert and sslkey to ~/.postgresql/postgresql.crt
  * and .key (sent when present), `sslrootcert=system` means the system's trusted CAs (with verify-full only), and a
- * Unix socket never uses TLS.
+ * Unix socket never uses TLS. As in libpq, PGSSLMODE, PGSSLROOTCERT, PGSSLCERT and PGSSLKEY stand in for a parameter the
+ * URL does not give (the URL's win).
  */
-export function pgConnectionOptions(url: string): Pick<pg.ClientConfig, 'connectionString' | 'ssl'> {
+export function pgConnectionOptions(url: string, env: NodeJS.ProcessEnv = process.env): Pick<pg.ClientConfig, 'connectionString' | 'ssl'> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -29,8 +30,13 @@ export function pgConnectionOptions(url: string): Pick<pg.ClientConfig, 'connect
     return { connectionString: url };
   }
   const params = parsed.searchParams;
-  const mode = params.get('sslmode') ?? 'prefer';
-  const given = { rootcert: params.get('sslrootcert'), cert: params.get('sslcert'), key: params.get('sslkey') };
+  const fromEnv = (name: string) => env[name] || null;
+  const mode = params.get('sslmode') ?? fromEnv('PGSSLMODE') ?? 'prefer';
+  const given = {
+    rootcert: params.get('sslrootcert') ?? fromEnv('PGSSLROOTCERT'),
+    cert: params.get('sslcert') ?? fromEnv('PGSSLCERT'),
+    key: params.get('sslkey') ?? fromEnv('PGSSLKEY'),
+  };
   for (const name of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'ssl', 'uselibpqcompat']) params.delete(name);
   const connectionString = parsed.toString();
   if (!['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'].includes(mode)) {
