@@ -134,6 +134,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
         await client.query(`SET LOCAL session_replication_role = replica`);
         await client.query(WITHOUT_STATEMENT_TIMEOUT);
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+        await quietServerLog(client);
         const tables = modules
           .flatMap((m) => MODULE_TABLES[m])
           .map(quoteIdentifier)
@@ -203,7 +204,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
     if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
     // gzip checks its CRC only at the end of the stream, so damaged bytes can reach COPY first and fail there.
     if (current && !(error instanceof MordomoError) && /^2[23]|^XX/.test((error as { code?: string }).code ?? '')) {
-      throw new BackupFormatError(`corrupt backup: table ${current.entry.name} could not be loaded (${(error as Error).message})`);
+      throw new BackupFormatError(`corrupt backup: table ${current.entry.name} could not be loaded: ${whereLoadFailed(error as PgLoadError)}`);
     }
     throw mapDatabaseError(error);
   } finally {
@@ -399,5 +400,52 @@ export async function verifyBackup(
     await pool.end();
     await adminClient.query(`DROP DATABASE IF EXISTS ${scratchName} WITH (FORCE)`).catch(() => undefined);
     await adminClient.end();
+  }
+}
+
+interface PgLoadError {
+  code?: string;
+  where?: string;
+  column?: string;
+}
+
+/** What a row's failure says of itself, without its value (PostgreSQL's message and context quote the field). */
+const LOAD_FAILURES: Record<string, string> = {
+  '22P02': "a value the column's type cannot take",
+  '22001': 'a value too long for the column',
+  '22003': "a number out of the column's range",
+  '22007': 'a malformed date or time',
+  '22008': 'a date or time out of range',
+  '22021': 'bytes that are not valid text',
+  '22P04': 'a malformed COPY line',
+  '22P05': 'text PostgreSQL cannot store',
+  '23502': 'no value where the column requires one',
+  '23503': 'a reference to a row that is not there',
+  '23505': 'a duplicate of a key',
+  '23514': 'a value a check constraint refuses',
+};
+
+/**
+ * Where and why a COPY of a backup's table failed — line and column from the error's context, the reason from its
+ * SQLSTATE — and never the value: a backup holds people's conversations, and the message reaches the terminal.
+ */
+function whereLoadFailed(error: PgLoadError): string {
+  const at = /line (\d+)(?:, column ([^:\s]+))?/.exec(error.where ?? '');
+  const place = at ? `line ${at[1]}${at[2] ? `, column ${at[2]}` : ''}` : 'a row';
+  return `${place}: ${LOAD_FAILURES[error.code ?? ''] ?? `refused (SQLSTATE ${error.code})`}`;
+}
+
+/**
+ * A refused row's ERROR line and its COPY context in the server's log would quote the row's value. A superuser
+ * (the embedded server's, or an owner granted the setting) logs this transaction's errors no more; for another
+ * role the setting is refused and the log stays as the server is configured.
+ */
+async function quietServerLog(client: pg.PoolClient): Promise<void> {
+  await client.query('SAVEPOINT quiet_log');
+  try {
+    await client.query("SET LOCAL log_min_messages = 'fatal'");
+    await client.query('RELEASE SAVEPOINT quiet_log');
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT quiet_log');
   }
 }
