@@ -66,15 +66,24 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 
 /**
  * Opens the database for one command and always closes it, also on Ctrl-C or SIGTERM, so an embedded server this
- * command started is stopped rather than left behind.
+ * command started is stopped rather than left behind. A signal during the work aborts `signal` (a backup removes
+ * its partial file) and exits 130; one that comes once the work is done (its result written, the server being
+ * stopped) changes nothing: the command reports what it did, with its own exit code.
  */
-async function withDatabase(config: Config, logger: Logger, work: (database: Database) => Promise<void>): Promise<void> {
+async function withDatabase(config: Config, logger: Logger, work: (database: Database, signal: AbortSignal) => Promise<void>): Promise<void> {
   const { openDatabase } = await import('./db/connect.ts');
   const database = await openDatabase(config, logger);
+  const interrupted = new AbortController();
+  let done = false;
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= database.close());
   const onSignal = (signal: NodeJS.Signals) => {
+    if (done) {
+      logger.info({ signal }, 'the work is done; finishing');
+      return;
+    }
     logger.info({ signal }, 'stopping');
+    interrupted.abort(new MordomoError('internal', `interrupted by ${signal}`));
     close().then(
       () => process.exit(130),
       () => process.exit(1),
@@ -83,7 +92,9 @@ async function withDatabase(config: Config, logger: Logger, work: (database: Dat
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await work(database);
+    await work(database, interrupted.signal);
+    // Set in the same microtask run as the work's last step: no signal can be handled in between.
+    done = !interrupted.signal.aborted;
   } finally {
     await close();
     process.off('SIGINT', onSignal);
@@ -113,8 +124,10 @@ const program = new Command('mordomo-db')
   .addOption(new Option('--data-dir <dir>', 'where the embedded server keeps its data').env('MORDOMO_DATA_DIR'))
   .addOption(new Option('--pg-port <port>', 'port of the embedded PostgreSQL').env('MORDOMO_PG_PORT'))
   .addOption(new Option('--modules <list>', 'schema modules to migrate: core, ivr (comma-separated)').env('MORDOMO_MODULES'))
+  // Not .env(): commander would refuse a bad MORDOMO_LOG_LEVEL as a usage error (64) with the help; the setting is
+  // read by loadConfig, which names it and exits 78 like every other bad setting. A bad flag stays a usage error.
   .addOption(
-    new Option('--log-level <level>', 'log verbosity').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).env('MORDOMO_LOG_LEVEL'),
+    new Option('--log-level <level>', 'log verbosity (env: MORDOMO_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   )
   .showHelpAfterError()
   // The parser throws instead of exiting, so that its refusals leave with the documented code (below); inherited by
@@ -224,16 +237,17 @@ program
 
 /**
  * A command action that runs `work` against the configured database, opened and closed around it. Commander
- * passes positional arguments first and the command last; `work` gets them merged with the flags by name.
+ * passes positional arguments first and the command last; `work` gets them merged with the flags by name, and a
+ * signal aborted by Ctrl-C or SIGTERM.
  */
-function databaseAction(work: (database: Database, config: Config, logger: Logger, options: Record<string, unknown>) => Promise<void>) {
+function databaseAction(work: (database: Database, config: Config, logger: Logger, options: Record<string, unknown>, signal: AbortSignal) => Promise<void>) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
     const positional = Object.fromEntries(command.registeredArguments.map((argument, i) => [argument.name(), args[i]]));
     const options = { ...command.optsWithGlobals(), ...positional };
     const config = await configFrom(command);
     const logger = await loggerFor(config, false);
-    await withDatabase(config, logger, (database) => work(database, config, logger, options));
+    await withDatabase(config, logger, (database, signal) => work(database, config, logger, options, signal));
   };
 }
 

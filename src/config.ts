@@ -136,6 +136,8 @@ function isCron(pattern: string): boolean {
 }
 const cronExpression = z.string().refine(isCron, 'must be a cron expression such as "0 2 * * *"');
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 const schema = z.object({
   DATABASE_URL: z.string().refine(isPostgresUrl, 'must start with postgres:// or postgresql://').optional(),
   MORDOMO_RUNTIME_DATABASE_URL: z.string().refine(isPostgresUrl, 'must start with postgres:// or postgresql://').optional(),
@@ -254,9 +256,23 @@ const schema = z.object({
   MORDOMO_TLS_CERT_FILE: z.string().min(1).optional(),
   MORDOMO_TLS_KEY_FILE: z.string().min(1).optional(),
   MORDOMO_HTTP_PLAINTEXT: z.enum(['1', '0', 'true', 'false'], { message: 'must be 1 or 0' }).default('0'),
-  MORDOMO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  MORDOMO_LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
   MORDOMO_LOG_FORMAT: z.enum(['json', 'pretty', 'auto']).default('auto'),
 });
+
+/** The data folder must be one: given a file, initdb, the backups and the token file would each fail their own way. */
+function checkDataDir(dir: string): void {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(dir).isDirectory();
+  } catch {
+    return; // not there yet: made when first needed
+  }
+  if (!isFolder)
+    throw new ConfigError(
+      `invalid configuration: MORDOMO_DATA_DIR: ${dir} is a file, not a folder (point it at a folder, or at a path that does not exist yet)`,
+    );
+}
 
 /** Settings given in code instead of the environment (by variable name), as tests and embedders do. */
 export type ConfigOverrides = Partial<Record<keyof z.input<typeof schema>, string | number | undefined>>;
@@ -288,6 +304,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   }
   if (v.MORDOMO_TLS_KEY_FILE) checkPrivateFile(v.MORDOMO_TLS_KEY_FILE);
   const pgNetwork = embeddedNetwork(v);
+  checkDataDir(path.resolve(v.MORDOMO_DATA_DIR));
   return {
     databaseUrl: v.DATABASE_URL,
     runtimeDatabaseUrl: v.MORDOMO_RUNTIME_DATABASE_URL,

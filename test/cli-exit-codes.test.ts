@@ -1,7 +1,7 @@
 // Every exit code docs/cli.md documents, each from a real command that ends with it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
@@ -76,4 +76,48 @@ test('130 when interrupted while working; the command stops cleanly', async () =
     await holder.end();
   }
   assert.equal(await exited, 130);
+});
+
+/** Scratch databases a verification would create and must drop. */
+async function scratchDatabases(): Promise<string[]> {
+  const { rows } = await adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'mordomo_verify_%' ORDER BY 1`);
+  return rows.map((r) => r.datname);
+}
+
+test('66 for a backup that is missing or a folder, before anything is started or written', async () => {
+  const folder = path.join(dir, 'a-folder.mdb.gz');
+  mkdirSync(folder);
+  const restored = await exitsWith(66, ['restore', folder]);
+  assert.match(restored.stderr, /a-folder\.mdb\.gz is a directory, not a backup file/);
+  assert.doesNotMatch(restored.stderr, /unexpected|EISDIR/);
+
+  const missing = path.join(dir, 'missing.mdb.gz');
+  const before = await scratchDatabases();
+  const verified = await exitsWith(66, ['backup', 'verify', missing]);
+  assert.match(verified.stderr, /backup file .*missing\.mdb\.gz not found/);
+  assert.equal(existsSync(missing), false, 'no file created');
+  assert.equal(existsSync(`${missing}.verified`), false, 'no verification recorded for a file that is not there');
+  assert.deepEqual(await scratchDatabases(), before, 'no scratch database left');
+
+  // Without DATABASE_URL: refused before the embedded server's data folder is even created.
+  const dataDir = path.join(dir, 'never-created');
+  const embedded = await runCli(['backup', 'verify', missing], { MORDOMO_DATA_DIR: dataDir });
+  assert.equal(embedded.code, 66, embedded.stderr);
+  assert.equal(existsSync(dataDir), false, 'no data folder initialised');
+});
+
+test('78 for a data folder that is a file and for a log level that does not exist, naming the setting', async () => {
+  const file = path.join(dir, 'not-a-folder');
+  writeFileSync(file, 'a regular file');
+  const dataDir = await runCli(['migrate', 'status'], { MORDOMO_DATA_DIR: file });
+  assert.equal(dataDir.code, 78, dataDir.stderr);
+  assert.match(dataDir.stderr, /MORDOMO_DATA_DIR: .*not-a-folder is a file, not a folder/);
+  assert.doesNotMatch(dataDir.stderr, /unexpected|\n\s+at /);
+
+  const level = await exitsWith(78, ['migrate', 'status'], { MORDOMO_LOG_LEVEL: 'loud' });
+  assert.match(level.stderr, /MORDOMO_LOG_LEVEL/);
+  assert.match(level.stderr, /fatal, error, warn, info, debug, trace, silent/);
+  // The command-line flag is a usage error, like any bad option value.
+  const flag = await exitsWith(64, ['migrate', 'status', '--log-level', 'loud']);
+  assert.match(flag.stderr, /--log-level/);
 });

@@ -10,7 +10,7 @@ import { print, size } from './output.ts';
 /** What the main CLI lends its command groups: opening the database around an action, and the configuration. */
 export interface CliContext {
   databaseAction: (
-    work: (database: Database, config: Config, logger: Logger, options: Record<string, unknown>) => Promise<void>,
+    work: (database: Database, config: Config, logger: Logger, options: Record<string, unknown>, signal: AbortSignal) => Promise<void>,
   ) => (...args: unknown[]) => Promise<void>;
   configOf: (command: Command) => Promise<Config>;
 }
@@ -34,6 +34,18 @@ function postgresUrl(value: string): string {
   return value;
 }
 
+/**
+ * Refuses a backup path that is not a readable file before the action opens the database: no embedded server is
+ * started, no scratch database made, no verification recorded for it. The file is the first argument.
+ */
+function withBackupFile(action: (...args: unknown[]) => Promise<void>) {
+  return async (...args: unknown[]) => {
+    const { checkBackupFile } = await import('../ops/backup-files.ts');
+    checkBackupFile(String(args[0]));
+    await action(...args);
+  };
+}
+
 const totalRows = (manifest: Manifest) => manifest.tables.reduce((sum, table) => sum + table.rows, 0);
 
 export function registerBackupCommands(program: Command, { databaseAction, configOf }: CliContext): void {
@@ -48,7 +60,7 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     )
     .option('--json', 'machine-readable output')
     .action(
-      databaseAction(async (database, config, _logger, options) => {
+      databaseAction(async (database, config, _logger, options, signal) => {
         const json = Boolean(options.json);
         if (options.format === 'pg_dump') {
           const { pgDumpBackup } = await import('../ops/pg-dump.ts');
@@ -57,7 +69,7 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
           return;
         }
         const { createBackup } = await import('../ops/backup.ts');
-        const result = await createBackup(database.owner.pool, { outDir: (options.out as string) ?? config.backupDir, onTable: progress(json) });
+        const result = await createBackup(database.owner.pool, { outDir: (options.out as string) ?? config.backupDir, onTable: progress(json), signal });
         print(
           json,
           { file: result.file, bytes: result.bytes, manifest: result.manifest },
@@ -71,16 +83,18 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .description('restore FILE into a scratch database and compare every table with the manifest; exit 1 on any difference')
     .option('--json', 'machine-readable output')
     .action(
-      databaseAction(async (database, _config, logger, options) => {
-        const file = options.file as string;
-        const json = Boolean(options.json);
-        const [{ verifyBackup }, { recordVerification }] = await Promise.all([import('../ops/restore.ts'), import('../ops/backup-files.ts')]);
-        const result = await verifyBackup(database.owner.url, file, logger, { onTable: progress(json), onIndex: indexProgress(json) });
-        recordVerification(file, result.ok);
-        const lines = result.tables.map((t) => `  ${t.match ? 'ok  ' : 'DIFF'} ${t.name.padEnd(24)} ${t.rows}/${t.expectedRows} rows`);
-        print(json, result, `${result.ok ? 'backup verified' : `backup FAILED verification${result.error ? `: ${result.error}` : ''}`}\n${lines.join('\n')}`);
-        if (!result.ok) process.exitCode = 1;
-      }),
+      withBackupFile(
+        databaseAction(async (database, _config, logger, options) => {
+          const file = options.file as string;
+          const json = Boolean(options.json);
+          const [{ verifyBackup }, { recordVerification }] = await Promise.all([import('../ops/restore.ts'), import('../ops/backup-files.ts')]);
+          const result = await verifyBackup(database.owner.url, file, logger, { onTable: progress(json), onIndex: indexProgress(json) });
+          recordVerification(file, result.ok);
+          const lines = result.tables.map((t) => `  ${t.match ? 'ok  ' : 'DIFF'} ${t.name.padEnd(24)} ${t.rows}/${t.expectedRows} rows`);
+          print(json, result, `${result.ok ? 'backup verified' : `backup FAILED verification${result.error ? `: ${result.error}` : ''}`}\n${lines.join('\n')}`);
+          if (!result.ok) process.exitCode = 1;
+        }),
+      ),
     );
 
   backup
@@ -126,15 +140,17 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .option('--force', 'replace the data of a database that is not empty')
     .option('--json', 'machine-readable output')
     .action(
-      databaseAction(async (database, _config, logger, options) => {
-        const json = Boolean(options.json);
-        const { restoreBackup } = await import('../ops/restore.ts');
-        const manifest = await restoreBackup(database.owner.pool, options.file as string, logger, {
-          force: Boolean(options.force),
-          onTable: progress(json),
-          onIndex: indexProgress(json),
-        });
-        print(json, manifest, `restored ${totalRows(manifest)} rows in ${manifest.tables.length} tables from the backup of ${manifest.created_at}`);
-      }),
+      withBackupFile(
+        databaseAction(async (database, _config, logger, options) => {
+          const json = Boolean(options.json);
+          const { restoreBackup } = await import('../ops/restore.ts');
+          const manifest = await restoreBackup(database.owner.pool, options.file as string, logger, {
+            force: Boolean(options.force),
+            onTable: progress(json),
+            onIndex: indexProgress(json),
+          });
+          print(json, manifest, `restored ${totalRows(manifest)} rows in ${manifest.tables.length} tables from the backup of ${manifest.created_at}`);
+        }),
+      ),
     );
 }

@@ -17,7 +17,8 @@ import { columnList } from './columns.ts';
  * fails as a whole (a turn the server refuses, a deadlock, a lost connection before the commit), nothing of it was
  * written, and every turn is retried alone, in order, so that only the faulty one fails. When the connection is lost
  * during the commit, the transaction's id, read back with the rows, tells whether it committed
- * (pg_xact_status): no turn is written twice nor reported failed when it was written.
+ * (pg_xact_status), and the rows themselves confirm a "committed" (after a crash the id may belong to another
+ * transaction): no turn is written twice, nor reported written when it was not, nor failed when it was.
  */
 
 /** Turns one statement carries at most. */
@@ -104,6 +105,7 @@ export function batchStatement(turns: QueuedTurn[]): CompiledQuery {
 
 const CONVERSATION_STATES = 'SELECT id, ended_at FROM conversations WHERE id = ANY($1::uuid[])';
 const XACT_STATUS = 'SELECT pg_xact_status($1::xid8) AS status';
+const ROW_STORED = 'SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1::uuid) AS stored';
 
 /** The single-turn error of a turn whose conversation took no rows: unknown, or ended. */
 function refusal(conversationId: string, known: boolean): MordomoError {
@@ -245,9 +247,27 @@ class AppendCoalescer {
       // nothing to write; either way retrying alone writes nothing twice.
       if (typeof xid !== 'string') throw error;
       const status = await this.statusOf(xid);
-      if (status === 'committed') return returned!;
+      if (status === 'committed') {
+        // A transaction id says "committed" for this batch only if the server did not crash in between: ids whose
+        // WAL never reached the disk are handed out again after crash recovery, and another transaction may have
+        // committed under this one's. Its rows are the proof (message ids are random, written by no one else).
+        const written = await this.rowsStored(returned!);
+        if (written === true) return returned!;
+        if (written === false) throw error;
+        throw new UnresolvedCommit(error);
+      }
       if (status === 'aborted') throw error;
       throw new UnresolvedCommit(error);
+    }
+  }
+
+  /** Whether the batch's first message is in the table (all or none of a batch is), or undefined if unknown. */
+  private async rowsStored(returned: Message[]): Promise<boolean | undefined> {
+    try {
+      const { rows } = await this.db.executeQuery<{ stored: boolean }>(CompiledQuery.raw(ROW_STORED, [returned[0]!.id]));
+      return rows[0]?.stored === true;
+    } catch {
+      return undefined;
     }
   }
 

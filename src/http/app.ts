@@ -26,8 +26,9 @@ import { reportRoutes } from './routes/reports.ts';
 import { searchRoutes } from './routes/search.ts';
 import { userRoutes } from './routes/users.ts';
 import { zodToJsonConfig } from './schemas.ts';
+import { FRAME_ANCESTORS, securityHeaderLines, sendSecurityHeaders } from './security-headers.ts';
 import { responseSerializer } from './serializer.ts';
-import { HSTS, readCertificate } from './tls.ts';
+import { readCertificate } from './tls.ts';
 
 /** The zod schemas registered by name (User, Message, Error…) become the document's components. */
 const toComponents = createJsonSchemaTransformObject({ zodToJsonConfig });
@@ -57,7 +58,7 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     frameworkErrors: handleError,
     // Requests Node refuses before Fastify sees them (headers over 16 KB, malformed HTTP) get the one error shape
     // too, instead of Node's bare status line.
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => answerClientError(error, socket, Boolean(config.http.tls)),
     // HTTPS when a certificate is configured: the API, the dashboard, /metrics and health on the one listener.
     ...(config.http.tls ? { https: readCertificate(config.http.tls) } : {}),
   });
@@ -70,13 +71,9 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
 
-  // Every answer: no MIME sniffing, no referrer leaking a URL's ids, no framing (the dashboard and /docs are the
-  // only pages; their scripts' sources are set by their own Content-Security-Policy).
-  const tls = Boolean(config.http.tls);
-  app.addHook('onSend', async (_request, reply) => {
-    void reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').header('x-frame-options', 'DENY');
-    if (tls) void reply.header('strict-transport-security', HSTS);
-  });
+  // Every answer carries the same security headers (security-headers.ts), set on the raw response so that what
+  // Fastify or a hijacked reply writes has them too; answers Node refuses before that get them in answerClientError.
+  sendSecurityHeaders(app.server, Boolean(config.http.tls));
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
@@ -115,8 +112,13 @@ async function publishDocument(app: FastifyInstance): Promise<void> {
     transform: createJsonSchemaTransform({ zodToJsonConfig }),
     transformObject: (document) => pruneComponents(describeResponses(toComponents(document))),
   });
-  // staticCSP: /docs gets a Content-Security-Policy allowing only its own files (and the inline bits it needs).
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  // staticCSP: /docs gets a Content-Security-Policy allowing only its own files (and the inline bits it needs). Its
+  // `frame-ancestors 'self'` would contradict X-Frame-Options: DENY; the page is framed by nobody, like the rest.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: (policy) => policy.replace(/frame-ancestors [^;]*/, FRAME_ANCESTORS),
+  });
 }
 
 /** The admin scope: the Mordomo core, operations and the IVR's keys, behind the admin token. */
@@ -148,7 +150,7 @@ async function tenantScope(tenant: FastifyInstance, { context }: { context: Serv
 }
 
 /** See `clientErrorHandler` above: the status Node would send, with the error body every other refusal has. */
-function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+function answerClientError(error: Error & { code?: string }, socket: Socket, tls: boolean): void {
   if (!socket.writable) return;
   const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
   const status = tooLarge ? 431 : 400;
@@ -156,7 +158,7 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
   const body = JSON.stringify({ error: { code: 'invalid_input', message, request_id: 'none' } });
   socket.end(
     `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
+      `content-length: ${Buffer.byteLength(body)}\r\n${securityHeaderLines(tls)}connection: close\r\n\r\n${body}`,
   );
 }
 

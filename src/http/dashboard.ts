@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { FRAME_ANCESTORS } from './security-headers.ts';
 
 // Beside this module: src/http/dashboard in a clone, dist/http/dashboard (copied by the build) in the package.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -17,7 +18,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 };
 
 // Only this origin's scripts run; Chart.js sizes its canvases through inline styles.
-const POLICY = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
+const POLICY = `default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; ${FRAME_ANCESTORS}`;
 
 /**
  * The operator's dashboard: a static page whose script asks for the admin token and reads /v1/dashboard with it,

@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { NotFoundError } from '../errors.ts';
 
 export interface BackupFile {
   file: string;
@@ -59,4 +60,24 @@ export function pruneBackups(dir: string, options: PruneOptions): BackupFile[] {
     rmSync(`${backup.file}.verified`, { force: true });
   }
   return doomed;
+}
+
+/**
+ * Refuses, before anything is started or written, a backup path that is not a readable file: missing, a folder,
+ * or unreadable (EX_NOINPUT, 66, on the command line). Reading one would fail later, after a scratch database or
+ * an embedded server was made for it, with the system's own words.
+ */
+export function checkBackupFile(file: string): void {
+  let isFile: boolean;
+  try {
+    isFile = statSync(file).isFile();
+  } catch {
+    throw new NotFoundError(`backup file ${file} not found`);
+  }
+  if (!isFile) throw new NotFoundError(`${file} is a directory, not a backup file`);
+  try {
+    accessSync(file, constants.R_OK);
+  } catch {
+    throw new NotFoundError(`backup file ${file} cannot be read (check its permissions)`);
+  }
 }

@@ -41,6 +41,11 @@ export interface BackupOptions {
   outDir: string;
   /** Called after each table, for progress on a terminal. */
   onTable?: (entry: TableEntry) => void;
+  /**
+   * Ends the backup when aborted (Ctrl-C, SIGTERM) before its file is in place: the partial file is removed and the
+   * abort's reason thrown. Once the file is renamed into place the backup is done, whatever comes after.
+   */
+  signal?: AbortSignal;
   /** Opens the output (tests inject one that fails like a full disk). */
   open?: (file: string) => Writable;
 }
@@ -86,6 +91,7 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
         const failed = new Promise<never>((_, reject) => output.once('error', reject));
         failed.catch(() => undefined);
         const write = async (chunk: Buffer) => {
+          options.signal?.throwIfAborted();
           if (!gzip.write(chunk)) await Promise.race([once(gzip, 'drain'), failed]);
         };
         const manifest: Manifest = {
@@ -111,6 +117,8 @@ export async function createBackup(pool: pg.Pool, options: BackupOptions): Promi
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
     );
+    // The last moment an interruption undoes the backup; commitFile is synchronous, so none comes during it.
+    options.signal?.throwIfAborted();
     commitFile(partial, file);
     return { file, bytes: written, manifest };
   } catch (error) {

@@ -8,9 +8,11 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Module } from '../config.ts';
 import { ConfigError, ConflictError, mapDatabaseError, MordomoError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { whereLoadFailed, type PgLoadError } from './restore-failures.ts';
 import { buildPendingIndexes, type IndexDefinition, queueIndexBuilds } from '../migrate/pending-indexes.ts';
 import { migrate } from '../migrate/runner.ts';
 import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
+import { checkBackupFile } from './backup-files.ts';
 import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, tableShape } from './backup-tables.ts';
 import { quoteIdentifier } from '../db/identifiers.ts';
@@ -78,6 +80,7 @@ async function assertEmpty(pool: pg.Pool, modules: Module[]): Promise<void> {
 export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger, options: RestoreOptions = {}): Promise<Manifest> {
   // Checks and migrations before the load takes its connection: the migration runner takes one of its own, and
   // with a pool of one (a library user may pass any) holding ours meanwhile would wait forever.
+  checkBackupFile(file);
   const { rows: su } = await query<{ ok: boolean }>(pool, 'SELECT rolsuper AS ok FROM pg_roles WHERE rolname = current_user');
   if (!su[0]?.ok) throw new ConfigError('restore needs a superuser: it loads rows with triggers off so that counters are not counted twice');
   const modules = await backedUpModules(file);
@@ -132,6 +135,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
         await client.query(`SET LOCAL session_replication_role = replica`);
         await client.query(WITHOUT_STATEMENT_TIMEOUT);
         await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+        await quietServerLog(client);
         const tables = modules
           .flatMap((m) => MODULE_TABLES[m])
           .map(quoteIdentifier)
@@ -201,7 +205,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
     if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
     // gzip checks its CRC only at the end of the stream, so damaged bytes can reach COPY first and fail there.
     if (current && !(error instanceof MordomoError) && /^2[23]|^XX/.test((error as { code?: string }).code ?? '')) {
-      throw new BackupFormatError(`corrupt backup: table ${current.entry.name} could not be loaded (${(error as Error).message})`);
+      throw new BackupFormatError(`corrupt backup: table ${current.entry.name} could not be loaded: ${whereLoadFailed(error as PgLoadError)}`);
     }
     throw mapDatabaseError(error);
   } finally {
@@ -363,6 +367,8 @@ export async function verifyBackup(
   logger: Logger,
   progress: Pick<RestoreOptions, 'onTable' | 'onIndex'> = {},
 ): Promise<VerifyResult> {
+  // A file that is not there is an error of the caller's, not a failed verification: nothing is created for it.
+  checkBackupFile(file);
   const admin = new URL(databaseUrl);
   admin.pathname = '/postgres';
   const scratchName = `mordomo_verify_${randomBytes(4).toString('hex')}`;
@@ -395,5 +401,20 @@ export async function verifyBackup(
     await pool.end();
     await adminClient.query(`DROP DATABASE IF EXISTS ${scratchName} WITH (FORCE)`).catch(() => undefined);
     await adminClient.end();
+  }
+}
+
+/**
+ * A refused row's ERROR line and its COPY context in the server's log would quote the row's value. A superuser
+ * (the embedded server's, or an owner granted the setting) logs this transaction's errors no more; for another
+ * role the setting is refused and the log stays as the server is configured.
+ */
+async function quietServerLog(client: pg.PoolClient): Promise<void> {
+  await client.query('SAVEPOINT quiet_log');
+  try {
+    await client.query("SET LOCAL log_min_messages = 'fatal'");
+    await client.query('RELEASE SAVEPOINT quiet_log');
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT quiet_log');
   }
 }

@@ -77,7 +77,11 @@ export async function survivesFaults(label: string, fault: (target: FaultTarget,
   }
   await load.stop();
   alive('the faults');
-  assert.deepEqual(load.unexpected.slice(0, 10), [], 'every failed request was a 503 in the one error shape');
+  assert.deepEqual(
+    load.unexpected.slice(0, 10),
+    [],
+    `every failed request was a 503 in the one error shape; the service said:\n${serviceErrors(service.output())}`,
+  );
 
   const stored = new pg.Client({ connectionString: target.superuserUrl() });
   await stored.connect();
@@ -92,7 +96,7 @@ export async function survivesFaults(label: string, fault: (target: FaultTarget,
       assert.deepEqual(
         [...contents].filter((content) => !present.has(content)),
         [],
-        `acknowledged turns of ${conversation} are stored`,
+        `acknowledged turns of ${conversation} are stored; the service said:\n${serviceErrors(service.output())}`,
       );
       acknowledged += contents.size;
     }
@@ -199,6 +203,12 @@ function startLoad(call: (method: string, route: string, body?: unknown) => Prom
     await Promise.all(workers);
   };
   return load;
+}
+
+/** The service's log lines above info (its warnings and errors, with their causes), for a failure's message. */
+function serviceErrors(output: string): string {
+  const lines = output.split('\n').filter((line) => /"level":(40|50|60)/.test(line) && !line.includes('reconnecting'));
+  return lines.slice(-40).join('\n');
 }
 
 function pause(ms: number): Promise<void> {

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import { createUser } from '../../src/core/users.ts';
-import { runCli } from '../harness/cli.ts';
+import { eventually } from '../harness/assertions.ts';
+import { CLI, cliEnv, exited, runCli, stopServersAfter } from '../harness/cli.ts';
 import { adminQuery, testDatabase, urlFor } from '../harness/database.ts';
+import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
-const { db, url } = await testDatabase('backup_cli');
+const { db, url, name } = await testDatabase('backup_cli');
 await createUser(db, { name: 'Operadora' });
 const backupDir = tempDir('cli-backups');
 const env = { DATABASE_URL: url, MORDOMO_BACKUP_DIR: backupDir, MORDOMO_MODULES: 'core,ivr' };
@@ -63,4 +66,60 @@ test('restore --target loads into another database, not the configured one (whic
   const bad = await runCli(['restore', taken.file, '--target', 'mysql://somewhere/db'], env);
   assert.equal(bad.code, 64); // a usage error, as for every other command
   assert.match(bad.stderr, /--target <url>.*must be a postgres:\/\/ or postgresql:\/\/ URL/);
+});
+
+test('a backup interrupted before its file is in place leaves nothing and exits 130', async () => {
+  const out = tempDir('cli-backup-interrupted');
+  // The backup waits for this lock on its last core table, its partial file half written, until the signal comes.
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query('LOCK TABLE config IN ACCESS EXCLUSIVE MODE');
+  const child = spawn(process.execPath, [CLI, 'backup', '--out', out], { env: cliEnv(env) });
+  const code = exited(child);
+  try {
+    await eventually('the backup to wait for the lock', async () => {
+      const { rows } = await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND query LIKE 'COPY%config%'`, [name]);
+      return rows.length > 0;
+    });
+    assert.ok(
+      readdirSync(out).some((file) => file.endsWith('.partial')),
+      'the partial file exists while the backup works',
+    );
+    child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  } finally {
+    await holder.query('ROLLBACK');
+    await holder.end();
+  }
+  assert.equal(await code, 130);
+  assert.deepEqual(readdirSync(out), [], 'neither a partial file nor one that looks like a backup');
+});
+
+test('a signal that comes once the backup file is in place changes nothing: exit 0, the file kept', async () => {
+  // The embedded server, so that stopping it after the backup leaves the signal a window to come in.
+  const dataDir = path.join(tempDir('cli-backup-late-signal'), 'data');
+  stopServersAfter(path.join(dataDir, 'pg'));
+  const embedded = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(await freePort()), MORDOMO_LOG_LEVEL: 'info' };
+  const migrated = await runCli(['migrate'], embedded);
+  assert.equal(migrated.code, 0, migrated.stderr);
+  const child = spawn(process.execPath, [CLI, 'backup'], { env: cliEnv(embedded) });
+  const code = exited(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const file = await new Promise<string>((resolve) => {
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const written = /backup written: (\S+)/.exec(stdout)?.[1];
+      if (written) {
+        child.kill('SIGTERM');
+        resolve(written);
+      }
+    });
+  });
+  assert.equal(await code, 0, stderr);
+  assert.match(stderr, /the work is done; finishing/, 'the signal came while the command was still running');
+  assert.ok(existsSync(file), 'the backup is kept');
+  assert.ok(!existsSync(`${file}.partial`));
 });

@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import assert, { rejects } from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -234,6 +234,28 @@ test('a backup whose rows break a key is refused, and the target keeps its keys'
       rows.map((r) => r.conname),
       ['conversations_pkey', 'conversations_user_id_fkey', 'messages_conversation_id_fkey', 'messages_pkey'],
     );
+  } finally {
+    await target.pool.end();
+  }
+});
+
+test("a row a column cannot take is refused by table, line and column, never quoting the row's value (nor in the server's log)", async () => {
+  const dir = tempDir('backups-type-error');
+  const damaged = path.join(dir, 'bad-value.mdb.gz');
+  const secret = 'segredo-do-cliente-4711';
+  // The first field of the first message (its uuid id) replaced by text a uuid column cannot take.
+  rewriteTable((await createBackup(pool, { outDir: dir })).file, damaged, 'messages', { data: (rows) => rows.replace(/^[^\t]*/, secret) });
+  const logFile = (await pool.query<{ file: string }>('SELECT pg_current_logfile() AS file')).rows[0]!.file;
+  const logSize = async () => Number((await pool.query<{ size: string }>('SELECT (pg_stat_file($1)).size AS size', [logFile])).rows[0]!.size);
+  const logBefore = await logSize();
+  const target = await emptyDatabase();
+  try {
+    await rejectsWith(() => restoreBackup(target.pool, damaged, logger), 'invalid_input', /table messages could not be loaded: line 1, column id: /);
+    await rejects(restoreBackup(target.pool, damaged, logger), (error: Error) => !error.message.includes(secret));
+    assert.equal((await target.pool.query('SELECT count(*)::int AS n FROM users')).rows[0].n, 0, 'nothing was loaded');
+    const logged = (await pool.query<{ text: string }>('SELECT pg_read_file($1, $2, $3) AS text', [logFile, logBefore, (await logSize()) - logBefore])).rows[0]!
+      .text;
+    assert.ok(!logged.includes(secret), `the server log quotes the row's value:\n${logged.slice(0, 2000)}`);
   } finally {
     await target.pool.end();
   }
