@@ -24,7 +24,10 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     )
     .action(
       databaseAction(async (database, config, logger, options) => {
-        const [{ embeddedPrimary }, { createReplica, primaryTls }] = await Promise.all([import('../ops/replica-primary.ts'), import('../ops/replica.ts')]);
+        const [{ embeddedPrimary }, { createReplica, loopbackTls, primaryTls }] = await Promise.all([
+          import('../ops/replica-primary.ts'),
+          import('../ops/replica.ts'),
+        ]);
         const primary = embeddedPrimary(database, config, options.primary === undefined ? undefined : String(options.primary));
         const dataDir = path.resolve(String(options.standbyDir));
         const result = await createReplica(database.owner.pool, {
@@ -35,7 +38,9 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
           port: portOption(options.port),
           osUser: config.pgOsUser,
           logger,
-          tls: primaryTls(options.primary === undefined ? config.databaseUrl : String(options.primary)),
+          tls:
+            primaryTls(options.primary === undefined ? config.databaseUrl : String(options.primary)) ??
+            loopbackTls(config.pgNetwork.clientNetworks, primary.port, primary.password),
         });
         process.stdout.write(
           `standby running on port ${result.port}, streaming through slot ${result.slot}\n` +

@@ -10,6 +10,7 @@ import { ensureRuntimeLogin, RUNTIME_ROLE } from './runtime-role.ts';
 import { ReadRouter } from './read-routing.ts';
 import { redactUrl } from './urls.ts';
 import { pgConnectionOptions } from './tls.ts';
+import { tlsForcedOnLoopback } from './pg-hba.ts';
 import type { DB } from './schema.ts';
 
 export const DATABASE_NAME = 'mordomo';
@@ -157,7 +158,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     const handle = await server.ensureRunning();
     // A loopback network in MORDOMO_PG_CLIENT_NETWORKS takes the plain loopback lines out of pg_hba.conf: this
     // process then reaches its own server over TLS as well (encrypted; loopback needs no name check).
-    const tlsOnLoopback = config.pgNetwork.clientNetworks.includes('127.0.0.1/32');
+    const tlsOnLoopback = tlsForcedOnLoopback(config.pgNetwork.clientNetworks);
     const local = (...args: Parameters<typeof embeddedUrl>) => `${embeddedUrl(...args)}${tlsOnLoopback ? '?sslmode=require' : ''}`;
     try {
       await probe(local(handle.port, handle.password, 'postgres'), '', true, config.pool.connectionTimeoutMs);

@@ -6,6 +6,11 @@ import path from 'node:path';
 const MARKER = '# mordomo-db: written from MORDOMO_PG_CLIENT_NETWORKS at each start; edits here are lost.';
 const LOOPBACK = ['127.0.0.1/32', '::1/128'];
 
+/** Whether the settings take the plain loopback lines out, so that this machine's own clients must use TLS too. */
+export function tlsForcedOnLoopback(networks: string[]): boolean {
+  return networks.includes(LOOPBACK[0]!);
+}
+
 /**
  * pg_hba.conf's lines: this machine's own connections as initdb writes them (plain, over loopback; the Unix
  * socket is off), then for each client network `hostssl` lines only, for sessions and for replication (a standby).

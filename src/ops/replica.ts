@@ -4,6 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { query } from '../db/client.ts';
 import { embeddedUrl, probeDatabase } from '../db/connect.ts';
+import { tlsForcedOnLoopback } from '../db/pg-hba.ts';
 import { type LagLimits, lsnToBigInt, type ReplicaHealth, replicaState } from '../db/read-routing.ts';
 import { redactUrl } from '../db/urls.ts';
 import { pgConnectionOptions } from '../db/tls.ts';
@@ -65,6 +66,16 @@ export function primaryTls(url: string | undefined, env: NodeJS.ProcessEnv = pro
   if (rootCertFile === 'system')
     throw new ConfigError('replica create: give the CA file of the primary as sslrootcert=<file> (the standby cannot use sslrootcert=system)');
   return { mode, rootCertFile: rootCertFile ? path.resolve(rootCertFile) : undefined, url };
+}
+
+/**
+ * With TLS forced on loopback (MORDOMO_PG_CLIENT_NETWORKS names 127.0.0.1/32) a plain walreceiver is refused, so a
+ * standby made without `--primary …sslmode=…` is encrypted as the service's own connections are: `require`, since
+ * on this machine there is no network to put a false server on.
+ */
+export function loopbackTls(clientNetworks: string[], port: number, password: string): PrimaryTls | undefined {
+  if (!tlsForcedOnLoopback(clientNetworks)) return undefined;
+  return { mode: 'require', rootCertFile: undefined, url: `${embeddedUrl(port, password)}?sslmode=require` };
 }
 
 /**

@@ -13,7 +13,7 @@ import { pgConnectionOptions } from '../../src/db/tls.ts';
 import { replicaUrl } from '../../src/ops/replica.ts';
 import { eventually } from '../harness/assertions.ts';
 import { testCa } from '../harness/certificates.ts';
-import { exited, primaryAndStandby, runCli, startService } from '../harness/cli.ts';
+import { exited, primaryAndStandby, runCli, startService, stopServersAfter } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
 
 const ca = testCa('replica-tls');
@@ -77,6 +77,20 @@ test('a standby made with verify-full streams from a TLS-only primary, encrypted
       `SELECT s.ssl, r.state FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.application_name = 'mordomo_standby'`,
     );
     assert.deepEqual(walsender.rows, [{ ssl: true, state: 'streaming' }]);
+
+    // Without --primary, the standby of a server with TLS forced on loopback is encrypted too (not refused as plain).
+    const plainFlagDir = path.join(root, 'standby-default');
+    stopServersAfter(path.join(plainFlagDir, 'pg'));
+    const byDefault = await runCli(['replica', 'create', '--standby-dir', plainFlagDir, '--port', String(await freePort())], env);
+    assert.equal(byDefault.code, 0, byDefault.stderr);
+    assert.match(readFileSync(path.join(plainFlagDir, 'pg', 'postgresql.auto.conf'), 'utf8'), /sslmode=require/);
+    await eventually('the second standby to stream, encrypted', async () => {
+      const { rows } = await query<{ ssl: boolean }>(
+        primaryUrl(ca.caFile),
+        `SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.state = 'streaming' AND r.application_name <> 'mordomo_standby'`,
+      );
+      return rows.length === 1 && rows[0]!.ssl;
+    });
   } finally {
     service.child.kill('SIGTERM');
     await exited(service.child);
