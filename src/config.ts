@@ -1,9 +1,44 @@
 import { readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { isPostgresUrl } from './postgres-url.ts';
+
+/**
+ * The embedded server on the network: the addresses it listens on (MORDOMO_PG_LISTEN_ADDRESSES, 127.0.0.1 always
+ * among them), its certificate (MORDOMO_PG_TLS_CERT_FILE / _KEY_FILE, ssl = on) and the client networks given
+ * `hostssl … scram-sha-256` lines (MORDOMO_PG_CLIENT_NETWORKS), for normal and replication connections. Beyond
+ * loopback only with a certificate: a password and the rows would otherwise cross the network in the clear.
+ */
+export interface PgNetwork {
+  listenAddresses: string[];
+  tls: { certFile: string; keyFile: string } | undefined;
+  clientNetworks: string[];
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the machine itself. */
+function isLoopbackAddress(address: string): boolean {
+  return address === 'localhost' || address === '::1' || (isIP(address) === 4 && address.startsWith('127.'));
+}
+
+/** A CIDR as pg_hba.conf takes it (10.0.0.0/24, fd00::/64, or one address, given its /32 or /128); undefined when it is not. */
+function parseCidr(text: string): string | undefined {
+  const [address, prefix, extra] = text.split('/');
+  const family = isIP(address ?? '');
+  if (extra !== undefined || !family) return undefined;
+  const max = family === 4 ? 32 : 128;
+  if (prefix === undefined) return `${address}/${max}`;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) return undefined;
+  return `${address}/${Number(prefix)}`;
+}
+
+const commaList = (value: string) =>
+  value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
 
 /**
  * Every setting of mordomo-db, parsed and validated in one place. Nothing else reads `process.env`:
@@ -34,6 +69,8 @@ export interface Config {
   pgOsUser: string;
   /** The embedded server's shared_buffers; undefined: a quarter of the machine's memory. */
   pgSharedBuffers: string | undefined;
+  /** Who may reach the embedded server beyond this machine's own service (standbys, remote clients): see PgNetwork. */
+  pgNetwork: PgNetwork;
   modules: Module[];
   /** Where `mordomo-db backup` writes and `backup list`/`prune` look (default: DATA_DIR/backups). */
   backupDir: string;
@@ -133,6 +170,23 @@ const schema = z.object({
   MORDOMO_PG_SHARED_BUFFERS: z
     .string()
     .regex(/^[1-9]\d{0,6}(MB|GB)$/, 'a size in MB or GB, like 512MB or 4GB')
+    .optional(),
+  MORDOMO_PG_LISTEN_ADDRESSES: z
+    .string()
+    .transform(commaList)
+    .pipe(z.array(z.string().refine((a) => a === '*' || a === 'localhost' || isIP(a) !== 0, 'each must be an IP address of this machine, or *')))
+    .optional(),
+  MORDOMO_PG_TLS_CERT_FILE: z.string().min(1).optional(),
+  MORDOMO_PG_TLS_KEY_FILE: z.string().min(1).optional(),
+  MORDOMO_PG_CLIENT_NETWORKS: z
+    .string()
+    .transform((value, ctx) =>
+      commaList(value).map((part) => {
+        const cidr = parseCidr(part);
+        if (!cidr) ctx.addIssue({ code: 'custom', message: `"${part}" is not a network: give CIDRs such as 10.0.0.0/24 or fd00::/64, comma-separated` });
+        return cidr ?? '';
+      }),
+    )
     .optional(),
   MORDOMO_PG_OS_USER: z
     .string()
@@ -249,6 +303,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     throw new ConfigError('invalid configuration: MORDOMO_TLS_CERT_FILE and MORDOMO_TLS_KEY_FILE go together (the certificate chain and its private key)');
   }
   if (v.MORDOMO_TLS_KEY_FILE) checkPrivateFile(v.MORDOMO_TLS_KEY_FILE);
+  const pgNetwork = embeddedNetwork(v);
   checkDataDir(path.resolve(v.MORDOMO_DATA_DIR));
   return {
     databaseUrl: v.DATABASE_URL,
@@ -262,6 +317,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     pgPort: v.MORDOMO_PG_PORT,
     pgOsUser: v.MORDOMO_PG_OS_USER,
     pgSharedBuffers: v.MORDOMO_PG_SHARED_BUFFERS,
+    pgNetwork,
     modules: [...new Set(v.MORDOMO_MODULES)],
     backupDir: path.resolve(v.MORDOMO_BACKUP_DIR ?? path.join(v.MORDOMO_DATA_DIR, 'backups')),
     backupRetentionDays: v.MORDOMO_BACKUP_RETENTION_DAYS,
@@ -294,6 +350,44 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     },
     logLevel: v.MORDOMO_LOG_LEVEL,
     logFormat: v.MORDOMO_LOG_FORMAT,
+  };
+}
+
+/**
+ * The embedded server's network settings, checked together: listening beyond loopback, or letting client networks
+ * in, needs the server's certificate and key (refused otherwise, before anything is written), and a listener
+ * beyond loopback needs the networks allowed through it.
+ */
+function embeddedNetwork(v: z.infer<typeof schema>): PgNetwork {
+  const listen = v.MORDOMO_PG_LISTEN_ADDRESSES ?? [];
+  const networks = v.MORDOMO_PG_CLIENT_NETWORKS ?? [];
+  if (Boolean(v.MORDOMO_PG_TLS_CERT_FILE) !== Boolean(v.MORDOMO_PG_TLS_KEY_FILE)) {
+    throw new ConfigError(
+      'invalid configuration: MORDOMO_PG_TLS_CERT_FILE and MORDOMO_PG_TLS_KEY_FILE go together (the server certificate and its private key)',
+    );
+  }
+  const beyond = listen.filter((address) => !isLoopbackAddress(address));
+  if ((beyond.length || networks.length) && !v.MORDOMO_PG_TLS_CERT_FILE) {
+    const what = beyond.length
+      ? `MORDOMO_PG_LISTEN_ADDRESSES=${beyond.join(',')} listens beyond this machine`
+      : 'MORDOMO_PG_CLIENT_NETWORKS lets other hosts in';
+    throw new ConfigError(
+      `invalid configuration: ${what}, which the embedded server does only over TLS: set MORDOMO_PG_TLS_CERT_FILE and MORDOMO_PG_TLS_KEY_FILE (its certificate and 0600 key)`,
+    );
+  }
+  if (beyond.length && !networks.length) {
+    throw new ConfigError(
+      'invalid configuration: MORDOMO_PG_LISTEN_ADDRESSES listens beyond this machine but MORDOMO_PG_CLIENT_NETWORKS names no network to let in (CIDRs such as 10.0.0.0/24)',
+    );
+  }
+  if (v.MORDOMO_PG_TLS_KEY_FILE) checkPrivateFile(v.MORDOMO_PG_TLS_KEY_FILE);
+  return {
+    listenAddresses: [...new Set(['127.0.0.1', ...listen])],
+    tls:
+      v.MORDOMO_PG_TLS_CERT_FILE && v.MORDOMO_PG_TLS_KEY_FILE
+        ? { certFile: path.resolve(v.MORDOMO_PG_TLS_CERT_FILE), keyFile: path.resolve(v.MORDOMO_PG_TLS_KEY_FILE) }
+        : undefined,
+    clientNetworks: [...new Set(networks)],
   };
 }
 

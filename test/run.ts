@@ -11,6 +11,7 @@ import { type Binaries, EmbeddedServer } from '../src/db/embedded-server.ts';
 import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/migrate/runner.ts';
 import { ensureRuntimeLogin } from '../src/db/runtime-role.ts';
+import { testCa } from './harness/certificates.ts';
 import { freePort } from './harness/ports.ts';
 import { tempDir } from './harness/temp-dir.ts';
 import { TEMPLATE_DATABASE } from './harness/database.ts';
@@ -95,6 +96,9 @@ async function otherPostgres(): Promise<{ binaries: Binaries; majorVersion: stri
 let server: EmbeddedServer | undefined;
 let dataDir: string | undefined;
 let adminUrl = process.env.TEST_DATABASE_URL;
+// pytest's server also offers TLS (plain connections still work), with a certificate for `localhost` only: the
+// Python helpers' sslmode=verify-full is then tested against a real verifying handshake (python/tests/test_sslmode.py).
+const serverCa = python && !adminUrl ? testCa('test-server') : undefined;
 if (!adminUrl) {
   dataDir = tempDir('test');
   const port = await freePort();
@@ -107,6 +111,7 @@ if (!adminUrl) {
     // Durability is tested by the crash tests on servers of their own; this one only needs to be fast.
     extraSettings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
     postgres: await otherPostgres(),
+    network: serverCa && { listenAddresses: ['127.0.0.1'], tls: serverCa.issue('test-server', ['localhost']), clientNetworks: [] },
   });
   const handle = await server.ensureRunning();
   adminUrl = embeddedUrl(handle.port, handle.password, 'postgres');
@@ -121,7 +126,13 @@ try {
   exitCode = await new Promise<number>((resolve) => {
     const child = spawn(command, args, {
       stdio: 'inherit',
-      env: { ...process.env, TEST_ADMIN_URL: adminUrl, TEST_TEMPLATE_DATABASE: TEMPLATE_DATABASE, TEST_RUNTIME_PASSWORD: RUNTIME_PASSWORD },
+      env: {
+        ...process.env,
+        TEST_ADMIN_URL: adminUrl,
+        TEST_TEMPLATE_DATABASE: TEMPLATE_DATABASE,
+        TEST_RUNTIME_PASSWORD: RUNTIME_PASSWORD,
+        ...(serverCa && { TEST_SERVER_CA: serverCa.caFile }),
+      },
     });
     child.on('error', (error) => {
       process.stderr.write(`cannot run ${command}: ${error.message}\n`);

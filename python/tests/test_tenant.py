@@ -4,8 +4,8 @@ import logging
 
 import asyncpg
 import pytest
-from sqlalchemy import create_engine, select, text, update
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from conftest import KEY
@@ -168,26 +168,3 @@ async def test_the_pools_settings_can_be_overridden_and_a_slow_statement_is_canc
             await pool.fetchval("SELECT pg_sleep(5)")
     finally:
         await pool.close()
-
-
-async def test_sslmode_in_the_url_reaches_asyncpg(database):
-    """The test server has ssl = off: sslmode=disable connects, sslmode=require is refused, so it was not dropped."""
-    assert database.scalar("SHOW ssl") == "off"
-    pool = await create_pool(database.runtime_url + "?sslmode=disable", min_size=1)
-    assert await pool.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") is False
-    await pool.close()
-    with pytest.raises(ConnectionError, match="rejected SSL upgrade"):
-        await create_pool(database.runtime_url + "?sslmode=require", min_size=1)
-
-
-def test_sslmode_in_the_url_reaches_psycopg2_under_sqlalchemy(database):
-    engine = create_engine(database.runtime_url + "?sslmode=require", future=True)
-    try:
-        with pytest.raises(OperationalError, match="server does not support SSL, but SSL was required"):
-            engine.connect()
-    finally:
-        engine.dispose()
-    engine = create_engine(database.runtime_url + "?sslmode=disable", future=True)
-    with engine.connect() as connection:
-        assert connection.execute(text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).scalar() is False
-    engine.dispose()

@@ -18,10 +18,16 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
     .description('build a hot standby of the embedded server in a new data folder and start it (replication role, physical slot, base backup)')
     .requiredOption('--standby-dir <dir>', 'a new, empty folder for the standby (usable later as MORDOMO_DATA_DIR)')
     .option('--port <port>', 'port of the standby', '5433')
-    .option('--primary <url>', 'the primary (default: the configured database); only the embedded server can be copied from here')
+    .option(
+      '--primary <url>',
+      'the primary (default: the configured database); only the embedded server can be copied from here. With sslmode=verify-full&sslrootcert=<CA file> the standby streams over TLS, verified against that CA',
+    )
     .action(
       databaseAction(async (database, config, logger, options) => {
-        const [{ embeddedPrimary }, { createReplica }] = await Promise.all([import('../ops/replica-primary.ts'), import('../ops/replica.ts')]);
+        const [{ embeddedPrimary }, { createReplica, loopbackTls, primaryTls }] = await Promise.all([
+          import('../ops/replica-primary.ts'),
+          import('../ops/replica.ts'),
+        ]);
         const primary = embeddedPrimary(database, config, options.primary === undefined ? undefined : String(options.primary));
         const dataDir = path.resolve(String(options.standbyDir));
         const result = await createReplica(database.owner.pool, {
@@ -32,6 +38,9 @@ export function registerReplicaCommands(program: Command, { databaseAction, conf
           port: portOption(options.port),
           osUser: config.pgOsUser,
           logger,
+          tls:
+            primaryTls(options.primary === undefined ? config.databaseUrl : String(options.primary)) ??
+            loopbackTls(config.pgNetwork.clientNetworks, primary.port, primary.password),
         });
         process.stdout.write(
           `standby running on port ${result.port}, streaming through slot ${result.slot}\n` +

@@ -10,6 +10,7 @@ import { ensureRuntimeLogin, RUNTIME_ROLE } from './runtime-role.ts';
 import { ReadRouter } from './read-routing.ts';
 import { redactUrl } from './urls.ts';
 import { pgConnectionOptions } from './tls.ts';
+import { tlsForcedOnLoopback } from './pg-hba.ts';
 import type { DB } from './schema.ts';
 
 export const DATABASE_NAME = 'mordomo';
@@ -92,6 +93,11 @@ function describeTlsFailure(error: unknown, target: string): MordomoError | unde
   return undefined;
 }
 
+/** Connects once to `url` and runs SELECT 1; a refusal as the service would report it (TLS ones exit 78). */
+export function probeDatabase(url: string, timeoutMs: number): Promise<void> {
+  return probe(url, redactUrl(url), false, timeoutMs);
+}
+
 async function probe(url: string, displayUrl: string, embedded: boolean, timeoutMs: number): Promise<void> {
   const client = new pg.Client({ ...pgConnectionOptions(url), connectionTimeoutMillis: timeoutMs });
   client.on('error', () => undefined);
@@ -107,7 +113,7 @@ async function probe(url: string, displayUrl: string, embedded: boolean, timeout
 
 /** Creates the `mordomo` database on a fresh embedded cluster (initdb makes only `postgres`). */
 async function ensureDatabase(adminUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
+  const client = new pg.Client(pgConnectionOptions(adminUrl));
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -147,19 +153,24 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       logger,
       walArchiveDir: config.walArchiveDir,
       sharedBuffers: config.pgSharedBuffers,
+      network: config.pgNetwork,
     });
     const handle = await server.ensureRunning();
+    // A loopback network in MORDOMO_PG_CLIENT_NETWORKS takes the plain loopback lines out of pg_hba.conf: this
+    // process then reaches its own server over TLS as well (encrypted; loopback needs no name check).
+    const tlsOnLoopback = tlsForcedOnLoopback(config.pgNetwork.clientNetworks);
+    const local = (...args: Parameters<typeof embeddedUrl>) => `${embeddedUrl(...args)}${tlsOnLoopback ? '?sslmode=require' : ''}`;
     try {
-      await probe(embeddedUrl(handle.port, handle.password, 'postgres'), '', true, config.pool.connectionTimeoutMs);
-      await ensureDatabase(embeddedUrl(handle.port, handle.password, 'postgres'));
+      await probe(local(handle.port, handle.password, 'postgres'), '', true, config.pool.connectionTimeoutMs);
+      await ensureDatabase(local(handle.port, handle.password, 'postgres'));
       const runtimePassword = server.runtimePassword();
-      await ensureRuntimeLogin(embeddedUrl(handle.port, handle.password), runtimePassword);
-      runtimeUrl = embeddedUrl(handle.port, runtimePassword, DATABASE_NAME, RUNTIME_ROLE);
+      await ensureRuntimeLogin(local(handle.port, handle.password), runtimePassword);
+      runtimeUrl = local(handle.port, runtimePassword, DATABASE_NAME, RUNTIME_ROLE);
     } catch (error) {
       await server.stop().catch(() => undefined);
       throw error instanceof MordomoError ? error : new ConfigError((error as Error).message);
     }
-    url = embeddedUrl(handle.port, handle.password);
+    url = local(handle.port, handle.password);
   }
   // The owner's sessions are named apart, so that pg_stat_activity (and `monitor`) tell its work from requests'.
   const owner = connection(url, runtimeUrl ? { ...config.pool, applicationName: `${config.pool.applicationName.slice(0, 50)} owner` } : config.pool, logger);

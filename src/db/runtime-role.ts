@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { scramVerifier } from './scram.ts';
+import { pgConnectionOptions } from './tls.ts';
 
 /** The login role the service and the library run as (README, "Least privilege"); its grants are the migrations'. */
 export const RUNTIME_ROLE = 'mordomo_app';
@@ -23,7 +24,7 @@ END $$`;
  * statement text nor the server log (log_statement = 'ddl') holds the password itself.
  */
 export async function ensureRuntimeLogin(ownerUrl: string, password: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ownerUrl });
+  const client = new pg.Client(pgConnectionOptions(ownerUrl));
   client.on('error', () => undefined);
   await client.connect();
   try {

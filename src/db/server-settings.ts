@@ -89,7 +89,7 @@ export function archiveSettings(dir: string): string {
  * Settings the embedded server must have whatever the file says: its own port, logs inside its data directory
  * (the Docker path /var/log/postgresql does not exist here), TCP only (no socket in a shared /tmp).
  */
-export function embeddedOverrides(port: number): string {
-  // pg_ctl hands this string to a shell, hence the quoting of the empty value.
-  return `-p ${port} -c unix_socket_directories='' -c log_directory=log -c listen_addresses=127.0.0.1`;
+export function embeddedOverrides(port: number, listenAddresses: string[] = ['127.0.0.1']): string {
+  // pg_ctl hands this string to a shell, hence the quoting (the addresses are IP addresses, localhost or *: config.ts).
+  return `-p ${port} -c unix_socket_directories='' -c log_directory=log -c listen_addresses='${listenAddresses.join(',')}'`;
 }

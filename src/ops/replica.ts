@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { query } from '../db/client.ts';
-import { embeddedUrl } from '../db/connect.ts';
+import { embeddedUrl, probeDatabase } from '../db/connect.ts';
+import { tlsForcedOnLoopback } from '../db/pg-hba.ts';
 import { type LagLimits, lsnToBigInt, type ReplicaHealth, replicaState } from '../db/read-routing.ts';
 import { redactUrl } from '../db/urls.ts';
 import { pgConnectionOptions } from '../db/tls.ts';
@@ -35,6 +36,46 @@ export interface ReplicaOptions {
   port: number;
   osUser: string;
   logger: Logger;
+  /**
+   * TLS for the standby's streaming connection, from the primary's URL (primaryTls): its primary_conninfo gets
+   * this sslmode and the root certificate, copied into the standby's data folder. Unset: plain, over loopback.
+   */
+  tls?: PrimaryTls;
+}
+
+export interface PrimaryTls {
+  /** The URL's sslmode (or PGSSLMODE): require, verify-ca or verify-full, as libpq means them. */
+  mode: 'require' | 'verify-ca' | 'verify-full';
+  /** sslrootcert (or PGSSLROOTCERT): the CA that signed the primary's certificate. */
+  rootCertFile: string | undefined;
+  /** The URL, to check before anything is made that the primary answers with these settings. */
+  url: string;
+}
+
+/**
+ * The TLS a standby's walreceiver uses towards its primary, read from the primary's URL as libpq reads it
+ * (parameters, else PGSSLMODE / PGSSLROOTCERT). The walreceiver runs in the standby server, whose environment
+ * holds none of ours (serverEnvironment), so the settings are written into primary_conninfo. undefined: no TLS.
+ */
+export function primaryTls(url: string | undefined, env: NodeJS.ProcessEnv = process.env): PrimaryTls | undefined {
+  if (!url) return undefined;
+  const params = new URL(url).searchParams;
+  const mode = params.get('sslmode') ?? (env.PGSSLMODE || undefined);
+  if (mode !== 'require' && mode !== 'verify-ca' && mode !== 'verify-full') return undefined;
+  const rootCertFile = params.get('sslrootcert') ?? (env.PGSSLROOTCERT || undefined);
+  if (rootCertFile === 'system')
+    throw new ConfigError('replica create: give the CA file of the primary as sslrootcert=<file> (the standby cannot use sslrootcert=system)');
+  return { mode, rootCertFile: rootCertFile ? path.resolve(rootCertFile) : undefined, url };
+}
+
+/**
+ * With TLS forced on loopback (MORDOMO_PG_CLIENT_NETWORKS names 127.0.0.1/32) a plain walreceiver is refused, so a
+ * standby made without `--primary …sslmode=…` is encrypted as the service's own connections are: `require`, since
+ * on this machine there is no network to put a false server on.
+ */
+export function loopbackTls(clientNetworks: string[], port: number, password: string): PrimaryTls | undefined {
+  if (!tlsForcedOnLoopback(clientNetworks)) return undefined;
+  return { mode: 'require', rootCertFile: undefined, url: `${embeddedUrl(port, password)}?sslmode=require` };
 }
 
 /**
@@ -56,6 +97,9 @@ export async function createReplica(primary: pg.Pool, options: ReplicaOptions): 
   const { dataDir, logger } = options;
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new ConfigError(`${dataDir} is not empty: give a new folder with --standby-dir`);
   const { slot, role } = standbyNames(dataDir);
+  // A CA that did not sign the primary's certificate (or a server without TLS) is refused here, before a role, a
+  // slot or a copy exists, rather than left to the standby's walreceiver failing in its log.
+  if (options.tls) await probeDatabase(options.tls.url, 5000);
   const password = randomBytes(24).toString('base64url');
   // Role and slot: created, or refreshed when a previous attempt for this same folder left them.
   const { rows } = await query(primary, 'SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
@@ -79,7 +123,9 @@ export async function createReplica(primary: pg.Pool, options: ReplicaOptions): 
   writeFileSync(path.join(dataDir, 'replication-password'), `${password}\n`, { mode: 0o600 });
 
   const autoConf = path.join(pgData, 'postgresql.auto.conf');
-  const conninfo = `host=127.0.0.1 port=${options.primaryPort} user=${role} password=${password} application_name=${slot}`;
+  // verify-full checks the name the URL used (127.0.0.1, localhost or ::1: this machine's server, replica-primary.ts).
+  const host = options.tls ? new URL(options.tls.url).hostname.replace(/^\[|\]$/g, '') : '127.0.0.1';
+  const conninfo = `host=${host} port=${options.primaryPort} user=${role} password=${password} application_name=${slot}${standbyTls(pgData, options.tls)}`;
   writeFileSync(autoConf, `${existsSync(autoConf) ? readFileSync(autoConf, 'utf8') : ''}\nprimary_conninfo = '${conninfo}'\nprimary_slot_name = '${slot}'\n`, {
     mode: 0o600,
   });
@@ -92,6 +138,27 @@ export async function createReplica(primary: pg.Pool, options: ReplicaOptions): 
   const server = new EmbeddedServer({ dataDir, port: options.port, password: undefined, osUser: options.osUser, logger });
   await server.ensureRunning();
   return { slot, port: options.port };
+}
+
+/**
+ * primary_conninfo's TLS keywords. The root certificate is copied into the standby's data folder (owned by the
+ * server's user with it, see chownTree) so that the walreceiver can read it wherever the operator keeps theirs.
+ */
+function standbyTls(pgData: string, tls: PrimaryTls | undefined): string {
+  if (!tls) return '';
+  let keywords = ` sslmode=${tls.mode}`;
+  if (tls.rootCertFile) {
+    const target = path.join(pgData, 'primary-root.crt');
+    // primary_conninfo holds the path unquoted, inside the setting's own quotes.
+    if (/['"\\\s]/.test(target)) throw new ConfigError(`the standby folder ${pgData} must not contain spaces, quotes or backslashes`);
+    try {
+      copyFileSync(tls.rootCertFile, target);
+    } catch (error) {
+      throw new ConfigError(`cannot read the primary's CA file ${tls.rootCertFile} (sslrootcert): ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    keywords += ` sslrootcert=${target}`;
+  }
+  return keywords;
 }
 
 export interface ReplicaStatus {
