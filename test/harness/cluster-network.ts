@@ -52,11 +52,13 @@ function loopback(reason: string): ClusterNetwork {
 /** Namespaces for `nodes` nodes, or plain loopback (with the reason) where the machine does not allow them. */
 export function clusterNetwork(nodes: number): ClusterNetwork {
   if (process.getuid?.() !== 0) return loopback('network namespaces need root (the drill runs as a normal user)');
-  // Names and the subnet from the process id: two drills at once (the system test and bench:failover) get
-  // their own. Interface names are at most 15 characters.
+  // Names from the process id, and a subnet no interface uses yet: two drills at once (the system test and
+  // bench:failover) get their own. Interface names are at most 15 characters.
   const id = process.pid % 100_000;
   const prefix = `mdb${id}`;
-  const subnet = `10.${200 + (id % 50)}.${(id >> 6) % 256}`;
+  const inUse = ip('-4', '-o', 'addr').output;
+  let subnet = '';
+  for (let k = 0; k < 256 && (subnet === '' || inUse.includes(` ${subnet}.`)); k++) subnet = `10.${200 + ((id + k) % 50)}.${((id >> 6) + k) % 256}`;
   const bridge = `${prefix}br`;
   const namespaces = Array.from({ length: nodes }, (_, i) => `${prefix}-pg${i + 1}`);
   const nodeHost = (i: number) => `${subnet}.${11 + i}`;
