@@ -49,13 +49,34 @@ function loopback(reason: string): ClusterNetwork {
   };
 }
 
+/**
+ * The namespaces and links of a drill whose process is gone without its exit handler (SIGKILL, a crash): a
+ * process still running keeps its own.
+ */
+function removeLeftovers(): void {
+  for (const line of ip('netns', 'list').output.split('\n')) {
+    const owner = /^mdb(\d+)-pg\d+/.exec(line);
+    if (!owner) continue;
+    try {
+      process.kill(Number(owner[1]), 0);
+      continue;
+    } catch (error) {
+      // ESRCH: that process is gone, its network goes too (EPERM: alive, another user's).
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    ip('netns', 'delete', owner[0]);
+    for (const link of [`mdb${owner[1]}br`, `mdb${owner[1]}v1`, `mdb${owner[1]}v2`, `mdb${owner[1]}v3`]) ip('link', 'del', link);
+  }
+}
+
 /** Namespaces for `nodes` nodes, or plain loopback (with the reason) where the machine does not allow them. */
 export function clusterNetwork(nodes: number): ClusterNetwork {
   if (process.getuid?.() !== 0) return loopback('network namespaces need root (the drill runs as a normal user)');
   // Names from the process id, and a subnet no interface uses yet: two drills at once (the system test and
   // bench:failover) get their own. Interface names are at most 15 characters.
-  const id = process.pid % 100_000;
+  const id = process.pid;
   const prefix = `mdb${id}`;
+  removeLeftovers();
   const inUse = ip('-4', '-o', 'addr').output;
   let subnet = '';
   for (let k = 0; k < 256 && (subnet === '' || inUse.includes(` ${subnet}.`)); k++) subnet = `10.${200 + ((id + k) % 50)}.${((id >> 6) + k) % 256}`;
