@@ -1,12 +1,13 @@
 // The failover drill's cluster, on loopback: one etcd, three Patroni nodes running the package's embedded
 // PostgreSQL 16, and HAProxy in front, all configured from the templates in deploy/patroni/ (rendered here with
 // the drill's ports and folders). Debian 12's packages: apt-get install patroni etcd-server haproxy.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { chownSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { binaries } from '../../src/db/embedded-server.ts';
 import { eventually } from './assertions.ts';
+import { type ClusterNetwork, clusterNetwork } from './cluster-network.ts';
 import { PG15_BIN } from './debian-pg15.ts';
 import { freePort } from './ports.ts';
 import { tempDir } from './temp-dir.ts';
@@ -45,6 +46,8 @@ export interface Member {
 
 export interface PatroniNode {
   name: string;
+  /** Where its PostgreSQL and REST API listen (its own address when the nodes have network namespaces). */
+  host: string;
   pgPort: number;
   restPort: number;
   dataDir: string;
@@ -64,7 +67,13 @@ export interface Cluster {
   leader(): Promise<PatroniNode>;
   postmasterPid(node: PatroniNode): number;
   startPatroni(node: PatroniNode): void;
-  patronictl(...args: string[]): string;
+  /** Runs patronictl without blocking the event loop (the drill's load goes on meanwhile). */
+  patronictl(...args: string[]): Promise<string>;
+  /** Why no node can be cut off here (no network namespaces), or undefined when partition() works. */
+  partitionUnavailable: string | undefined;
+  /** Cuts the node off from etcd and the other nodes (HAProxy, the service and the test still reach it). */
+  partition(node: PatroniNode): void;
+  heal(node: PatroniNode): void;
   /** Resolves once every node runs, one leader, the others streaming, one of them synchronous. */
   healthy(timeoutMs?: number): Promise<Member[]>;
   stop(): Promise<void>;
@@ -98,6 +107,9 @@ export async function startCluster(label: string): Promise<Cluster> {
   mkdirSync(logs);
   const log = (name: string) => openSync(path.join(logs, `${name}.log`), 'a');
   const nodes: PatroniNode[] = [];
+  const network: ClusterNetwork = clusterNetwork(3);
+  /** Nodes cut off now: members() does not ask them (their view of the cluster is stale). */
+  const cut = new Set<string>();
   // Whatever way this process ends (a failed assertion, a timeout), nothing of the cluster outlives it.
   process.on('exit', () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -108,6 +120,7 @@ export async function startCluster(label: string): Promise<Cluster> {
         // Not running.
       }
     }
+    network.remove();
   });
 
   // bin_dir: the embedded 16 server's initdb, pg_ctl and postgres; Debian's 15 pg_controldata (it reads a 16
@@ -132,22 +145,23 @@ export async function startCluster(label: string): Promise<Cluster> {
     render('etcd.conf.yml.template', {
       ETCD_NAME: 'etcd1',
       ETCD_DATA_DIR: path.join(root, 'etcd'),
-      ETCD_HOST: '127.0.0.1',
+      ETCD_HOST: network.etcdHost,
       ETCD_CLIENT_PORT: etcdClient,
       ETCD_PEER_PORT: etcdPeer,
-      ETCD_INITIAL_CLUSTER: `etcd1=http://127.0.0.1:${etcdPeer}`,
+      ETCD_INITIAL_CLUSTER: `etcd1=http://${network.etcdHost}:${etcdPeer}`,
       SCOPE: 'mordomo',
     }),
   );
   const etcd = spawn('/usr/bin/etcd', ['--config-file', etcdConfig], { stdio: ['ignore', log('etcd'), log('etcd')] });
   children.push(etcd);
-  await eventually('etcd answers', async () => (await get(`http://127.0.0.1:${etcdClient}/health`).catch(() => ({}))) !== undefined, 30_000);
+  await eventually('etcd answers', async () => (await get(`http://${network.etcdHost}:${etcdClient}/health`).catch(() => ({}))) !== undefined, 30_000);
 
   for (let i = 1; i <= 3; i++) {
     const name = `pg${i}`;
     const pgPort = await freePort();
     const restPort = await freePort();
     const dataDir = path.join(root, name, 'data');
+    const host = network.nodeHost(i - 1);
     mkdirSync(path.join(root, name), { recursive: true });
     const config = path.join(root, name, 'patroni.yml');
     writeFileSync(
@@ -155,10 +169,10 @@ export async function startCluster(label: string): Promise<Cluster> {
       render('patroni.yml.template', {
         SCOPE: 'mordomo',
         NODE_NAME: name,
-        NODE_HOST: '127.0.0.1',
+        NODE_HOST: host,
         REST_PORT: restPort,
         PG_PORT: pgPort,
-        ETCD_HOSTS: `127.0.0.1:${etcdClient}`,
+        ETCD_HOSTS: `${network.etcdHost}:${etcdClient}`,
         TTL,
         LOOP_WAIT: 3,
         RETRY_TIMEOUT: 5,
@@ -171,14 +185,14 @@ export async function startCluster(label: string): Promise<Cluster> {
         PGPASS: path.join(root, name, 'pgpass'),
         SUPERUSER,
         REPLICATION_USER: SUPERUSER,
-        CLUSTER_NETWORK: '127.0.0.1/32',
-        CLIENT_NETWORK: '127.0.0.1/32',
+        CLUSTER_NETWORK: network.cidr,
+        CLIENT_NETWORK: network.cidr,
         SOCKET_DIR: path.join(root, 'sockets'),
         CREATE_REPLICA_METHODS: '[mordomo_copy]',
         EXTRA_POSTGRESQL: `  mordomo_copy:\n    command: ${clone}\n    keep_data: false`,
       }),
     );
-    nodes.push({ name, pgPort, restPort, dataDir, config, process: undefined });
+    nodes.push({ name, host, pgPort, restPort, dataDir, config, process: undefined });
   }
   chownAll(root, user);
 
@@ -190,15 +204,29 @@ export async function startCluster(label: string): Promise<Cluster> {
       PATRONI_SUPERUSER_PASSWORD: PASSWORD,
       PATRONI_REPLICATION_PASSWORD: PASSWORD,
     };
-    const child = spawn('/usr/bin/patroni', [node.config], { env, uid: user?.uid, gid: user?.gid, stdio: ['ignore', log(node.name), log(node.name)] });
+    const prefix = network.exec(nodes.indexOf(node));
+    // In a namespace: `ip netns exec` (as root), then setpriv drops to the postgres user; both exec, so the child's
+    // pid is Patroni's.
+    const child =
+      prefix.length > 0 && user
+        ? spawn(
+            prefix[0]!,
+            [...prefix.slice(1), '/usr/bin/setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '/usr/bin/patroni', node.config],
+            {
+              env,
+              stdio: ['ignore', log(node.name), log(node.name)],
+            },
+          )
+        : spawn('/usr/bin/patroni', [node.config], { env, uid: user?.uid, gid: user?.gid, stdio: ['ignore', log(node.name), log(node.name)] });
     node.process = child;
     children.push(child);
   };
 
   const members = async (): Promise<Member[]> => {
     for (const node of nodes) {
+      if (cut.has(node.name)) continue;
       try {
-        const cluster = (await get(`http://127.0.0.1:${node.restPort}/cluster`)) as { members: Member[] };
+        const cluster = (await get(`http://${node.host}:${node.restPort}/cluster`)) as { members: Member[] };
         return cluster.members;
       } catch {
         // That node's REST API is down (a fault killed it): ask the next.
@@ -239,7 +267,7 @@ export async function startCluster(label: string): Promise<Cluster> {
   const perNode: Record<string, string | number> = {};
   nodes.forEach((node, i) => {
     perNode[`NODE${i + 1}_NAME`] = node.name;
-    perNode[`NODE${i + 1}_HOST`] = '127.0.0.1';
+    perNode[`NODE${i + 1}_HOST`] = node.host;
     perNode[`NODE${i + 1}_PG_PORT`] = node.pgPort;
     perNode[`NODE${i + 1}_REST_PORT`] = node.restPort;
   });
@@ -256,7 +284,7 @@ export async function startCluster(label: string): Promise<Cluster> {
     nodes,
     rwUrl: url(rwPort),
     roUrl: url(roPort),
-    patroniUrls: nodes.map((node) => `http://127.0.0.1:${node.restPort}`).join(','),
+    patroniUrls: nodes.map((node) => `http://${node.host}:${node.restPort}`).join(','),
     members,
     healthy,
     startPatroni,
@@ -267,8 +295,24 @@ export async function startCluster(label: string): Promise<Cluster> {
       return node;
     },
     postmasterPid: (node) => Number(readFileSync(path.join(node.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]),
-    patronictl: (...args) => execFileSync('/usr/bin/patronictl', ['-c', nodes[0]!.config, ...args], { encoding: 'utf8', stdio: 'pipe' }),
+    patronictl: (...args) =>
+      new Promise((resolve, reject) =>
+        execFile('/usr/bin/patronictl', ['-c', nodes[0]!.config, ...args], { encoding: 'utf8' }, (error, stdout, stderr) =>
+          error ? reject(new Error(`patronictl ${args.join(' ')}: ${error.message}\n${stderr}`)) : resolve(stdout),
+        ),
+      ),
+    partitionUnavailable: network.partitionUnavailable,
+    partition: (node) => {
+      cut.add(node.name);
+      network.partition(nodes.indexOf(node));
+    },
+    heal: (node) => {
+      network.heal(nodes.indexOf(node));
+      cut.delete(node.name);
+    },
     stop: async () => {
+      // A node left cut off (a failed drill) would keep its Patroni waiting for etcd on the way out.
+      for (const node of nodes) if (cut.has(node.name)) cluster.heal(node);
       haproxy.kill('SIGKILL');
       // Patroni stops its PostgreSQL on SIGTERM; a postmaster whose Patroni a fault killed is stopped by hand.
       const patronis = children.filter((child) => child !== etcd && child !== haproxy && child.exitCode === null && child.signalCode === null);
@@ -282,6 +326,8 @@ export async function startCluster(label: string): Promise<Cluster> {
         }
       }
       etcd.kill('SIGTERM');
+      await new Promise((resolve) => (etcd.exitCode !== null ? resolve(null) : etcd.once('exit', resolve)));
+      network.remove();
     },
   };
   await eventually(
