@@ -9,7 +9,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { eventually } from './assertions.ts';
 import { startService } from './cli.ts';
-import type { Cluster, Member, PatroniNode } from './patroni-cluster.ts';
+import { type Cluster, type Member, type PatroniNode, READ_LAG_LIMIT_BYTES } from './patroni-cluster.ts';
 import { tempDir } from './temp-dir.ts';
 
 const APPENDERS = 3;
@@ -98,6 +98,27 @@ export interface Verdict {
   timelines: { timeline: number; nodes: string[]; first: string; last: string; acknowledged: number }[];
   /** Timelines with more than one node, and pairs of timelines whose commits overlapped in time (must be none). */
   conflicts: string[];
+  /** Reads through HAProxy's read-only port (what DATABASE_REPLICA_URL reaches), sampled through the drill. */
+  reads: ReadSamples;
+}
+
+/**
+ * What the read-only port handed out: every few hundred milliseconds a read through it reports the member that
+ * answered, whether it is a standby, and how far its replay was behind the leader's WAL position read just before
+ * (an upper bound of its lag at the read). A read from a member that takes writes but is not the leader (a cut-off
+ * old leader, with commits nobody else has) is a violation. Reads from standbys further behind than HAProxy's lag
+ * limit are counted, not failed: Patroni's `/replica?lag=` compares a member with the leader position it last
+ * published in etcd, and HAProxy checks every two seconds, so during a failover or a rejoin a member can be further
+ * behind than the limit for a few seconds (docs/high-availability.md).
+ */
+interface ReadSamples {
+  answered: number;
+  /** Reads the port refused or dropped (no member in rotation for a moment, during a fault). */
+  refused: number;
+  /** Reads answered by a standby further behind than READ_LAG_LIMIT_BYTES, and the most behind any read was. */
+  beyondLimit: number;
+  maxLagBytes: number;
+  violations: string[];
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -168,6 +189,7 @@ export async function startDrill(cluster: Cluster): Promise<Drill> {
   // The service has migrated: the commit log goes in before the first turn.
   await withClient(cluster.rwUrl, (client) => client.query(COMMIT_LOG));
   const load = startLoad(call, conversations, service.api, token);
+  const reads = sampleReads(cluster);
   const nodeOfPort = (port: number) => cluster.nodes.find((node) => node.pgPort === port)?.name ?? `port ${port}`;
   const direct = (node: PatroniNode) => cluster.rwUrl.replace(/@[^/]+\//, `@${node.host}:${node.pgPort}/`);
 
@@ -283,6 +305,7 @@ export async function startDrill(cluster: Cluster): Promise<Drill> {
 
   const verify = async (): Promise<Verdict> => {
     await load.stop();
+    await reads.stop();
     const log = await commitLog(cluster.rwUrl, nodeOfPort);
     const logged = new Set(log.map((commit) => commit.message_id));
     const unlogged = [...load.acknowledgedIds].filter((id) => !logged.has(id));
@@ -319,7 +342,15 @@ export async function startDrill(cluster: Cluster): Promise<Drill> {
         for (const content of contents) if (!present.has(content)) missing.push(content);
         acknowledged += contents.size;
       }
-      return { acknowledged, missing, duplicated: rows.filter((row) => row.n > 1).map((row) => `${row.content} x${row.n}`), unlogged, timelines, conflicts };
+      return {
+        acknowledged,
+        missing,
+        duplicated: rows.filter((row) => row.n > 1).map((row) => `${row.content} x${row.n}`),
+        unlogged,
+        timelines,
+        conflicts,
+        reads: reads.samples,
+      };
     } finally {
       await client.end();
     }
@@ -334,8 +365,54 @@ export async function startDrill(cluster: Cluster): Promise<Drill> {
     verify,
     stop: async () => {
       await load.stop();
+      await reads.stop();
       service.child.kill('SIGTERM');
       await waitForExit(service.child);
+    },
+  };
+}
+
+/** Samples the read-only port until stopped (ReadSamples). */
+function sampleReads(cluster: Cluster): { samples: ReadSamples; stop(): Promise<void> } {
+  const samples: ReadSamples = { answered: 0, refused: 0, beyondLimit: 0, maxLagBytes: 0, violations: [] };
+  const nodeOfPort = (port: number) => cluster.nodes.find((node) => node.pgPort === port)?.name ?? `port ${port}`;
+  let running = true;
+  const sampling = (async () => {
+    while (running) {
+      try {
+        const leader = await withClient(
+          cluster.rwUrl,
+          async (client) =>
+            (await client.query<{ lsn: string; port: number }>('SELECT pg_current_wal_lsn()::text AS lsn, inet_server_port() AS port')).rows[0]!,
+        );
+        const read = await withClient(cluster.roUrl, async (client) =>
+          client.query<{ port: number; standby: boolean; behind: string | null }>(
+            `SELECT inet_server_port() AS port, pg_is_in_recovery() AS standby,
+                    GREATEST(pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()), 0)::text AS behind`,
+            [leader.lsn],
+          ),
+        );
+        const { port, standby, behind } = read.rows[0]!;
+        samples.answered++;
+        if (!standby) {
+          if (port !== leader.port) samples.violations.push(`${nodeOfPort(port)} answered a read taking writes while ${nodeOfPort(leader.port)} led`);
+          continue;
+        }
+        const lag = Number(behind ?? 0);
+        samples.maxLagBytes = Math.max(samples.maxLagBytes, lag);
+        if (lag > READ_LAG_LIMIT_BYTES) samples.beyondLimit++;
+      } catch {
+        samples.refused++;
+      } finally {
+        await pause(300);
+      }
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await sampling;
     },
   };
 }

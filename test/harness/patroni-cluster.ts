@@ -18,6 +18,8 @@ export const SUPERUSER = 'mordomo';
 const PASSWORD = 'drill-only-password';
 /** Patroni's timings in the drill: a dead leader's key expires after TTL seconds. */
 export const TTL = 20;
+/** HAProxy's read-only port takes a standby only within this lag (`/replica?lag=`); the drill checks its reads against it. */
+export const READ_LAG_LIMIT_BYTES = 1_048_576;
 
 /** What the drill needs installed, or why it cannot run here. */
 export function missingTools(): string | undefined {
@@ -273,7 +275,7 @@ export async function startCluster(label: string): Promise<Cluster> {
   });
   writeFileSync(
     haproxyConfig,
-    render('haproxy.cfg.template', { BIND_HOST: '127.0.0.1', RW_PORT: rwPort, RO_PORT: roPort, MAX_LAG_BYTES: 1048576, ...perNode }),
+    render('haproxy.cfg.template', { BIND_HOST: '127.0.0.1', RW_PORT: rwPort, RO_PORT: roPort, MAX_LAG_BYTES: READ_LAG_LIMIT_BYTES, ...perNode }),
   );
   const haproxy = spawn('/usr/sbin/haproxy', ['-db', '-f', haproxyConfig], { stdio: ['ignore', log('haproxy'), log('haproxy')] });
   children.push(haproxy);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { runCli } from '../harness/cli.ts';
 import { FAULTS, type Drill, startDrill } from '../harness/failover-drill.ts';
-import { type Cluster, missingTools, startCluster, TTL } from '../harness/patroni-cluster.ts';
+import { type Cluster, missingTools, READ_LAG_LIMIT_BYTES, startCluster, TTL } from '../harness/patroni-cluster.ts';
 
 let cluster: Cluster;
 let drill: Drill;
@@ -74,13 +74,18 @@ test('the leader fails three ways under load: writes resume by themselves, no ac
       assert.match(result.oldLeaderRole, /^(replica|sync_standby)$/, `${fault}: the old leader rejoined as a standby`);
     }
   }
-  const { acknowledged, missing, duplicated, unlogged, timelines, conflicts } = await drill.verify();
+  const { acknowledged, missing, duplicated, unlogged, timelines, conflicts, reads } = await drill.verify();
   t.diagnostic(JSON.stringify(timelines));
+  t.diagnostic(
+    `read-only port: ${reads.answered} reads answered, ${reads.refused} refused; ${reads.beyondLimit} from a standby beyond the ${READ_LAG_LIMIT_BYTES}-byte limit, at most ${reads.maxLagBytes} bytes behind`,
+  );
   assert.ok(acknowledged > 30, `appends went on between the faults (${acknowledged})`);
   assert.deepEqual(missing, [], 'every acknowledged turn is on the new leader');
   assert.deepEqual(duplicated, [], 'no turn was stored twice (the retries carried their Idempotency-Key)');
   assert.deepEqual(unlogged, [], "every acknowledged turn's commit is in the leader's commit log (node and timeline)");
   assert.deepEqual(conflicts, [], 'one node per timeline, and no two timelines took writes at the same time');
+  assert.ok(reads.answered > 30, `reads went on through the read-only port (${reads.answered})`);
+  assert.deepEqual(reads.violations, [], 'no read came from a node taking writes other than the leader (a cut-off old leader)');
   const logged = drill.service
     .output()
     .split('\n')
