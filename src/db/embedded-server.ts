@@ -231,7 +231,9 @@ export class EmbeddedServer {
       this.options.logger.info({ serverPid, ownerPid }, 'joining the embedded PostgreSQL started by another mordomo-db process');
       return;
     }
+    // Ours already: the postmaster restarted its backends after a crash while the watchdog looked.
     this.claimOwnership();
+    if (ownerPid === process.pid) return;
     this.options.logger.warn({ serverPid }, 'adopted an embedded PostgreSQL left running by a process that ended');
   }
 
@@ -284,8 +286,9 @@ export class EmbeddedServer {
       if (newest) files.push(newest);
     }
     const lines = files.filter((file) => existsSync(file)).flatMap((file) => tail(file).split('\n'));
+    // Clients turned away while it started ("not yet accepting connections") would crowd out the server's own reason.
     return lines
-      .filter((line) => /FATAL|PANIC|could not|in use|No space left/i.test(line))
+      .filter((line) => /FATAL|PANIC|could not|in use|No space left/i.test(line) && !CLIENT_TURNED_AWAY.test(line))
       .slice(-3)
       .join(' | ');
   }
@@ -353,6 +356,9 @@ export function runServerTool(user: ServerUser | undefined, command: string, arg
     });
   });
 }
+
+/** What PostgreSQL tells a client it refuses while it starts, recovers or stops: not why it could not start. */
+const CLIENT_TURNED_AWAY = /the database system is (not yet accepting connections|in recovery mode|starting up|shutting down)/;
 
 /** The last 64 KB of a log file: enough for the lines of the latest start, without reading a long log whole. */
 function tail(file: string): string {

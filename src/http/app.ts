@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
+import { databaseMessage, sqlstateOf } from '../errors.ts';
 import { createIvr } from '../ivr/ivr.ts';
 import { bearer } from './auth.ts';
 import type { ServiceContext } from './context.ts';
@@ -43,6 +44,9 @@ const clientOf = (request: FastifyRequest) => request.ip;
  * page), admin (every /v1 route of the core, /metrics: the admin bearer token) and IVR (/v1/ivr: a domain's API
  * key, which alone decides the domain).
  */
+/** Methods whose success means the database took a write. */
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 export async function buildApp(context: ServiceContext): Promise<FastifyInstance> {
   const { config, metrics } = context;
   const app = Fastify({
@@ -77,7 +81,11 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    if (WRITES.has(request.method) && reply.statusCode < 300) context.refusedWrites.succeeded();
   });
+  // A request the database refused for lack of space or another resource (class 53) keeps /readyz unready until a
+  // write commits: the one signal of a full disk that statfs cannot see (an external server's, a tablespace's).
+  app.addHook('onError', async (_request, _reply, error) => context.refusedWrites.failed(sqlstateOf(error), databaseMessage(error)));
 
   // JSON only: Fastify also parses text/plain, which would turn a JSON document sent as text into a 400 naming
   // fields; a body in any other type is refused as what it is, 415.
