@@ -4,7 +4,6 @@
 // says not ready and why; once the filler is removed the service (and PostgreSQL) comes back by itself; every
 // acknowledged turn is stored once, the clients retrying with their Idempotency-Keys.
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -12,6 +11,7 @@ import pg from 'pg';
 import { embeddedUrl } from '../../src/db/connect.ts';
 import { findRunningServer, isAlive } from '../../src/db/postmaster.ts';
 import { eventually } from '../harness/assertions.ts';
+import { startKeyedWriters, type Writers } from '../harness/fault-load.ts';
 import { exited, startService } from '../harness/cli.ts';
 import { freePort } from '../harness/ports.ts';
 import { fillUp, mountSmallDisk, removeFiller } from '../harness/tmpfs.ts';
@@ -20,16 +20,6 @@ const WRITERS = 4;
 const disk = mountSmallDisk('full-disk', 160);
 // After the service and its PostgreSQL are stopped (a test's own after runs first): nothing holds the mount then.
 after(() => disk.unmount());
-
-interface Writers {
-  acknowledged: string[];
-  successes: number;
-  /** Statuses and codes of the failed answers, e.g. "507 insufficient_storage". */
-  failures: Map<string, number>;
-  /** Answers neither a success nor a retryable 503/507 in the error shape. */
-  unexpected: string[];
-  stop(): Promise<void>;
-}
 
 test('a full data disk under concurrent writes: 507 or 503, never 500; not ready while full; back by itself; nothing acknowledged lost or doubled', {
   skip: disk.skip,
@@ -61,7 +51,7 @@ test('a full data disk under concurrent writes: 507 or 503, never 500; not ready
     const response = await fetch(`${service.api}/v1/conversations`, { method: 'POST', headers, body: '{}' });
     conversations.push(((await response.json()) as { id: string }).id);
   }
-  writers = startWriters(service.api, headers, conversations);
+  writers = startKeyedWriters(service.api, headers, conversations);
   await eventually('turns acknowledged before the disk fills', async () => writers!.successes > 20, 30_000);
 
   const filler = path.join(disk.mountPoint as string, 'filler');
@@ -162,62 +152,4 @@ async function fillWal(url: string): Promise<string | undefined> {
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-/** Writers of ~20 KB turns (incompressible), each turn retried under its own Idempotency-Key on 503/507 until it lands. */
-function startWriters(api: string, headers: Record<string, string>, conversations: string[]): Writers {
-  let running = true;
-  const writers: Writers = { acknowledged: [], successes: 0, failures: new Map(), unexpected: [], stop: async () => undefined };
-  const work = conversations.map(async (conversation, worker) => {
-    for (let n = 0; running; n++) {
-      const label = `${worker}-${n}`;
-      const key = randomUUID();
-      const body = JSON.stringify({ user: { content: `turno ${label} ${randomBytes(15_000).toString('base64')}` }, assistant: { content: 'ok' } });
-      while (running) {
-        let response: Response;
-        try {
-          response = await fetch(`${api}/v1/conversations/${conversation}/turns`, {
-            method: 'POST',
-            headers: { ...headers, 'idempotency-key': key },
-            body,
-          });
-        } catch (error) {
-          writers.unexpected.push(`${label}: the service dropped the connection (${(error as Error).message})`);
-          await pause(200);
-          continue;
-        }
-        if (response.status === 201) {
-          await response.arrayBuffer();
-          writers.acknowledged.push(label);
-          writers.successes++;
-          break;
-        }
-        const text = await response.text();
-        const code = errorCode(text);
-        const seen = `${response.status} ${code}`;
-        writers.failures.set(seen, (writers.failures.get(seen) ?? 0) + 1);
-        const retryable = (response.status === 507 && code === 'insufficient_storage') || (response.status === 503 && code === 'unavailable');
-        if (!retryable) writers.unexpected.push(`${label}: ${response.status} ${text.slice(0, 300)}`);
-        await pause(100);
-      }
-    }
-  });
-  writers.stop = async () => {
-    running = false;
-    await Promise.all(work);
-  };
-  return writers;
-}
-
-function errorCode(text: string): string | undefined {
-  try {
-    const body = JSON.parse(text) as { error?: { code?: string; message?: string; request_id?: string } };
-    return body.error?.message && body.error.request_id ? body.error.code : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
