@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { diskFullReason, folderSpaces } from '../../src/ops/disk-space.ts';
+import { diskFullReason, folderSpaces, REFUSED_WRITE_HOLDS_MS, RefusedWrites } from '../../src/ops/disk-space.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
 const mountPoint = path.join(tempDir('disk-space'), 'small');
@@ -42,4 +42,21 @@ test('a full WAL archive alone does not stop writes: it is reported, not a reaso
   } finally {
     rmSync(filler);
   }
+});
+
+test('a refused write (class 53) holds readiness until a write commits or the hold lapses, when the next write may try', () => {
+  const writes = new RefusedWrites();
+  writes.failed('23505', 'duplicate key', 0);
+  assert.equal(writes.reason(0), undefined, 'other classes say nothing of space');
+  writes.failed('53100', 'could not extend file "base/1/2": No space left on device', 1000);
+  assert.match(
+    writes.reason(2000) ?? '',
+    /^disk full: the database refused the last write with SQLSTATE 53100 \(could not extend file .*\); free space on the database server \(ready again when a write commits, or in 29 s/,
+  );
+  writes.failed('53300', 'sorry, too many clients already', 3000);
+  assert.match(writes.reason(3000) ?? '', /^out of a resource: .*53300/);
+  assert.equal(writes.reason(3000 + REFUSED_WRITE_HOLDS_MS + 1), undefined, 'lapsed: the next write tries again');
+  writes.failed('53100', 'could not extend file', 10_000);
+  writes.succeeded();
+  assert.equal(writes.reason(10_001), undefined, 'a committed write clears it');
 });
