@@ -134,7 +134,7 @@ async function adminScope(admin: FastifyInstance, { context }: { context: Servic
   const { config, adminToken, authFailures } = context;
   admin.addHook('onRequest', async (request) => {
     const token = bearer(request.headers.authorization);
-    if (!token || !adminToken.matches(token)) throw authFailures.refuse(clientOf(request), token, UNAUTHORIZED);
+    if (!token || !adminToken.matches(token)) throw await authFailures.refuseHeld(clientOf(request), token, UNAUTHORIZED);
   });
   if (!config.http.metricsPublic) serveMetrics(admin, context);
   for (const routes of [userRoutes, conversationRoutes, actionRoutes, reminderRoutes, configRoutes, logRoutes, searchRoutes, reportRoutes, operationsRoutes]) {
@@ -151,7 +151,7 @@ async function tenantScope(tenant: FastifyInstance, { context }: { context: Serv
   tenant.addHook('onRequest', async (request) => {
     const key = bearer(request.headers.authorization);
     const domain = key ? await apiKeys.domainOf(key) : undefined;
-    if (!domain) throw authFailures.refuse(clientOf(request), key, UNAUTHORIZED);
+    if (!domain) throw await authFailures.refuseHeld(clientOf(request), key, UNAUTHORIZED);
     (request as FastifyRequest & { ivrDomain: unknown }).ivrDomain = ivr.forDomain(domain);
   });
   for (const routes of [providerRoutes, secretaryRoutes, documentRoutes, transferRuleRoutes, callRoutes]) await tenant.register(routes);
