@@ -133,7 +133,7 @@ async function loadHttpModules() {
 /**
  * Readiness: the database answers, every migration file is applied unchanged, and writes can succeed. Space is known
  * from the data and WAL file systems (statfs, even with PostgreSQL down) and, where statfs cannot see (an external
- * server, a tablespace elsewhere), from the last write refused with class 53. A failed probe of an embedded server
+ * server), from the last write refused with class 53. A failed probe of an embedded server
  * that is no longer running starts it again (one attempt at a time), full disk or not: its failure is logged with
  * PostgreSQL's own reason, and it may start with the little room left, so that reads are served.
  */
@@ -146,8 +146,10 @@ function readinessCheck(database: Database, config: Config, logger: Logger, refu
     return { ready: false, reason };
   };
   const check = async (): Promise<{ ready: boolean; reason?: string }> => {
-    // Reads may still work on a full disk; writes cannot, so the service is not ready (and says which folder).
-    const full = diskFullReason(folderSpaces(database.server?.pgData, undefined)) ?? refusedWrites.reason();
+    // Reads may still work on a full disk; writes cannot, so the service is not ready (and says which folder). The
+    // embedded server's file systems say it exactly, and clear the moment space is freed; an external server's
+    // cannot be seen from here, so its last refused write says it instead.
+    const full = database.server ? diskFullReason(folderSpaces(database.server.pgData, undefined)) : refusedWrites.reason();
     try {
       const statuses = await migrationStatus(database.owner.pool, config.modules);
       if (full) return notReady(full, 'not ready');

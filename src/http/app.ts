@@ -84,7 +84,7 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     if (WRITES.has(request.method) && reply.statusCode < 300) context.refusedWrites.succeeded();
   });
   // A request the database refused for lack of space or another resource (class 53) keeps /readyz unready until a
-  // write commits: the one signal of a full disk that statfs cannot see (an external server's, a tablespace's).
+  // write commits: the one signal of a full disk that statfs cannot see (an external server's).
   app.addHook('onError', async (_request, _reply, error) => context.refusedWrites.failed(sqlstateOf(error), databaseMessage(error)));
 
   // JSON only: Fastify also parses text/plain, which would turn a JSON document sent as text into a 400 naming

@@ -48,7 +48,7 @@ export function diskFullReason(spaces: FolderSpace[]): string | undefined {
 
 /**
  * How long a write refused for lack of a resource keeps the service unready when nothing else says so: statfs cannot
- * see an external server's disk (DATABASE_URL), nor a tablespace elsewhere, so the refusal itself is the signal. A
+ * see an external server's disk (DATABASE_URL), so the refusal itself is the signal. A
  * load balancer then sends no writes, so it lapses after this long and the next write tries again: refused, it
  * is unready anew; committed, space is back.
  */
