@@ -130,6 +130,11 @@ async function loadHttpModules() {
   return { ...auth, buildApp: app.buildApp, createMetrics: metrics.createMetrics, ReminderStream: reminderStream.ReminderStream };
 }
 
+/** A start failure without what changes between attempts (pids, xlogtemp.<pid>). */
+function gistOf(reason: string): string {
+  return reason.replace(/\d+/g, 'N');
+}
+
 /**
  * Readiness: the database answers, every migration file is applied unchanged, and writes can succeed. Space is known
  * from the data and WAL file systems (statfs, even with PostgreSQL down) and, where statfs cannot see (an external
@@ -139,6 +144,7 @@ async function loadHttpModules() {
  */
 function readinessCheck(database: Database, config: Config, logger: Logger, refusedWrites: RefusedWrites) {
   let recovering: Promise<unknown> | undefined;
+  let lastFailure: string | undefined;
   let wasReady = true;
   const notReady = (reason: string, what: string) => {
     if (wasReady) logger.warn({ reason }, what);
@@ -162,7 +168,13 @@ function readinessCheck(database: Database, config: Config, logger: Logger, refu
       if (database.server && !recovering) {
         recovering = database.server
           .ensureRunning()
-          .catch((failure: Error) => logger.warn({ reason: failure.message }, 'could not restart the embedded PostgreSQL yet'))
+          .then(() => (lastFailure = undefined))
+          .catch((failure: Error) => {
+            // Tried every 2 s for as long as the disk stays full: said at warn once per reason, not 1,800 times an hour.
+            const gist = gistOf(failure.message);
+            logger[gist === lastFailure ? 'debug' : 'warn']({ reason: failure.message }, 'could not restart the embedded PostgreSQL yet');
+            lastFailure = gist;
+          })
           .finally(() => (recovering = undefined));
       }
       return full ? notReady(full, 'not ready') : notReady(mapDatabaseError(error).message, 'database unreachable; not ready');
