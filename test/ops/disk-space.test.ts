@@ -1,26 +1,17 @@
 // A full file system under the data folder, made for real on a small tmpfs (root only; skipped with the reason
 // elsewhere): the service's readiness names the folder and the free bytes, and clears once space is freed.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { diskFullReason, folderSpaces, REFUSED_WRITE_HOLDS_MS, RefusedWrites } from '../../src/ops/disk-space.ts';
-import { tempDir } from '../harness/temp-dir.ts';
+import { mountSmallDisk } from '../harness/tmpfs.ts';
 
-const mountPoint = path.join(tempDir('disk-space'), 'small');
-mkdirSync(mountPoint, { recursive: true });
-let mounted = false;
-let why = '';
-try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mountPoint], { stdio: 'pipe' });
-  mounted = true;
-  after(() => execFileSync('umount', [mountPoint]));
-} catch (error) {
-  why = `cannot mount a tmpfs here (${(error as Error).message.split('\n')[0]}): run as root to test a full disk`;
-}
+const disk = mountSmallDisk('disk-space', 24);
+after(() => disk.unmount());
+const mountPoint = disk.mountPoint as string;
 
-test('a full data or WAL file system is named with its free bytes, and clears once space is freed', { skip: mounted ? false : why }, () => {
+test('a full data or WAL file system is named with its free bytes, and clears once space is freed', { skip: disk.skip }, () => {
   const pgData = path.join(mountPoint, 'pg');
   mkdirSync(path.join(pgData, 'pg_wal'), { recursive: true });
   assert.equal(diskFullReason(folderSpaces(pgData, undefined)), undefined, 'room to write: ready');
@@ -32,7 +23,7 @@ test('a full data or WAL file system is named with its free bytes, and clears on
   assert.equal(diskFullReason(folderSpaces(pgData, undefined)), undefined, 'space freed: ready again');
 });
 
-test('a full WAL archive alone does not stop writes: it is reported, not a reason to be unready', { skip: mounted ? false : why }, () => {
+test('a full WAL archive alone does not stop writes: it is reported, not a reason to be unready', { skip: disk.skip }, () => {
   const filler = path.join(mountPoint, 'filler');
   writeFileSync(filler, Buffer.alloc(20 * 1024 * 1024));
   try {
