@@ -105,7 +105,7 @@ export interface Costed {
 const CLOCK_TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
 
 /** utime + stime (+ cutime + cstime: children reaped) of a process from /proc/<pid>/stat, in µs. */
-function processTicksUs(pid: number | 'self', withChildren: boolean): number {
+export function processTicksUs(pid: number | 'self', withChildren: boolean): number {
   try {
     // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -134,7 +134,7 @@ function parentOf(pid: number): number {
  * (pgbench's, which exit before the second reading), plus every live backend. A backend that exits between two
  * readings moves from the second term to the first, so differences stay right.
  */
-function serverBusyUs(dataDir: string): number {
+export function serverBusyUs(dataDir: string): number {
   const postmaster = Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
   const children = readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry) && parentOf(Number(entry)) === postmaster)

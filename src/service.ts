@@ -8,7 +8,7 @@ import { checkTransport, reloadCertificateOnChange } from './http/tls.ts';
 import type { Logger } from './logger.ts';
 import { migrate, migrationStatus } from './migrate/runner.ts';
 import type { Scheduler } from './ops/scheduler.ts';
-import { diskFullReason, folderSpaces } from './ops/disk-space.ts';
+import { diskFullReason, folderSpaces, RefusedWrites } from './ops/disk-space.ts';
 
 export interface RunningService {
   database: Database;
@@ -61,7 +61,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     cleanups.push(() => reminders.stop());
 
     const { reads } = database;
-    const readiness = readinessCheck(database, config, logger);
+    const refusedWrites = new RefusedWrites();
+    const readiness = readinessCheck(database, config, logger, refusedWrites);
     const adminToken = new AdminToken(config.http);
     const context: ServiceContext = {
       db: database.db,
@@ -80,6 +81,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       adminToken,
       apiKeys: new ApiKeyCache(database.db),
       authFailures: new AuthFailureLimiter(),
+      refusedWrites,
       reminders,
       reads,
       readiness: readiness.check,
@@ -128,39 +130,54 @@ async function loadHttpModules() {
   return { ...auth, buildApp: app.buildApp, createMetrics: metrics.createMetrics, ReminderStream: reminderStream.ReminderStream };
 }
 
+/** A start failure without what changes between attempts (pids, xlogtemp.<pid>). */
+function gistOf(reason: string): string {
+  return reason.replace(/\d+/g, 'N');
+}
+
 /**
- * Readiness: the database answers and every migration file is applied unchanged. A failed probe of an embedded
- * server that is no longer running starts it again (one attempt at a time).
+ * Readiness: the database answers, every migration file is applied unchanged, and writes can succeed. Space is known
+ * from the data and WAL file systems (statfs, even with PostgreSQL down) and, where statfs cannot see (an external
+ * server), from the last write refused with class 53. A failed probe of an embedded server
+ * that is no longer running starts it again (one attempt at a time), full disk or not: its failure is logged with
+ * PostgreSQL's own reason, and it may start with the little room left, so that reads are served.
  */
-function readinessCheck(database: Database, config: Config, logger: Logger) {
+function readinessCheck(database: Database, config: Config, logger: Logger, refusedWrites: RefusedWrites) {
   let recovering: Promise<unknown> | undefined;
+  let lastFailure: string | undefined;
   let wasReady = true;
+  const notReady = (reason: string, what: string) => {
+    if (wasReady) logger.warn({ reason }, what);
+    wasReady = false;
+    return { ready: false, reason };
+  };
   const check = async (): Promise<{ ready: boolean; reason?: string }> => {
+    // Reads may still work on a full disk; writes cannot, so the service is not ready (and says which folder). The
+    // embedded server's file systems say it exactly, and clear the moment space is freed; an external server's
+    // cannot be seen from here, so its last refused write says it instead.
+    const full = database.server ? diskFullReason(folderSpaces(database.server.pgData, undefined)) : refusedWrites.reason();
     try {
-      // Reads may still work on a full disk; writes cannot, so the service is not ready (and says which folder).
-      const full = diskFullReason(folderSpaces(database.server?.pgData, undefined));
-      if (full) {
-        if (wasReady) logger.warn({ reason: full }, 'not ready');
-        wasReady = false;
-        return { ready: false, reason: full };
-      }
       const statuses = await migrationStatus(database.owner.pool, config.modules);
+      if (full) return notReady(full, 'not ready');
       const behind = statuses.filter((s) => s.state !== 'applied');
       if (behind.length) return { ready: false, reason: `${behind.length} migrations are not applied as shipped; run mordomo-db migrate` };
       if (!wasReady) logger.info('database reachable again; ready');
       wasReady = true;
       return { ready: true };
     } catch (error) {
-      const reason = mapDatabaseError(error).message;
-      if (wasReady) logger.warn({ reason }, 'database unreachable; not ready');
-      wasReady = false;
       if (database.server && !recovering) {
         recovering = database.server
           .ensureRunning()
-          .catch((failure: Error) => logger.warn({ reason: failure.message }, 'could not restart the embedded PostgreSQL yet'))
+          .then(() => (lastFailure = undefined))
+          .catch((failure: Error) => {
+            // Tried every 2 s for as long as the disk stays full: said at warn once per reason, not 1,800 times an hour.
+            const gist = gistOf(failure.message);
+            logger[gist === lastFailure ? 'debug' : 'warn']({ reason: failure.message }, 'could not restart the embedded PostgreSQL yet');
+            lastFailure = gist;
+          })
           .finally(() => (recovering = undefined));
       }
-      return { ready: false, reason };
+      return full ? notReady(full, 'not ready') : notReady(mapDatabaseError(error).message, 'database unreachable; not ready');
     }
   };
   return { check };

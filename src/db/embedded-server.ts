@@ -263,7 +263,9 @@ export class EmbeddedServer {
       this.options.logger.info({ serverPid, ownerPid }, 'joining the embedded PostgreSQL started by another mordomo-db process');
       return;
     }
+    // Ours already: the postmaster restarted its backends after a crash while the watchdog looked.
     this.claimOwnership();
+    if (ownerPid === process.pid) return;
     this.options.logger.warn({ serverPid }, 'adopted an embedded PostgreSQL left running by a process that ended');
   }
 
@@ -316,10 +318,17 @@ export class EmbeddedServer {
       if (newest) files.push(newest);
     }
     const lines = files.filter((file) => existsSync(file)).flatMap((file) => tail(file).split('\n'));
-    return lines
-      .filter((line) => /FATAL|PANIC|could not|in use|No space left/i.test(line))
-      .slice(-3)
-      .join(' | ');
+    // Clients turned away while it started ("not yet accepting connections") would crowd out the server's own reason.
+    // One line per reason, without its time and pid (each attempt repeats the last one's), and no statement's ERROR.
+    const reasons = new Map<string, string>();
+    for (const line of lines) {
+      if (!/FATAL|PANIC|could not|in use|No space left/i.test(line) || /\bERROR:/.test(line) || CLIENT_TURNED_AWAY.test(line)) continue;
+      const text = line.replace(LOG_PREFIX, '').trim();
+      const gist = text.replace(/\d+/g, 'N');
+      reasons.delete(gist);
+      reasons.set(gist, text);
+    }
+    return [...reasons.values()].slice(-3).join(' | ');
   }
 
   /** Serialises start-up between processes sharing the data directory; a lock left by a dead process is taken over. */
@@ -385,6 +394,12 @@ export function runServerTool(user: ServerUser | undefined, command: string, arg
     });
   });
 }
+
+/** What PostgreSQL tells a client it refuses while it starts, recovers or stops: not why it could not start. */
+const CLIENT_TURNED_AWAY = /the database system is (not yet accepting connections|in recovery mode|starting up|shutting down)/;
+
+/** What PostgreSQL's log_line_prefix ('%m [%p] ') puts before each line: when, and which process. */
+const LOG_PREFIX = /^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] /;
 
 /** The last 64 KB of a log file: enough for the lines of the latest start, without reading a long log whole. */
 function tail(file: string): string {

@@ -126,7 +126,10 @@ export function createPool(connectionString: string, settings: PoolSettings, log
   surviveLostConnections(pool, (error) => {
     // pool.end() resolves before its sockets have closed; a server stopped right after terminates them. Expected.
     if (pool.ending) return;
-    logger.warn({ err: error }, 'database connection lost');
+    // The cause in a line, no stack: pg-pool's error carries the whole client (its prepared statements' SQL, a few
+    // KB) as an enumerable property, and every pooled connection reports the same loss at once.
+    const code = (error as { code?: unknown }).code;
+    logger.warn({ cause: error.message, ...(typeof code === 'string' && { code }) }, 'database connection lost');
   });
   return pool;
 }

@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
+import { databaseMessage, sqlstateOf } from '../errors.ts';
 import { createIvr } from '../ivr/ivr.ts';
 import { bearer } from './auth.ts';
 import type { ServiceContext } from './context.ts';
@@ -43,6 +44,9 @@ const clientOf = (request: FastifyRequest) => request.ip;
  * page), admin (every /v1 route of the core, /metrics: the admin bearer token) and IVR (/v1/ivr: a domain's API
  * key, which alone decides the domain).
  */
+/** Methods whose success means the database took a write. */
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 export async function buildApp(context: ServiceContext): Promise<FastifyInstance> {
   const { config, metrics } = context;
   const app = Fastify({
@@ -77,7 +81,11 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    if (WRITES.has(request.method) && reply.statusCode < 300) context.refusedWrites.succeeded();
   });
+  // A request the database refused for lack of space or another resource (class 53) keeps /readyz unready until a
+  // write commits: the one signal of a full disk that statfs cannot see (an external server's).
+  app.addHook('onError', async (_request, _reply, error) => context.refusedWrites.failed(sqlstateOf(error), databaseMessage(error)));
 
   // JSON only: Fastify also parses text/plain, which would turn a JSON document sent as text into a 400 naming
   // fields; a body in any other type is refused as what it is, 415.
@@ -126,7 +134,7 @@ async function adminScope(admin: FastifyInstance, { context }: { context: Servic
   const { config, adminToken, authFailures } = context;
   admin.addHook('onRequest', async (request) => {
     const token = bearer(request.headers.authorization);
-    if (!token || !adminToken.matches(token)) throw authFailures.refuse(clientOf(request), token, UNAUTHORIZED);
+    if (!token || !adminToken.matches(token)) throw await authFailures.refuseHeld(clientOf(request), token, UNAUTHORIZED);
   });
   if (!config.http.metricsPublic) serveMetrics(admin, context);
   for (const routes of [userRoutes, conversationRoutes, actionRoutes, reminderRoutes, configRoutes, logRoutes, searchRoutes, reportRoutes, operationsRoutes]) {
@@ -143,7 +151,7 @@ async function tenantScope(tenant: FastifyInstance, { context }: { context: Serv
   tenant.addHook('onRequest', async (request) => {
     const key = bearer(request.headers.authorization);
     const domain = key ? await apiKeys.domainOf(key) : undefined;
-    if (!domain) throw authFailures.refuse(clientOf(request), key, UNAUTHORIZED);
+    if (!domain) throw await authFailures.refuseHeld(clientOf(request), key, UNAUTHORIZED);
     (request as FastifyRequest & { ivrDomain: unknown }).ivrDomain = ivr.forDomain(domain);
   });
   for (const routes of [providerRoutes, secretaryRoutes, documentRoutes, transferRuleRoutes, callRoutes]) await tenant.register(routes);

@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { ReadRouter } from '../db/read-routing.ts';
 import type { DB } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
+import type { RefusedWrites } from '../ops/disk-space.ts';
 import type { AdminToken, ApiKeyCache, AuthFailureLimiter } from './auth.ts';
 import type { AppMetrics } from './metrics.ts';
 import type { ReminderStream } from './reminder-stream.ts';
@@ -20,6 +21,8 @@ export interface ServiceContext {
   authFailures: AuthFailureLimiter;
   reminders: ReminderStream;
   reads: ReadRouter;
+  /** The last write refused for lack of space (class 53), which keeps readiness false until a write commits. */
+  refusedWrites: RefusedWrites;
   /** Database reachable and migrations current; the reason when not. */
   readiness(): Promise<{ ready: boolean; reason?: string }>;
 }

@@ -7,6 +7,7 @@ import { listBackups } from '../ops/backup-files.ts';
 import { readDatabaseStatistics } from '../ops/monitor.ts';
 import { partitionsAhead } from '../ops/partitions.ts';
 import { clusterStatus } from '../ops/patroni.ts';
+import { archiverState } from '../ops/wal-archiving.ts';
 import { OUT_OF_ROTATION, type ReadRouter } from '../db/read-routing.ts';
 import { MAX_TURNS, watchAppendBatches } from '../core/append-batches.ts';
 import type { DB } from '../db/schema.ts';
@@ -77,6 +78,10 @@ export function createMetrics(
     'folder',
   ]);
   const diskFull = gauge('mordomo_disk_full', 'Whether the file system of each folder is full (1: under 16 MB free, writes fail there)', ['role', 'folder']);
+  const archiveFailing = gauge(
+    'mordomo_wal_archive_failing',
+    'Whether archive_command\'s last attempt failed (1: WAL piles up in pg_wal until it succeeds; see mordomo_disk_full{role="wal-archive"})',
+  );
   const clusterUp = gauge('mordomo_cluster_api_up', 'Whether a Patroni REST API of MORDOMO_PATRONI_URL answered the last scrape (1) or not (0)');
   const clusterMember = gauge('mordomo_cluster_member', 'Each Patroni cluster member, 1 for its current role and state', ['member', 'role', 'state']);
   const clusterLag = gauge('mordomo_cluster_member_lag_bytes', "WAL bytes each Patroni standby is behind the leader (Patroni's view)", ['member']);
@@ -126,6 +131,7 @@ export function createMetrics(
     partitions,
     jobOutcome,
     jobAt,
+    archiveFailing,
   ];
 
   async function readDatabase(): Promise<void> {
@@ -149,6 +155,7 @@ export function createMetrics(
       slowCalls.set({ queryid: row.queryid, query: row.query }, row.calls);
     }
     if (options.modules.includes('core')) partitions.set(await partitionsAhead(pool));
+    if (options.walArchiveDir) archiveFailing.set((await archiverState(pool)).failing ? 1 : 0);
   }
 
   async function readCluster(urls: string[]) {

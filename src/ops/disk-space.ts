@@ -45,3 +45,37 @@ export function diskFullReason(spaces: FolderSpace[]): string | undefined {
   if (!full) return undefined;
   return `disk full: the ${full.role} folder ${full.folder} has ${full.freeBytes} bytes free; free space on its file system (writes resume by themselves)`;
 }
+
+/**
+ * How long a write refused for lack of a resource keeps the service unready when nothing else says so: statfs cannot
+ * see an external server's disk (DATABASE_URL), so the refusal itself is the signal. A
+ * load balancer then sends no writes, so it lapses after this long and the next write tries again: refused, it
+ * is unready anew; committed, space is back.
+ */
+export const REFUSED_WRITE_HOLDS_MS = 30_000;
+
+/**
+ * The last write's outcome as far as space and resources go: a request refused with SQLSTATE class 53 (disk full,
+ * too many connections, out of memory) makes `reason()` say why until a write commits or REFUSED_WRITE_HOLDS_MS pass.
+ */
+export class RefusedWrites {
+  private refused: { reason: string; at: number } | undefined;
+
+  /** Notes a failed request's SQLSTATE and PostgreSQL's message; other classes than 53 say nothing of space. */
+  failed(sqlstate: string | undefined, message: string, now = Date.now()): void {
+    if (!sqlstate?.startsWith('53')) return;
+    const what = sqlstate === '53100' ? 'disk full' : 'out of a resource';
+    this.refused = { reason: `${what}: the database refused the last write with SQLSTATE ${sqlstate} (${message})`, at: now };
+  }
+
+  /** A write committed: whatever refused the last one is past. */
+  succeeded(): void {
+    this.refused = undefined;
+  }
+
+  reason(now = Date.now()): string | undefined {
+    if (!this.refused || now - this.refused.at > REFUSED_WRITE_HOLDS_MS) return undefined;
+    const clears = Math.ceil((REFUSED_WRITE_HOLDS_MS - (now - this.refused.at)) / 1000);
+    return `${this.refused.reason}; free space on the database server (ready again when a write commits, or in ${clears} s when the next write may try)`;
+  }
+}

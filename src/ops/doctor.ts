@@ -9,6 +9,8 @@ import { freeBytes, projectDiskUsage, readDiskSamples, WARN_WITHIN_DAYS } from '
 import { readReplicaStates } from './replica.ts';
 import { databaseTransport, httpTransport } from './transport-checks.ts';
 import { clusterProblems, clusterStatus } from './patroni.ts';
+import { archiverState } from './wal-archiving.ts';
+import { FULL_BELOW_BYTES } from './disk-space.ts';
 
 export interface Finding {
   check: string;
@@ -59,8 +61,18 @@ function disk(label: string, dir: string): Finding {
   if (!existsSync(dir)) return ok(`disk (${label})`, `${dir} does not exist yet`);
   const stats = statfsSync(dir);
   const freePercent = (100 * stats.bavail) / stats.blocks;
-  const freeGb = (stats.bavail * stats.bsize) / 2 ** 30;
+  const free = stats.bavail * stats.bsize;
+  const freeGb = free / 2 ** 30;
   const detail = `${freeGb.toFixed(1)} GiB free (${freePercent.toFixed(0)}%) at ${dir}`;
+  // What /readyz and /metrics call full (disk-space.ts), whatever share of a large disk that is.
+  if (free < FULL_BELOW_BYTES) {
+    return {
+      check: `disk (${label})`,
+      status: 'fail',
+      detail: `full: ${free} bytes free at ${dir}`,
+      fix: 'free space now: prune backups (`mordomo-db backup prune`), drop old logs, or grow the disk',
+    };
+  }
   if (freePercent < 5)
     return {
       check: `disk (${label})`,
@@ -168,6 +180,7 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
         : ok('read replicas', `${replicas.length} in rotation`),
     );
   }
+  if (config.walArchiveDir) findings.push(await archiving(pool, config.walArchiveDir));
   if (config.patroniUrls.length) findings.push(await cluster(config));
   const { rows: jobs } = await query<{ job: string; outcome: string; detail: string }>(
     pool,
@@ -182,6 +195,19 @@ async function database(pool: pg.Pool, config: Config, longTransactionSeconds: n
     });
   }
   return findings;
+}
+
+/** WAL archiving keeps up: a failing archive_command does not stop commits, but PITR ends there and pg_wal grows. */
+async function archiving(pool: pg.Pool, dir: string): Promise<Finding> {
+  const state = await archiverState(pool);
+  if (!state.failing)
+    return ok('wal archiving', state.lastArchivedAt ? `last segment archived ${new Date(state.lastArchivedAt).toISOString()}` : 'nothing to archive yet');
+  return {
+    check: 'wal archiving',
+    status: 'warn',
+    detail: `archive_command fails into ${dir} (segment ${state.lastFailedWal}, ${state.failedCount} failed attempts): writes go on, but point-in-time recovery stops at the last archived segment and the WAL stays in pg_wal until it is archived`,
+    fix: `free space on the file system of ${dir} (or make the folder writable); the archiver catches up by itself, and the server log says why each attempt failed`,
+  };
 }
 
 /** The Patroni cluster (MORDOMO_PATRONI_URL): a leader, a synchronous standby, every member running within the lag limit. */

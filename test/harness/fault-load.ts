@@ -3,6 +3,7 @@
 // each fault the service must become ready and append again by itself; at the end it must still be running, every
 // failed request must have been a 503 in the one error shape, and every turn it acknowledged must be stored.
 import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -203,6 +204,70 @@ function startLoad(call: (method: string, route: string, body?: unknown) => Prom
     await Promise.all(workers);
   };
   return load;
+}
+
+export interface Writers {
+  acknowledged: string[];
+  successes: number;
+  /** Statuses and codes of the failed answers, e.g. "507 insufficient_storage". */
+  failures: Map<string, number>;
+  /** Answers neither a success nor a retryable 503/507 in the error shape. */
+  unexpected: string[];
+  stop(): Promise<void>;
+}
+
+/** Writers of ~20 KB turns (incompressible), each turn retried under its own Idempotency-Key on 503/507 until it lands. */
+export function startKeyedWriters(api: string, headers: Record<string, string>, conversations: string[]): Writers {
+  let running = true;
+  const writers: Writers = { acknowledged: [], successes: 0, failures: new Map(), unexpected: [], stop: async () => undefined };
+  const work = conversations.map(async (conversation, worker) => {
+    for (let n = 0; running; n++) {
+      const label = `${worker}-${n}`;
+      const key = randomUUID();
+      const body = JSON.stringify({ user: { content: `turno ${label} ${randomBytes(15_000).toString('base64')}` }, assistant: { content: 'ok' } });
+      while (running) {
+        let response: Response;
+        try {
+          response = await fetch(`${api}/v1/conversations/${conversation}/turns`, {
+            method: 'POST',
+            headers: { ...headers, 'idempotency-key': key },
+            body,
+          });
+        } catch (error) {
+          writers.unexpected.push(`${label}: the service dropped the connection (${(error as Error).message})`);
+          await pause(200);
+          continue;
+        }
+        if (response.status === 201) {
+          await response.arrayBuffer();
+          writers.acknowledged.push(label);
+          writers.successes++;
+          break;
+        }
+        const text = await response.text();
+        const code = errorCode(text);
+        const seen = `${response.status} ${code}`;
+        writers.failures.set(seen, (writers.failures.get(seen) ?? 0) + 1);
+        const retryable = (response.status === 507 && code === 'insufficient_storage') || (response.status === 503 && code === 'unavailable');
+        if (!retryable) writers.unexpected.push(`${label}: ${response.status} ${text.slice(0, 300)}`);
+        await pause(100);
+      }
+    }
+  });
+  writers.stop = async () => {
+    running = false;
+    await Promise.all(work);
+  };
+  return writers;
+}
+
+function errorCode(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string; request_id?: string } };
+    return body.error?.message && body.error.request_id ? body.error.code : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The service's log lines above info (its warnings and errors, with their causes), for a failure's message. */
