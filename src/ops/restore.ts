@@ -30,6 +30,13 @@ export interface RestoreOptions {
   onTable?: (entry: TableEntry) => void;
   /** Called as each index is built, after the data is in. */
   onIndex?: (name: string, ms: number) => void;
+  /**
+   * Aborted, the restore stops where it is and rolls back (its connection is closed, which also ends a statement
+   * waiting on a lock); once its transaction has committed the restore is complete, and an abort changes nothing.
+   */
+  signal?: AbortSignal;
+  /** Called once the data's transaction has committed: from then on the restore is done, whatever comes. */
+  onCommitted?: () => void;
 }
 
 /** Indexes built at once after the data is in: one per core of the machines this is made for. */
@@ -89,7 +96,9 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
   const modules = await backedUpModules(file);
   if (!options.force) await assertEmpty(pool, modules);
   await migrate(pool, modules, logger);
+  options.signal?.throwIfAborted();
   const manifest = await loadBackup(pool, file, modules, options);
+  options.onCommitted?.();
   try {
     await buildPendingIndexes(pool, INDEX_BUILDERS, { onIndex: options.onIndex });
   } catch (error) {
@@ -142,11 +151,22 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
         staged?: () => Promise<void>;
       }
     | undefined;
+  // An interruption closes the connection: whatever runs on it (a COPY, a statement waiting on a lock) fails at
+  // once, and the server rolls back a transaction whose client is gone.
+  let committing = false;
+  const interrupt = () => {
+    if (committing) return;
+    client.on('error', () => undefined); // the loss this causes is expected; the statement running fails with it
+    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+  };
+  options.signal?.addEventListener('abort', interrupt, { once: true });
   try {
+    options.signal?.throwIfAborted();
     const loaded: TableEntry[] = [];
     let manifest: Manifest | undefined;
     const position: ReadPosition = { number: 1, offset: 0 };
     for await (const frame of frames(file, position)) {
+      options.signal?.throwIfAborted();
       const { type, payload } = frame;
       sequence.next(frame, type === 'T' || type === 'E' ? recordOf<{ name: string }>(frame).name : undefined);
       if (type === 'H') {
@@ -209,6 +229,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
       }
     }
     sequence.finish(position);
+    options.signal?.throwIfAborted();
     // Committed only once the file was read to its end: gzip checks its trailer (CRC and length) last, and a file
     // whose trailer was cut off holds every record yet is not the file the backup wrote.
     if (!manifest) throw new BackupFormatError('truncated backup: no manifest at the end');
@@ -216,6 +237,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
       client,
       loaded.map((t) => t.name),
     );
+    committing = true;
     await client.query('COMMIT');
     inTransaction = false;
     return manifest;
@@ -229,6 +251,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
     }
     if (current) await current.done.catch(() => undefined);
     if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
+    if (options.signal?.aborted) throw options.signal.reason;
     // gzip checks its CRC only at the end of the stream, so damaged bytes can reach COPY first and fail there.
     if (current && !(reason instanceof MordomoError) && /^2[23]|^XX/.test((reason as { code?: string }).code ?? '')) {
       const found = dataFrame ? ` (found at ${dataFrame})` : '';
@@ -236,6 +259,7 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
     }
     throw mapDatabaseError(reason);
   } finally {
+    options.signal?.removeEventListener('abort', interrupt);
     client.release(failure);
   }
 }
@@ -392,7 +416,7 @@ export async function verifyBackup(
   databaseUrl: string,
   file: string,
   logger: Logger,
-  progress: Pick<RestoreOptions, 'onTable' | 'onIndex'> = {},
+  progress: Pick<RestoreOptions, 'onTable' | 'onIndex' | 'signal'> = {},
 ): Promise<VerifyResult> {
   // A file that is not there is an error of the caller's, not a failed verification: nothing is created for it.
   checkBackupFile(file);
@@ -417,12 +441,14 @@ export async function verifyBackup(
       if (error instanceof BackupFormatError || error instanceof NotFoundError) return { ok: false, tables: [], error: error.message };
       throw error;
     }
+    progress.signal?.throwIfAborted();
     // One session reads every table's checksum in one snapshot.
     const actual = await withClient(pool, (client) => tableChecksums(client, manifest.tables));
     const tables = manifest.tables.map((t) => {
       const found = actual.get(t.name)!;
       return { name: t.name, rows: found.rows, expectedRows: t.rows, match: found.rows === t.rows && found.sha256 === t.sha256 };
     });
+    progress.signal?.throwIfAborted();
     return { ok: tables.every((t) => t.match), tables };
   } finally {
     await pool.end();
