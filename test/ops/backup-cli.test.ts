@@ -223,3 +223,28 @@ test('a verification interrupted exits 130, records nothing beside the file and 
   const { rows } = await adminQuery(`SELECT 1 FROM pg_database WHERE datname = $1`, [scratch]);
   assert.equal(rows.length, 0, `the scratch database ${scratch} is dropped`);
 });
+
+test('a verification already recorded when the signal comes reports its success', async () => {
+  const taken = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as { file: string };
+  // On the embedded server, so that stopping it after the verification leaves the signal a window to come in.
+  const dataDir = path.join(tempDir('cli-verify-late-signal'), 'data');
+  stopServersAfter(path.join(dataDir, 'pg'));
+  const embedded = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(await freePort()), MORDOMO_LOG_LEVEL: 'info' };
+  const child = spawn(process.execPath, [CLI, 'backup', 'verify', taken.file], { env: cliEnv(embedded) });
+  const code = exited(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve) => {
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (/backup verified/.test(stdout)) {
+        child.kill('SIGINT');
+        resolve();
+      }
+    });
+  });
+  assert.equal(await code, 0, stderr);
+  assert.match(stderr, /the work is done; finishing/, 'the signal came while the command was still running');
+  assert.ok(existsSync(`${taken.file}.verified`), 'the verification is recorded');
+});
