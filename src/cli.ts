@@ -67,14 +67,20 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 /**
  * Opens the database for one command and always closes it, also on Ctrl-C or SIGTERM, so an embedded server this
  * command started is stopped rather than left behind. A signal during the work aborts `signal` (a backup removes
- * its partial file) and exits 130; one that comes once the work is done (its result written, the server being
- * stopped) changes nothing: the command reports what it did, with its own exit code.
+ * its partial file, a restore rolls back, a verification drops its scratch database), waits for the work to give
+ * up, and exits 130; one that comes once the work is done (its result written, the server being stopped), or once
+ * the work has called `complete` (a restore committed), changes nothing: the command reports what it did.
  */
-async function withDatabase(config: Config, logger: Logger, work: (database: Database, signal: AbortSignal) => Promise<void>): Promise<void> {
+async function withDatabase(
+  config: Config,
+  logger: Logger,
+  work: (database: Database, signal: AbortSignal, complete: () => void) => Promise<void>,
+): Promise<void> {
   const { openDatabase } = await import('./db/connect.ts');
   const database = await openDatabase(config, logger);
   const interrupted = new AbortController();
   let done = false;
+  let running: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= database.close());
   const onSignal = (signal: NodeJS.Signals) => {
@@ -84,7 +90,8 @@ async function withDatabase(config: Config, logger: Logger, work: (database: Dat
     }
     logger.info({ signal }, 'stopping');
     interrupted.abort(new MordomoError('internal', `interrupted by ${signal}`));
-    close().then(
+    // The work's own clean-up (a rollback, a scratch database dropped) finishes before the exit.
+    Promise.allSettled([running, close()]).then(
       () => process.exit(130),
       () => process.exit(1),
     );
@@ -92,7 +99,10 @@ async function withDatabase(config: Config, logger: Logger, work: (database: Dat
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await work(database, interrupted.signal);
+    running = work(database, interrupted.signal, () => {
+      done = !interrupted.signal.aborted;
+    });
+    await running;
     // Set in the same microtask run as the work's last step: no signal can be handled in between.
     done = !interrupted.signal.aborted;
   } finally {
@@ -240,14 +250,16 @@ program
  * passes positional arguments first and the command last; `work` gets them merged with the flags by name, and a
  * signal aborted by Ctrl-C or SIGTERM.
  */
-function databaseAction(work: (database: Database, config: Config, logger: Logger, options: Record<string, unknown>, signal: AbortSignal) => Promise<void>) {
+function databaseAction(
+  work: (database: Database, config: Config, logger: Logger, options: Record<string, unknown>, signal: AbortSignal, complete: () => void) => Promise<void>,
+) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
     const positional = Object.fromEntries(command.registeredArguments.map((argument, i) => [argument.name(), args[i]]));
     const options = { ...command.optsWithGlobals(), ...positional };
     const config = await configFrom(command);
     const logger = await loggerFor(config, false);
-    await withDatabase(config, logger, (database, signal) => work(database, config, logger, options, signal));
+    await withDatabase(config, logger, (database, signal, complete) => work(database, config, logger, options, signal, complete));
   };
 }
 

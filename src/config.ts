@@ -88,6 +88,12 @@ export interface Config {
   encryptionKey: string | undefined;
   /** The key to move to, only for `mordomo-db ivr rotate-key`. */
   newEncryptionKey: string | undefined;
+  /**
+   * The secret that keys idempotency fingerprints, from MORDOMO_IDEMPOTENCY_SECRET or a 0600
+   * MORDOMO_IDEMPOTENCY_SECRET_FILE; when neither is set, the one generated once into `idempotencySecretFile`.
+   */
+  idempotencySecret: string | undefined;
+  idempotencySecretFile: string;
   pool: PoolSettings;
   http: HttpSettings;
   /** MORDOMO_LOG_LEVEL; unset, `start` logs at info and other commands at warn. */
@@ -230,6 +236,8 @@ const schema = z.object({
   MORDOMO_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
   MORDOMO_NEW_ENCRYPTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MORDOMO_NEW_ENCRYPTION_KEY_FILE: z.string().min(1).optional(),
+  MORDOMO_IDEMPOTENCY_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  MORDOMO_IDEMPOTENCY_SECRET_FILE: z.string().min(1).optional(),
   MORDOMO_POOL_MIN: integer(0, 100).optional(),
   // A scheduled job holds a connection for its lock while the job works on another; with one, it would wait forever.
   MORDOMO_POOL_MAX: z.coerce
@@ -327,6 +335,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     conversationRetentionDays: v.MORDOMO_CONVERSATION_RETENTION_DAYS,
     encryptionKey: v.MORDOMO_ENCRYPTION_KEY ?? (v.MORDOMO_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_ENCRYPTION_KEY_FILE) : undefined),
     newEncryptionKey: v.MORDOMO_NEW_ENCRYPTION_KEY ?? (v.MORDOMO_NEW_ENCRYPTION_KEY_FILE ? readKeyFile(v.MORDOMO_NEW_ENCRYPTION_KEY_FILE) : undefined),
+    idempotencySecret: v.MORDOMO_IDEMPOTENCY_SECRET ?? (v.MORDOMO_IDEMPOTENCY_SECRET_FILE ? readKeyFile(v.MORDOMO_IDEMPOTENCY_SECRET_FILE) : undefined),
+    idempotencySecretFile: path.join(path.resolve(v.MORDOMO_DATA_DIR), 'idempotency-secret'),
     pool: {
       min: poolMin,
       max: v.MORDOMO_POOL_MAX,
@@ -392,10 +402,10 @@ function embeddedNetwork(v: z.infer<typeof schema>): PgNetwork {
 }
 
 /**
- * Reads the encryption key from a file that only its owner can read: a key readable by others is as good as
- * published, so such a file is refused rather than used.
+ * Reads a key (the encryption key, the idempotency secret) from a file that only its owner can read: a key readable
+ * by others is as good as published, so such a file is refused rather than used.
  */
-function readKeyFile(file: string): string {
+export function readKeyFile(file: string): string {
   checkPrivateFile(file);
   const key = readFileSync(file, 'utf8').trim();
   if (key.length < 16) throw new ConfigError(`the key in ${file} must be at least 16 characters`);

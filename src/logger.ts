@@ -21,6 +21,8 @@ export const REDACTED_PATHS = [
   '*.connectionString',
   'encryptionKey',
   '*.encryptionKey',
+  'idempotencySecret',
+  '*.idempotencySecret',
   'token',
   '*.token',
   'apiKey',

@@ -1,12 +1,10 @@
 // Every exit code docs/cli.md documents, each from a real command that ends with it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { eventually } from './harness/assertions.ts';
-import { CLI, cliEnv, runCli } from './harness/cli.ts';
+import { interruptCli, runCli } from './harness/cli.ts';
 import { adminQuery, testDatabase } from './harness/database.ts';
 import { tempDir } from './harness/temp-dir.ts';
 
@@ -58,24 +56,21 @@ test('130 when interrupted while working; the command stops cleanly', async () =
   await holder.connect();
   await holder.query('BEGIN');
   await holder.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
-  const child = spawn(process.execPath, [CLI, 'maintenance', 'vacuum', 'users'], { env: cliEnv(env) });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  try {
+  const { code } = await interruptCli(['maintenance', 'vacuum', 'users'], env, {
     // Asked outside the holder's transaction, whose view of pg_stat_activity is frozen at its first read.
-    await eventually('the vacuum to wait for the lock', async () => {
+    working: async () => {
       const { rows } = await adminQuery(
         `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name LIKE 'mordomo-db%'`,
         [name],
       );
       return rows.length > 0;
-    });
-    child.kill('SIGINT');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  } finally {
-    await holder.query('ROLLBACK');
-    await holder.end();
-  }
-  assert.equal(await exited, 130);
+    },
+    release: async () => {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    },
+  });
+  assert.equal(code, 130);
 });
 
 /** Scratch databases a verification would create and must drop. */

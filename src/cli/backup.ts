@@ -10,7 +10,15 @@ import { print, size } from './output.ts';
 /** What the main CLI lends its command groups: opening the database around an action, and the configuration. */
 export interface CliContext {
   databaseAction: (
-    work: (database: Database, config: Config, logger: Logger, options: Record<string, unknown>, signal: AbortSignal) => Promise<void>,
+    work: (
+      database: Database,
+      config: Config,
+      logger: Logger,
+      options: Record<string, unknown>,
+      signal: AbortSignal,
+      /** Called at the work's point of no return: a signal after it changes nothing. */
+      complete: () => void,
+    ) => Promise<void>,
   ) => (...args: unknown[]) => Promise<void>;
   configOf: (command: Command) => Promise<Config>;
 }
@@ -84,11 +92,12 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .option('--json', 'machine-readable output')
     .action(
       withBackupFile(
-        databaseAction(async (database, _config, logger, options) => {
+        databaseAction(async (database, _config, logger, options, signal) => {
           const file = options.file as string;
           const json = Boolean(options.json);
           const [{ verifyBackup }, { recordVerification }] = await Promise.all([import('../ops/restore.ts'), import('../ops/backup-files.ts')]);
-          const result = await verifyBackup(database.owner.url, file, logger, { onTable: progress(json), onIndex: indexProgress(json) });
+          // Interrupted, it records nothing: a verification cut short proves nothing either way.
+          const result = await verifyBackup(database.owner.url, file, logger, { onTable: progress(json), onIndex: indexProgress(json), signal });
           recordVerification(file, result.ok);
           const lines = result.tables.map((t) => `  ${t.match ? 'ok  ' : 'DIFF'} ${t.name.padEnd(24)} ${t.rows}/${t.expectedRows} rows`);
           print(json, result, `${result.ok ? 'backup verified' : `backup FAILED verification${result.error ? `: ${result.error}` : ''}`}\n${lines.join('\n')}`);
@@ -141,13 +150,16 @@ export function registerBackupCommands(program: Command, { databaseAction, confi
     .option('--json', 'machine-readable output')
     .action(
       withBackupFile(
-        databaseAction(async (database, _config, logger, options) => {
+        databaseAction(async (database, _config, logger, options, signal, complete) => {
           const json = Boolean(options.json);
           const { restoreBackup } = await import('../ops/restore.ts');
           const manifest = await restoreBackup(database.owner.pool, options.file as string, logger, {
             force: Boolean(options.force),
             onTable: progress(json),
             onIndex: indexProgress(json),
+            signal,
+            // Committed, the data is restored: a signal during the index builds after it ends no restore.
+            onCommitted: complete,
           });
           print(json, manifest, `restored ${totalRows(manifest)} rows in ${manifest.tables.length} tables from the backup of ${manifest.created_at}`);
         }),

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { createKysely } from './typed-errors.ts';
+import { idempotencySecret } from './idempotency-secret.ts';
 import pg from 'pg';
 import type { Config, PoolSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -173,8 +174,14 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     url = local(handle.port, handle.password);
   }
   // The owner's sessions are named apart, so that pg_stat_activity (and `monitor`) tell its work from requests'.
-  const owner = connection(url, runtimeUrl ? { ...config.pool, applicationName: `${config.pool.applicationName.slice(0, 50)} owner` } : config.pool, logger);
-  const runtime = runtimeUrl ? connection(runtimeUrl, config.pool, logger) : owner;
+  const secret = () => idempotencySecret(config);
+  const owner = connection(
+    url,
+    runtimeUrl ? { ...config.pool, applicationName: `${config.pool.applicationName.slice(0, 50)} owner` } : config.pool,
+    logger,
+    secret,
+  );
+  const runtime = runtimeUrl ? connection(runtimeUrl, config.pool, logger, secret) : owner;
   const owningServer = server;
   const reads = new ReadRouter(runtime, config.replicaUrls, config.pool, logger, { bytes: config.replicaMaxLagBytes, seconds: config.replicaMaxLagSeconds });
   await reads.start();
@@ -196,7 +203,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   };
 }
 
-function connection(url: string, settings: PoolSettings, logger: Logger): Connection {
+function connection(url: string, settings: PoolSettings, logger: Logger, secret: () => string): Connection {
   const pool = createPool(url, settings, logger);
-  return { db: createKysely(pool), pool, url };
+  return { db: createKysely(pool, { idempotencySecret: secret }), pool, url };
 }

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { ConflictError } from '../errors.ts';
+import { fingerprintMatches, fingerprintOf } from './fingerprints.ts';
 import type { DB } from './schema.ts';
 import { inTransaction } from './transaction.ts';
 import { idempotencyKey, parse } from '../validation.ts';
@@ -51,8 +51,9 @@ function keyCondition(store: KeyStore, key: string) {
 /**
  * Runs `work` at most once per key: the key is claimed in the same transaction as the work's writes and its result
  * recorded there too, so both commit or neither does. A concurrent call with the same key waits for the first to
- * commit, then returns its result. `request` (the operation and its input) is fingerprinted to tell a retry from a
- * different request under a reused key. Without a key, `work` just runs.
+ * commit, then returns its result. `request` (the operation and its input) is fingerprinted, keyed by the service's
+ * idempotency secret (fingerprints.ts), to tell a retry from a different request under a reused key. Without a key,
+ * `work` just runs.
  */
 export async function once<T>(
   db: Kysely<DB>,
@@ -63,7 +64,7 @@ export async function once<T>(
 ): Promise<T> {
   if (options.idempotencyKey === undefined) return work(db);
   const key = parse(idempotencyKey, options.idempotencyKey, 'idempotency key');
-  const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest();
+  const fingerprint = fingerprintOf(db, request);
   const table = sql.table(store.table);
   const [columns, values, conflict] = store.scope
     ? [sql`${sql.ref(store.scope.column)}, key, fingerprint`, sql`${store.scope.value}, ${key}, ${fingerprint}`, sql`${sql.ref(store.scope.column)}, key`]
@@ -79,7 +80,7 @@ export async function once<T>(
         fingerprint: Buffer;
         result: string;
       }>`SELECT fingerprint, result::text AS result FROM ${table} WHERE ${keyCondition(store, key)}`.execute(trx);
-      if (!rows[0]!.fingerprint.equals(fingerprint)) {
+      if (!fingerprintMatches(rows[0]!.fingerprint, fingerprint, request)) {
         throw new ConflictError(`idempotency key ${key} was already used for a different request; send a new key with a new request`);
       }
       return revive(rows[0]!.result) as T;

@@ -13,6 +13,7 @@ import {
 } from 'kysely';
 import type pg from 'pg';
 import { mapDatabaseError } from '../errors.ts';
+import { fingerprintKeyPlugin } from './fingerprints.ts';
 import type { DB } from './schema.ts';
 
 /**
@@ -20,8 +21,19 @@ import type { DB } from './schema.ts';
  * transaction work around them (a refused connection while a transaction begins is a 503, not a raw ECONNREFUSED).
  * This is where the library's queries execute, so errors are mapped here once rather than at each call site.
  */
-export function createKysely(pool: pg.Pool): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new TypedErrorsDialect(new PostgresDialect({ pool })) });
+export function createKysely(pool: pg.Pool, options: KyselyOptions = {}): Kysely<DB> {
+  const plugins = options.idempotencySecret === undefined ? [] : [fingerprintKeyPlugin(options.idempotencySecret)];
+  return new Kysely<DB>({ dialect: new TypedErrorsDialect(new PostgresDialect({ pool })), plugins });
+}
+
+/** What else a Kysely of the package's carries. */
+export interface KyselyOptions {
+  /**
+   * The secret that keys idempotency fingerprints (MORDOMO_IDEMPOTENCY_SECRET, or the file openDatabase keeps): calls
+   * with an idempotency key need it, and every process sharing a database must use the same one. A function is
+   * called once, when a keyed call first needs the secret.
+   */
+  idempotencySecret?: string | (() => string);
 }
 
 /** Runs `work`, rethrowing its failure as a typed error. */

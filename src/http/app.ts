@@ -8,7 +8,7 @@ import { createIvr } from '../ivr/ivr.ts';
 import { bearer } from './auth.ts';
 import type { ServiceContext } from './context.ts';
 import { registerDashboard } from './dashboard.ts';
-import { handleError, handleNotFound } from './errors.ts';
+import { handleError, handleNotFound, refuseWhileClosing } from './errors.ts';
 import { describeResponses, pruneComponents } from './responses.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { configRoutes } from './routes/config.ts';
@@ -29,6 +29,7 @@ import { userRoutes } from './routes/users.ts';
 import { zodToJsonConfig } from './schemas.ts';
 import { FRAME_ANCESTORS, securityHeaderLines, sendSecurityHeaders } from './security-headers.ts';
 import { responseSerializer } from './serializer.ts';
+import { RouteMethods } from './route-methods.ts';
 import { readCertificate } from './tls.ts';
 
 /** The zod schemas registered by name (User, Message, Error…) become the document's components. */
@@ -56,7 +57,8 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
     bodyLimit: config.http.bodyLimit,
     // Ids are UUIDs: a longer path parameter is a client mistake, answered before any work.
     routerOptions: { maxParamLength: 200 },
-    return503OnClosing: true,
+    // Fastify's own 503 while closing has a body of its own shape; the onRequest hook below answers in ours.
+    return503OnClosing: false,
     // Errors the router raises before any route runs (a path parameter past maxParamLength, a malformed URL
     // encoding) leave in the same shape as every other error.
     frameworkErrors: handleError,
@@ -73,7 +75,17 @@ export async function buildApp(context: ServiceContext): Promise<FastifyInstance
   // They are written by code generated from the same schemas instead.
   app.setSerializerCompiler(({ schema }) => responseSerializer(schema));
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler(handleNotFound);
+  const methods = new RouteMethods();
+  app.addHook('onRoute', (route) => methods.add(route.method, route.url));
+  app.setNotFoundHandler((request, reply) => handleNotFound(request, reply, methods.allowed(request.url)));
+  // Requests that come once closing has begun (pipelined, or on a keep-alive connection) are refused before any work.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (closing) throw refuseWhileClosing(reply);
+  });
 
   // Every answer carries the same security headers (security-headers.ts), set on the raw response so that what
   // Fastify or a hijacked reply writes has them too; answers Node refuses before that get them in answerClientError.

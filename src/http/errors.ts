@@ -11,6 +11,7 @@ export const HTTP_ERROR_CODES = [
   'payload_too_large',
   'unsupported_media_type',
   'insufficient_storage',
+  'method_not_allowed',
 ] as const;
 export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
 
@@ -78,7 +79,10 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   const { status, code, message } = classify(error);
   // Logged with its stack and cause (pino's serializer): the server-side failures an operator must see. The database
   // being down or full is expected to pass: one warning with its cause per outage (outages.ts), not a stack per request.
-  if (code === 'unavailable' || code === 'insufficient_storage') noteOutage(request.log, error);
+  // The HTTP layer's own refusals (auth, limits, the service closing) are no failure and no outage of the database.
+  if (error instanceof HttpError) {
+    // not logged
+  } else if (code === 'unavailable' || code === 'insufficient_storage') noteOutage(request.log, error);
   else if (status >= 500) request.log.error({ err: error }, 'request failed');
   const body: ErrorBody = { error: { code, message, request_id: String(request.id) } };
   if (status === 401) void reply.header('www-authenticate', 'Bearer');
@@ -87,7 +91,21 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   return reply.status(status).type('application/json').send(body);
 }
 
-/** Unknown routes answer in the same shape. */
-export function handleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return handleError(new HttpError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply);
+/**
+ * Unknown routes answer in the same shape: 404 when no route has the path, 405 with `Allow` when the path is served
+ * under other methods (`allowed`).
+ */
+export function handleNotFound(request: FastifyRequest, reply: FastifyReply, allowed: string[] = []): FastifyReply {
+  const path = request.url.split('?')[0];
+  if (allowed.length && !allowed.includes(request.method)) {
+    void reply.header('allow', allowed.join(', '));
+    return handleError(new HttpError(405, 'method_not_allowed', `${path} does not take ${request.method}; it takes ${allowed.join(', ')}`), request, reply);
+  }
+  return handleError(new HttpError(404, 'not_found', `no route ${request.method} ${path}`), request, reply);
+}
+
+/** What a request that arrives while the service closes is answered (503, the one shape, and Connection: close). */
+export function refuseWhileClosing(reply: FastifyReply): HttpError {
+  void reply.header('connection', 'close');
+  return new HttpError(503, 'unavailable', 'the service is shutting down: retry in a moment, or on another instance');
 }

@@ -27,16 +27,33 @@ export class BackupFormatError extends MordomoError {
 export interface Frame {
   type: FrameType;
   payload: Buffer;
+  /** Its number in the file (the header is 1) and the byte of the uncompressed stream it starts at. */
+  number: number;
+  offset: number;
 }
 
+/**
+ * How far a reading has come: the frame being assembled (its number, and the byte it starts at), so that a failure
+ * of the stream under it (gzip's) can say where it stopped.
+ */
+export interface ReadPosition {
+  number: number;
+  offset: number;
+}
+
+/** Where frame `number` at `offset` is, in words. */
+export const frameAt = (number: number, offset: number) => `frame ${number} (byte ${offset} of the uncompressed data)`;
+
 /** Parses frames out of a decompressed byte stream, refusing anything that is not a complete backup. */
-export async function* readFrames(source: AsyncIterable<Buffer>): AsyncGenerator<Frame> {
+export async function* readFrames(source: AsyncIterable<Buffer>, position: ReadPosition = { number: 1, offset: 0 }): AsyncGenerator<Frame> {
   // The chunks of a frame not yet whole are kept apart and joined once it is: joining at each chunk would copy a
   // large frame over and over.
   let waiting: Buffer[] = [];
   let waitingBytes = 0;
   let needed = MAGIC.length;
   let sawMagic = false;
+  position.number = 1;
+  position.offset = MAGIC.length;
   for await (const chunk of source) {
     waiting.push(chunk);
     waitingBytes += chunk.length;
@@ -51,13 +68,23 @@ export async function* readFrames(source: AsyncIterable<Buffer>): AsyncGenerator
       const length = buffer.readUInt32BE(1);
       if (buffer.length < 5 + length) break;
       const type = buffer.toString('ascii', 0, 1) as FrameType;
-      if (!'HTDEM'.includes(type)) throw new BackupFormatError(`corrupt backup: unknown frame type ${JSON.stringify(type)}`);
-      yield { type, payload: buffer.subarray(5, 5 + length) };
+      const { number, offset } = position;
+      if (!'HTDEM'.includes(type)) {
+        throw new BackupFormatError(`damaged backup: ${frameAt(number, offset)} has an unknown type ${JSON.stringify(type)}`);
+      }
+      position.number += 1;
+      position.offset += 5 + length;
+      yield { type, payload: buffer.subarray(5, 5 + length), number, offset };
       buffer = buffer.subarray(5 + length);
     }
     waiting = buffer.length ? [buffer] : [];
     waitingBytes = buffer.length;
     needed = buffer.length >= 5 ? 5 + buffer.readUInt32BE(1) : 5;
   }
-  if (!sawMagic || waitingBytes > 0) throw new BackupFormatError('truncated backup: the file ends in the middle of a record');
+  if (!sawMagic) throw new BackupFormatError('truncated backup: the file ends before its signature');
+  if (waitingBytes > 0) {
+    throw new BackupFormatError(
+      `truncated backup: the file ends inside ${frameAt(position.number, position.offset)}, ${waitingBytes} of its ${waitingBytes >= 5 ? needed : 'at least 5'} bytes there`,
+    );
+  }
 }

@@ -11,7 +11,8 @@ import type { Logger } from '../logger.ts';
 import { whereLoadFailed, type PgLoadError } from './restore-failures.ts';
 import { buildPendingIndexes, type IndexDefinition, queueIndexBuilds } from '../migrate/pending-indexes.ts';
 import { migrate } from '../migrate/runner.ts';
-import { BackupFormatError, type Frame, readFrames } from './backup-format.ts';
+import { BackupFormatError, type Frame, frameAt, type ReadPosition, readFrames } from './backup-format.ts';
+import { BackupSequence } from './backup-sequence.ts';
 import { checkBackupFile } from './backup-files.ts';
 import type { Manifest, TableEntry } from './backup.ts';
 import { CANONICAL_OUTPUT, copyInSql, digestCopyOut, MODULE_TABLES, tableShape } from './backup-tables.ts';
@@ -29,25 +30,34 @@ export interface RestoreOptions {
   onTable?: (entry: TableEntry) => void;
   /** Called as each index is built, after the data is in. */
   onIndex?: (name: string, ms: number) => void;
+  /**
+   * Aborted, the restore stops where it is and rolls back (its connection is closed, which also ends a statement
+   * waiting on a lock); once its transaction has committed the restore is complete, and an abort changes nothing.
+   */
+  signal?: AbortSignal;
+  /** Called once the data's transaction has committed: from then on the restore is done, whatever comes. */
+  onCommitted?: () => void;
 }
 
 /** Indexes built at once after the data is in: one per core of the machines this is made for. */
 const INDEX_BUILDERS = 2;
 
 /** The frames of a backup file; gzip's own CRC and our framing both reject a damaged or cut file. */
-async function* frames(file: string): AsyncGenerator<Frame> {
+async function* frames(file: string, position: ReadPosition = { number: 1, offset: 0 }): AsyncGenerator<Frame> {
   const input = createReadStream(file);
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   // pipe() does not forward errors: a missing or unreadable file must end the stream, not leave it waiting.
   input.on('error', (error) => gunzip.destroy(error));
   try {
-    yield* readFrames(input.pipe(gunzip));
+    yield* readFrames(input.pipe(gunzip), position);
   } catch (error) {
     if (error instanceof MordomoError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new NotFoundError(`backup file ${file} not found`);
     if (code?.startsWith('Z_') || /unexpected end of file|incorrect header check/i.test(String(error))) {
-      throw new BackupFormatError(`corrupt or truncated backup ${file}: ${(error as Error).message}`);
+      const at = position.offset > 0 ? ` at ${frameAt(position.number, position.offset)}` : '';
+      const why = /unexpected end of file/i.test(String(error)) ? 'the compressed file is cut short' : 'the compressed data is damaged';
+      throw new BackupFormatError(`corrupt or truncated backup ${file}${at}: ${why} (gzip: ${(error as Error).message})`);
     }
     throw error;
   } finally {
@@ -86,7 +96,9 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
   const modules = await backedUpModules(file);
   if (!options.force) await assertEmpty(pool, modules);
   await migrate(pool, modules, logger);
+  options.signal?.throwIfAborted();
   const manifest = await loadBackup(pool, file, modules, options);
+  options.onCommitted?.();
   try {
     await buildPendingIndexes(pool, INDEX_BUILDERS, { onIndex: options.onIndex });
   } catch (error) {
@@ -97,6 +109,15 @@ export async function restoreBackup(pool: pg.Pool, file: string, logger: Logger,
     );
   }
   return manifest;
+}
+
+/** A T, E or M frame's record; one whose JSON is damaged is refused by its place. */
+function recordOf<T>(frame: Frame): T {
+  try {
+    return JSON.parse(frame.payload.toString()) as T;
+  } catch {
+    throw new BackupFormatError(`damaged backup: ${frameAt(frame.number, frame.offset)}: its ${frame.type} record is not valid JSON`);
+  }
 }
 
 /** The modules a backup holds, from its header. */
@@ -114,6 +135,11 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
   // One connection for the transaction and its COPY streams.
   const client = await pool.connect();
   let failure: Error | undefined;
+  const sequence = new BackupSequence(modules.flatMap((m) => MODULE_TABLES[m]));
+  // The data frame last written to the open COPY, which a failure of that COPY (reported late) is found at.
+  let dataFrame: string | undefined;
+  // The COPY's own failure, the reason to report: a write after it fails too, with a stream already destroyed.
+  let copyFailure: Error | undefined;
   let inTransaction = false;
   let current:
     | {
@@ -125,10 +151,24 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
         staged?: () => Promise<void>;
       }
     | undefined;
+  // An interruption closes the connection: whatever runs on it (a COPY, a statement waiting on a lock) fails at
+  // once, and the server rolls back a transaction whose client is gone.
+  let committing = false;
+  const interrupt = () => {
+    if (committing) return;
+    client.on('error', () => undefined); // the loss this causes is expected; the statement running fails with it
+    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+  };
+  options.signal?.addEventListener('abort', interrupt, { once: true });
   try {
+    options.signal?.throwIfAborted();
     const loaded: TableEntry[] = [];
     let manifest: Manifest | undefined;
-    for await (const { type, payload } of frames(file)) {
+    const position: ReadPosition = { number: 1, offset: 0 };
+    for await (const frame of frames(file, position)) {
+      options.signal?.throwIfAborted();
+      const { type, payload } = frame;
+      sequence.next(frame, type === 'T' || type === 'E' ? recordOf<{ name: string }>(frame).name : undefined);
       if (type === 'H') {
         await client.query('BEGIN');
         inTransaction = true;
@@ -148,42 +188,48 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
           await client.query(FORGET_SEARCH_WORDS);
         }
       } else if (type === 'T') {
-        const entry = JSON.parse(payload.toString()) as Pick<TableEntry, 'name' | 'columns'>;
+        const entry = recordOf<Pick<TableEntry, 'name' | 'columns'>>(frame);
         const shape = await tableShape(client, entry.name);
         const rebuild = await dropForLoad(client, entry.name);
         const staged = await stageForDerivedColumn(client, entry);
         const stream = client.query(copyFrom(copyInSql({ ...shape, name: staged ? 'restore_staging' : entry.name, columns: entry.columns })));
         const done = new Promise<void>((resolve, reject) => stream.on('finish', resolve).on('error', reject));
+        stream.on('error', (copyError: Error) => (copyFailure ??= copyError));
         done.catch(() => undefined);
         current = { entry, stream, hash: createHash('sha256'), done, rebuild, staged };
       } else if (type === 'D' && current) {
+        dataFrame = sequence.where();
         current.hash.update(payload);
         // once() also rejects when the COPY fails (bad data), where waiting for 'drain' alone would hang.
         if (!current.stream.write(payload)) await once(current.stream, 'drain');
       } else if (type === 'E' && current) {
-        const expected = JSON.parse(payload.toString()) as TableEntry;
+        const expected = recordOf<TableEntry>(frame);
         current.stream.end();
         await current.done;
         const rows = Number(current.stream.rowCount);
         const sha256 = current.hash.digest('hex');
         if (rows !== expected.rows || sha256 !== expected.sha256) {
-          throw new BackupFormatError(
-            `backup of table ${expected.name} is damaged: ${rows} rows / checksum ${sha256.slice(0, 12)} read, ${expected.rows} / ${expected.sha256.slice(0, 12)} recorded`,
+          throw sequence.damaged(
+            `checksum mismatch: its ${sequence.dataFrames} data frames hold ${rows} rows (sha-256 ${sha256.slice(0, 12)}), where ${expected.rows} (${expected.sha256.slice(0, 12)}) are recorded: a data frame of table ${expected.name} is missing or damaged`,
           );
         }
         await current.staged?.();
         for (const statement of current.rebuild) await client.query(statement);
         loaded.push(expected);
         options.onTable?.(expected);
+        sequence.endTable();
         current = undefined;
-      } else if (type === 'M' && !manifest) {
-        manifest = JSON.parse(payload.toString()) as Manifest;
+        dataFrame = undefined;
+      } else if (type === 'M') {
+        manifest = recordOf<Manifest>(frame);
+        const missing = manifest.tables.filter((t) => !loaded.some((l) => l.name === t.name)).map((t) => t.name);
+        if (missing.length) throw sequence.damaged(`missing: the manifest lists table ${missing.join(', ')}, whose frames are not in the file`);
         const names = (entries: TableEntry[]) => entries.map((t) => `${t.name}:${t.rows}:${t.sha256}`).join(',');
-        if (names(manifest.tables) !== names(loaded)) throw new BackupFormatError('backup manifest does not match its tables');
-      } else {
-        throw new BackupFormatError(`corrupt backup: unexpected ${type} record`);
+        if (names(manifest.tables) !== names(loaded)) throw sequence.damaged('checksum mismatch: the manifest does not match the tables read');
       }
     }
+    sequence.finish(position);
+    options.signal?.throwIfAborted();
     // Committed only once the file was read to its end: gzip checks its trailer (CRC and length) last, and a file
     // whose trailer was cut off holds every record yet is not the file the backup wrote.
     if (!manifest) throw new BackupFormatError('truncated backup: no manifest at the end');
@@ -191,24 +237,29 @@ async function loadBackup(pool: pg.Pool, file: string, modules: Module[], option
       client,
       loaded.map((t) => t.name),
     );
+    committing = true;
     await client.query('COMMIT');
     inTransaction = false;
     return manifest;
   } catch (error) {
     // A failed COPY can leave the connection mid-protocol: it is closed, not pooled.
     failure = error instanceof Error ? error : new Error(String(error));
+    const reason = error instanceof MordomoError ? error : (copyFailure ?? error);
     // A COPY still open must be failed first (CopyFail), or the ROLLBACK would wait behind it forever.
     if (current && !current.stream.errored && !current.stream.destroyed) {
       current.stream.destroy(new Error('restore aborted'));
     }
     if (current) await current.done.catch(() => undefined);
     if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
+    if (options.signal?.aborted) throw options.signal.reason;
     // gzip checks its CRC only at the end of the stream, so damaged bytes can reach COPY first and fail there.
-    if (current && !(error instanceof MordomoError) && /^2[23]|^XX/.test((error as { code?: string }).code ?? '')) {
-      throw new BackupFormatError(`corrupt backup: table ${current.entry.name} could not be loaded: ${whereLoadFailed(error as PgLoadError)}`);
+    if (current && !(reason instanceof MordomoError) && /^2[23]|^XX/.test((reason as { code?: string }).code ?? '')) {
+      const found = dataFrame ? ` (found at ${dataFrame})` : '';
+      throw new BackupFormatError(`corrupt backup: table ${current.entry.name} could not be loaded: ${whereLoadFailed(reason as PgLoadError)}${found}`);
     }
-    throw mapDatabaseError(error);
+    throw mapDatabaseError(reason);
   } finally {
+    options.signal?.removeEventListener('abort', interrupt);
     client.release(failure);
   }
 }
@@ -365,7 +416,7 @@ export async function verifyBackup(
   databaseUrl: string,
   file: string,
   logger: Logger,
-  progress: Pick<RestoreOptions, 'onTable' | 'onIndex'> = {},
+  progress: Pick<RestoreOptions, 'onTable' | 'onIndex' | 'signal'> = {},
 ): Promise<VerifyResult> {
   // A file that is not there is an error of the caller's, not a failed verification: nothing is created for it.
   checkBackupFile(file);
@@ -390,12 +441,14 @@ export async function verifyBackup(
       if (error instanceof BackupFormatError || error instanceof NotFoundError) return { ok: false, tables: [], error: error.message };
       throw error;
     }
+    progress.signal?.throwIfAborted();
     // One session reads every table's checksum in one snapshot.
     const actual = await withClient(pool, (client) => tableChecksums(client, manifest.tables));
     const tables = manifest.tables.map((t) => {
       const found = actual.get(t.name)!;
       return { name: t.name, rows: found.rows, expectedRows: t.rows, match: found.rows === t.rows && found.sha256 === t.sha256 };
     });
+    progress.signal?.throwIfAborted();
     return { ok: tables.every((t) => t.match), tables };
   } finally {
     await pool.end();

@@ -79,3 +79,30 @@ export async function primaryAndStandby(label: string) {
   stopServersAfter(path.join(dataDir, 'pg'), path.join(standbyDir, 'pg'));
   return { root, dataDir, standbyDir, port, standbyPort, env: { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(port) } };
 }
+
+/**
+ * Runs `mordomo-db ARGS`, waits until `working()` says the command is inside its work (waiting on a lock the test
+ * holds, say), sends it `signal`, waits for its log to say it is stopping, then runs `release` (the lock let go;
+ * given the command's exit, to tell whether it ended first), and resolves with how it ended. No sleeps: each step waits for what the command did.
+ */
+export async function interruptCli(
+  args: string[],
+  env: Record<string, string>,
+  options: { working: () => Promise<boolean>; signal?: NodeJS.Signals; release?: (ended: Promise<number | null>) => Promise<void> },
+): Promise<CliResult> {
+  const { eventually } = await import('./assertions.ts');
+  const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv({ MORDOMO_LOG_LEVEL: 'info', ...env }) });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = exited(child);
+  try {
+    await eventually(`mordomo-db ${args[0]} to be at work`, options.working);
+    child.kill(options.signal ?? 'SIGINT');
+    await eventually(`mordomo-db ${args[0]} to take the signal`, async () => /stopping/.test(stderr) || child.exitCode !== null);
+  } finally {
+    await options.release?.(code);
+  }
+  return { code: await code, stdout, stderr };
+}

@@ -62,7 +62,7 @@ export async function testDatabase(label: string, options: { template?: string }
     { min: 0, max: 10, connectionTimeoutMs: 10_000, statementTimeoutMs: 30_000, idleTimeoutMs: 10_000, applicationName: 'mordomo-db-test' },
     createLogger('silent'),
   );
-  const db = createKysely(pool);
+  const db = createKysely(pool, { idempotencySecret: 'the test files’ idempotency secret' });
   after(async () => {
     await db.destroy();
     if (!pool.ended) await pool.end();

@@ -69,9 +69,9 @@ test('every status a route, the router or the error handler answers carries the 
   await expectSecure(413, 'POST', '/v1/users', { body: JSON.stringify({ name: 'x'.repeat(300 * 1024) }) });
   await expectSecure(415, 'POST', '/v1/users', { body: 'name=x', type: 'application/x-www-form-urlencoded' });
   await expectSecure(200, 'HEAD', '/healthz', { token: null });
-  await expectSecure(404, 'OPTIONS', '/v1/users');
-  // No route answers 405: a method a path does not have is 404 not_found, like a path that does not exist.
-  await expectSecure(404, 'PROPFIND', '/v1/users');
+  await expectSecure(405, 'OPTIONS', '/v1/users'); // a known path under a method it does not take
+  // A method a path does not have is 405 with Allow (methods-and-closing.test.ts), headers as on every status.
+  await expectSecure(405, 'PROPFIND', '/v1/users');
 });
 
 test('a 500 and a 503 carry them too', async () => {

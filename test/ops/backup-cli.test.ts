@@ -3,11 +3,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { createUser } from '../../src/core/users.ts';
-import { eventually } from '../harness/assertions.ts';
-import { CLI, cliEnv, exited, runCli, stopServersAfter } from '../harness/cli.ts';
-import { adminQuery, testDatabase, urlFor } from '../harness/database.ts';
+import { CLI, cliEnv, exited, interruptCli, runCli, stopServersAfter } from '../harness/cli.ts';
+import { adminQuery, TEMPLATE_DATABASE, testDatabase, urlFor } from '../harness/database.ts';
 import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
@@ -75,24 +75,20 @@ test('a backup interrupted before its file is in place leaves nothing and exits 
   await holder.connect();
   await holder.query('BEGIN');
   await holder.query('LOCK TABLE config IN ACCESS EXCLUSIVE MODE');
-  const child = spawn(process.execPath, [CLI, 'backup', '--out', out], { env: cliEnv(env) });
-  const code = exited(child);
-  try {
-    await eventually('the backup to wait for the lock', async () => {
+  let partialSeen = false;
+  const { code } = await interruptCli(['backup', '--out', out], env, {
+    working: async () => {
       const { rows } = await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND query LIKE 'COPY%config%'`, [name]);
+      partialSeen = rows.length > 0 && readdirSync(out).some((file) => file.endsWith('.partial'));
       return rows.length > 0;
-    });
-    assert.ok(
-      readdirSync(out).some((file) => file.endsWith('.partial')),
-      'the partial file exists while the backup works',
-    );
-    child.kill('SIGINT');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  } finally {
-    await holder.query('ROLLBACK');
-    await holder.end();
-  }
-  assert.equal(await code, 130);
+    },
+    release: async () => {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    },
+  });
+  assert.ok(partialSeen, 'the partial file exists while the backup works');
+  assert.equal(code, 130);
   assert.deepEqual(readdirSync(out), [], 'neither a partial file nor one that looks like a backup');
 });
 
@@ -122,4 +118,133 @@ test('a signal that comes once the backup file is in place changes nothing: exit
   assert.match(stderr, /the work is done; finishing/, 'the signal came while the command was still running');
   assert.ok(existsSync(file), 'the backup is kept');
   assert.ok(!existsSync(`${file}.partial`));
+});
+
+/** A database from the migrated template holding one user of its own, for a restore --force to replace. */
+async function targetWithData(label: string): Promise<{ url: string; names: () => Promise<string[]> }> {
+  await adminQuery(`CREATE DATABASE ${label} TEMPLATE ${TEMPLATE_DATABASE}`);
+  const target = new pg.Client({ connectionString: urlFor(label) });
+  await target.connect();
+  await target.query(`INSERT INTO users (name) VALUES ('Antiga')`);
+  await target.end();
+  return {
+    url: urlFor(label),
+    names: async () => (await adminQueryIn(label, 'SELECT name FROM users ORDER BY name')).map((r) => r.name as string),
+  };
+}
+
+async function adminQueryIn(database: string, text: string): Promise<Array<Record<string, unknown>>> {
+  const client = new pg.Client({ connectionString: urlFor(database) });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+test('a restore interrupted inside its transaction rolls back at once and exits 130: the target keeps its own data', async () => {
+  const taken = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as { file: string };
+  const target = await targetWithData('t_restore_interrupted');
+  // The restore, its tables truncated and its first table loaded, waits on this lock to queue an index build.
+  const holder = new pg.Client({ connectionString: target.url });
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query('LOCK TABLE mordomo_pending_indexes IN EXCLUSIVE MODE');
+  let exitedBeforeRelease = false;
+  const { code, stderr } = await interruptCli(['restore', taken.file, '--target', target.url, '--force'], env, {
+    working: async () => {
+      const { rows } = await adminQuery(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = 't_restore_interrupted' AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO mordomo_pending_indexes%'`,
+      );
+      return rows.length > 0;
+    },
+    release: async (ended) => {
+      // It gives up without waiting for the lock: its connection is closed, which ends the statement waiting. (The
+      // bound only keeps a restore that would wait for the lock from hanging the test.)
+      exitedBeforeRelease = await Promise.race([ended.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 60_000))]);
+      await holder.query('ROLLBACK');
+      await holder.end();
+    },
+  });
+  assert.equal(code, 130, stderr);
+  assert.ok(exitedBeforeRelease);
+  assert.doesNotMatch(stderr, /\n\s+at /);
+  assert.deepEqual(await target.names(), ['Antiga'], 'nothing of the backup, nothing of the target lost');
+});
+
+test('a restore whose data is committed when the signal comes reports its success', async () => {
+  const taken = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as { file: string };
+  // Into the embedded server, so that stopping it after the restore leaves the signal a window to come in.
+  const dataDir = path.join(tempDir('cli-restore-late-signal'), 'data');
+  stopServersAfter(path.join(dataDir, 'pg'));
+  const embedded = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(await freePort()), MORDOMO_LOG_LEVEL: 'info', MORDOMO_MODULES: 'core,ivr' };
+  const child = spawn(process.execPath, [CLI, 'restore', taken.file], { env: cliEnv(embedded) });
+  const code = exited(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve) => {
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (/restored \d+ rows/.test(stdout)) {
+        child.kill('SIGTERM');
+        resolve();
+      }
+    });
+  });
+  assert.equal(await code, 0, stderr);
+  assert.match(stderr, /the work is done; finishing/, 'the signal came while the command was still running');
+});
+
+test('a verification interrupted exits 130, records nothing beside the file and drops its scratch database', async () => {
+  // About 40 MB of messages: the verification is still loading or checking them when the signal comes.
+  const big = await testDatabase('backup_cli_big');
+  await sql`WITH u AS (INSERT INTO users (name) VALUES ('Ana') RETURNING id),
+                 c AS (INSERT INTO conversations (user_id) SELECT id FROM u RETURNING id)
+            INSERT INTO messages (conversation_id, role, content)
+            SELECT c.id, 'user', 'mensagem ' || n || ' ' || md5(n::text) || repeat('a', 1000) FROM c, generate_series(1, 40000) AS n`.execute(big.db);
+  const bigEnv = { DATABASE_URL: big.url, MORDOMO_BACKUP_DIR: tempDir('cli-verify-interrupted') };
+  const taken = await runCli(['backup', '--json'], bigEnv);
+  assert.equal(taken.code, 0, taken.stderr);
+  const file = (JSON.parse(taken.stdout) as { file: string }).file;
+  let scratch: string | undefined;
+  const { code, stderr } = await interruptCli(['backup', 'verify', file], bigEnv, {
+    working: async () => {
+      const { rows } = await adminQuery<{ datname: string }>(
+        `SELECT datname FROM pg_stat_activity WHERE datname LIKE 'mordomo_verify_%' AND query LIKE 'COPY %messages%FROM STDIN%'`,
+      );
+      scratch = rows[0]?.datname;
+      return scratch !== undefined;
+    },
+  });
+  assert.equal(code, 130, stderr);
+  assert.ok(!existsSync(`${file}.verified`), 'an interrupted verification proves nothing and records nothing');
+  const { rows } = await adminQuery(`SELECT 1 FROM pg_database WHERE datname = $1`, [scratch]);
+  assert.equal(rows.length, 0, `the scratch database ${scratch} is dropped`);
+});
+
+test('a verification already recorded when the signal comes reports its success', async () => {
+  const taken = JSON.parse((await runCli(['backup', '--json'], env)).stdout) as { file: string };
+  // On the embedded server, so that stopping it after the verification leaves the signal a window to come in.
+  const dataDir = path.join(tempDir('cli-verify-late-signal'), 'data');
+  stopServersAfter(path.join(dataDir, 'pg'));
+  const embedded = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(await freePort()), MORDOMO_LOG_LEVEL: 'info' };
+  const child = spawn(process.execPath, [CLI, 'backup', 'verify', taken.file], { env: cliEnv(embedded) });
+  const code = exited(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve) => {
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (/backup verified/.test(stdout)) {
+        child.kill('SIGINT');
+        resolve();
+      }
+    });
+  });
+  assert.equal(await code, 0, stderr);
+  assert.match(stderr, /the work is done; finishing/, 'the signal came while the command was still running');
+  assert.ok(existsSync(`${taken.file}.verified`), 'the verification is recorded');
 });

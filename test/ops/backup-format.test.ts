@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { frame, type Frame, MAGIC, readFrames } from '../../src/ops/backup-format.ts';
 
-async function collect(chunks: Buffer[]): Promise<Frame[]> {
-  const frames: Frame[] = [];
+async function collect(chunks: Buffer[]): Promise<Array<Pick<Frame, 'type' | 'payload'>>> {
+  const frames: Array<Pick<Frame, 'type' | 'payload'>> = [];
   for await (const f of readFrames(
     (async function* () {
       yield* chunks;
@@ -26,7 +26,7 @@ function cut(bytes: Buffer, sizes: number[]): Buffer[] {
 }
 
 const big = randomBytes(3 * 1024 * 1024 + 17);
-const frames: Frame[] = [
+const frames: Array<Pick<Frame, 'type' | 'payload'>> = [
   { type: 'H', payload: Buffer.from('{"format":1}') },
   { type: 'D', payload: big },
   { type: 'D', payload: Buffer.alloc(0) },
@@ -50,5 +50,22 @@ test('a stream cut short, or not a backup, is refused', async () => {
     await assert.rejects(collect(cut(stream.subarray(0, end), [4096])), /truncated backup/, `cut at ${end}`);
   }
   await assert.rejects(collect([Buffer.from('PK\u0003\u0004 not a backup')]), /bad signature/);
-  await assert.rejects(collect([MAGIC, Buffer.from('X\0\0\0\0')]), /unknown frame type "X"/);
+  await assert.rejects(collect([MAGIC, Buffer.from('X\0\0\0\0')]), /frame 1 \(byte 6 of the uncompressed data\) has an unknown type "X"/);
+});
+
+test('each frame comes with its number and the byte it starts at; a cut names the frame it falls in', async () => {
+  const numbered: Array<[string, number, number]> = [];
+  for await (const f of readFrames(
+    (async function* () {
+      yield stream;
+    })(),
+  ))
+    numbered.push([f.type, f.number, f.offset]);
+  const second = MAGIC.length + 5 + frames[0]!.payload.length;
+  assert.deepEqual(numbered.slice(0, 3), [
+    ['H', 1, MAGIC.length],
+    ['D', 2, second],
+    ['D', 3, second + 5 + big.length],
+  ]);
+  await assert.rejects(collect([stream.subarray(0, second + 1000)]), new RegExp(`the file ends inside frame 2 \\(byte ${second} `));
 });
