@@ -1,5 +1,5 @@
 // Shared by the benchmarks: a throw-away embedded server with the production settings (fsync on), and a timer.
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { createLogger } from '../src/logger.ts';
 import { migrate } from '../src/migrate/runner.ts';
 import { compileAppend, type NewMessage } from '../src/core/messages.ts';
 import { batchStatement } from '../src/core/append-batches.ts';
+import { CLI, cliEnv } from '../test/harness/cli.ts';
 import { freePort } from '../test/harness/ports.ts';
 import { tempDir } from '../test/harness/temp-dir.ts';
 
@@ -239,4 +240,22 @@ export function pgbenchBatch(messages: NewMessage[], turns: number, conversation
     .replace(/\s+/g, ' ')
     .trim();
   return `${sets}\nBEGIN;\n${text};\nCOMMIT;\n`;
+}
+
+/** The V8 flags of `npm start` (package.json's start script), or BENCH_NODE_FLAGS (e.g. to add `--cpu-prof`). */
+export const START_FLAGS =
+  process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ??
+  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start as string).split(' ').filter((part) => part.startsWith('--'));
+
+/** `mordomo-db start` in a process of its own, exactly as `npm start` runs it, with `env`; resolved once it serves. */
+export function startBenchService(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...START_FLAGS, CLI, 'start'], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Press Ctrl-C')) resolve(child);
+    });
+    child.on('exit', (code) => reject(new Error(`the service exited with ${code}: ${output}`)));
+  });
 }

@@ -8,15 +8,14 @@
 // run of each drifts with whatever else the machine does.
 // Usage: npm run bench:flood [-- --seconds 10 --connections 64 --rounds 2]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
-import { CLI, cliEnv } from '../../test/harness/cli.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, machine, processTicksUs, serverBusyUs } from '../harness.ts';
+import { benchDatabase, START_FLAGS, startBenchService, machine, processTicksUs, serverBusyUs } from '../harness.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '64' }, rounds: { type: 'string', default: '2' } },
@@ -31,30 +30,14 @@ if (![seconds, connections, rounds].every((n) => Number.isInteger(n) && n >= 1) 
 const TOKEN = 'bench-admin-token-0123456789abcdef';
 const TARGET = 2;
 
-// As `npm start` runs it (package.json's start script), V8 flags included.
-const START_FLAGS = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts.start as string)
-  .split(' ')
-  .filter((part) => part.startsWith('--'));
-
 function startService(url: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...START_FLAGS, CLI, 'start'], {
-    env: cliEnv({
-      DATABASE_URL: url,
-      MORDOMO_HTTP_PORT: String(port),
-      MORDOMO_DATA_DIR: tempDir('bench-flood'),
-      MORDOMO_ADMIN_TOKEN: TOKEN,
-      MORDOMO_MODULES: 'core,ivr',
-      MORDOMO_ENCRYPTION_KEY: 'bench-encryption-key-0123456789',
-    }),
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Press Ctrl-C')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`the service exited with ${code}: ${output}`)));
+  return startBenchService({
+    DATABASE_URL: url,
+    MORDOMO_HTTP_PORT: String(port),
+    MORDOMO_DATA_DIR: tempDir('bench-flood'),
+    MORDOMO_ADMIN_TOKEN: TOKEN,
+    MORDOMO_MODULES: 'core,ivr',
+    MORDOMO_ENCRYPTION_KEY: 'bench-encryption-key-0123456789',
   });
 }
 

@@ -10,10 +10,9 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { appendTurn } from '../../src/core/conversations.ts';
 import { conversationHistory } from '../../src/core/messages.ts';
-import { CLI, cliEnv } from '../../test/harness/cli.ts';
 import { freePort } from '../../test/harness/ports.ts';
 import { tempDir } from '../../test/harness/temp-dir.ts';
-import { benchDatabase, idOf, loadConversations, machine, median, throughput } from '../harness.ts';
+import { benchDatabase, START_FLAGS, startBenchService, idOf, loadConversations, machine, median, throughput } from '../harness.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, messages: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' } },
@@ -34,29 +33,13 @@ const randomId = () => idOf(1 + Math.floor(Math.random() * CONVERSATIONS));
 const user = { content: 'Liga a luz da sala, por favor', intent: 'iot_control', confidence: 0.93 };
 const assistant = { content: 'Pronto, a luz da sala está ligada.', latency_ms: 820 };
 
-// The service runs exactly as `npm start` runs it, V8 flags included (package.json's start script).
-const START_FLAGS =
-  process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ??
-  (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts.start as string).split(' ').filter((part) => part.startsWith('--'));
-
 function startService(url: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...START_FLAGS, CLI, 'start'], {
-    env: cliEnv({
-      DATABASE_URL: url,
-      MORDOMO_HTTP_PORT: String(port),
-      MORDOMO_DATA_DIR: tempDir('bench-http'),
-      MORDOMO_ADMIN_TOKEN: TOKEN,
-      MORDOMO_POOL_MAX: String(POOL),
-    }),
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Press Ctrl-C')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`the service exited with ${code}: ${output}`)));
+  return startBenchService({
+    DATABASE_URL: url,
+    MORDOMO_HTTP_PORT: String(port),
+    MORDOMO_DATA_DIR: tempDir('bench-http'),
+    MORDOMO_ADMIN_TOKEN: TOKEN,
+    MORDOMO_POOL_MAX: String(POOL),
   });
 }
 
