@@ -81,6 +81,24 @@ export async function primaryAndStandby(label: string) {
 }
 
 /**
+ * Runs `mordomo-db <args>` and sends `signal` the moment its standard output matches `pattern` (in the same event
+ * as the output, so the signal lands right after what printed it); resolves with how it ended.
+ */
+export async function signalOnOutput(args: string[], env: Record<string, string>, pattern: RegExp, signal: NodeJS.Signals): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cliEnv(env) });
+  const code = exited(child);
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => {
+    const matched = pattern.test(stdout);
+    stdout += chunk.toString();
+    if (!matched && pattern.test(stdout)) child.kill(signal);
+  });
+  return { code: await code, stdout, stderr };
+}
+
+/**
  * Runs `mordomo-db ARGS`, waits until `working()` says the command is inside its work (waiting on a lock the test
  * holds, say), sends it `signal`, waits for its log to say it is stopping, then runs `release` (the lock let go;
  * given the command's exit, to tell whether it ended first), and resolves with how it ended. No sleeps: each step waits for what the command did.

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { createKysely } from '../../src/db/typed-errors.ts';
 import pg from 'pg';
 import { createPool } from '../../src/db/pool.ts';
+import { pgConnectionOptions } from '../../src/db/tls.ts';
 import type { DB } from '../../src/db/schema.ts';
 import { createLogger } from '../../src/logger.ts';
 
@@ -36,8 +37,14 @@ export function runtimeUrlFor(database: string): string {
   return url.toString();
 }
 
-export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) {
-  const client = new pg.Client({ connectionString: adminUrl() });
+export function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) {
+  return queryOnce<T>(adminUrl(), text, values);
+}
+
+/** One statement on a connection of its own to `url` (its TLS parameters read as the package reads them). */
+export async function queryOnce<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values?: unknown[]): Promise<pg.QueryResult<T>> {
+  const client = new pg.Client(pgConnectionOptions(url));
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await client.query<T>(text, values);

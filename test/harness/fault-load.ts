@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import pg from 'pg';
 import { embeddedUrl } from '../../src/db/connect.ts';
+import { findRunningServer, isAlive } from '../../src/db/postmaster.ts';
 import { eventually } from './assertions.ts';
 import { exited, startService, stopServersAfter } from './cli.ts';
 import { freePort } from './ports.ts';
@@ -204,6 +205,44 @@ function startLoad(call: (method: string, route: string, body?: unknown) => Prom
     await Promise.all(workers);
   };
   return load;
+}
+
+/** A service a test drives with keyed writers: its admin headers, conversations to write into, and the writers. */
+export interface DrivenService {
+  service: Awaited<ReturnType<typeof startService>>;
+  headers: Record<string, string>;
+  conversations: string[];
+  /** Starts keyed writers on the conversations; stopped after the test, before the service. */
+  startWriters(): Writers;
+}
+
+/**
+ * `mordomo-db start` with `env` (its MORDOMO_DATA_DIR on the file system under test) and `count` conversations made
+ * over HTTP. After the test: the writers stopped, the service stopped, and a PostgreSQL it left behind (one that
+ * crashed and was restarted outside the service's watch) stopped too, so that nothing holds the mount.
+ */
+export async function drivenService(env: Record<string, string>, count: number): Promise<DrivenService> {
+  const dataDir = env.MORDOMO_DATA_DIR!;
+  const service = await startService(env);
+  let writers: Writers | undefined;
+  after(async () => {
+    await writers?.stop();
+    service.child.kill('SIGTERM');
+    await exited(service.child);
+    const left = findRunningServer(path.join(dataDir, 'pg'));
+    if (left) {
+      process.kill(left.pid, 'SIGINT');
+      await eventually('the embedded PostgreSQL to stop', async () => !isAlive(left.pid), 30_000);
+    }
+  });
+  const token = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const conversations: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`${service.api}/v1/conversations`, { method: 'POST', headers, body: '{}' });
+    conversations.push(((await response.json()) as { id: string }).id);
+  }
+  return { service, headers, conversations, startWriters: () => (writers = startKeyedWriters(service.api, headers, conversations)) };
 }
 
 export interface Writers {

@@ -7,10 +7,9 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { embeddedUrl } from '../../src/db/connect.ts';
-import { findRunningServer, isAlive } from '../../src/db/postmaster.ts';
 import { eventually } from '../harness/assertions.ts';
-import { exited, runCli, startService } from '../harness/cli.ts';
-import { startKeyedWriters, type Writers } from '../harness/fault-load.ts';
+import { runCli } from '../harness/cli.ts';
+import { drivenService } from '../harness/fault-load.ts';
 import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 import { fillUp, mountSmallDisk, removeFiller } from '../harness/tmpfs.ts';
@@ -21,28 +20,9 @@ after(() => disk.unmount());
 test('a full WAL archive: writes go on (201) and /readyz stays ready, while /metrics and doctor name the archive folder', { skip: disk.skip }, async () => {
   const dataDir = path.join(tempDir('full-archive'), 'data');
   const archiveDir = path.join(disk.mountPoint as string, 'archive');
-  const pgData = path.join(dataDir, 'pg');
   const pgPort = await freePort();
   const env = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(pgPort), MORDOMO_WAL_ARCHIVE_DIR: archiveDir };
-  const service = await startService(env);
-  let writers: Writers | undefined;
-  after(async () => {
-    await writers?.stop();
-    service.child.kill('SIGTERM');
-    await exited(service.child);
-    const left = findRunningServer(pgData);
-    if (left) {
-      process.kill(left.pid, 'SIGINT');
-      await eventually('the embedded PostgreSQL to stop', async () => !isAlive(left.pid), 30_000);
-    }
-  });
-  const token = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const conversations: string[] = [];
-  for (let i = 0; i < 2; i++) {
-    const response = await fetch(`${service.api}/v1/conversations`, { method: 'POST', headers, body: '{}' });
-    conversations.push(((await response.json()) as { id: string }).id);
-  }
+  const { service, headers, startWriters } = await drivenService(env, 2);
   const superuser = new pg.Client({ connectionString: embeddedUrl(pgPort, readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim()) });
   superuser.on('error', () => undefined);
   await superuser.connect();
@@ -50,7 +30,7 @@ test('a full WAL archive: writes go on (201) and /readyz stays ready, while /met
 
   const filler = path.join(disk.mountPoint as string, 'filler');
   fillUp(filler);
-  writers = startKeyedWriters(service.api, headers, conversations);
+  const writers = startWriters();
   // Segments to archive: each switch hands a finished segment to archive_command, which cannot write its copy.
   await eventually(
     'archive_command failing on the full file system',
@@ -62,7 +42,7 @@ test('a full WAL archive: writes go on (201) and /readyz stays ready, while /met
     60_000,
   );
   const before = writers.successes;
-  await eventually('writes acknowledged while the archive is full', async () => writers!.successes > before + 10, 30_000);
+  await eventually('writes acknowledged while the archive is full', async () => writers.successes > before + 10, 30_000);
 
   const ready = await fetch(`${service.api}/readyz`);
   assert.equal(ready.status, 200, await ready.clone().text());

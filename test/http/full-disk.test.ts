@@ -9,10 +9,8 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { embeddedUrl } from '../../src/db/connect.ts';
-import { findRunningServer, isAlive } from '../../src/db/postmaster.ts';
 import { eventually } from '../harness/assertions.ts';
-import { startKeyedWriters, type Writers } from '../harness/fault-load.ts';
-import { exited, startService } from '../harness/cli.ts';
+import { drivenService } from '../harness/fault-load.ts';
 import { freePort } from '../harness/ports.ts';
 import { fillUp, mountSmallDisk, removeFiller } from '../harness/tmpfs.ts';
 
@@ -25,34 +23,18 @@ test('a full data disk under concurrent writes: 507 or 503, never 500; not ready
   skip: disk.skip,
 }, async (t) => {
   const dataDir = path.join(disk.mountPoint as string, 'data');
-  const pgData = path.join(dataDir, 'pg');
   const pgPort = await freePort();
-  const service = await startService({
-    MORDOMO_DATA_DIR: dataDir,
-    MORDOMO_PG_PORT: String(pgPort),
-    MORDOMO_WAL_ARCHIVE_DIR: 'off',
-    MORDOMO_CONNECT_TIMEOUT_MS: '2000',
-  });
-  let writers: Writers | undefined;
-  after(async () => {
-    await writers?.stop();
-    service.child.kill('SIGTERM');
-    await exited(service.child);
-    const left = findRunningServer(pgData);
-    if (left) {
-      process.kill(left.pid, 'SIGINT');
-      await eventually('the embedded PostgreSQL to stop', async () => !isAlive(left.pid), 30_000);
-    }
-  });
-  const token = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const conversations: string[] = [];
-  for (let i = 0; i < WRITERS; i++) {
-    const response = await fetch(`${service.api}/v1/conversations`, { method: 'POST', headers, body: '{}' });
-    conversations.push(((await response.json()) as { id: string }).id);
-  }
-  writers = startKeyedWriters(service.api, headers, conversations);
-  await eventually('turns acknowledged before the disk fills', async () => writers!.successes > 100, 60_000);
+  const { service, conversations, startWriters } = await drivenService(
+    {
+      MORDOMO_DATA_DIR: dataDir,
+      MORDOMO_PG_PORT: String(pgPort),
+      MORDOMO_WAL_ARCHIVE_DIR: 'off',
+      MORDOMO_CONNECT_TIMEOUT_MS: '2000',
+    },
+    WRITERS,
+  );
+  const writers = startWriters();
+  await eventually('turns acknowledged before the disk fills', async () => writers.successes > 100, 60_000);
 
   const filler = path.join(disk.mountPoint as string, 'filler');
   fillUp(filler);
@@ -67,7 +49,7 @@ test('a full data disk under concurrent writes: 507 or 503, never 500; not ready
     },
     30_000,
   );
-  await eventually('writes refused for lack of space', async () => (writers!.failures.get('507 insufficient_storage') ?? 0) > 0, 30_000);
+  await eventually('writes refused for lack of space', async () => (writers.failures.get('507 insufficient_storage') ?? 0) > 0, 30_000);
   // A full pg_wal too: WAL that needs a new segment cannot get one, and PostgreSQL PANICs (the issue's run saw it
   // unable to start again: "could not write to file pg_wal/xlogtemp…"). The watchdog must bring it back later.
   const superuserUrl = embeddedUrl(pgPort, readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim());
@@ -98,7 +80,7 @@ test('a full data disk under concurrent writes: 507 or 503, never 500; not ready
   await eventually('ready again once space is freed', async () => (await fetch(`${service.api}/readyz`)).status === 200, 60_000);
   // Reported, not asserted: how long the watchdog's next start and crash recovery took on this machine.
   t.diagnostic(`ready ${((Date.now() - freedAt) / 1000).toFixed(1)} s after space was freed`);
-  await eventually('turns acknowledged again', async () => writers!.successes > duringFull + WRITERS * 5, 60_000);
+  await eventually('turns acknowledged again', async () => writers.successes > duringFull + WRITERS * 5, 60_000);
   t.diagnostic(
     `${writers.successes} turns acknowledged; refused: ${JSON.stringify(Object.fromEntries(writers.failures))}; back to appending ${((Date.now() - freedAt) / 1000).toFixed(1)} s after`,
   );

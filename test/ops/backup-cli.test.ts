@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { createUser } from '../../src/core/users.ts';
-import { CLI, cliEnv, exited, interruptCli, runCli, stopServersAfter } from '../harness/cli.ts';
+import { CLI, cliEnv, exited, interruptCli, runCli, signalOnOutput, stopServersAfter } from '../harness/cli.ts';
 import { adminQuery, TEMPLATE_DATABASE, testDatabase, urlFor } from '../harness/database.ts';
 import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
@@ -179,21 +179,8 @@ test('a restore whose data is committed when the signal comes reports its succes
   const dataDir = path.join(tempDir('cli-restore-late-signal'), 'data');
   stopServersAfter(path.join(dataDir, 'pg'));
   const embedded = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(await freePort()), MORDOMO_LOG_LEVEL: 'info', MORDOMO_MODULES: 'core,ivr' };
-  const child = spawn(process.execPath, [CLI, 'restore', taken.file], { env: cliEnv(embedded) });
-  const code = exited(child);
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve) => {
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (/restored \d+ rows/.test(stdout)) {
-        child.kill('SIGTERM');
-        resolve();
-      }
-    });
-  });
-  assert.equal(await code, 0, stderr);
+  const { code, stderr } = await signalOnOutput(['restore', taken.file], embedded, /restored \d+ rows/, 'SIGTERM');
+  assert.equal(code, 0, stderr);
   assert.match(stderr, /the work is done; finishing/, 'the signal came while the command was still running');
 });
 
@@ -230,21 +217,8 @@ test('a verification already recorded when the signal comes reports its success'
   const dataDir = path.join(tempDir('cli-verify-late-signal'), 'data');
   stopServersAfter(path.join(dataDir, 'pg'));
   const embedded = { MORDOMO_DATA_DIR: dataDir, MORDOMO_PG_PORT: String(await freePort()), MORDOMO_LOG_LEVEL: 'info' };
-  const child = spawn(process.execPath, [CLI, 'backup', 'verify', taken.file], { env: cliEnv(embedded) });
-  const code = exited(child);
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve) => {
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (/backup verified/.test(stdout)) {
-        child.kill('SIGINT');
-        resolve();
-      }
-    });
-  });
-  assert.equal(await code, 0, stderr);
+  const { code, stderr } = await signalOnOutput(['backup', 'verify', taken.file], embedded, /backup verified/, 'SIGINT');
+  assert.equal(code, 0, stderr);
   assert.match(stderr, /the work is done; finishing/, 'the signal came while the command was still running');
   assert.ok(existsSync(`${taken.file}.verified`), 'the verification is recorded');
 });

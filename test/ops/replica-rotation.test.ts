@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
 import { embeddedUrl } from '../../src/db/connect.ts';
 import { findRunningServer } from '../../src/db/postmaster.ts';
@@ -15,6 +15,7 @@ import { replicaUrl } from '../../src/ops/replica.ts';
 import { startService as startInProcess } from '../../src/service.ts';
 import { eventually } from '../harness/assertions.ts';
 import { exited, primaryAndStandby, runCli, startService, stopServersAfter } from '../harness/cli.ts';
+import { queryOnce } from '../harness/database.ts';
 import { freePort } from '../harness/ports.ts';
 import { tempDir } from '../harness/temp-dir.ts';
 
@@ -24,16 +25,7 @@ const portB = await freePort();
 stopServersAfter(path.join(standbyB, 'pg'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-async function query<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const query = async <T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> => (await queryOnce<T>(url, text)).rows;
 const primaryUrl = () => embeddedUrl(port, readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim());
 const streaming = async () =>
   (await query<{ application_name: string }>(primaryUrl(), `SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1`)).map(

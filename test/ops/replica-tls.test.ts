@@ -5,15 +5,14 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import pg from 'pg';
 import { loadConfig } from '../../src/config.ts';
 import { embeddedUrl } from '../../src/db/connect.ts';
 import { hbaText } from '../../src/db/pg-hba.ts';
-import { pgConnectionOptions } from '../../src/db/tls.ts';
 import { replicaUrl } from '../../src/ops/replica.ts';
 import { eventually } from '../harness/assertions.ts';
 import { testCa } from '../harness/certificates.ts';
 import { exited, primaryAndStandby, runCli, startService, stopServersAfter } from '../harness/cli.ts';
+import { queryOnce } from '../harness/database.ts';
 import { freePort } from '../harness/ports.ts';
 
 const ca = testCa('replica-tls');
@@ -25,16 +24,6 @@ const env = { ...base, MORDOMO_PG_TLS_CERT_FILE: server.certFile, MORDOMO_PG_TLS
 const password = () => readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim();
 const primaryUrl = (caFile: string) => `${embeddedUrl(port, password())}?sslmode=verify-full&sslrootcert=${caFile}`;
 
-async function query<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<T>> {
-  const client = new pg.Client(pgConnectionOptions(url));
-  await client.connect();
-  try {
-    return await client.query<T>(text, values);
-  } finally {
-    await client.end();
-  }
-}
-
 test('a standby made with verify-full streams from a TLS-only primary, encrypted (pg_stat_ssl of its walsender)', async () => {
   const service = await startService(env);
   try {
@@ -44,8 +33,8 @@ test('a standby made with verify-full streams from a TLS-only primary, encrypted
     assert.match(hba, /^hostssl +replication +all +127\.0\.0\.1\/32 +scram-sha-256$/m);
     assert.doesNotMatch(hba, /^host +\S+ +all +127\.0\.0\.1\/32/m, 'no plain line for a client network');
     // TLS is forced: a plain connection is refused.
-    await assert.rejects(() => query(embeddedUrl(port, password()), 'SELECT 1'), /no encryption/);
-    await query(primaryUrl(ca.caFile), `INSERT INTO users (name) VALUES ('antes da réplica')`);
+    await assert.rejects(() => queryOnce(embeddedUrl(port, password()), 'SELECT 1'), /no encryption/);
+    await queryOnce(primaryUrl(ca.caFile), `INSERT INTO users (name) VALUES ('antes da réplica')`);
 
     // A CA that did not sign the primary's certificate: refused before anything is made.
     const wrongDir = path.join(root, 'wrong-ca');
@@ -57,7 +46,7 @@ test('a standby made with verify-full streams from a TLS-only primary, encrypted
     assert.match(wrong.stderr, /certificate is not trusted.*sslrootcert/);
     assert.equal(wrong.stderr.includes(password()), false, 'the password is not echoed');
     assert.equal(existsSync(wrongDir), false);
-    const slots = await query<{ n: number }>(primaryUrl(ca.caFile), `SELECT count(*)::int AS n FROM pg_replication_slots`);
+    const slots = await queryOnce<{ n: number }>(primaryUrl(ca.caFile), `SELECT count(*)::int AS n FROM pg_replication_slots`);
     assert.equal(slots.rows[0]!.n, 0);
 
     const created = await runCli(['replica', 'create', '--standby-dir', standbyDir, '--port', String(standbyPort), '--primary', primaryUrl(ca.caFile)], env);
@@ -66,13 +55,13 @@ test('a standby made with verify-full streams from a TLS-only primary, encrypted
     const autoConf = readFileSync(path.join(standbyDir, 'pg', 'postgresql.auto.conf'), 'utf8');
     assert.match(autoConf, /sslmode=verify-full sslrootcert=\S+primary-root\.crt/);
 
-    await query(primaryUrl(ca.caFile), `INSERT INTO users (name) VALUES ('depois da réplica')`);
+    await queryOnce(primaryUrl(ca.caFile), `INSERT INTO users (name) VALUES ('depois da réplica')`);
     const standby = replicaUrl(standbyDir, standbyPort);
     await eventually(
       'the write to reach the standby',
-      async () => (await query<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users`)).rows[0]!.n === 2,
+      async () => (await queryOnce<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users`)).rows[0]!.n === 2,
     );
-    const walsender = await query<{ ssl: boolean; state: string }>(
+    const walsender = await queryOnce<{ ssl: boolean; state: string }>(
       primaryUrl(ca.caFile),
       `SELECT s.ssl, r.state FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.application_name = 'mordomo_standby'`,
     );
@@ -85,7 +74,7 @@ test('a standby made with verify-full streams from a TLS-only primary, encrypted
     assert.equal(byDefault.code, 0, byDefault.stderr);
     assert.match(readFileSync(path.join(plainFlagDir, 'pg', 'postgresql.auto.conf'), 'utf8'), /sslmode=require/);
     await eventually('the second standby to stream, encrypted', async () => {
-      const { rows } = await query<{ ssl: boolean }>(
+      const { rows } = await queryOnce<{ ssl: boolean }>(
         primaryUrl(ca.caFile),
         `SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.state = 'streaming' AND r.application_name <> 'mordomo_standby'`,
       );

@@ -3,43 +3,33 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import pg from 'pg';
 import { embeddedUrl } from '../../src/db/connect.ts';
 import { replicaUrl } from '../../src/ops/replica.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { eventually } from '../harness/assertions.ts';
 import { exited, primaryAndStandby, runCli, startService, stopServersAfter } from '../harness/cli.ts';
+import { queryOnce } from '../harness/database.ts';
 import { freePort } from '../harness/ports.ts';
 
 const { root, dataDir, standbyDir, port, standbyPort, env } = await primaryAndStandby('replica');
-
-async function query<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<T>> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query<T>(text, values);
-  } finally {
-    await client.end();
-  }
-}
 
 test("a standby streams the primary's writes, refuses its own, and takes over after the primary stops", async () => {
   const service = await startService(env);
   const primaryUrl = () => embeddedUrl(port, readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim());
   try {
-    await query(primaryUrl(), `INSERT INTO users (name) VALUES ('antes da réplica')`);
+    await queryOnce(primaryUrl(), `INSERT INTO users (name) VALUES ('antes da réplica')`);
     const created = await runCli(['replica', 'create', '--standby-dir', standbyDir, '--port', String(standbyPort)], env);
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, /standby running on port \d+, streaming through slot mordomo_standby/);
     const standby = replicaUrl(standbyDir, standbyPort);
 
-    await query(primaryUrl(), `INSERT INTO users (name) VALUES ('depois da réplica')`);
+    await queryOnce(primaryUrl(), `INSERT INTO users (name) VALUES ('depois da réplica')`);
     await eventually(
       'the write to reach the standby',
-      async () => (await query<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users`)).rows[0]!.n === 2,
+      async () => (await queryOnce<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users`)).rows[0]!.n === 2,
     );
     await assert.rejects(
-      () => query(standby, `INSERT INTO users (name) VALUES ('no standby')`),
+      () => queryOnce(standby, `INSERT INTO users (name) VALUES ('no standby')`),
       (error: { code?: string }) => error.code === '25006',
     );
 
@@ -57,7 +47,7 @@ test("a standby streams the primary's writes, refuses its own, and takes over af
     assert.match(early.stderr, /still answers: stop it/);
 
     // The last commit before the primary stops must be on the standby after promotion.
-    await query(primaryUrl(), `INSERT INTO users (name) VALUES ('último commit')`);
+    await queryOnce(primaryUrl(), `INSERT INTO users (name) VALUES ('último commit')`);
   } finally {
     service.child.kill('SIGTERM');
     await exited(service.child);
@@ -67,8 +57,8 @@ test("a standby streams the primary's writes, refuses its own, and takes over af
   // The old primary is down: its slot for this standby cannot be dropped now, and the command says so.
   assert.match(promoted.stdout, /the old primary still has replication slot mordomo_standby, .*pg_drop_replication_slot\('mordomo_standby'\)/);
   const standby = replicaUrl(standbyDir, standbyPort);
-  await query(standby, `INSERT INTO users (name) VALUES ('depois da promoção')`);
-  const names = (await query<{ name: string }>(standby, 'SELECT name FROM users ORDER BY name')).rows.map((r) => r.name);
+  await queryOnce(standby, `INSERT INTO users (name) VALUES ('depois da promoção')`);
+  const names = (await queryOnce<{ name: string }>(standby, 'SELECT name FROM users ORDER BY name')).rows.map((r) => r.name);
   assert.deepEqual(names, ['antes da réplica', 'depois da promoção', 'depois da réplica', 'último commit']);
 });
 
@@ -97,11 +87,11 @@ test('replica create works when the superuser password comes from POSTGRES_PASSW
     const created = await runCli(['replica', 'create', '--standby-dir', pair.standbyDir, '--port', String(pair.standbyPort)], withPassword);
     assert.equal(created.code, 0, created.stderr);
     const primary = embeddedUrl(pair.port, 'a-password-from-the-environment');
-    await query(primary, `INSERT INTO users (name) VALUES ('pela variável')`);
+    await queryOnce(primary, `INSERT INTO users (name) VALUES ('pela variável')`);
     const standby = replicaUrl(pair.standbyDir, pair.standbyPort);
     await eventually(
       'the write to reach the standby',
-      async () => (await query<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1,
+      async () => (await queryOnce<{ n: number }>(standby, `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1,
     );
 
     // And with DATABASE_URL naming this embedded server (its superuser's password in the URL).
@@ -116,7 +106,7 @@ test('replica create works when the superuser password comes from POSTGRES_PASSW
     await eventually(
       'the second standby to stream',
       async () =>
-        (await query<{ n: number }>(replicaUrl(second, secondPort), `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1,
+        (await queryOnce<{ n: number }>(replicaUrl(second, secondPort), `SELECT count(*)::int AS n FROM users WHERE name = 'pela variável'`)).rows[0]!.n === 1,
     );
   } finally {
     service.child.kill('SIGTERM');
