@@ -200,3 +200,14 @@ function notMigrated(message: string): string {
   const hint = missingTableHints.find((candidate) => candidate.names.test(name))?.hint;
   return `this database has no ${name}: ${hint ?? 'it is not migrated (or not for this module); run mordomo-db migrate'}`;
 }
+
+/**
+ * What a log line says of a background failure (a job, the reminder claim): while the database is down or full,
+ * its reason in a line, as the requests' outage line says it (http/outages.ts); a stack and its chain of causes
+ * would repeat at every tick of the outage. Anything else keeps its stack, to be found.
+ */
+export function errorLogFields(error: unknown): { cause: string; sqlstate: string | undefined } | { err: unknown } {
+  const mapped = mapDatabaseError(error);
+  if (mapped instanceof UnavailableError) return { cause: databaseMessage(error), sqlstate: sqlstateOf(error) };
+  return { err: error };
+}

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import pg from 'pg';
 import { CORE_CONSTRAINTS } from '../src/core/constraints.ts';
-import { mapDatabaseError } from '../src/errors.ts';
+import { errorLogFields, mapDatabaseError } from '../src/errors.ts';
 import { IVR_CONSTRAINTS } from '../src/ivr/constraints.ts';
 
 const CONSTRAINT_MESSAGES: Record<string, string> = { ...CORE_CONSTRAINTS, ...IVR_CONSTRAINTS };
@@ -130,4 +130,14 @@ test('a write that reaches a read-only server (a leader being demoted in a failo
   } finally {
     client.release();
   }
+});
+
+test("a background job's failure while the database is away is logged as its reason in a line, anything else with its stack", () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  const away = errorLogFields(refused);
+  assert.ok(!('err' in away), 'no error object, so no stack nor chain of causes');
+  assert.match((away as { cause: string }).cause, /ECONNREFUSED/);
+  assert.ok(JSON.stringify(away).length < 300, JSON.stringify(away));
+  const bug = new TypeError('cannot read properties of undefined');
+  assert.deepEqual(errorLogFields(bug), { err: bug });
 });

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { announceDueReminders, REMINDER_CHANNEL, type ReminderAnnouncement } from '../core/reminders.ts';
 import type { DB } from '../db/schema.ts';
+import { errorLogFields } from '../errors.ts';
 import { pgConnectionOptions } from '../db/tls.ts';
 import type { Logger } from '../logger.ts';
 
@@ -71,7 +72,7 @@ export class ReminderStream {
       if (announced) this.logger.info({ announced }, 'reminders due');
     } catch (error) {
       // The database may be restarting; the next tick tries again and nothing was claimed meanwhile.
-      this.logger.warn({ err: error }, 'could not claim due reminders');
+      this.logger.warn(errorLogFields(error), 'could not claim due reminders');
     } finally {
       this.claiming = false;
     }

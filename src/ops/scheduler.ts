@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import type pg from 'pg';
 import { query, withClient } from '../db/client.ts';
 import type { Config } from '../config.ts';
-import { ConfigError, mapDatabaseError, MordomoError } from '../errors.ts';
+import { ConfigError, errorLogFields, mapDatabaseError, MordomoError } from '../errors.ts';
 import { pruneExpiredKeys } from '../db/idempotency.ts';
 import { CORE_KEYS } from '../core/idempotency-keys.ts';
 import { pruneDomainKeys } from '../ivr/idempotency-keys.ts';
@@ -209,7 +209,7 @@ export class Scheduler {
     try {
       await this.runJob(name);
     } catch (error) {
-      this.logger.warn({ job: name, err: mapDatabaseError(error) }, 'scheduled job could not run');
+      this.logger.warn({ job: name, ...errorLogFields(error) }, 'scheduled job could not run');
     }
   }
 
